@@ -49,6 +49,7 @@ class Decision:
     action: Action
     category: str | None = None   # written as data-consent="<category>"
     vendor: str | None = None     # written as data-consent-vendor="<vendor id>" when known
+    extra_attrs: tuple[tuple[str, str], ...] = ()   # added when the element stays or becomes live (e.g. a CSP nonce)
 
 
 KEEP = Decision(Action.KEEP)
