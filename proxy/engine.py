@@ -1,0 +1,424 @@
+"""The engine: one site policy plus one visitor's consent state -> decisions for every element.
+
+It is the only place where the three inner layers meet: the catalogue says *who* a URL or
+an inline script belongs to, the site policy says *which category* that is here (rules and
+vendor overrides win over the catalogue), and the consent state says whether the visitor
+allowed it. The HTML layer asks :meth:`Engine.decide` about each element that can fetch or
+execute and applies the answer. Every adapter (CLI, aiohttp server, mitmproxy addon) goes
+through :meth:`Engine.rewriter`; none of them contains rewriting logic of its own.
+
+Consent fails closed: an element is live only if *every* URL and script body in it is
+allowed. This module imports no aiohttp, mitmproxy or pydantic (the policy object is
+duck-typed), so it can run anywhere the HTML layer runs.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
+
+from proxy.catalogue import Catalogue, Vendor
+from proxy.html import KEEP, Action, Decision, Element
+from proxy.html.rewriter import Rewriter
+
+if TYPE_CHECKING:
+    from proxy.consent import ConsentState
+
+__all__ = ["Classification", "Engine", "Report", "ReportEntry"]
+
+log = logging.getLogger(__name__)
+
+NECESSARY = "necessary"
+# Consent libraries name categories differently; author marks in their dialect are honoured.
+AUTHOR_CATEGORY_ALIASES = {
+    "statistics": "analytics",
+    "statistic": "analytics",
+    "performance": "analytics",
+    "advertising": "marketing",
+    "ads": "marketing",
+    "targeting": "marketing",
+    "functional": "preferences",
+    "functionality": "preferences",
+    "strictly-necessary": NECESSARY,
+    "essential": NECESSARY,
+}
+AUTHOR_MARK_ATTRIBUTES = ("data-consent", "data-category", "data-cookieconsent", "data-cookiecategory")
+
+
+class ConsentLike(Protocol):
+    def allows(self, category: str, vendor_id: str | None = None) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """Who a URL or script belongs to and which category it falls in on this site."""
+
+    vendor: str | None
+    category: str
+    # "always" / "never" from the site's vendor overrides; None follows consent.
+    override: str | None = None
+    unknown_third_party: bool = False
+
+    def allowed_by(self, state: ConsentLike) -> bool:
+        if self.override == "always":
+            return True
+        if self.override == "never":
+            return False
+        if self.category == NECESSARY:
+            return True
+        return state.allows(self.category, self.vendor)
+
+
+@dataclass(slots=True)
+class ReportEntry:
+    tag: str
+    vendor: str | None
+    category: str | None
+    action: str
+    url: str | None
+    offset: int
+    line: int
+    context: str = ""  # "noscript", "template", "srcdoc", "svg" when inside one
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "tag": self.tag,
+            "vendor": self.vendor,
+            "category": self.category,
+            "action": self.action,
+            "url": self.url,
+            "offset": self.offset,
+            "line": self.line,
+            "context": self.context,
+        }
+
+
+@dataclass(slots=True)
+class Report:
+    """What the engine did to one document, element by element."""
+
+    entries: list[ReportEntry] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for entry in self.entries:
+            totals[entry.action] = totals.get(entry.action, 0) + 1
+        return totals
+
+
+@dataclass(frozen=True, slots=True)
+class _CompiledRule:
+    category: str
+    vendor: str | None
+    host: str | None
+    path_prefix: str | None
+    url_pattern: re.Pattern[str] | None
+    script_pattern: re.Pattern[str] | None
+
+
+def _host_of(url: str) -> str:
+    if url.startswith("//"):
+        url = "https:" + url
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+    return host.rstrip(".").lower()
+
+
+def _host_matches(host: str, pattern: str) -> bool:
+    """``example.com`` covers itself and its subdomains; ``*.example.com`` exactly one label."""
+    pattern = pattern.lower().rstrip(".")
+    if pattern.startswith("*."):
+        suffix = pattern[1:]
+        return host.endswith(suffix) and "." not in host[: -len(suffix)]
+    return host == pattern or host.endswith("." + pattern)
+
+
+def _registrable_guess(host: str) -> str:
+    """The last two labels (three under a two-letter second-level like co.uk): a heuristic,
+    used only to decide what is first party; it errs towards *third* party, which fails closed."""
+    labels = host.split(".")
+    if len(labels) >= 3 and len(labels[-2]) <= 3 and len(labels[-1]) == 2:
+        return ".".join(labels[-3:])
+    return ".".join(labels[-2:])
+
+
+class Engine:
+    """Decisions for one site. Build one per site (and again when the policy reloads)."""
+
+    def __init__(self, site: Any, catalogue: Catalogue | None = None) -> None:
+        self.site = site
+        self.catalogue = catalogue or Catalogue.default()
+        self.mode: str = getattr(site, "mode", "defer")
+        self.categories: tuple[str, ...] = tuple(getattr(site, "categories", None) or (NECESSARY, "preferences", "analytics", "marketing"))
+        self.site_hosts: tuple[str, ...] = tuple(h.lower().split(":")[0] for h in (getattr(site, "hosts", None) or ()))
+        self.unknown_third_party: str = getattr(site, "unknown_third_party", "allow") or "allow"
+        self.strip_cookies: bool = bool(getattr(site, "strip_cookies", True))
+        self.overrides: dict[str, Any] = dict(getattr(site, "vendors", None) or {})
+        self.rules = tuple(self._compile_rule(rule) for rule in (getattr(site, "rules", None) or ()))
+        self._url_cache: dict[tuple[str, str], Classification | None] = {}
+
+    # -- classification ---------------------------------------------------------------
+
+    @staticmethod
+    def _compile_rule(rule: Any) -> _CompiledRule:
+        glob = getattr(rule, "url_glob", None)
+        signature = getattr(rule, "script_signature", None)
+        host = getattr(rule, "host", None)
+        return _CompiledRule(
+            category=rule.category,
+            vendor=getattr(rule, "vendor", None),
+            host=host.lower() if host else None,
+            path_prefix=getattr(rule, "path_prefix", None),
+            url_pattern=re.compile(fnmatch.translate(glob), re.IGNORECASE) if glob else None,
+            script_pattern=re.compile(signature) if signature else None,
+        )
+
+    def _from_vendor(self, vendor: Vendor) -> Classification:
+        override = self.overrides.get(vendor.id)
+        category = vendor.category
+        allow = None
+        if override is not None:
+            category = getattr(override, "category", None) or category
+            allow = getattr(override, "allow", None)
+        return Classification(vendor.id, category, allow)
+
+    def _rule_for_url(self, url: str, host: str) -> _CompiledRule | None:
+        path = ""
+        for rule in self.rules:
+            if rule.url_pattern is not None and rule.url_pattern.match(url):
+                return rule
+            if rule.host is not None and _host_matches(host, rule.host):
+                if rule.path_prefix is None:
+                    return rule
+                if not path:
+                    try:
+                        path = urlsplit(url if not url.startswith("//") else "https:" + url).path or "/"
+                    except ValueError:
+                        path = "/"
+                if path.startswith(rule.path_prefix):
+                    return rule
+        return None
+
+    def is_first_party(self, host: str, page_host: str | None) -> bool:
+        if not host:
+            return True  # relative URL
+        candidates = list(self.site_hosts)
+        if page_host:
+            candidates.append(page_host.lower().split(":")[0])
+        for own in candidates:
+            own = own.lstrip("*.")
+            if host == own or _registrable_guess(host) == _registrable_guess(own):
+                return True
+        return False
+
+    def classify_url(self, url: str, page_host: str | None = None) -> Classification | None:
+        """The category of ``url`` on this site, or None for first-party / harmless URLs."""
+        key = (url, page_host or "")
+        try:
+            return self._url_cache[key]
+        except KeyError:
+            pass
+        result = self._classify_url(url, page_host)
+        if len(self._url_cache) > 4096:
+            self._url_cache.clear()
+        self._url_cache[key] = result
+        return result
+
+    def _classify_url(self, url: str, page_host: str | None) -> Classification | None:
+        stripped = url.strip()
+        lowered = stripped[:11].lower()
+        if lowered.startswith(("data:", "blob:", "about:", "javascript:", "mailto:", "tel:", "#")):
+            return None
+        host = _host_of(stripped)
+        rule = self._rule_for_url(stripped, host) if self.rules else None
+        if rule is not None:
+            return Classification(rule.vendor, rule.category)
+        vendor = self.catalogue.vendor_for_url(stripped)
+        if vendor is not None:
+            return self._from_vendor(vendor)
+        if self.is_first_party(host, page_host):
+            return None
+        if self.unknown_third_party == "allow":
+            return Classification(None, NECESSARY, unknown_third_party=True)
+        return Classification(None, self.unknown_third_party, unknown_third_party=True)
+
+    def classify_script(self, text: str) -> Classification | None:
+        for rule in self.rules:
+            if rule.script_pattern is not None and rule.script_pattern.search(text):
+                return Classification(rule.vendor, rule.category)
+        vendor = self.catalogue.vendor_for_script(text)
+        return self._from_vendor(vendor) if vendor is not None else None
+
+    def refuses_url(self, url: str, state: ConsentLike, page_host: str | None = None) -> Classification | None:
+        found = self.classify_url(url, page_host)
+        if found is None or found.allowed_by(state):
+            return None
+        return found
+
+    def refused_cookie(self, name: str, state: ConsentLike) -> bool:
+        if not self.strip_cookies:
+            return False
+        vendor = self.catalogue.vendor_for_cookie(name)
+        if vendor is None:
+            return False
+        return not self._from_vendor(vendor).allowed_by(state)
+
+    def filter_link_header(self, value: str, state: ConsentLike, page_host: str | None = None) -> str | None:
+        """Drop the entries of a ``Link`` header that preload/preconnect to refused trackers."""
+        kept = []
+        for entry in _split_link_header(value):
+            match = re.match(r"\s*<([^>]*)>", entry)
+            if match and self.refuses_url(match.group(1), state, page_host):
+                continue
+            kept.append(entry.strip())
+        return ", ".join(kept) if kept else None
+
+    def etag_suffix(self, state: Any) -> str:
+        """A short digest of everything in ``state`` that changes this site's output."""
+        granted = ",".join(c for c in self.categories if state.allows(c))
+        vendors = ",".join(f"{k}={int(v)}" for k, v in sorted((getattr(state, "vendors", None) or {}).items()))
+        return hashlib.sha256(f"{granted}|{vendors}".encode()).hexdigest()[:10]
+
+    # -- decisions --------------------------------------------------------------------
+
+    def _author_category(self, element: Element) -> str | None:
+        for name in AUTHOR_MARK_ATTRIBUTES:
+            value = element.attrs.get(name)
+            if value:
+                category = value.strip().lower()
+                return AUTHOR_CATEGORY_ALIASES.get(category, category)
+        return None
+
+    def _is_inert(self, element: Element) -> bool:
+        if element.tag == "script":
+            return element.attrs.get("type", "").strip().lower() == "text/plain"
+        return not any(name in element.attrs for name in ("src", "srcset", "href", "data", "srcdoc", "poster"))
+
+    def decide(
+        self,
+        element: Element,
+        state: ConsentLike,
+        *,
+        page_host: str | None = None,
+        mode: str | None = None,
+        nonce: str | None = None,
+    ) -> tuple[Decision, Classification | None, str | None]:
+        """The decision for one element, the classification that drove it and the URL that did."""
+        refused: Classification | None = None
+        refused_url: str | None = None
+        seen: Classification | None = None
+        seen_url: str | None = None
+        for fetch in element.urls:
+            found = self.classify_url(fetch.url, page_host)
+            if found is None:
+                continue
+            if seen is None or found.unknown_third_party is False and seen.unknown_third_party:
+                seen, seen_url = found, fetch.url
+            if not found.allowed_by(state):
+                refused, refused_url = found, fetch.url
+                break
+        if refused is None and element.text:
+            found = self.classify_script(element.text)
+            if found is not None:
+                if seen is None or seen.unknown_third_party:
+                    seen, seen_url = found, None
+                if not found.allowed_by(state):
+                    refused, refused_url = found, None
+
+        author_category = self._author_category(element)
+        if author_category is not None:
+            author = Classification(seen.vendor if seen else None, author_category)
+            if refused is None and not author.allowed_by(state):
+                refused = author
+                refused_url = seen_url or (element.urls[0].url if element.urls else None)
+            if refused is None and self._is_inert(element):
+                return Decision(Action.ACTIVATE, author_category, author.vendor, _nonce_attrs(element, nonce)), author, seen_url
+            if refused is not None and self._is_inert(element):
+                return KEEP, refused, refused_url  # already inert, the author's way: leave it alone
+
+        if refused is not None:
+            action = Action.STRIP if (mode or self.mode) == "strip" else Action.DEFER
+            return Decision(action, refused.category, refused.vendor), refused, refused_url
+        live = _nonce_attrs(element, nonce)
+        if live:
+            return Decision(Action.KEEP, extra_attrs=live), seen, seen_url
+        return KEEP, seen, seen_url
+
+    def rewriter(
+        self,
+        state: ConsentLike,
+        *,
+        base_url: str | None = None,
+        encoding: str | None = None,
+        report: Report | None = None,
+        nonce: str | None = None,
+        inject: bytes | None = None,
+        mode: str | None = None,
+        max_buffer: int | None = None,
+    ) -> Rewriter:
+        """A streaming rewriter for one response (``feed`` / ``close``)."""
+        page_host = _host_of(base_url) if base_url else None
+        def decide(element: Element) -> Decision:
+            decision, found, url = self.decide(element, state, page_host=page_host, mode=mode, nonce=nonce)
+            if report is not None and found is not None:
+                report.entries.append(
+                    ReportEntry(
+                        tag=element.tag,
+                        vendor=found.vendor,
+                        category=None if found.unknown_third_party and decision.action is Action.KEEP else found.category,
+                        action=decision.action.value,
+                        url=url,
+                        offset=element.offset,
+                        line=element.line,
+                        context=_context(element),
+                    )
+                )
+            return decision
+
+        options: dict[str, Any] = {"encoding": encoding, "base_url": base_url, "inject": inject}
+        if max_buffer is not None:
+            options["max_buffer"] = max_buffer
+        return Rewriter(decide, **options)
+
+
+def _nonce_attrs(element: Element, nonce: str | None) -> tuple[tuple[str, str], ...]:
+    """A CSP nonce for scripts and style blocks that stay or become live (unless they carry one)."""
+    if nonce and element.tag in ("script", "style") and "nonce" not in element.attrs:
+        return (("nonce", nonce),)
+    return ()
+
+
+def _context(element: Element) -> str:
+    if element.in_srcdoc:
+        return "srcdoc"
+    if element.in_noscript:
+        return "noscript"
+    if element.in_template:
+        return "template"
+    if element.in_foreign:
+        return "svg"
+    return ""
+
+
+def _split_link_header(value: str) -> list[str]:
+    """Split a Link header on the commas between entries (not those inside <...> or quotes)."""
+    entries, depth, quoted, start = [], 0, False, 0
+    for index, char in enumerate(value):
+        if char == '"' and depth == 0:
+            quoted = not quoted
+        elif char == "<" and not quoted:
+            depth += 1
+        elif char == ">" and not quoted and depth:
+            depth -= 1
+        elif char == "," and depth == 0 and not quoted:
+            entries.append(value[start:index])
+            start = index + 1
+    entries.append(value[start:])
+    return [entry for entry in entries if entry.strip()]
