@@ -1,0 +1,39 @@
+"""Consent: the key ring, the signed consent cookie, and the visitor's consent state.
+
+Everything the server, the engine, the CLI and the mitmproxy addon need about
+consent, as plain functions over plain values (the site policy is duck-typed).
+Must not import aiohttp, mitmproxy, pydantic or the policy package: only PyJWT
+(with `cryptography`) and the stdlib; `proxy.catalogue` is consulted lazily.
+"""
+
+from proxy.consent.cookies import consent_cookie_header, cookie_values, domain_variants, expire_cookie_headers
+from proxy.consent.decisions import ACTIONS, Decision, decide_from_form, decide_from_json, status_json
+from proxy.consent.failures import ConsentFailure, failure_counts
+from proxy.consent.keys import GeneratedKey, KeyRing, KeySpec, generate_key, generate_key_material
+from proxy.consent.state import ConsentState, read_consent
+from proxy.consent.tokens import TokenRejected, decode_token, issue_token, verify_token_verbose
+
+__all__ = [
+    "ACTIONS",
+    "ConsentFailure",
+    "ConsentState",
+    "Decision",
+    "GeneratedKey",
+    "KeyRing",
+    "KeySpec",
+    "TokenRejected",
+    "consent_cookie_header",
+    "cookie_values",
+    "decide_from_form",
+    "decide_from_json",
+    "decode_token",
+    "domain_variants",
+    "expire_cookie_headers",
+    "failure_counts",
+    "generate_key",
+    "generate_key_material",
+    "issue_token",
+    "read_consent",
+    "status_json",
+    "verify_token_verbose",
+]
