@@ -1,0 +1,47 @@
+"""Dependencies point inward: each layer is imported in a fresh interpreter and must not
+pull in the heavy adapters (the trick of aiohttp's tests/test_circular_imports.py)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("aiohttp", "mitmproxy", "jwt", "pydantic", "asyncpg", "playwright")
+
+FORBIDDEN = {
+    "proxy.html": HEAVY,
+    "proxy.catalogue": HEAVY,
+    "proxy.engine": ("aiohttp", "mitmproxy", "asyncpg", "playwright"),
+    "proxy.consent": ("aiohttp", "mitmproxy", "pydantic", "asyncpg"),
+    "proxy.policy": ("aiohttp", "mitmproxy", "jwt", "asyncpg"),
+    "proxy.cli": ("aiohttp", "mitmproxy", "asyncpg", "playwright"),
+}
+
+
+def loaded_modules(module: str) -> set[str]:
+    code = f"import json, sys; import {module}; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    return set(json.loads(out.stdout))
+
+
+@pytest.mark.parametrize("module", sorted(FORBIDDEN))
+def test_layer_does_not_import_adapters(module: str) -> None:
+    loaded = loaded_modules(module)
+    leaked = sorted(name for name in FORBIDDEN[module] if name in loaded)
+    assert leaked == [], f"importing {module} loaded {leaked}"
+
+
+def test_only_the_server_and_demo_import_aiohttp() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "proxy"
+    offenders = []
+    for path in root.rglob("*.py"):
+        relative = path.relative_to(root).as_posix()
+        if relative.startswith(("server/", "demo/", "audit/")):
+            continue
+        text = path.read_text(encoding="utf-8")
+        if "import aiohttp" in text or "from aiohttp" in text:
+            offenders.append(relative)
+    assert offenders == []
