@@ -1,0 +1,25 @@
+"""Proof-of-consent receipts: every decision and withdrawal, stored before the cookie.
+
+`open_store(url)` gives a SQLite (embedded default, WAL) or PostgreSQL (asyncpg,
+lazily imported) store with the same schema and migrations; `record` is durable
+when it returns and raises `ReceiptStoreError` otherwise, so the server can
+refuse to issue a cookie it cannot prove. Must not import aiohttp, mitmproxy,
+pydantic or the consent/policy packages.
+"""
+
+from proxy.receipts.base import ReceiptStore
+from proxy.receipts.export import export_lines, receipts_from_lines
+from proxy.receipts.model import RECEIPT_ACTIONS, Receipt, ReceiptStoreError, hash_ip, vendor_list_digest
+from proxy.receipts.store import open_store
+
+__all__ = [
+    "RECEIPT_ACTIONS",
+    "Receipt",
+    "ReceiptStore",
+    "ReceiptStoreError",
+    "export_lines",
+    "hash_ip",
+    "open_store",
+    "receipts_from_lines",
+    "vendor_list_digest",
+]

@@ -1,0 +1,78 @@
+"""What every receipt store offers, and the parts the two backends share.
+
+`ReceiptStore` is the interface the server and the CLI use; `StoreBase` holds the
+IP salt and the paged export loop. A store records durably (committed) before
+`record` returns and turns every backend failure into `ReceiptStoreError`.
+Imports the stdlib only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from collections.abc import AsyncIterator
+from typing import Final, Protocol
+
+from proxy.receipts.model import Receipt, hash_ip
+
+__all__ = ["EXPORT_PAGE_SIZE", "ReceiptStore", "StoreBase", "prune_cutoff"]
+
+logger = logging.getLogger(__name__)
+
+# Export reads this many rows per round trip, so memory stays flat for any store size
+# and the writer is never blocked for long.
+EXPORT_PAGE_SIZE: Final = 500
+
+
+class ReceiptStore(Protocol):
+    url: str
+
+    async def record(self, receipt: Receipt) -> None: ...
+    def export(self, since: dt.datetime | None = None) -> AsyncIterator[Receipt]: ...
+    async def get(self, consent_id: str) -> list[Receipt]: ...
+    async def prune(self, retention_days: float, *, now: dt.datetime | None = None) -> int: ...
+    async def check_writable(self) -> None: ...
+    async def close(self) -> None: ...
+    def hash_ip(self, ip: str | None) -> str | None: ...
+
+
+def prune_cutoff(retention_days: float, now: dt.datetime | None) -> tuple[dt.datetime, dt.datetime]:
+    """(cutoff, now): receipts created before cutoff may go, unless their consent is still in force."""
+    if retention_days < 0:
+        raise ValueError(f"retention_days must be >= 0, got {retention_days}")
+    now = now or dt.datetime.now(dt.UTC)
+    return now - dt.timedelta(days=retention_days), now
+
+
+class StoreBase:
+    """Salted IP hashing and the export loop over `_page(since, after_id)`."""
+
+    url: str
+
+    def __init__(self, url: str, ip_salt: bytes | None) -> None:
+        self.url = url
+        if ip_salt is None:
+            # Hashes stay comparable within this process only; set receipts.ip_salt to keep
+            # them comparable across restarts.
+            logger.info("receipts: no ip_salt configured; using a random per-process salt")
+            ip_salt = os.urandom(16)
+        self._ip_salt = ip_salt
+
+    def hash_ip(self, ip: str | None) -> str | None:
+        """The IP as it may be stored: a salted truncated hash, or None."""
+        return hash_ip(ip, self._ip_salt) if ip else None
+
+    async def _page(self, since: dt.datetime | None, after_id: int) -> list[Receipt]:
+        raise NotImplementedError
+
+    async def export(self, since: dt.datetime | None = None) -> AsyncIterator[Receipt]:
+        """Every receipt created at or after `since` (all when None), oldest first."""
+        after_id = 0
+        while True:
+            page = await self._page(since, after_id)
+            if not page:
+                return
+            for receipt in page:
+                yield receipt
+            after_id = page[-1].receipt_id or after_id

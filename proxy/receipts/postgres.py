@@ -1,0 +1,203 @@
+"""The shared receipt store: PostgreSQL through an asyncpg connection pool.
+
+Same table, columns and numbered migrations as the SQLite store; migrations run
+under a transaction-scoped advisory lock so several proxy processes can start at
+once. Each `record` is one autocommitted INSERT, durable when it returns (the
+server's default synchronous_commit). asyncpg is imported lazily, when a
+`postgresql://` URL is opened. Must not import aiohttp.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from typing import TYPE_CHECKING, Any, Final
+
+from proxy.receipts.base import EXPORT_PAGE_SIZE, StoreBase, prune_cutoff
+from proxy.receipts.model import Receipt, ReceiptStoreError
+from proxy.receipts.schema import MIGRATIONS, MIGRATIONS_TABLE_POSTGRES, RECEIPT_COLUMNS
+
+if TYPE_CHECKING:
+    import asyncpg
+
+__all__ = ["PostgresReceiptStore"]
+
+logger = logging.getLogger(__name__)
+
+# Any fixed number: the key of the advisory lock that serialises migrations.
+_MIGRATION_LOCK_KEY: Final = 0x636F6E73656E74  # "consent"
+CONNECT_TIMEOUT_SECONDS: Final = 10.0
+COMMAND_TIMEOUT_SECONDS: Final = 30.0
+_INSERT: Final = (
+    f"INSERT INTO receipts ({', '.join(RECEIPT_COLUMNS)}) "
+    f"VALUES ({', '.join(f'${i}' for i in range(1, len(RECEIPT_COLUMNS) + 1))})"
+)
+_SELECT: Final = f"SELECT id, {', '.join(RECEIPT_COLUMNS)} FROM receipts"
+
+
+def _row_values(receipt: Receipt) -> tuple[Any, ...]:
+    return (
+        receipt.consent_id,
+        receipt.site_id,
+        receipt.policy_version,
+        receipt.vendor_list_digest,
+        json.dumps(receipt.granted),
+        json.dumps(receipt.refused),
+        receipt.action,
+        receipt.created_at,
+        receipt.expires_at,
+        receipt.ip_hash,
+        receipt.user_agent,
+        receipt.gpc,
+    )
+
+
+def _receipt(row: Any) -> Receipt:
+    return Receipt(
+        consent_id=row["consent_id"],
+        site_id=row["site_id"],
+        policy_version=row["policy_version"],
+        vendor_list_digest=row["vendor_list_digest"],
+        granted=json.loads(row["granted"]),
+        refused=json.loads(row["refused"]),
+        action=row["action"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        ip_hash=row["ip_hash"],
+        user_agent=row["user_agent"],
+        gpc=row["gpc"],
+        receipt_id=row["id"],
+    )
+
+
+def _redacted(url: str) -> str:
+    # Never log or raise with a password in it.
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    return f"{scheme}{sep}{userinfo.split(':', 1)[0]}:***@{host}"
+
+
+class PostgresReceiptStore(StoreBase):
+    """Receipts in PostgreSQL (shared by every proxy process and host)."""
+
+    def __init__(self, url: str, pool: asyncpg.Pool, ip_salt: bytes | None) -> None:
+        super().__init__(_redacted(url), ip_salt)
+        self._pool: asyncpg.Pool | None = pool
+
+    @classmethod
+    async def open(cls, url: str, *, ip_salt: bytes | None = None, max_connections: int = 4) -> PostgresReceiptStore:
+        try:
+            import asyncpg
+        except ImportError as exc:  # a dependency of the package, but say what to do if absent
+            raise ReceiptStoreError(f"{_redacted(url)}: PostgreSQL needs asyncpg (pip install asyncpg)") from exc
+        try:
+            pool = await asyncpg.create_pool(
+                url,
+                min_size=1,
+                max_size=max_connections,
+                timeout=CONNECT_TIMEOUT_SECONDS,
+                command_timeout=COMMAND_TIMEOUT_SECONDS,
+            )
+        except Exception as exc:
+            raise ReceiptStoreError(f"{_redacted(url)}: cannot connect: {exc}") from exc
+        store = cls(url, pool, ip_salt)
+        try:
+            await store._migrate()
+        except ReceiptStoreError:
+            await store.close()
+            raise
+        logger.info("receipts: PostgreSQL store %s", store.url)
+        return store
+
+    def _live_pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise ReceiptStoreError("the receipt store is closed")
+        return self._pool
+
+    async def _migrate(self) -> None:
+        try:
+            async with self._live_pool().acquire() as connection, connection.transaction():
+                await connection.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK_KEY)
+                await connection.execute(MIGRATIONS_TABLE_POSTGRES)
+                applied = {row["version"] for row in await connection.fetch("SELECT version FROM schema_migrations")}
+                for migration in MIGRATIONS:
+                    if migration.version in applied:
+                        continue
+                    await connection.execute(migration.postgres)
+                    await connection.execute(
+                        "INSERT INTO schema_migrations (version, description, applied_at) VALUES ($1, $2, now())",
+                        migration.version,
+                        migration.description,
+                    )
+                    logger.info("receipts: applied migration %d (%s)", migration.version, migration.description)
+        except ReceiptStoreError:
+            raise
+        except Exception as exc:
+            raise ReceiptStoreError(f"{self.url}: migrating the schema failed: {exc}") from exc
+
+    async def record(self, receipt: Receipt) -> None:
+        """Store one receipt; returns after it is committed, raises ReceiptStoreError."""
+        try:
+            await self._live_pool().execute(_INSERT, *_row_values(receipt))
+        except ReceiptStoreError:
+            raise
+        except Exception as exc:
+            message = f"could not record receipt for consent {receipt.consent_id}: {exc}"
+            logger.error("receipts: %s", message)
+            raise ReceiptStoreError(message) from exc
+
+    async def _fetch(self, query: str, *args: Any) -> list[Receipt]:
+        try:
+            rows = await self._live_pool().fetch(query, *args)
+        except ReceiptStoreError:
+            raise
+        except Exception as exc:
+            raise ReceiptStoreError(f"{self.url}: {exc}") from exc
+        return [_receipt(row) for row in rows]
+
+    async def _page(self, since: dt.datetime | None, after_id: int) -> list[Receipt]:
+        if since is None:
+            return await self._fetch(f"{_SELECT} WHERE id > $1 ORDER BY id LIMIT $2", after_id, EXPORT_PAGE_SIZE)
+        return await self._fetch(
+            f"{_SELECT} WHERE id > $1 AND created_at >= $2 ORDER BY id LIMIT $3", after_id, since, EXPORT_PAGE_SIZE
+        )
+
+    async def get(self, consent_id: str) -> list[Receipt]:
+        return await self._fetch(f"{_SELECT} WHERE consent_id = $1 ORDER BY id", consent_id)
+
+    async def prune(self, retention_days: float, *, now: dt.datetime | None = None) -> int:
+        """Delete receipts older than `retention_days` whose consent has expired; returns the count."""
+        cutoff, now = prune_cutoff(retention_days, now)
+        try:
+            status = await self._live_pool().execute(
+                "DELETE FROM receipts WHERE created_at < $1 AND (expires_at IS NULL OR expires_at < $2)", cutoff, now
+            )
+        except ReceiptStoreError:
+            raise
+        except Exception as exc:
+            raise ReceiptStoreError(f"{self.url}: {exc}") from exc
+        return int(status.split()[-1])  # "DELETE <count>"
+
+    async def check_writable(self) -> None:
+        """Raise ReceiptStoreError unless a receipt could be written right now (for /readyz)."""
+        probe = Receipt("writability-probe", "-", "-", "-", [], [], "save", dt.datetime.now(dt.UTC))
+        try:
+            async with self._live_pool().acquire() as connection:
+                transaction = connection.transaction()
+                await transaction.start()
+                try:
+                    await connection.execute(_INSERT, *_row_values(probe))
+                finally:
+                    await transaction.rollback()  # a probe, never kept
+        except ReceiptStoreError:
+            raise
+        except Exception as exc:
+            raise ReceiptStoreError(f"{self.url}: not writable: {exc}") from exc
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()

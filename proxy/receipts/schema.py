@@ -1,0 +1,101 @@
+"""The receipts schema as numbered migrations, one SQL text per backend.
+
+Both backends hold the same table and columns; only the types differ where the
+databases do (SQLite stores ISO 8601 UTC text, which sorts chronologically;
+PostgreSQL uses timestamptz). A migration is applied once, in order, and noted in
+`schema_migrations`; adding a column means appending a migration, never editing
+one. Imports the stdlib only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = ["MIGRATIONS", "Migration", "MIGRATIONS_TABLE_POSTGRES", "MIGRATIONS_TABLE_SQLITE", "RECEIPT_COLUMNS"]
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    description: str
+    sqlite: str
+    postgres: str
+
+
+MIGRATIONS_TABLE_SQLITE: Final = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY,
+    description TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+)"""
+
+MIGRATIONS_TABLE_POSTGRES: Final = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY,
+    description TEXT NOT NULL,
+    applied_at TIMESTAMPTZ NOT NULL
+)"""
+
+# In insert order; granted/refused are JSON arrays of category names in both backends.
+RECEIPT_COLUMNS: Final[tuple[str, ...]] = (
+    "consent_id",
+    "site_id",
+    "policy_version",
+    "vendor_list_digest",
+    "granted",
+    "refused",
+    "action",
+    "created_at",
+    "expires_at",
+    "ip_hash",
+    "user_agent",
+    "gpc",
+)
+
+_ACTIONS_CHECK = "action IN ('accept_all', 'reject_all', 'save', 'withdraw')"
+
+MIGRATIONS: Final[tuple[Migration, ...]] = (
+    Migration(
+        version=1,
+        description="receipts table",
+        sqlite=f"""
+CREATE TABLE receipts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    consent_id TEXT NOT NULL,
+    site_id TEXT NOT NULL,
+    policy_version TEXT NOT NULL,
+    vendor_list_digest TEXT NOT NULL,
+    granted TEXT NOT NULL,
+    refused TEXT NOT NULL,
+    action TEXT NOT NULL CHECK ({_ACTIONS_CHECK}),
+    created_at TEXT NOT NULL,
+    expires_at TEXT,
+    ip_hash TEXT,
+    user_agent TEXT,
+    gpc INTEGER NOT NULL CHECK (gpc IN (0, 1))
+);
+CREATE INDEX receipts_consent_id ON receipts (consent_id);
+CREATE INDEX receipts_created_at ON receipts (created_at);
+""",
+        postgres=f"""
+CREATE TABLE receipts (
+    id BIGSERIAL PRIMARY KEY,
+    consent_id TEXT NOT NULL,
+    site_id TEXT NOT NULL,
+    policy_version TEXT NOT NULL,
+    vendor_list_digest TEXT NOT NULL,
+    granted TEXT NOT NULL,
+    refused TEXT NOT NULL,
+    action TEXT NOT NULL CHECK ({_ACTIONS_CHECK}),
+    created_at TIMESTAMPTZ NOT NULL,
+    expires_at TIMESTAMPTZ,
+    ip_hash TEXT,
+    user_agent TEXT,
+    gpc BOOLEAN NOT NULL
+);
+CREATE INDEX receipts_consent_id ON receipts (consent_id);
+CREATE INDEX receipts_created_at ON receipts (created_at);
+""",
+    ),
+)

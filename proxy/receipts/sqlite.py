@@ -1,0 +1,274 @@
+"""The embedded receipt store: one SQLite file in WAL mode, written from one thread.
+
+All database work runs on a single dedicated thread that owns the connection, so
+the event loop never blocks on disk. `record` calls that arrive together are
+group-committed: one transaction, one fsync (synchronous=FULL), each receipt in
+its own savepoint so one bad row fails alone. `record` returns only after the
+commit. Several proxy processes may share the file (WAL + busy timeout). Must not
+import aiohttp or asyncpg.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Final, TypeVar
+
+from proxy.receipts.base import EXPORT_PAGE_SIZE, StoreBase, prune_cutoff
+from proxy.receipts.model import Receipt, ReceiptStoreError
+from proxy.receipts.schema import MIGRATIONS, MIGRATIONS_TABLE_SQLITE, RECEIPT_COLUMNS
+
+__all__ = ["SQLiteReceiptStore"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+BUSY_TIMEOUT_SECONDS: Final = 10.0
+# Bounds one transaction (and so the wait of the last caller in a burst).
+MAX_BATCH: Final = 1000
+_INSERT: Final = (
+    f"INSERT INTO receipts ({', '.join(RECEIPT_COLUMNS)}) VALUES ({', '.join('?' for _ in RECEIPT_COLUMNS)})"
+)
+_SELECT: Final = f"SELECT id, {', '.join(RECEIPT_COLUMNS)} FROM receipts"
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    # Fixed width (always microseconds, always +00:00) so text order is time order.
+    return value.astimezone(dt.UTC).isoformat(timespec="microseconds") if value else None
+
+
+def _row_values(receipt: Receipt) -> tuple[Any, ...]:
+    return (
+        receipt.consent_id,
+        receipt.site_id,
+        receipt.policy_version,
+        receipt.vendor_list_digest,
+        json.dumps(receipt.granted),
+        json.dumps(receipt.refused),
+        receipt.action,
+        _iso(receipt.created_at),
+        _iso(receipt.expires_at),
+        receipt.ip_hash,
+        receipt.user_agent,
+        int(receipt.gpc),
+    )
+
+
+def _receipt(row: sqlite3.Row | tuple[Any, ...]) -> Receipt:
+    (row_id, consent_id, site_id, pv, digest, granted, refused, action, created, expires, ip_hash, ua, gpc) = row
+    return Receipt(
+        consent_id=consent_id,
+        site_id=site_id,
+        policy_version=pv,
+        vendor_list_digest=digest,
+        granted=json.loads(granted),
+        refused=json.loads(refused),
+        action=action,
+        created_at=dt.datetime.fromisoformat(created),
+        expires_at=dt.datetime.fromisoformat(expires) if expires else None,
+        ip_hash=ip_hash,
+        user_agent=ua,
+        gpc=bool(gpc),
+        receipt_id=row_id,
+    )
+
+
+class SQLiteReceiptStore(StoreBase):
+    """Receipts in one SQLite file (or `:memory:` for tests)."""
+
+    def __init__(self, url: str, path: str, ip_salt: bytes | None) -> None:
+        super().__init__(url, ip_salt)
+        self.path = path
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="receipts-sqlite")
+        self._connection: sqlite3.Connection | None = None
+        self._closed = False
+        self._pending: list[tuple[Receipt, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self.journal_mode: str | None = None
+
+    @classmethod
+    async def open(cls, url: str, path: str, *, ip_salt: bytes | None = None) -> SQLiteReceiptStore:
+        store = cls(url, path, ip_salt)
+        try:
+            await store._call(store._connect)
+        except ReceiptStoreError:
+            await store.close()
+            raise
+        return store
+
+    # -- everything below prefixed _db_ or _connect runs on the store's thread --
+
+    def _connect(self) -> None:
+        connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        try:
+            self.journal_mode = str(connection.execute("PRAGMA journal_mode=WAL").fetchone()[0])
+            # FULL: a commit survives power loss, which "durable before the cookie" needs.
+            connection.execute("PRAGMA synchronous=FULL")
+            self._db_migrate(connection)
+        except BaseException:
+            connection.close()
+            raise
+        self._connection = connection
+        logger.info("receipts: SQLite store %s (journal %s)", self.path, self.journal_mode)
+
+    @staticmethod
+    def _db_migrate(connection: sqlite3.Connection) -> None:
+        # BEGIN IMMEDIATE takes the write lock first, so two processes starting
+        # together cannot both apply the same migration.
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            connection.execute(MIGRATIONS_TABLE_SQLITE)
+            applied = {row[0] for row in connection.execute("SELECT version FROM schema_migrations")}
+            for migration in MIGRATIONS:
+                if migration.version in applied:
+                    continue
+                for statement in migration.sqlite.split(";"):
+                    if statement.strip():
+                        connection.execute(statement)
+                connection.execute(
+                    "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)",
+                    (migration.version, migration.description, _iso(dt.datetime.now(dt.UTC))),
+                )
+                logger.info("receipts: applied migration %d (%s)", migration.version, migration.description)
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+
+    def _db(self) -> sqlite3.Connection:
+        if self._connection is None:
+            raise ReceiptStoreError("the receipt store is closed")
+        return self._connection
+
+    def _db_write_batch(self, receipts: list[Receipt]) -> list[Exception | None]:
+        connection = self._db()
+        errors: list[Exception | None] = []
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            for receipt in receipts:
+                connection.execute("SAVEPOINT one_receipt")
+                try:
+                    connection.execute(_INSERT, _row_values(receipt))
+                except sqlite3.Error as exc:
+                    connection.execute("ROLLBACK TO one_receipt")
+                    errors.append(exc)
+                else:
+                    errors.append(None)
+                connection.execute("RELEASE one_receipt")
+            connection.execute("COMMIT")
+        except Exception as exc:  # the whole transaction is lost: every receipt in it fails
+            if connection.in_transaction:
+                try:
+                    connection.execute("ROLLBACK")
+                except sqlite3.Error:
+                    logger.exception("receipts: rollback failed after %s", exc)
+            return [exc] * len(receipts)
+        return errors
+
+    def _db_page(self, since: str | None, after_id: int) -> list[Receipt]:
+        if since is None:
+            rows = self._db().execute(
+                f"{_SELECT} WHERE id > ? ORDER BY id LIMIT ?", (after_id, EXPORT_PAGE_SIZE)
+            )
+        else:
+            rows = self._db().execute(
+                f"{_SELECT} WHERE id > ? AND created_at >= ? ORDER BY id LIMIT ?", (after_id, since, EXPORT_PAGE_SIZE)
+            )
+        return [_receipt(row) for row in rows.fetchall()]
+
+    def _db_get(self, consent_id: str) -> list[Receipt]:
+        rows = self._db().execute(f"{_SELECT} WHERE consent_id = ? ORDER BY id", (consent_id,))
+        return [_receipt(row) for row in rows.fetchall()]
+
+    def _db_prune(self, cutoff: str, now: str) -> int:
+        connection = self._db()
+        cursor = connection.execute(
+            "DELETE FROM receipts WHERE created_at < ? AND (expires_at IS NULL OR expires_at < ?)", (cutoff, now)
+        )
+        return cursor.rowcount
+
+    def _db_check_writable(self) -> None:
+        connection = self._db()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            probe = Receipt("writability-probe", "-", "-", "-", [], [], "save", dt.datetime.now(dt.UTC))
+            connection.execute(_INSERT, _row_values(probe))
+        finally:
+            connection.execute("ROLLBACK")  # a probe, never kept
+
+    def _db_close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    # -- the asyncio side --
+
+    async def _call(self, function: Callable[..., T], *args: Any) -> T:
+        if self._closed:
+            raise ReceiptStoreError("the receipt store is closed")
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+        except ReceiptStoreError:
+            raise
+        except (sqlite3.Error, OSError, RuntimeError, ValueError) as exc:
+            raise ReceiptStoreError(f"{self.url}: {exc}") from exc
+
+    async def record(self, receipt: Receipt) -> None:
+        """Store one receipt; returns after it is committed, raises ReceiptStoreError."""
+        if self._closed:
+            raise ReceiptStoreError("the receipt store is closed")
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((receipt, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+        await future
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            try:
+                errors: list[Exception | None] = await self._call(self._db_write_batch, [r for r, _ in batch])
+            except Exception as exc:
+                errors = [exc] * len(batch)
+            for (receipt, future), error in zip(batch, errors, strict=True):
+                if future.done():  # the caller gave up (cancelled); the row may still be stored
+                    continue
+                if error is None:
+                    future.set_result(None)
+                else:
+                    message = f"could not record receipt for consent {receipt.consent_id}: {error}"
+                    logger.error("receipts: %s", message)
+                    future.set_exception(ReceiptStoreError(message))
+
+    async def _page(self, since: dt.datetime | None, after_id: int) -> list[Receipt]:
+        return await self._call(self._db_page, _iso(since), after_id)
+
+    async def get(self, consent_id: str) -> list[Receipt]:
+        return await self._call(self._db_get, consent_id)
+
+    async def prune(self, retention_days: float, *, now: dt.datetime | None = None) -> int:
+        """Delete receipts older than `retention_days` whose consent has expired; returns the count."""
+        cutoff, now = prune_cutoff(retention_days, now)
+        return await self._call(self._db_prune, _iso(cutoff), _iso(now))
+
+    async def check_writable(self) -> None:
+        """Raise ReceiptStoreError unless a receipt could be written right now (for /readyz)."""
+        await self._call(self._db_check_writable)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        if self._flusher is not None and not self._flusher.done():
+            await asyncio.wait([self._flusher])  # let receipts already queued reach the disk
+        self._closed = True
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._executor, self._db_close)
+        finally:
+            self._executor.shutdown(wait=False)
