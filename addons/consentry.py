@@ -1,0 +1,363 @@
+"""Consentry as a mitmproxy addon: browse any site with a consent policy applied, and audit it.
+
+Run ``mitmdump -s addons/consentry.py`` (or ``mitmproxy`` / ``mitmweb``), as a forward
+proxy or with ``--mode reverse:https://site``. HTML responses are rewritten as they
+stream through by the same engine the Consentry proxy uses (this file holds no
+rewriting logic: it decodes the content coding, feeds the engine and records its
+report). Every request to a catalogued tracker host is recorded too, flagged "before
+consent" when the simulated consent refuses its category, and with ``consentry_block``
+answered ``403`` by the proxy instead of reaching the tracker. Options (``--set``):
+``consentry_config``, ``consentry_consent``, ``consentry_mode``, ``consentry_report``,
+``consentry_block``; they are checked once in ``configure`` and a bad one raises
+``OptionsError`` naming the option and the fix. When mitmproxy stops, the summary table
+goes to mitmproxy's log and an HTML report is written next to the JSON-lines report.
+This is the only module of Consentry that imports mitmproxy; it never prints.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from mitmproxy import ctx, exceptions, http
+
+try:
+    import proxy.audit  # noqa: F401  (installed: pip install -e ".[mitmproxy]")
+except ImportError:  # run from a clean clone: mitmproxy puts only addons/ on sys.path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from proxy.audit import (
+    AuditResult,
+    PageAudit,
+    ReportWriter,
+    Simulation,
+    SimulationError,
+    TrackerRequest,
+    findings_from_report,
+    format_html,
+    format_table,
+    html_path_for,
+)
+from proxy.audit.model import now_iso
+from proxy.engine import Report
+from proxy.server.codings import SUPPORTED, DecodeChain, parse_codings
+
+log = logging.getLogger(__name__)
+
+OPTIONS = frozenset({"consentry_config", "consentry_consent", "consentry_mode", "consentry_report", "consentry_block"})
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+BLOCK_STATUS = 403
+BLOCKED_HEADER = "X-Consentry-Blocked"
+
+
+def _host(url: str | None) -> str | None:
+    if not url:
+        return None
+    try:
+        return urlsplit(url).netloc or None
+    except ValueError:
+        return None
+
+
+def _content_type_params(value: str) -> tuple[str, str | None]:
+    """The media type (lower case) and the charset parameter of a Content-Type value."""
+    media, _, rest = value.partition(";")
+    charset = None
+    for param in rest.split(";"):
+        name, _, param_value = param.partition("=")
+        if name.strip().lower() == "charset" and param_value.strip():
+            charset = param_value.strip().strip("\"'")
+    return media.strip().lower(), charset
+
+
+class PageStream:
+    """The ``flow.response.stream`` callable for one HTML response.
+
+    mitmproxy calls it with every body chunk as it arrives and once with ``b""`` at the
+    end; whatever it returns goes to the client. Chunks are decoded (when the upstream
+    compressed them) and fed to the engine's rewriter; at the end the page's audit is
+    handed to ``on_done``.
+    """
+
+    def __init__(self, rewriter: Any, decoder: DecodeChain | None, finish: Any) -> None:
+        self.rewriter = rewriter
+        self.decoder = decoder
+        self.finish = finish
+        self.failed: str | None = None
+
+    def _decoded(self, chunk: bytes) -> Iterator[bytes]:
+        if self.decoder is None:
+            if chunk:
+                yield chunk
+            return
+        if chunk:
+            yield from self.decoder.decode(chunk)
+        else:
+            yield from self.decoder.flush()
+
+    def __call__(self, chunk: bytes) -> bytes:
+        if self.failed is not None:
+            return b""
+        try:
+            out = b"".join(self.rewriter.feed(data) for data in self._decoded(chunk))
+            if not chunk:
+                out += self.rewriter.close()
+                self.finish(None)
+            return out
+        except Exception as error:  # noqa: BLE001 - mid-stream all we can do is stop
+            # Fail closed: what was not rewritten is not sent. The page ends here, truncated.
+            self.failed = f"{type(error).__name__}: {error}"
+            log.error("consentry: rewriting stopped, rest of the page withheld: %s", self.failed)
+            self.finish(self.failed)
+            return b""
+
+
+class Consentry:
+    """The addon: options, validation, and the hooks that adapt mitmproxy flows to the engine."""
+
+    def __init__(self) -> None:
+        self.simulation: Simulation | None = None
+        self.setup_error: str | None = None
+        self.writer: ReportWriter | None = None
+        self.result: AuditResult | None = None
+        self.block = False
+
+    # -- options --------------------------------------------------------------------------
+
+    def load(self, loader: Any) -> None:
+        loader.add_option(
+            "consentry_config", str, "",
+            "Consentry policy file (TOML, see config/example.toml). Empty: the built-in default policy.",
+        )
+        loader.add_option(
+            "consentry_consent", str, "none",
+            "Consent to simulate: none, all, or a comma list of categories (e.g. analytics,preferences).",
+        )
+        loader.add_option(
+            "consentry_mode", str, "",
+            "What to do with trackers the consent refuses: defer (inert, restorable) or strip. "
+            "Empty: each site's mode from the policy.",
+        )
+        loader.add_option(
+            "consentry_report", str, "",
+            "Path of the JSON-lines audit report; the HTML report is written next to it (.html) "
+            "when mitmproxy stops. Empty: no files, the summary goes to the log only.",
+        )
+        loader.add_option(
+            "consentry_block", bool, False,
+            "Also refuse network requests to trackers the consent refuses (answered 403 by the proxy).",
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        if self.simulation is not None and not (OPTIONS & set(updated)):
+            return
+        options = ctx.options
+        try:
+            simulation = Simulation(
+                config_path=options.consentry_config or None,
+                consent=options.consentry_consent,
+                mode=options.consentry_mode or None,
+            )
+        except SimulationError as error:
+            self.setup_error = f"consentry_{error.setting}: {error}"
+            raise exceptions.OptionsError(self.setup_error) from None
+        report_path = options.consentry_report.strip()
+        wanted = Path(report_path).expanduser() if report_path else None
+        current = self.writer.path if self.writer is not None else None
+        # The same file stays open (a settings change appends a new "run" line to it).
+        writer = self.writer if wanted == current else self._open_report(report_path)
+        if self.result is not None:
+            self._finish_run()   # settings changed mid-session: the old run ends here
+        if writer is not self.writer and self.writer is not None:
+            self.writer.close()
+        self.simulation, self.writer, self.setup_error = simulation, writer, None
+        self.block = bool(options.consentry_block)
+        self.result = AuditResult(
+            consent=simulation.consent_text,
+            granted=simulation.granted,
+            mode=simulation.mode_label,
+            source="mitmproxy",
+            config=simulation.config_path,
+            block=self.block,
+        )
+        if self.writer is not None:
+            self.writer.write_run(self.result)
+        log.info(
+            "consentry: simulating consent %r (grants %s), mode %s, policy %s%s",
+            simulation.consent_text, ", ".join(simulation.granted), simulation.mode_label,
+            simulation.config_path or "built-in default", ", blocking refused trackers" if self.block else "",
+        )
+
+    @staticmethod
+    def _open_report(path: str) -> ReportWriter | None:
+        if not path:
+            return None
+        try:
+            return ReportWriter(Path(path).expanduser())
+        except OSError as error:
+            message = (
+                f"consentry_report: cannot write {path!r} ({error.strerror or error}); "
+                "give a file path in an existing, writable directory"
+            )
+            raise exceptions.OptionsError(message) from None
+
+    # -- requests: record (and optionally refuse) requests to trackers --------------------
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response is not None or flow.error is not None or not flow.live:
+            return
+        if self.simulation is None:
+            if self.setup_error:
+                # Never pass pages through unrewritten while the tester believes a policy applies.
+                flow.response = http.Response.make(
+                    503, f"Consentry addon is not configured: {self.setup_error}\n".encode(),
+                    {"Content-Type": "text/plain; charset=utf-8"},
+                )
+            return
+        url = flow.request.pretty_url
+        page = flow.request.headers.get("referer") or flow.request.headers.get("origin")
+        page_host = _host(page) or flow.request.pretty_host
+        site = self.simulation.site_for_host(page_host)
+        engine = self.simulation.engine_for(site)
+        found = engine.classify_url(url, page_host)
+        if found is None or (found.vendor is None and found.category == "necessary"):
+            return   # first party, or an unknown third party the policy allows: not a tracker
+        refused = not found.allowed_by(self.simulation.state_for(site))
+        blocked = refused and self.block
+        if blocked:
+            flow.metadata["consentry_blocked"] = True
+            flow.response = http.Response.make(
+                BLOCK_STATUS,
+                f"Blocked by Consentry: {found.vendor or 'this third party'} is {found.category}, "
+                f"which the simulated consent ({self.simulation.consent_text}) refuses.\n".encode(),
+                {
+                    "Content-Type": "text/plain; charset=utf-8",
+                    BLOCKED_HEADER: f"{found.vendor or 'unknown'}; category={found.category}",
+                },
+            )
+        record = TrackerRequest(
+            url=url,
+            host=flow.request.pretty_host,
+            page=page,
+            method=flow.request.method,
+            vendor=found.vendor,
+            category=found.category,
+            before_consent=refused,
+            blocked=blocked,
+            time=now_iso(),
+        )
+        self._record_request(record)
+
+    # -- responses: rewrite HTML as it streams --------------------------------------------
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        response = flow.response
+        if self.simulation is None or response is None or flow.metadata.get("consentry_blocked"):
+            return
+        if flow.request.method == "HEAD" or response.status_code in (204, 206, 304) or response.status_code < 200:
+            return   # no body, or a byte range that cannot be rewritten on its own
+        media_type, charset = _content_type_params(response.headers.get("content-type", ""))
+        if media_type not in HTML_TYPES or response.stream:
+            return
+        site = self.simulation.site_for_host(flow.request.pretty_host)
+        codings = parse_codings(response.headers.get("content-encoding"))
+        unsupported = [coding for coding in codings if coding not in SUPPORTED]
+        if unsupported:
+            log.warning("consentry: %s: content coding %s not supported; page not rewritten", flow.request.pretty_url, unsupported)
+            self._record_page(PageAudit(
+                url=flow.request.pretty_url, site_id=str(site.site_id), status=response.status_code,
+                error=f"not rewritten: unsupported content coding {', '.join(unsupported)}", time=now_iso(),
+            ))
+            return
+        engine = self.simulation.engine_for(site)
+        state = self.simulation.state_for(site)
+        report = Report()
+        rewriter = engine.rewriter(
+            state, base_url=flow.request.pretty_url, encoding=charset, report=report,
+            mode=self.simulation.mode_for(site),
+        )
+        self._adjust_headers(response, engine, state, flow.request.pretty_host, decoded=bool(codings))
+        url, status, site_id = flow.request.pretty_url, response.status_code, str(site.site_id)
+
+        def finish(error: str | None) -> None:
+            self._record_page(PageAudit(
+                url=url, site_id=site_id, findings=findings_from_report(report), status=status,
+                error=error, time=now_iso(),
+            ))
+
+        response.stream = PageStream(rewriter, DecodeChain(codings) if codings else None, finish)
+
+    @staticmethod
+    def _adjust_headers(response: http.Response, engine: Any, state: Any, page_host: str, *, decoded: bool) -> None:
+        """Headers that no longer describe the rewritten body go; refused cookies and preloads too."""
+        headers = response.headers
+        if decoded:
+            # We send the decoded HTML; mitmproxy is a local testing tool, bandwidth is no concern.
+            headers.pop("content-encoding", None)
+        headers.pop("content-length", None)
+        headers.pop("content-md5", None)
+        if response.http_version == "HTTP/1.1" and "chunked" not in headers.get("transfer-encoding", "").lower():
+            # Without a length, keep-alive needs chunked framing (an HTTP/1.1 client reads it).
+            headers["transfer-encoding"] = "chunked"
+        etag = headers.get("etag")
+        if etag and not etag.startswith("W/"):
+            headers["etag"] = "W/" + etag   # same meaning, different bytes: only weakly equal now
+        cookies = headers.get_all("set-cookie")
+        kept = [c for c in cookies if not engine.refused_cookie(c.split("=", 1)[0].strip(), state)]
+        if len(kept) != len(cookies):
+            headers.set_all("set-cookie", kept)
+        links = headers.get_all("link")
+        if links:
+            filtered = [v for v in (engine.filter_link_header(link, state, page_host) for link in links) if v]
+            headers.set_all("link", filtered)
+
+    # -- the report -------------------------------------------------------------------------
+
+    def _record_page(self, page: PageAudit) -> None:
+        if self.result is not None:
+            self.result.pages.append(page)
+        if self.writer is not None:
+            self.writer.write_page(page)
+        counts = page.counts()
+        log.info(
+            "consentry: %s: %s", page.url,
+            page.error or (", ".join(f"{n} {a}" for a, n in sorted(counts.items())) or "no trackers"),
+        )
+
+    def _record_request(self, record: TrackerRequest) -> None:
+        if self.result is not None:
+            self.result.requests.append(record)
+        if self.writer is not None:
+            self.writer.write_request(record)
+        if record.before_consent:
+            log.info(
+                "consentry: %s request to %s (%s, %s) before consent%s", record.method, record.url,
+                record.vendor or "unknown third party", record.category, ", blocked" if record.blocked else "",
+            )
+
+    def _finish_run(self) -> None:
+        """Log the summary table and write the HTML report of the run that ends now."""
+        if self.result is None:
+            return
+        log.info("consentry audit summary:\n%s", format_table(self.result))
+        if self.writer is not None:
+            html_path = html_path_for(self.writer.path)
+            try:
+                html_path.write_text(format_html(self.result), encoding="utf-8")
+                log.info("consentry: HTML report written to %s", html_path)
+            except OSError as error:
+                log.error("consentry: cannot write the HTML report %s: %s", html_path, error)
+        self.result = None
+
+    def done(self) -> None:
+        self._finish_run()
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+addons = [Consentry()]

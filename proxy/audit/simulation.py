@@ -1,0 +1,202 @@
+"""One audit run's setup: the policy, the simulated consent and an engine per site.
+
+The mitmproxy addon and ``consentry scan`` both need the same things: a policy file
+(or the built-in default policy), a consent choice given as text (``none``, ``all`` or a
+comma list) checked against the categories the policy knows, an optional mode that
+overrides each site's own, and for any host the site that applies to it (the matching
+site, else the ``default`` site, else the first). ``Simulation`` holds those and hands
+out cached engines, so neither adapter repeats the logic. Problems are raised as
+``SimulationError`` whose ``setting`` says which input is wrong and whose message says
+how to fix it; the adapters turn it into an ``OptionsError`` or an exit code.
+Must not import mitmproxy or aiohttp.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from proxy.audit.model import TrackerFinding
+from proxy.consent import ConsentState
+from proxy.engine import Engine, Report
+from proxy.policy.problems import did_you_mean
+
+__all__ = ["MODES", "Simulation", "SimulationError", "findings_from_report"]
+
+log = logging.getLogger(__name__)
+
+MODES = ("defer", "strip")
+NECESSARY = "necessary"
+
+
+class SimulationError(ValueError):
+    """A setting of the run is wrong; ``setting`` is "config", "consent", "mode" or "site"."""
+
+    def __init__(self, setting: str, message: str) -> None:
+        super().__init__(message)
+        self.setting = setting
+
+
+def findings_from_report(report: Report) -> list[TrackerFinding]:
+    """The engine's report entries as audit findings (same fields, audit's own type)."""
+    return [
+        TrackerFinding(
+            tag=entry.tag,
+            vendor=entry.vendor,
+            category=entry.category,
+            action=entry.action,
+            url=entry.url,
+            line=entry.line,
+            offset=entry.offset,
+            context=getattr(entry, "context", "") or "",
+        )
+        for entry in report.entries
+    ]
+
+
+def _load(config_path: str | Path) -> Any:
+    from proxy.policy import ConfigError, load_config
+
+    path = Path(config_path).expanduser()
+    if not path.is_file():
+        raise SimulationError(
+            "config",
+            f"{config_path}: no such file; give the path of a policy file (see config/example.toml), "
+            "or leave it empty for the built-in default policy",
+        )
+    try:
+        return load_config(path)
+    except ConfigError as error:
+        lines = [problem.format() for problem in error.problems] or [str(error)]
+        raise SimulationError("config", "; ".join(lines) + " (fix the policy file; `consentry check-config` lists every problem)") from None
+
+
+def _builtin() -> Any:
+    from proxy.policy import default_config
+
+    return default_config()
+
+
+class Simulation:
+    """The policy and simulated consent of one audit run."""
+
+    def __init__(
+        self,
+        *,
+        config: Any | None = None,
+        config_path: str | Path | None = None,
+        consent: str = "none",
+        mode: str | None = None,
+        catalogue: Any | None = None,
+    ) -> None:
+        if config is None:
+            config = _load(config_path) if config_path else _builtin()
+        self.config = config
+        self.config_path = str(config_path) if config_path else None
+        self.catalogue = catalogue
+        self.mode = self._check_mode(mode)
+        self.categories = self._known_categories()
+        self.consent_text = (consent or "none").strip() or "none"
+        self.chosen = self._check_consent(self.consent_text)
+        self._engines: dict[str, Engine] = {}
+
+    # -- validation ---------------------------------------------------------------------
+
+    @staticmethod
+    def _check_mode(mode: str | None) -> str | None:
+        if mode is None or mode.strip() == "":
+            return None
+        text = mode.strip().lower()
+        if text not in MODES:
+            raise SimulationError(
+                "mode", f"{mode!r} is not a mode{did_you_mean(mode, MODES)}; use defer or strip (or leave it empty for the policy's own)"
+            )
+        return text
+
+    def _known_categories(self) -> list[str]:
+        names: list[str] = [NECESSARY]
+        for site in self.sites():
+            for name in getattr(site, "categories", None) or ("preferences", "analytics", "marketing"):
+                if name not in names:
+                    names.append(str(name))
+        return names
+
+    def _check_consent(self, text: str) -> list[str] | str:
+        if text in ("all", "none"):
+            return text
+        chosen = [part.strip() for part in text.split(",") if part.strip()]
+        for name in chosen:
+            if name not in self.categories:
+                raise SimulationError(
+                    "consent",
+                    f"{name!r} is not a category{did_you_mean(name, self.categories)}; "
+                    f"use none, all, or a comma list of: {', '.join(self.categories)}",
+                )
+        return chosen
+
+    # -- lookups ------------------------------------------------------------------------
+
+    def sites(self) -> Iterable[Any]:
+        return list(getattr(self.config, "sites", {}).values())
+
+    @property
+    def granted(self) -> list[str]:
+        """The categories the simulated consent grants (across all sites)."""
+        if self.chosen == "all":
+            return list(self.categories)
+        if self.chosen == "none":
+            return [NECESSARY]
+        return [NECESSARY, *(name for name in self.chosen if name != NECESSARY)]
+
+    @property
+    def mode_label(self) -> str:
+        if self.mode is not None:
+            return self.mode
+        modes = sorted({str(getattr(site, "mode", "defer")) for site in self.sites()}) or ["defer"]
+        return "/".join(modes) + " (from the policy)"
+
+    def fallback_site(self) -> Any:
+        sites = getattr(self.config, "sites", {})
+        if "default" in sites:
+            return sites["default"]
+        if sites:
+            return next(iter(sites.values()))
+        return next(iter(_builtin().sites.values()))
+
+    def site_for_host(self, host: str | None) -> Any:
+        """The site whose hosts match ``host``, else the default site."""
+        if host:
+            site = self.config.site_for_host(host)
+            if site is not None:
+                return site
+        return self.fallback_site()
+
+    def site_by_id(self, site_id: str) -> Any:
+        sites = getattr(self.config, "sites", {})
+        if site_id in sites:
+            return sites[site_id]
+        site = self.config.site_for_host(site_id)
+        if site is None:
+            raise SimulationError(
+                "site",
+                f"{site_id!r} is not a site of the policy{did_you_mean(site_id, sites)}; sites are: {', '.join(sites)}",
+            )
+        return site
+
+    def engine_for(self, site: Any) -> Engine:
+        key = str(getattr(site, "site_id", "default"))
+        engine = self._engines.get(key)
+        if engine is None:
+            engine = self._engines[key] = Engine(site, catalogue=self.catalogue)
+        return engine
+
+    def state_for(self, site: Any) -> ConsentState:
+        # The site's own list, so "all" means all of *its* categories.
+        categories = [NECESSARY, *(c for c in (getattr(site, "categories", None) or ()) if c != NECESSARY)]
+        choice = self.chosen if isinstance(self.chosen, str) else list(self.chosen)
+        return ConsentState.simulated(choice, all_categories=categories if len(categories) > 1 else None)
+
+    def mode_for(self, site: Any) -> str:
+        return self.mode or str(getattr(site, "mode", "defer"))
