@@ -1,0 +1,96 @@
+"""Read key material and salts named by the config: environment variables and files.
+
+Each function returns the value, or raises ``MaterialError`` with a message that
+says what is missing and how to provide it; the loader attaches the key path.
+PEM keys are parsed with ``cryptography`` (PyJWT's backend) so that a wrong or
+mismatched key is a start-up error, not a failure at the first visitor. Must not
+import jwt, pydantic, aiohttp, mitmproxy or ``proxy.html``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+__all__ = ["MIN_HMAC_SECRET_BYTES", "MaterialError", "check_hmac_secret", "check_pem", "read_env", "read_file"]
+
+# RFC 7518 section 3.2: an HS256 key must be at least as long as the hash (256 bits).
+MIN_HMAC_SECRET_BYTES = 32
+
+
+class MaterialError(ValueError):
+    """A secret, key or salt that cannot be read or used."""
+
+
+def read_env(name: str) -> str:
+    value = os.environ.get(name)
+    if value is None:
+        raise MaterialError(f"environment variable {name} is not set")
+    if not value:
+        raise MaterialError(f"environment variable {name} is empty")
+    return value
+
+
+def read_file(name: str, base_dir: Path | None, *, strip: bool) -> str:
+    """Read a file named in the config; relative names are relative to the config file's directory.
+
+    ``strip`` removes surrounding whitespace: a secret saved with ``echo`` ends in a newline
+    that is not part of the secret.
+    """
+    path = Path(name).expanduser()
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise MaterialError(f'cannot read "{name}": no such file ({path})') from None
+    except OSError as error:
+        raise MaterialError(f'cannot read "{name}": {error.strerror} ({path})') from None
+    except UnicodeDecodeError:
+        raise MaterialError(f'"{name}" is not UTF-8 text; secrets and PEM keys are text') from None
+    text = text.strip() if strip else text
+    if not text.strip():
+        raise MaterialError(f'"{name}" is empty ({path})')
+    return text
+
+
+def check_hmac_secret(secret: str) -> str:
+    if "-----BEGIN" in secret:
+        # A PEM as an HMAC secret is how algorithm-confusion attacks start.
+        raise MaterialError('holds a PEM key; use alg = "ES256" or "EdDSA" for key pairs')
+    size = len(secret.encode("utf-8"))
+    if size < MIN_HMAC_SECRET_BYTES:
+        raise MaterialError(
+            f"the HS256 secret is {size} bytes; use at least {MIN_HMAC_SECRET_BYTES} "
+            "(`consentry keys generate --alg HS256` makes one)"
+        )
+    return secret
+
+
+def check_pem(pem: str, alg: str, *, private: bool) -> str:
+    """Parse a PEM key and check that it suits ``alg``; returns the PEM unchanged."""
+    data = pem.encode("ascii", errors="replace")
+    kind = "private" if private else "public"
+    try:
+        key = (
+            serialization.load_pem_private_key(data, password=None)
+            if private
+            else serialization.load_pem_public_key(data)
+        )
+    except (ValueError, TypeError, UnsupportedAlgorithm) as error:
+        raise MaterialError(f"is not an unencrypted PEM {kind} key ({error})") from None
+    if alg == "ES256":
+        ok = isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) and isinstance(
+            key.curve, ec.SECP256R1
+        )
+        wanted = "an EC P-256 key"
+    else:
+        ok = isinstance(key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey)
+        wanted = "an Ed25519 key"
+    if not ok:
+        raise MaterialError(f"{alg} needs {wanted}, got {type(key).__name__.lstrip('_')}")
+    return pem
