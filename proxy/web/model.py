@@ -1,0 +1,130 @@
+"""The banner's view of a site and a visitor: categories, vendors, texts and consent state.
+
+Both the JSON that the proxy embeds in every page (read by consent.js) and the no-JS
+preferences page are built from the one ``banner_model`` here, so the two can never
+disagree about what a category is called or which vendors it covers. It reads the
+policy, consent and catalogue objects by their documented attribute names only (duck
+typing), so it imports none of those packages. Standard library only: must not import
+aiohttp, mitmproxy, jwt or pydantic.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from proxy.web.texts import category_text, texts_for
+
+STANDARD_CATEGORIES: tuple[str, ...] = ("necessary", "preferences", "analytics", "marketing")
+NECESSARY = "necessary"
+
+
+def category_names(site: Any) -> list[str]:
+    """The site's categories, ``necessary`` first, in policy order."""
+    names = list((getattr(site, "categories", None) or {}).keys()) or list(STANDARD_CATEGORIES)
+    return [NECESSARY] + [name for name in names if name != NECESSARY]
+
+
+def granted_categories(state: Any) -> set[str]:
+    return set(getattr(state, "categories", None) or ()) | {NECESSARY}
+
+
+def gpc_blocks_marketing(site: Any, state: Any) -> bool:
+    """True when the visitor's Sec-GPC signal denies marketing on this site."""
+    return bool(getattr(state, "gpc", False)) and bool(getattr(site, "honor_gpc", True))
+
+
+def vendor_category(site: Any, vendor: Any) -> str:
+    """The vendor's category after the site's own overrides (``[vendors.<id>] category``)."""
+    override = (getattr(site, "vendors", None) or {}).get(getattr(vendor, "id", ""))
+    return getattr(override, "category", None) or getattr(vendor, "category", None) or "marketing"
+
+
+def _lifetime_text(value: Any) -> str:
+    # The catalogue writes lifetimes as text ("2 years", "session"); numbers are read as days.
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int | float):
+        return f"{value:g} days"
+    return str(value)
+
+
+def vendor_cookies(vendor: Any) -> list[tuple[str, str]]:
+    """(cookie name, lifetime) pairs of a vendor, whatever container the catalogue uses."""
+    lifetimes = getattr(vendor, "cookie_lifetimes", None)
+    pairs: list[tuple[str, str]] = []
+    if isinstance(lifetimes, Mapping):
+        pairs = [(str(name), _lifetime_text(value)) for name, value in lifetimes.items()]
+    elif isinstance(lifetimes, Iterable) and not isinstance(lifetimes, str | bytes):
+        for item in lifetimes:
+            if isinstance(item, tuple | list) and len(item) == 2:
+                pairs.append((str(item[0]), _lifetime_text(item[1])))
+            elif isinstance(item, Mapping):
+                pairs.append((str(item.get("name", "")), _lifetime_text(item.get("lifetime", ""))))
+    if not pairs:
+        pairs = [(str(name), "") for name in (getattr(vendor, "cookies", None) or ())]
+    return pairs
+
+
+def _vendor_entry(site: Any, vendor: Any) -> dict[str, Any]:
+    return {
+        "id": str(getattr(vendor, "id", "")),
+        "name": str(getattr(vendor, "name", "") or getattr(vendor, "id", "")),
+        "category": vendor_category(site, vendor),
+        "privacy_url": str(getattr(vendor, "privacy_url", "") or ""),
+        "cookies": [{"name": name, "lifetime": lifetime} for name, lifetime in vendor_cookies(vendor)],
+        "embed": bool(getattr(vendor, "embed", False)),
+    }
+
+
+def _expires(state: Any) -> str | None:
+    value = getattr(state, "expires_at", None)
+    if isinstance(value, _dt.datetime):
+        return value.isoformat()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _dt.datetime.fromtimestamp(value, _dt.UTC).isoformat()
+    return None if value is None else str(value)
+
+
+def banner_model(site: Any, state: Any, *, lang: str, vendors: Iterable[Any] = ()) -> dict[str, Any]:
+    """Everything consent.js needs, as plain JSON-ready data (no HTML)."""
+    banner = getattr(site, "banner", None)
+    granted = granted_categories(state)
+    vendor_entries = sorted((_vendor_entry(site, v) for v in vendors), key=lambda v: v["name"].lower())
+    categories = []
+    for name in category_names(site):
+        label, description = category_text(site, name, lang)
+        categories.append({
+            "name": name,
+            "label": label,
+            "description": description,
+            "required": name == NECESSARY,
+            "granted": name in granted,
+            "vendors": [v["id"] for v in vendor_entries if v["category"] == name],
+        })
+    theme = getattr(banner, "theme", None) or {}
+    return {
+        "version": 1,
+        "consent_path": str(getattr(site, "consent_path", None) or "/_consent").rstrip("/"),
+        "lang": lang,
+        "mode": str(getattr(site, "mode", "defer")),
+        "policy_version": getattr(state, "policy_version", None) or getattr(site, "policy_version", None),
+        "decided": bool(getattr(state, "decided", False)),
+        "granted": sorted(granted),
+        "vendor_consent": {str(k): bool(v) for k, v in (getattr(state, "vendors", None) or {}).items()},
+        "gpc": gpc_blocks_marketing(site, state),
+        "honor_gpc": bool(getattr(site, "honor_gpc", True)),
+        "google_consent_mode": str(getattr(site, "google_consent_mode", "off")),
+        # Under an enforced CSP the page's policy predates the new consent: reload instead.
+        "csp": str(getattr(site, "csp", "off")),
+        "show_banner": bool(getattr(banner, "enabled", True)),
+        "privacy_policy_url": getattr(banner, "privacy_policy_url", None) or None,
+        # Only custom properties: a site's theme may recolour the banner, not restyle the page.
+        # "accent" and "--consentry-accent" mean the same.
+        "theme": {(str(k) if str(k).startswith("--") else f"--consentry-{k}"): str(v) for k, v in dict(theme).items()},
+        "categories": categories,
+        "vendors": vendor_entries,
+        "texts": texts_for(site, lang),
+        "expires": _expires(state),
+    }

@@ -1,0 +1,162 @@
+"""The markup the proxy inserts into every HTML page: head snippet and no-JS body snippet.
+
+``head_snippet`` goes right after ``<head>``: the CSP engineer's guard script first, then
+Google Consent Mode defaults, then the consent state as inert JSON, then the banner's
+stylesheet and deferred runtime. ``body_snippet`` goes right after ``<body>`` and holds
+the ``<noscript>`` consent form: a ``<form>`` is not allowed inside ``<noscript>`` in
+``<head>`` (the parser would close the head there and pull the rest of the head into the
+body), so the no-JS path needs its own insertion point. Both return ASCII bytes.
+Standard library only: must not import aiohttp, mitmproxy, jwt or pydantic.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import quote
+
+from proxy.web.model import banner_model, gpc_blocks_marketing, granted_categories
+
+log = logging.getLogger(__name__)
+
+# Google Consent Mode v2 consent types and the Consentry category that grants each.
+# security_storage is always granted: it is what "necessary" covers.
+GOOGLE_CONSENT_TYPES: dict[str, str] = {
+    "ad_storage": "marketing",
+    "ad_user_data": "marketing",
+    "ad_personalization": "marketing",
+    "analytics_storage": "analytics",
+    "functionality_storage": "preferences",
+    "personalization_storage": "preferences",
+    "security_storage": "necessary",
+}
+
+
+def json_for_script(value: Any) -> str:
+    """JSON that is safe inside a ``<script>`` element and pure ASCII.
+
+    ``<``, ``>`` and ``&`` become ``\\u003c`` ... so no ``</script>`` or ``<!--`` can end or
+    alter the element; ensure_ascii already escapes U+2028/U+2029 (line terminators in
+    older JavaScript parsers) and everything else outside ASCII.
+    """
+    text = json.dumps(value, ensure_ascii=True, separators=(",", ":"), sort_keys=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def google_consent(site: Any, state: Any) -> dict[str, str]:
+    """The Consent Mode v2 map for the server-side consent state."""
+    granted = granted_categories(state)
+    if gpc_blocks_marketing(site, state):
+        granted.discard("marketing")
+    return {kind: "granted" if category in granted else "denied" for kind, category in GOOGLE_CONSENT_TYPES.items()}
+
+
+def _nonce_attr(nonce: str | None) -> str:
+    return f' nonce="{html.escape(nonce, quote=True)}"' if nonce else ""
+
+
+def _guard_markup(site: Any, state: Any, nonce: str | None) -> str:
+    """The CSP engineer's guard script, when ``proxy.csp`` provides one (it must run first)."""
+    try:
+        from proxy.csp import guard_script  # type: ignore[attr-defined]
+    except ImportError:
+        return ""
+    try:
+        script = guard_script(site, state)
+    except Exception:  # a broken guard must not take the page down with it
+        log.exception("proxy.csp.guard_script failed; page served without the guard")
+        return ""
+    if not script:
+        return ""
+    if script.lstrip().lower().startswith("<script"):
+        return script
+    return f"<script{_nonce_attr(nonce)}>{script}</script>"
+
+
+def _google_consent_markup(site: Any, state: Any, nonce: str | None) -> str:
+    mode = str(getattr(site, "google_consent_mode", "off"))
+    if mode == "off":
+        return ""
+    defaults: dict[str, Any] = dict(google_consent(site, state))
+    # Gives the runtime time to send "update" before a tag fires with the defaults.
+    defaults["wait_for_update"] = 500
+    script = (
+        "window.dataLayer=window.dataLayer||[];"
+        "window.gtag=window.gtag||function(){dataLayer.push(arguments)};"
+        f"gtag('consent','default',{json_for_script(defaults)});"
+    )
+    if mode == "advanced" and defaults["ad_storage"] == "denied":
+        script += "gtag('set','ads_data_redaction',true);"
+    return f"<script{_nonce_attr(nonce)}>{script}</script>"
+
+
+def head_snippet(site: Any, state: Any, *, lang: str | None, nonce: str | None, vendors: Iterable[Any] = ()) -> bytes:
+    """ASCII bytes for right after ``<head>``: guard, Consent Mode defaults, state JSON, assets."""
+    from proxy.web.texts import pick_language
+
+    lang = lang or pick_language(site, html_lang=None, accept_language=None)
+    model = banner_model(site, state, lang=lang, vendors=vendors)
+    base = model["consent_path"]
+    parts = [
+        _guard_markup(site, state, nonce),
+        _google_consent_markup(site, state, nonce),
+        f'<script type="application/json" id="consentry-state">{json_for_script(model)}</script>',
+        f'<link rel="stylesheet" href="{html.escape(base)}/consent.css"{_nonce_attr(nonce)}>',
+        f'<script src="{html.escape(base)}/consent.js" defer{_nonce_attr(nonce)}></script>',
+    ]
+    return "".join(parts).encode("ascii", "xmlcharrefreplace")
+
+
+def safe_return_to(value: str | None) -> str:
+    """A same-origin path to return to after a form post; anything else becomes ``/``."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        return "/"
+    return value
+
+
+def noscript_banner(site: Any, state: Any, *, lang: str, return_to: str) -> str:
+    """The first layer as a plain form (Accept all / Reject all / Choose), no JavaScript."""
+    model = banner_model(site, state, lang=lang)
+    texts = model["texts"]
+    base = html.escape(model["consent_path"])
+    back = safe_return_to(return_to)
+    choose_href = f"{base}/?return_to={html.escape(quote(back, safe='/'))}"
+    e = html.escape
+    return (
+        f'<form class="consentry-banner consentry-noscript" method="post" action="{base}/" '
+        f'role="region" aria-labelledby="consentry-ns-title" lang="{e(lang)}">'
+        f'<h2 id="consentry-ns-title" class="consentry-title">{e(texts["title"])}</h2>'
+        f'<p class="consentry-intro">{e(texts["intro"])}</p>'
+        f'<input type="hidden" name="return_to" value="{e(back)}">'
+        '<div class="consentry-actions">'
+        f'<button class="consentry-button" type="submit" name="action" value="accept_all">{e(texts["accept_all"])}</button>'
+        f'<button class="consentry-button" type="submit" name="action" value="reject_all">{e(texts["reject_all"])}</button>'
+        f'<a class="consentry-button" href="{choose_href}">{e(texts["choose"])}</a>'
+        "</div></form>"
+    )
+
+
+def body_snippet(site: Any, state: Any, *, lang: str | None, return_to: str = "/") -> bytes:
+    """ASCII bytes for right after ``<body>``: the no-JS banner or, once decided, a settings link.
+
+    Only ``<noscript>``: with JavaScript on, the browser treats its content as text and
+    consent.js draws the banner instead.
+    """
+    from proxy.web.texts import pick_language
+
+    lang = lang or pick_language(site, html_lang=None, accept_language=None)
+    if not getattr(getattr(site, "banner", None), "enabled", True):
+        return b""
+    if getattr(state, "decided", False):
+        model = banner_model(site, state, lang=lang)
+        base = html.escape(model["consent_path"])
+        href = f"{base}/?return_to={html.escape(quote(safe_return_to(return_to), safe='/'))}"
+        inner = f'<a class="consentry-settings" href="{href}">{html.escape(model["texts"]["settings"])}</a>'
+    else:
+        inner = noscript_banner(site, state, lang=lang, return_to=return_to)
+    return f"<noscript>{inner}</noscript>".encode("ascii", "xmlcharrefreplace")
