@@ -1,0 +1,72 @@
+"""The aiohttp application: one factory, typed state, one catch-all route.
+
+``make_app(holder)`` builds the public app. Every request goes to ``dispatch``: the
+``Host`` picks the site (unknown host: 421 Misdirected Request), the site's consent
+path goes to the consent API, WebSocket upgrades are relayed, and everything else is
+forwarded upstream. The upstream sessions and the receipts store are opened and
+closed in ``cleanup_ctx``, so tests and ``run`` share one lifecycle. The config is
+read from the holder once per request, so a reload (SIGHUP) takes effect for new
+requests while running ones finish under the config they started with.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from proxy.server import errors
+from proxy.server.consent_api import handle_consent
+from proxy.server.forward import forward
+from proxy.server.services import SERVICES, Services
+from proxy.server.websocket import is_websocket, relay_websocket
+
+log = logging.getLogger(__name__)
+
+
+async def dispatch(request: web.Request) -> web.StreamResponse:
+    services = request.app[SERVICES]
+    config = services.config()
+    site = config.site_for_host(request.host)
+    if site is None:
+        services.metrics.requests.labels("-", "misdirected", "4xx").inc()
+        return errors.error_response(request, 421)
+    runtime = services.runtimes.get(config, site)
+    path = request.path
+    consent_path = runtime.consent_path
+    if path.startswith(consent_path) and (len(path) == len(consent_path) or path[len(consent_path)] == "/"):
+        response = await handle_consent(request, runtime)
+        services.metrics.requests.labels(runtime.site_id, "consent", f"{response.status // 100}xx").inc()
+        return response
+    if is_websocket(request):
+        return await relay_websocket(request, runtime)
+    return await forward(request, runtime)
+
+
+def make_app(holder: Any, *, catalogue: Any = None, receipts: Any = None) -> web.Application:
+    """The public proxy app for ``holder`` (a ConfigHolder, or a Config that never reloads).
+
+    ``receipts`` is an open store to use (the caller closes it); without it the store
+    named by ``config.receipts.url`` is opened at start-up and closed at shutdown.
+    """
+    app = web.Application(client_max_size=1024**3, handler_args={})
+    app[SERVICES] = Services(holder, catalogue=catalogue, receipts=receipts)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        services = app[SERVICES]
+        await services.open()
+        yield
+        await services.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    # CSP violation reports (issue 7), registered first: the catch-all would shadow them.
+    try:
+        from proxy.server import csp_routes  # type: ignore[attr-defined]
+    except ImportError:
+        pass
+    else:
+        csp_routes.register(app)
+    app.router.add_route("*", "/{tail:.*}", dispatch)
+    return app

@@ -1,0 +1,238 @@
+"""Streaming decoders and encoders for the HTTP content codings the proxy rewrites through.
+
+An HTML response compressed by the upstream is decoded chunk by chunk, rewritten, and
+re-encoded with the same coding, so the visitor gets what the upstream chose while the
+proxy never holds a whole body. Supported: ``gzip`` (and ``x-gzip``), ``deflate`` (zlib
+wrapped, with a fallback to the raw deflate some servers send), ``br`` and ``zstd``.
+Each encoder flushes after every chunk so the first bytes reach the browser at once.
+Decoders cap the output of one step (``max_output``) against decompression bombs
+where the library allows it. Standard library plus brotli/zstandard only: this module
+must not import aiohttp.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from typing import Protocol
+
+import brotli
+import zstandard
+
+SUPPORTED = ("gzip", "x-gzip", "deflate", "br", "zstd")
+_STEP = 256 * 1024   # largest decoded piece produced from one compressed chunk at a time
+
+
+class CodingError(Exception):
+    """The body does not decode with the coding its Content-Encoding names."""
+
+
+class Decoder(Protocol):
+    def decode(self, data: bytes) -> Iterator[bytes]: ...
+    def flush(self) -> bytes: ...
+
+
+class Encoder(Protocol):
+    def encode(self, data: bytes) -> bytes: ...
+    def finish(self) -> bytes: ...
+
+
+class _ZlibDecoder:
+    def __init__(self, wbits: int, *, raw_fallback: bool = False) -> None:
+        self._wbits = wbits
+        self._obj = zlib.decompressobj(wbits)
+        self._raw_fallback = raw_fallback   # only decided on the very first bytes
+        self._started = False
+
+    def decode(self, data: bytes) -> Iterator[bytes]:
+        try:
+            pending = bool(data)
+            while pending:
+                if self._obj.eof:
+                    if self._wbits < 16:
+                        return   # bytes after the end of a zlib stream: ignored, as browsers do
+                    # A gzip body may hold several members back to back (RFC 1952 2.2).
+                    self._obj = zlib.decompressobj(self._wbits)
+                out = self._obj.decompress(data, _STEP)
+                self._started = True
+                if out:
+                    yield out
+                if self._obj.eof:
+                    data = self._obj.unused_data
+                    pending = bool(data)
+                else:
+                    # Output capped at _STEP: more may wait in the tail or inside zlib.
+                    data = self._obj.unconsumed_tail
+                    pending = bool(data) or len(out) == _STEP
+        except zlib.error as exc:
+            if self._raw_fallback and not self._started:
+                # "deflate" without the zlib header: old IIS and some CDNs send it.
+                self._raw_fallback = False
+                self._wbits = -zlib.MAX_WBITS
+                self._obj = zlib.decompressobj(self._wbits)
+                yield from self.decode(data)
+                return
+            raise CodingError(str(exc)) from exc
+
+    def flush(self) -> bytes:
+        try:
+            return self._obj.flush()
+        except zlib.error as exc:
+            raise CodingError(str(exc)) from exc
+
+
+class _ZlibEncoder:
+    def __init__(self, wbits: int, level: int = 6) -> None:
+        self._obj = zlib.compressobj(level, zlib.DEFLATED, wbits)
+
+    def encode(self, data: bytes) -> bytes:
+        if not data:
+            return b""
+        return self._obj.compress(data) + self._obj.flush(zlib.Z_SYNC_FLUSH)
+
+    def finish(self) -> bytes:
+        return self._obj.flush(zlib.Z_FINISH)
+
+
+class _BrotliDecoder:
+    def __init__(self) -> None:
+        self._obj = brotli.Decompressor()
+
+    def decode(self, data: bytes) -> Iterator[bytes]:
+        try:
+            out = self._obj.process(data, output_buffer_limit=_STEP)
+            if out:
+                yield out
+            while not self._obj.can_accept_more_data():
+                out = self._obj.process(b"", output_buffer_limit=_STEP)
+                if not out:
+                    break
+                yield out
+        except brotli.error as exc:
+            raise CodingError(str(exc)) from exc
+
+    def flush(self) -> bytes:
+        return b""
+
+
+class _BrotliEncoder:
+    def __init__(self, quality: int = 5) -> None:
+        self._obj = brotli.Compressor(quality=quality)
+
+    def encode(self, data: bytes) -> bytes:
+        if not data:
+            return b""
+        return self._obj.process(data) + self._obj.flush()
+
+    def finish(self) -> bytes:
+        return self._obj.finish()
+
+
+class _ZstdDecoder:
+    def __init__(self) -> None:
+        self._obj = zstandard.ZstdDecompressor().decompressobj()
+
+    def decode(self, data: bytes) -> Iterator[bytes]:
+        try:
+            while data:
+                if self._obj.eof:
+                    # Concatenated zstd frames are one valid body.
+                    data = self._obj.unused_data + data if self._obj.unused_data else data
+                    self._obj = zstandard.ZstdDecompressor().decompressobj()
+                out = self._obj.decompress(data)
+                data = self._obj.unused_data if self._obj.eof else b""
+                if out:
+                    yield out
+        except zstandard.ZstdError as exc:
+            raise CodingError(str(exc)) from exc
+
+    def flush(self) -> bytes:
+        return b""
+
+
+class _ZstdEncoder:
+    def __init__(self, level: int = 3) -> None:
+        self._obj = zstandard.ZstdCompressor(level=level).compressobj()
+
+    def encode(self, data: bytes) -> bytes:
+        if not data:
+            return b""
+        return self._obj.compress(data) + self._obj.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK)
+
+    def finish(self) -> bytes:
+        return self._obj.flush(zstandard.COMPRESSOBJ_FLUSH_FINISH)
+
+
+def parse_codings(header: str | None) -> list[str]:
+    """The codings in the order they were applied ("identity" and blanks dropped)."""
+    if not header:
+        return []
+    return [c.strip().lower() for c in header.split(",") if c.strip() and c.strip().lower() != "identity"]
+
+
+def make_decoder(coding: str) -> Decoder:
+    match coding:
+        case "gzip" | "x-gzip":
+            return _ZlibDecoder(16 + zlib.MAX_WBITS)
+        case "deflate":
+            return _ZlibDecoder(zlib.MAX_WBITS, raw_fallback=True)
+        case "br":
+            return _BrotliDecoder()
+        case "zstd":
+            return _ZstdDecoder()
+    raise CodingError(f"unsupported content coding {coding!r}")
+
+
+def make_encoder(coding: str) -> Encoder:
+    match coding:
+        case "gzip" | "x-gzip":
+            return _ZlibEncoder(16 + zlib.MAX_WBITS)
+        case "deflate":
+            return _ZlibEncoder(zlib.MAX_WBITS)
+        case "br":
+            return _BrotliEncoder()
+        case "zstd":
+            return _ZstdEncoder()
+    raise CodingError(f"unsupported content coding {coding!r}")
+
+
+class DecodeChain:
+    """Undoes a list of codings applied in order (the last applied is undone first)."""
+
+    def __init__(self, codings: list[str]) -> None:
+        self._decoders = [make_decoder(c) for c in reversed(codings)]
+
+    def decode(self, data: bytes) -> Iterator[bytes]:
+        yield from self._run(0, data)
+
+    def _run(self, index: int, data: bytes) -> Iterator[bytes]:
+        if index == len(self._decoders):
+            if data:
+                yield data
+            return
+        for piece in self._decoders[index].decode(data):
+            yield from self._run(index + 1, piece)
+
+    def flush(self) -> Iterator[bytes]:
+        for index, decoder in enumerate(self._decoders):
+            tail = decoder.flush()
+            if tail:
+                yield from self._run(index + 1, tail)
+
+
+class EncodeChain:
+    """Applies a list of codings in order, each flushed per chunk."""
+
+    def __init__(self, codings: list[str]) -> None:
+        self._encoders = [make_encoder(c) for c in codings]
+
+    def encode(self, data: bytes) -> bytes:
+        for encoder in self._encoders:
+            data = encoder.encode(data)
+        return data
+
+    def finish(self) -> bytes:
+        data = b""
+        for encoder in self._encoders:
+            data = encoder.encode(data) + encoder.finish() if data else encoder.finish()
+        return data

@@ -1,0 +1,90 @@
+"""The server's view of its sibling packages: engine, consent, web UI and CSP.
+
+Every call the server makes into another package goes through one function here, so
+the seam is in one place and the server keeps working (with a documented, safe
+fallback) while a sibling is missing: no engine means no rewriting is possible, so
+HTML is refused rather than leaked; no UI package means no banner is injected; no CSP
+module means the upstream's CSP is left as it is. Must not import aiohttp.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+try:
+    from proxy.engine import Engine, Report
+except ImportError as exc:   # pragma: no cover - only while the engine is missing
+    Engine = None  # type: ignore[assignment,misc]
+    Report = None  # type: ignore[assignment,misc]
+    log.warning("proxy.engine unavailable (%s): HTML cannot be rewritten", exc)
+
+try:
+    import proxy.web as _web
+except ImportError:
+    _web = None  # type: ignore[assignment]
+
+try:
+    import proxy.csp as _csp
+except ImportError:
+    _csp = None  # type: ignore[assignment]
+
+
+def make_engine(site: Any, catalogue: Any = None) -> Any:
+    if Engine is None:
+        raise RuntimeError("proxy.engine is not installed; HTML cannot be rewritten")
+    return Engine(site, catalogue=catalogue)
+
+
+def make_report() -> Any:
+    return Report() if Report is not None else None
+
+
+def head_snippet(site: Any, state: Any, *, lang: str, nonce: str) -> bytes | None:
+    """What goes at the start of ``<head>``: the consent state and the banner assets."""
+    func = getattr(_web, "head_snippet", None)
+    if func is None:
+        return None
+    return func(site, state, lang=lang, nonce=nonce)
+
+
+def asset(name: str) -> tuple[bytes, str] | None:
+    func = getattr(_web, "asset", None)
+    if func is None:
+        return None
+    return func(name)
+
+
+def preferences_page(site: Any, state: Any, *, lang: str, return_to: str, vendors: Any) -> str | None:
+    func = getattr(_web, "render_preferences_page", None)
+    if func is None:
+        return None
+    return func(site, state, lang=lang, return_to=return_to, vendors=vendors)
+
+
+def build_csp(site: Any, state: Any, *, upstream_csp: str | None, nonce: str) -> tuple[str, str] | None:
+    func = getattr(_csp, "build_csp", None)
+    if func is None:
+        return None
+    return func(site, state, upstream_csp=upstream_csp, nonce=nonce)
+
+
+def pick_language(site: Any, accept_language: str | None) -> str:
+    func = getattr(_web, "pick_language", None)
+    if func is None:
+        return "en"
+    return func(site, html_lang=None, accept_language=accept_language)
+
+
+def safe_return_to(value: str | None) -> str:
+    """A same-origin path; anything else (other hosts, schemes, ``//``) becomes ``/``."""
+    func = getattr(_web, "safe_return_to", None)
+    if func is not None:
+        return func(value)
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        return "/"
+    return value

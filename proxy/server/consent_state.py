@@ -1,0 +1,36 @@
+"""The visitor's consent state for one request, read once and remembered on the request.
+
+``read_consent`` verifies the signed cookie (and honours ``Sec-GPC``); a request may
+need the state for its Cookie header, its ETag, its Set-Cookie filtering and its HTML,
+so the result is kept on the request object instead of verifying the JWT four times.
+Never raises: a bad cookie is "necessary only", as ``proxy.consent`` promises.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from proxy.consent import read_consent
+from proxy.server.runtime import SiteRuntime
+
+_STATE = "consentry.state"
+
+
+def consent_state(request: web.Request, runtime: SiteRuntime) -> Any:
+    state = request.get(_STATE)
+    if state is None:
+        state = read_consent(
+            request.headers.getall("Cookie", []),
+            site=runtime.site,
+            keyring=runtime.keyring,
+            gpc=request.headers.get("Sec-GPC") == "1",
+        )
+        request[_STATE] = state
+    return state
+
+
+def remember_state(request: web.Request, state: Any) -> None:
+    """After a consent decision: the state the rest of this request should see."""
+    request[_STATE] = state

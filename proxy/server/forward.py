@@ -1,0 +1,231 @@
+"""Forward one request to the site's upstream and stream the answer back.
+
+Request side: hop-by-hop fields out, forwarding headers set (appended only behind a
+trusted proxy), refused tracker cookies removed from ``Cookie``, our consent ETags
+translated back in ``If-None-Match``, the body streamed up as it arrives. Response
+side: status and headers (rewritten like nginx ``proxy_redirect`` when the Host is not
+preserved, ``Set-Cookie`` of refused categories dropped, ``Link`` filtered), then the
+body: HTML goes through ``html_body.rewrite_body``; everything else is copied chunk by
+chunk without touching it. Upstream failures become ``errors`` pages; a failure after
+the headers went out aborts the connection so the client sees a truncated body
+instead of waiting forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+from yarl import URL
+
+from proxy.server import errors, headers as h
+from proxy.server.codings import SUPPORTED
+from proxy.server.consent_state import consent_state
+from proxy.server.html_body import rewrite_body
+from proxy.server.runtime import SiteRuntime
+from proxy.server.services import SERVICES
+
+log = logging.getLogger(__name__)
+
+# aiohttp's client adds these unless told not to; a proxy must send only what it got.
+_SKIP_AUTO = frozenset({"User-Agent", "Accept", "Accept-Encoding", "Content-Type"})
+# Bodies that a rewrite changes carry integrity headers that would then lie.
+_BODY_DIGESTS = ("Content-MD5", "Digest", "Content-Digest", "Repr-Digest", "Accept-Ranges")
+
+
+def _upstream_url(runtime: SiteRuntime, request: web.Request) -> URL:
+    return URL(runtime.upstream + request.rel_url.raw_path_qs, encoded=True)
+
+
+def _timeout(runtime: SiteRuntime) -> aiohttp.ClientTimeout:
+    t = runtime.timeouts
+    return aiohttp.ClientTimeout(total=t.total, sock_connect=t.connect, sock_read=t.read)
+
+
+def upstream_request_headers(request: web.Request, runtime: SiteRuntime) -> tuple[CIMultiDict[str], h.ClientView]:
+    out = CIMultiDict(request.headers)
+    h.strip_hop_by_hop(out)
+    out.popall("Expect", None)   # aiohttp already answered "100 Continue" to the client
+    view = h.client_view(request.remote, request.headers, request.scheme, request.host, runtime.trusted)
+    h.set_forwarding(out, request.headers, request.remote, view)
+    if not runtime.preserve_host:
+        out.popall("Host", None)   # aiohttp sets the upstream's own host from the URL
+    accept = h.filter_accept_encoding(out.get("Accept-Encoding"), SUPPORTED)
+    out.popall("Accept-Encoding", None)
+    if accept:
+        out["Accept-Encoding"] = accept
+    return out, view
+
+
+async def forward(request: web.Request, runtime: SiteRuntime) -> web.StreamResponse:
+    services = request.app[SERVICES]
+    metrics = services.metrics
+    out, view = upstream_request_headers(request, runtime)
+    state = None
+    translated_etag = False
+    if "Cookie" in out:
+        state = consent_state(request, runtime)
+        engine = runtime.engine
+        cookies = [h.filter_cookie_header(v, lambda name: engine.refused_cookie(name, state)) for v in out.getall("Cookie")]
+        out.popall("Cookie")
+        for value in cookies:
+            if value:
+                out.add("Cookie", value)
+    if "If-None-Match" in out:
+        state = state or consent_state(request, runtime)
+        value, translated_etag = h.upstream_if_none_match(out["If-None-Match"], runtime.engine.etag_suffix(state))
+        out.popall("If-None-Match")
+        if value:
+            out["If-None-Match"] = value
+
+    data = request.content if request.body_exists else None
+    session = services.session_for(runtime)
+    started = time.perf_counter()
+    try:
+        upstream = await session.request(
+            request.method,
+            _upstream_url(runtime, request),
+            headers=out,
+            data=data,
+            allow_redirects=False,
+            timeout=_timeout(runtime),
+            skip_auto_headers=_SKIP_AUTO,
+            compress=None,
+            chunked=None,
+        )
+    except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+        metrics.upstream_errors.labels(runtime.site_id, "timeout").inc()
+        log.warning("upstream %s timed out for %s %s", runtime.upstream_origin, request.method, request.path)
+        return errors.error_response(request, 504)
+    except (aiohttp.ClientError, OSError) as exc:
+        metrics.upstream_errors.labels(runtime.site_id, "connect").inc()
+        log.warning("upstream %s failed for %s %s: %s", runtime.upstream_origin, request.method, request.path, exc)
+        return errors.error_response(request, 502)
+    metrics.upstream_latency.labels(runtime.site_id).observe(time.perf_counter() - started)
+
+    try:
+        return await _respond(request, runtime, upstream, view, state, translated_etag)
+    finally:
+        upstream.release()
+
+
+async def _respond(
+    request: web.Request,
+    runtime: SiteRuntime,
+    upstream: aiohttp.ClientResponse,
+    view: h.ClientView,
+    state: object | None,
+    translated_etag: bool,
+) -> web.StreamResponse:
+    headers = CIMultiDict(upstream.headers)
+    h.strip_hop_by_hop(headers)
+    engine = runtime.engine
+    if not runtime.preserve_host:
+        _rewrite_redirects(headers, runtime, view)
+    if "Set-Cookie" in headers or "Link" in headers:
+        state = state or consent_state(request, runtime)
+        _enforce_on_headers(headers, engine, state, view)
+
+    status = upstream.status
+    has_body = request.method != "HEAD" and status not in (204, 304) and status >= 200
+    html = h.is_html(headers.get("Content-Type"))
+
+    if html or (status == 304 and translated_etag):
+        state = state or consent_state(request, runtime)
+        _consent_variant_headers(headers, engine.etag_suffix(state), runtime)
+    if html:
+        # The body will change, so anything that describes the upstream's bytes goes.
+        headers.popall("Content-Length", None)
+        for name in _BODY_DIGESTS:
+            headers.popall(name, None)
+
+    response = web.StreamResponse(status=status, reason=upstream.reason, headers=headers)
+    if html and has_body:
+        return await rewrite_body(request, runtime, upstream, response, state)
+
+    kind = "passthrough"
+    if not has_body:
+        await response.prepare(request)
+        await response.write_eof()
+        _count(request, runtime, kind, status)
+        return response
+    await response.prepare(request)
+    try:
+        async for chunk in upstream.content.iter_any():
+            await response.write(chunk)
+    except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, asyncio.TimeoutError) as exc:
+        abort_midway(request, runtime, exc)
+        return response
+    await response.write_eof()
+    _count(request, runtime, kind, status)
+    return response
+
+
+def abort_midway(request: web.Request, runtime: SiteRuntime, exc: BaseException) -> None:
+    """The upstream failed after our headers went out: cut the client's connection.
+
+    Closing without the final chunk (or short of Content-Length) is the only way HTTP/1.1
+    can tell the client the body is incomplete; finishing it cleanly would pass off a
+    truncated page as whole, and waiting would leave the client hanging.
+    """
+    request.app[SERVICES].metrics.upstream_errors.labels(runtime.site_id, "body").inc()
+    log.warning("upstream %s failed mid-body for %s %s: %r", runtime.upstream_origin, request.method, request.path, exc)
+    transport = request.transport
+    if transport is not None:
+        transport.abort()
+
+
+def _count(request: web.Request, runtime: SiteRuntime, kind: str, status: int) -> None:
+    request.app[SERVICES].metrics.requests.labels(runtime.site_id, kind, f"{status // 100}xx").inc()
+
+
+def _rewrite_redirects(headers: CIMultiDict[str], runtime: SiteRuntime, view: h.ClientView) -> None:
+    public_origin = f"{view.proto}://{view.host}"
+    for name in ("Location", "Content-Location"):
+        if name in headers:
+            headers[name] = h.rewrite_url(headers[name], runtime.upstream_origin, public_origin)
+    if "Refresh" in headers:
+        headers["Refresh"] = h.rewrite_refresh(headers["Refresh"], runtime.upstream_origin, public_origin)
+    if "Set-Cookie" in headers:
+        public_host = view.host.rsplit(":", 1)[0] if not view.host.endswith("]") else view.host
+        cookies = [h.rewrite_cookie_domain(v, runtime.upstream_host, public_host) for v in headers.getall("Set-Cookie")]
+        headers.popall("Set-Cookie")
+        for value in cookies:
+            headers.add("Set-Cookie", value)
+
+
+def _enforce_on_headers(headers: CIMultiDict[str], engine: object, state: object, view: h.ClientView) -> None:
+    """Drop Set-Cookie of refused categories and Link preloads of refused trackers."""
+    page_host = view.host.rsplit(":", 1)[0]
+    if "Set-Cookie" in headers:
+        kept = [v for v in headers.getall("Set-Cookie") if not engine.refused_cookie(h.set_cookie_name(v), state)]  # type: ignore[attr-defined]
+        headers.popall("Set-Cookie")
+        for value in kept:
+            headers.add("Set-Cookie", value)
+    if "Link" in headers:
+        links = [engine.filter_link_header(v, state, page_host) for v in headers.getall("Link")]  # type: ignore[attr-defined]
+        headers.popall("Link")
+        for value in links:
+            if value:
+                headers.add("Link", value)
+
+
+def _consent_variant_headers(headers: CIMultiDict[str], suffix: str, runtime: SiteRuntime) -> None:
+    """Mark the response as one consent state's variant of the page.
+
+    ``Vary: Cookie`` rather than ``Cache-Control: private``: private would stop shared
+    caches (CDNs) from keeping the page at all, while Vary keeps it cacheable and
+    correct, one copy per cookie value; ``Sec-GPC`` changes the output too. The ETag
+    gets the consent state's digest so a copy made for one state never revalidates
+    as fresh for another.
+    """
+    varies = ["Cookie"]
+    if getattr(runtime.site, "honor_gpc", True):
+        varies.append("Sec-GPC")
+    headers["Vary"] = h.merge_vary(headers.getall("Vary", []), varies)
+    if "ETag" in headers:
+        headers["ETag"] = h.consent_etag(headers["ETag"], suffix)

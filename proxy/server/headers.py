@@ -1,0 +1,253 @@
+"""Header rules a correct reverse proxy applies, as pure functions over header values.
+
+Hop-by-hop removal (RFC 9110 7.6.1, including the fields a ``Connection`` header names),
+who the client is and how it connected (``X-Forwarded-*`` and RFC 7239 ``Forwarded``,
+believed only from configured trusted proxies), nginx ``proxy_redirect``-style rewriting
+of ``Location`` / ``Content-Location`` / ``Refresh`` / ``Set-Cookie; Domain``, the
+consent-specific ``ETag`` and its translation back for ``If-None-Match``, and ``Vary``
+merging. Knows no aiohttp (only ``multidict``, aiohttp's header container) and no
+consent or policy types, so every rule is tested without a socket.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from multidict import CIMultiDict
+
+# RFC 9110 7.6.1 plus the legacy names that still turn up (Keep-Alive, Proxy-Connection);
+# Proxy-Authorization/-Authenticate are for this proxy, never for the next hop.
+HOP_BY_HOP = frozenset(
+    {
+        "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
+        "upgrade", "proxy-authorization", "proxy-authenticate",
+    }
+)
+FORWARDING = ("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded", "x-real-ip")
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def strip_hop_by_hop(headers: CIMultiDict[str]) -> None:
+    """Remove hop-by-hop fields in place, including every field ``Connection`` names."""
+    named = {
+        token.strip().lower()
+        for value in headers.getall("Connection", [])
+        for token in value.split(",")
+        if token.strip()
+    }
+    for name in HOP_BY_HOP | named:
+        headers.popall(name, None)
+
+
+def parse_networks(entries: Iterable[str]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(entry.strip(), strict=False) for entry in entries)
+
+
+def is_trusted(ip: str | None, networks: tuple[Network, ...]) -> bool:
+    if not ip or not networks:
+        return False
+    try:
+        address = ipaddress.ip_address(ip.strip("[]"))
+    except ValueError:
+        return False
+    return any(address in net for net in networks)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientView:
+    """The visitor as the proxy may believe it: address, scheme and host they used."""
+
+    ip: str
+    proto: str           # "http" or "https"
+    host: str            # public Host, with port if any
+    via_trusted: bool    # the TCP peer is a trusted proxy (its forwarding headers are kept)
+
+
+def client_view(peer: str | None, headers: CIMultiDict[str] | object, scheme: str, host: str,
+                trusted: tuple[Network, ...]) -> ClientView:
+    """Who the visitor is; forwarding headers count only when the TCP peer is trusted."""
+    peer = peer or ""
+    get = headers.get  # type: ignore[attr-defined]
+    if not is_trusted(peer, trusted):
+        return ClientView(peer, scheme, host, False)
+    ip = peer
+    chain = [part.strip() for value in headers.getall("X-Forwarded-For", []) for part in value.split(",")]  # type: ignore[attr-defined]
+    # Walk right to left: the first address not in a trusted network is the visitor.
+    for candidate in reversed([c for c in chain if c]):
+        ip = candidate
+        if not is_trusted(candidate, trusted):
+            break
+    proto = (get("X-Forwarded-Proto") or scheme).split(",")[0].strip().lower()
+    if proto not in ("http", "https"):
+        proto = scheme
+    forwarded_host = (get("X-Forwarded-Host") or "").split(",")[0].strip()
+    return ClientView(ip, proto, forwarded_host or host, True)
+
+
+def _forwarded_node(ip: str) -> str:
+    if ":" in ip:   # IPv6 must be quoted and bracketed (RFC 7239 6)
+        return f'"[{ip}]"'
+    return ip
+
+
+def set_forwarding(out: CIMultiDict[str], incoming: CIMultiDict[str] | object, peer: str | None,
+                   view: ClientView) -> None:
+    """Replace the forwarding headers of an upstream request (appending when trusted)."""
+    peer = peer or "unknown"
+    previous_xff = ", ".join(incoming.getall("X-Forwarded-For", [])) if view.via_trusted else ""  # type: ignore[attr-defined]
+    previous_fwd = ", ".join(incoming.getall("Forwarded", [])) if view.via_trusted else ""  # type: ignore[attr-defined]
+    for name in FORWARDING:
+        out.popall(name, None)
+    out["X-Forwarded-For"] = f"{previous_xff}, {peer}" if previous_xff else peer
+    out["X-Forwarded-Proto"] = view.proto
+    out["X-Forwarded-Host"] = view.host
+    element = f'for={_forwarded_node(peer)};host="{view.host}";proto={view.proto}'
+    out["Forwarded"] = f"{previous_fwd}, {element}" if previous_fwd else element
+
+
+# -- proxy_redirect ------------------------------------------------------------------
+
+
+def rewrite_url(value: str, upstream_origin: str, public_origin: str) -> str:
+    """Rewrite an absolute URL on the upstream's origin to the public origin (case-insensitive)."""
+    if value[: len(upstream_origin)].lower() == upstream_origin.lower():
+        rest = value[len(upstream_origin):]
+        if not rest or rest[0] in "/?#":
+            return public_origin + rest
+    return value
+
+
+_REFRESH_URL = re.compile(r"(?i)(;\s*url\s*=\s*['\"]?)([^'\"]*)")
+
+
+def rewrite_refresh(value: str, upstream_origin: str, public_origin: str) -> str:
+    return _REFRESH_URL.sub(lambda m: m.group(1) + rewrite_url(m.group(2), upstream_origin, public_origin), value, count=1)
+
+
+_DOMAIN_ATTR = re.compile(r"(?i)(;\s*domain\s*=\s*)\.?([^;\s]+)")
+
+
+def rewrite_cookie_domain(value: str, upstream_host: str, public_host: str) -> str:
+    """``Domain=<upstream host>`` becomes the public host (nginx ``proxy_cookie_domain``)."""
+    def replace(match: re.Match[str]) -> str:
+        if match.group(2).lower() == upstream_host.lower():
+            return match.group(1) + public_host
+        return match.group(0)
+    return _DOMAIN_ATTR.sub(replace, value)
+
+
+def set_cookie_name(value: str) -> str:
+    return value.split("=", 1)[0].strip()
+
+
+def filter_cookie_header(value: str, refused: Callable[[str], bool]) -> str | None:
+    """The ``Cookie`` header without the pairs whose name ``refused`` rejects (None if empty)."""
+    kept = [pair for pair in value.split(";") if pair.strip() and not refused(pair.split("=", 1)[0].strip())]
+    return ";".join(kept).strip() or None
+
+
+# -- caching ---------------------------------------------------------------------------
+
+_ETAG = re.compile(r'\s*(W/)?"([^"]*)"\s*')
+_MARK = re.compile(r"^(.*)\.c([sw])-([0-9a-z]+)$")
+
+
+def consent_etag(etag: str, suffix: str) -> str:
+    """A weak ETag that names the consent variant; the original strength is kept in the mark.
+
+    Weak because the body is a transformation of the upstream's: byte-equal for one
+    consent state, but not the upstream's representation (RFC 9110 8.8.3).
+    """
+    match = _ETAG.fullmatch(etag)
+    if match is None:
+        return etag
+    strength = "w" if match.group(1) else "s"
+    return f'W/"{match.group(2)}.c{strength}-{suffix}"'
+
+
+def upstream_if_none_match(value: str, suffix: str) -> tuple[str | None, bool]:
+    """Translate our ETags back to the upstream's; drop those made for another consent state.
+
+    Returns the value to send (None to send no header) and whether any of our ETags
+    was translated (then the upstream's 304 ETag must be rewritten back again).
+    """
+    if value.strip() == "*":
+        return value, False
+    out: list[str] = []
+    translated = False
+    for tag in _split_etags(value):
+        match = _ETAG.fullmatch(tag)
+        if match is None:
+            continue
+        mark = _MARK.match(match.group(2))
+        if mark is None:
+            out.append(tag.strip())    # not ours: the upstream may know it
+            continue
+        if mark.group(3) != suffix:
+            continue                   # another consent state's copy: must not revalidate
+        translated = True
+        out.append(f'W/"{mark.group(1)}"' if mark.group(2) == "w" else f'"{mark.group(1)}"')
+    return (", ".join(out) or None), translated
+
+
+def _split_etags(value: str) -> list[str]:
+    return re.findall(r'(?:W/)?"[^"]*"', value)
+
+
+def merge_vary(existing: list[str], names: Iterable[str]) -> str:
+    seen: list[str] = []
+    for value in [*existing, *names]:
+        for token in value.split(","):
+            token = token.strip()
+            if token and token.lower() not in {s.lower() for s in seen}:
+                seen.append(token)
+    return ", ".join(seen)
+
+
+# -- content types ---------------------------------------------------------------------
+
+
+def is_html(content_type: str | None) -> bool:
+    if not content_type:
+        return False
+    return content_type.split(";", 1)[0].strip().lower() in HTML_TYPES
+
+
+def charset_of(content_type: str | None) -> str | None:
+    if not content_type:
+        return None
+    match = re.search(r'(?i);\s*charset\s*=\s*"?([\w.:-]+)', content_type)
+    return match.group(1).lower() if match else None
+
+
+def filter_accept_encoding(value: str | None, supported: Iterable[str]) -> str | None:
+    """Only codings the proxy can decode, so an HTML body never arrives unreadable."""
+    if not value:
+        return None
+    allowed = set(supported) | {"identity"}
+    kept = [item.strip() for item in value.split(",") if item.split(";")[0].strip().lower() in allowed]
+    return ", ".join(kept) or None
+
+
+_NONCE = re.compile(r"'nonce-([A-Za-z0-9+/=_-]+)'")
+
+
+def csp_nonce(policy: str | None) -> str | None:
+    """The nonce a CSP already asks for in script-src (else default-src), if any."""
+    if not policy:
+        return None
+    directives = {}
+    for directive in policy.split(";"):
+        parts = directive.strip().split(None, 1)
+        if parts:
+            directives.setdefault(parts[0].lower(), parts[1] if len(parts) > 1 else "")
+    for name in ("script-src-elem", "script-src", "default-src"):
+        if name in directives:
+            match = _NONCE.search(directives[name])
+            return match.group(1) if match else None
+    return None

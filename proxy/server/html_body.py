@@ -1,0 +1,108 @@
+"""Rewrite one HTML response body as it streams: decode, rewrite for consent, re-encode.
+
+The upstream's content coding (gzip, deflate, br, zstd, or a chain of them) is undone
+chunk by chunk, the engine's rewriter neutralises what the visitor has not consented
+to and inserts the banner snippet at the start of ``<head>``, and the output is encoded
+again with the same coding and flushed per chunk, so the browser starts parsing before
+the page has finished arriving. A fresh CSP nonce (or the upstream CSP's own nonce) is
+given both to the rewriter (for scripts it keeps) and to the CSP builder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from proxy.server import collaborators, errors
+from proxy.server import headers as h
+from proxy.server.codings import CodingError, DecodeChain, EncodeChain, parse_codings
+from proxy.server.runtime import SiteRuntime
+from proxy.server.services import SERVICES
+
+log = logging.getLogger(__name__)
+
+
+def public_url(request: web.BaseRequest, view_proto: str, view_host: str) -> str:
+    return f"{view_proto}://{view_host}{request.rel_url.raw_path_qs}"
+
+
+async def rewrite_body(
+    request: web.Request,
+    runtime: SiteRuntime,
+    upstream: aiohttp.ClientResponse,
+    response: web.StreamResponse,
+    state: Any,
+) -> web.StreamResponse:
+    services = request.app[SERVICES]
+    metrics = services.metrics
+    headers = response.headers
+    view = h.client_view(request.remote, request.headers, request.scheme, request.host, runtime.trusted)
+
+    codings = parse_codings(headers.get("Content-Encoding"))
+    try:
+        decoder = DecodeChain(codings) if codings else None
+        encoder = EncodeChain(codings) if codings else None
+    except CodingError:
+        # We cannot read it, so we cannot make it safe: refuse rather than leak trackers.
+        log.warning("upstream %s sent HTML in an unsupported coding %r", runtime.upstream_origin, codings)
+        return errors.error_response(request, 502)
+
+    upstream_csp = headers.get("Content-Security-Policy")
+    nonce = h.csp_nonce(upstream_csp) or secrets.token_urlsafe(16)
+    csp = collaborators.build_csp(runtime.site, state, upstream_csp=upstream_csp, nonce=nonce)
+    if csp is not None:
+        name, value = csp
+        headers[name] = value
+    inject = collaborators.head_snippet(
+        runtime.site, state, lang=collaborators.pick_language(runtime.site, request.headers.get("Accept-Language")),
+        nonce=nonce,
+    )
+    report = collaborators.make_report()
+    rewriter = runtime.engine.rewriter(
+        state,
+        base_url=public_url(request, view.proto, view.host),
+        encoding=h.charset_of(headers.get("Content-Type")),
+        report=report,
+        nonce=nonce,
+        inject=inject,
+    )
+
+    await response.prepare(request)
+    seen = 0
+    try:
+        async for chunk in upstream.content.iter_any():
+            pieces = decoder.decode(chunk) if decoder is not None else (chunk,)
+            for piece in pieces:
+                seen += len(piece)
+                out = rewriter.feed(piece)
+                if encoder is not None:
+                    out = encoder.encode(out)
+                if out:
+                    await response.write(out)
+        tail = b""
+        if decoder is not None:
+            for piece in decoder.flush():
+                seen += len(piece)
+                tail += rewriter.feed(piece)
+        tail += rewriter.close()
+        if encoder is not None:
+            tail = encoder.encode(tail) + encoder.finish()
+        if tail:
+            await response.write(tail)
+    except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, asyncio.TimeoutError, CodingError) as exc:
+        from proxy.server.forward import abort_midway
+
+        abort_midway(request, runtime, exc)
+        return response
+    finally:
+        metrics.rewritten_bytes.labels(runtime.site_id).inc(seen)
+        if report is not None:
+            metrics.count_report(report.entries)
+    await response.write_eof()
+    metrics.requests.labels(runtime.site_id, "html", f"{response.status // 100}xx").inc()
+    return response

@@ -1,0 +1,81 @@
+"""Prometheus metrics of one proxy process, on a registry of its own.
+
+Each app gets its own ``CollectorRegistry`` so several apps in one process (the tests
+start many) never clash over metric names, and ``/metrics`` on the admin listener shows
+exactly this app's numbers. Token failures are not counted here twice: they are read,
+at scrape time, from ``proxy.consent``'s own counter. Labels carry no personal data
+(site ids, vendor ids, categories, actions and reasons only). Imports prometheus-client
+and the consent package's failure counter; must not import aiohttp.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
+
+try:
+    from proxy.consent.failures import failure_counts
+except ImportError:   # the consent package is still landing; no failures to show yet
+    failure_counts = {}  # type: ignore[assignment]
+
+
+class _TokenFailures(Collector):
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "consentry_token_failures", "Consent cookies not trusted, by reason", labels=["reason"]
+        )
+        for reason, count in sorted(dict(failure_counts).items()):
+            family.add_metric([reason], count)
+        yield family
+
+
+class Metrics:
+    """The counters and histograms the server updates."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "consentry_requests", "Requests answered, by site, kind and status class",
+            ["site", "kind", "status"], registry=r,
+        )
+        self.upstream_latency = Histogram(
+            "consentry_upstream_latency_seconds", "Time from sending upstream to its response headers",
+            ["site"], registry=r,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
+        self.upstream_errors = Counter(
+            "consentry_upstream_errors", "Upstream failures, by kind (connect, timeout, body)",
+            ["site", "kind"], registry=r,
+        )
+        self.rewritten_bytes = Counter(
+            "consentry_rewritten_bytes", "Decoded HTML bytes that went through the rewriter",
+            ["site"], registry=r,
+        )
+        self.elements = Counter(
+            "consentry_elements", "Elements the engine classified, by vendor, category and action",
+            ["vendor", "category", "action"], registry=r,
+        )
+        self.decisions = Counter(
+            "consentry_consent_decisions", "Consent decisions recorded, by site and action",
+            ["site", "action"], registry=r,
+        )
+        self.receipt_errors = Counter(
+            "consentry_receipt_errors", "Consent decisions refused because the receipt store failed",
+            ["site"], registry=r,
+        )
+        r.register(_TokenFailures())
+
+    def count_report(self, entries: list[object]) -> None:
+        for entry in entries:
+            self.elements.labels(
+                getattr(entry, "vendor", None) or "unknown",
+                getattr(entry, "category", None) or "none",
+                getattr(entry, "action", "keep"),
+            ).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,156 @@
+"""Everything the server precomputes for one site of one config: engine, key ring, limits.
+
+A ``SiteRuntime`` is built the first time a request for a site arrives under a given
+``Config`` object and reused until the config holder swaps in a new config (SIGHUP);
+requests already running keep the runtime they started with, so a reload never changes
+the rules in the middle of a response. The policy model is read duck-typed with the
+documented defaults, so this module does not import pydantic. Must not import aiohttp.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from proxy.server import collaborators
+from proxy.server.headers import Network, parse_networks
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONSENT_PATH = "/_consent"
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    connect: float = 5.0
+    read: float = 30.0       # longest silence while reading the upstream's response
+    total: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_header_size: int = 8190      # one header line / field, like nginx's large_client_header_buffers
+    max_headers: int = 100
+    max_consent_body: int = 16 * 1024
+    max_connections: int = 1000      # pooled connections per upstream
+    drain_timeout: float = 30.0      # SIGTERM: how long in-flight requests may finish
+
+
+def _get(obj: Any, *names: str, default: Any = None) -> Any:
+    """The first attribute (or mapping key) among ``names`` that is set on ``obj``."""
+    for name in names:
+        value = obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+        if value is not None:
+            return value
+    return default
+
+
+def read_timeouts(site: Any, config: Any) -> Timeouts:
+    raw = _get(site, "timeouts")
+    if raw is None:
+        raw = _get(_get(config, "proxy"), "timeouts")
+    if raw is None:
+        return Timeouts()
+    return Timeouts(
+        connect=float(_get(raw, "connect", "connect_seconds", default=Timeouts.connect)),
+        read=float(_get(raw, "read", "read_seconds", default=Timeouts.read)),
+        total=_get(raw, "total", "total_seconds"),
+    )
+
+
+def read_limits(config: Any) -> Limits:
+    proxy = _get(config, "proxy")
+    raw = _get(proxy, "limits")
+    return Limits(
+        max_header_size=int(_get(raw, "max_header_size", default=Limits.max_header_size)),
+        max_headers=int(_get(raw, "max_headers", default=Limits.max_headers)),
+        max_consent_body=int(_get(raw, "consent_body_size", default=Limits.max_consent_body)),
+        max_connections=int(_get(raw, "max_connections", default=Limits.max_connections)),
+        drain_timeout=float(_get(proxy, "drain_timeout", default=Limits.drain_timeout)),
+    )
+
+
+def make_keyring(config: Any) -> Any:
+    from proxy.consent import KeyRing
+
+    specs = _get(_get(config, "consent"), "keys")
+    if specs:
+        return KeyRing.from_specs(specs)
+    import os
+
+    secret = os.environ.get("CONSENTRY_SECRET")
+    if not secret:
+        raise RuntimeError("no consent keys configured and CONSENTRY_SECRET is not set")
+    return KeyRing.single_hs256(secret)
+
+
+@dataclass(slots=True)
+class SiteRuntime:
+    site: Any
+    site_id: str
+    engine: Any
+    keyring: Any
+    upstream: str            # origin plus optional path prefix, no trailing slash
+    upstream_origin: str     # scheme://host[:port], what Location headers are compared with
+    upstream_host: str       # host only, what Set-Cookie Domain is compared with
+    preserve_host: bool
+    consent_path: str
+    trusted: tuple[Network, ...]
+    timeouts: Timeouts
+    limits: Limits
+
+
+def build_runtime(config: Any, site: Any, *, catalogue: Any = None, keyring: Any = None) -> SiteRuntime:
+    upstream = str(_get(site, "upstream", default="")).rstrip("/")
+    parts = urlsplit(upstream)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"site {_get(site, 'site_id', default='?')!r}: upstream {upstream!r} is not an http(s) URL")
+    consent_path = "/" + str(_get(site, "consent_path", default=DEFAULT_CONSENT_PATH)).strip("/")
+    trusted = _get(site, "trusted_proxies") or _get(_get(config, "proxy"), "trusted_proxies") or ()
+    return SiteRuntime(
+        site=site,
+        site_id=str(_get(site, "site_id", default="default")),
+        engine=collaborators.make_engine(site, catalogue),
+        keyring=keyring if keyring is not None else make_keyring(config),
+        upstream=upstream,
+        upstream_origin=f"{parts.scheme}://{parts.netloc}",
+        upstream_host=parts.hostname,
+        preserve_host=bool(_get(site, "preserve_host", default=False)),
+        consent_path=consent_path,
+        trusted=parse_networks(str(n) for n in trusted),
+        timeouts=read_timeouts(site, config),
+        limits=read_limits(config),
+    )
+
+
+class RuntimeCache:
+    """Runtimes of the current config; rebuilt (lazily) when the config object changes."""
+
+    def __init__(self, catalogue: Any = None) -> None:
+        self._catalogue = catalogue
+        self._config: Any = None
+        self._keyring: Any = None
+        self._sites: dict[str, SiteRuntime] = {}
+        self._lock = threading.Lock()
+
+    def get(self, config: Any, site: Any) -> SiteRuntime:
+        key = str(_get(site, "site_id", default="default"))
+        if config is self._config:
+            runtime = self._sites.get(key)
+            if runtime is not None and runtime.site is site:
+                return runtime
+        with self._lock:
+            if config is not self._config:
+                # Keep the old config referenced until replaced, so `is` stays meaningful.
+                self._config, self._sites, self._keyring = config, {}, make_keyring(config)
+            runtime = build_runtime(config, site, catalogue=self._catalogue, keyring=self._keyring)
+            self._sites[key] = runtime
+            return runtime
+
+    def upstreams(self, config: Any) -> list[str]:
+        sites = _get(config, "sites", default={})
+        values = sites.values() if isinstance(sites, dict) else sites
+        return sorted({str(_get(site, "upstream", default="")).rstrip("/") for site in values if _get(site, "upstream")})

@@ -1,0 +1,104 @@
+"""The per-app state every handler reaches through ``request.app[SERVICES]``.
+
+One ``Services`` object per app holds the config holder, the cache of site runtimes,
+the pooled upstream sessions (one keep-alive ``ClientSession`` per upstream origin,
+``auto_decompress=False`` so compressed bodies pass through untouched), the receipts
+store and the metrics. ``cleanup_ctx`` in ``app.py`` opens and closes it. Sessions for
+upstreams that appear after a reload are opened on first use and closed with the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from proxy.server.metrics import Metrics
+from proxy.server.runtime import RuntimeCache, SiteRuntime
+
+log = logging.getLogger(__name__)
+
+
+def current_config(holder: Any) -> Any:
+    """The config in force now: a ConfigHolder's ``current`` one, or a bare Config."""
+    if hasattr(holder, "site_for_host"):
+        return holder
+    current = holder.current
+    return current() if callable(current) else current
+
+
+class Services:
+    def __init__(self, holder: Any, *, catalogue: Any = None, receipts: Any = None) -> None:
+        self.holder = holder
+        self.runtimes = RuntimeCache(catalogue)
+        self.metrics = Metrics()
+        self.receipts = receipts
+        self.owns_receipts = False
+        self.sessions: dict[str, aiohttp.ClientSession] = {}
+        self.closing = False
+
+    def config(self) -> Any:
+        return current_config(self.holder)
+
+    def session_for(self, runtime: SiteRuntime) -> aiohttp.ClientSession:
+        session = self.sessions.get(runtime.upstream_origin)
+        if session is None or session.closed:
+            session = self._open_session(runtime.limits.max_connections, runtime.limits.max_header_size)
+            self.sessions[runtime.upstream_origin] = session
+        return session
+
+    @staticmethod
+    def _open_session(max_connections: int, max_field_size: int) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(
+            limit=max_connections,
+            keepalive_timeout=30,
+            ttl_dns_cache=60,
+        )
+        return aiohttp.ClientSession(
+            connector=connector,
+            auto_decompress=False,      # compressed bodies pass through as they are
+            cookie_jar=aiohttp.DummyCookieJar(),  # never mix one visitor's cookies into another's request
+            timeout=aiohttp.ClientTimeout(total=None),
+            max_field_size=max(max_field_size, 8190) * 2,
+            read_bufsize=64 * 1024,
+            skip_auto_headers=(),
+            trust_env=False,
+        )
+
+    async def open(self) -> None:
+        from proxy.server.runtime import read_limits
+
+        config = self.config()
+        limits = read_limits(config)
+        for upstream in self.runtimes.upstreams(config):
+            origin = _origin(upstream)
+            if origin not in self.sessions:
+                self.sessions[origin] = self._open_session(limits.max_connections, limits.max_header_size)
+        if self.receipts is None:
+            settings = getattr(config, "receipts", None)
+            url = getattr(settings, "url", None)
+            if url:
+                from proxy.receipts import open_store
+
+                self.receipts = await open_store(str(url), ip_salt=getattr(settings, "ip_salt", None))
+                self.owns_receipts = True
+
+    async def close(self) -> None:
+        self.closing = True
+        for session in list(self.sessions.values()):
+            await session.close()
+        self.sessions.clear()
+        if self.owns_receipts and self.receipts is not None:
+            await self.receipts.close()
+
+
+def _origin(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+SERVICES = web.AppKey("services", Services)

@@ -1,0 +1,89 @@
+"""WebSocket upgrades passed through to the upstream, messages relayed both ways.
+
+The upstream connection is opened first, so a dead upstream still gets a clean 502
+instead of an accepted socket that closes at once; the subprotocol the upstream picked
+is the one offered to the client. Messages are relayed as they are (text, binary,
+ping/pong handled by aiohttp), and a close on either side closes the other with the
+same code. Consent does not touch WebSocket payloads: they are not HTML.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+
+from proxy.server import errors
+from proxy.server.forward import _upstream_url, upstream_request_headers
+from proxy.server.runtime import SiteRuntime
+from proxy.server.services import SERVICES
+
+log = logging.getLogger(__name__)
+
+# The handshake fields aiohttp's client writes itself for the upstream leg.
+_HANDSHAKE = ("Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Extensions", "Sec-WebSocket-Protocol")
+
+
+def is_websocket(request: web.Request) -> bool:
+    return (
+        request.method == "GET"
+        and request.headers.get("Upgrade", "").lower() == "websocket"
+        and "upgrade" in request.headers.get("Connection", "").lower()
+    )
+
+
+async def relay_websocket(request: web.Request, runtime: SiteRuntime) -> web.StreamResponse:
+    services = request.app[SERVICES]
+    headers, _ = upstream_request_headers(request, runtime)
+    protocols = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
+    for name in _HANDSHAKE:
+        headers.popall(name, None)
+    session = services.session_for(runtime)
+    url = _upstream_url(runtime, request)
+    try:
+        upstream = await session.ws_connect(
+            url,
+            headers=CIMultiDict(headers),
+            protocols=protocols,
+            timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=runtime.timeouts.connect),
+            autoping=True,
+            max_msg_size=0,
+        )
+    except aiohttp.WSServerHandshakeError as exc:
+        log.warning("upstream %s refused the WebSocket upgrade for %s: %s", runtime.upstream_origin, request.path, exc.status)
+        return errors.error_response(request, 502)
+    except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+        log.warning("upstream %s WebSocket connect failed for %s: %r", runtime.upstream_origin, request.path, exc)
+        return errors.error_response(request, 502)
+
+    client = web.WebSocketResponse(protocols=(upstream.protocol,) if upstream.protocol else (), max_msg_size=0, autoping=True)
+    await client.prepare(request)
+    services.metrics.requests.labels(runtime.site_id, "websocket", "1xx").inc()
+
+    async def pump(source: aiohttp.ClientWebSocketResponse | web.WebSocketResponse,
+                   sink: aiohttp.ClientWebSocketResponse | web.WebSocketResponse) -> None:
+        async for message in source:
+            if message.type is aiohttp.WSMsgType.TEXT:
+                await sink.send_str(message.data)
+            elif message.type is aiohttp.WSMsgType.BINARY:
+                await sink.send_bytes(message.data)
+            elif message.type is aiohttp.WSMsgType.ERROR:
+                break
+        # The source closed: pass its close code on (1000 when it sent none).
+        await sink.close(code=source.close_code or 1000)
+
+    up = asyncio.create_task(pump(upstream, client))
+    down = asyncio.create_task(pump(client, upstream))
+    try:
+        await asyncio.wait((up, down), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (up, down):
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(up, down, return_exceptions=True)
+        await upstream.close()
+        await client.close()
+    return client
