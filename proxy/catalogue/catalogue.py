@@ -1,0 +1,169 @@
+"""The tracker catalogue: load the vendor data file and classify URLs, inline scripts and cookies.
+
+`Catalogue.default()` reads the shipped ``vendors.toml`` once per process;
+`Catalogue.load(path)` reads another file, `Catalogue.from_dict(...)` builds one
+from plain data (tests, embedders). Classification answers "which vendor is
+this?" only; what to do about it (keep, defer, strip) is the engine's business.
+Standard library only (`tomllib`): this module must not import aiohttp,
+mitmproxy, jwt or pydantic.
+"""
+
+import functools
+import hashlib
+import json
+import logging
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any, Self
+
+from proxy.catalogue.matchers import CookieIndex, FileNameIndex, HostIndex, SignatureIndex, most_restrictive
+from proxy.catalogue.urls import is_first_party, last_segment, split_url
+from proxy.catalogue.vendor import CATEGORIES, CatalogueError, Vendor, vendor_from_table
+
+log = logging.getLogger(__name__)
+
+DATA_FILE = "vendors.toml"
+
+# A URL written inside a script: scheme-relative or absolute, with its slashes
+# possibly escaped (\/\/ in JSON, %2F%2F in document.write(unescape(...)), \u002F).
+_SLASH = r"(?:\\?/|%2[Ff]|\\u002[Ff]|\\x2[Ff])"
+_EMBEDDED_URL = re.compile(
+    rf"(?:https?:)?{_SLASH}{_SLASH}(?P<host>[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+)"
+    rf"(?P<path>(?:{_SLASH}[^\s'\"`<>()\\{{}}|^,;?#%]*)*)"
+)
+_ESCAPED_SLASH = re.compile(r"\\/|%2[Ff]|\\u002[Ff]|\\x2[Ff]")
+
+
+class Catalogue:
+    """Vendors indexed for fast classification; immutable once built."""
+
+    def __init__(self, vendors: Iterable[Vendor], digest: str, source: str = "<catalogue>") -> None:
+        self.vendors: dict[str, Vendor] = {}
+        for vendor in vendors:
+            if vendor.id in self.vendors:
+                raise CatalogueError(f"{source}: vendor id {vendor.id!r} is defined twice")
+            self.vendors[vendor.id] = vendor
+        self.digest = digest
+        self.source = source
+        ordered = list(self.vendors.values())
+        try:
+            self._hosts = HostIndex(ordered)
+            self._signatures = SignatureIndex(ordered)
+        except CatalogueError as error:
+            raise CatalogueError(f"{source}: {error}") from None
+        self._file_names = FileNameIndex(ordered)
+        self._cookies = CookieIndex(ordered)
+        log.debug("catalogue %s: %d vendors, digest %s", source, len(self.vendors), digest[:12])
+
+    # -- construction -----------------------------------------------------------------
+
+    @classmethod
+    def default(cls) -> "Catalogue":
+        """The catalogue shipped with Consentry (``proxy/catalogue/vendors.toml``), loaded once."""
+        return _default_catalogue()
+
+    @classmethod
+    def load(cls, path: str | Path) -> Self:
+        """Read a vendor data file; raises `CatalogueError` naming the file and the bad key."""
+        path = Path(path)
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise CatalogueError(f"{path}: cannot read the vendor file: {error.strerror}") from None
+        return cls.from_bytes(data, source=str(path))
+
+    @classmethod
+    def from_bytes(cls, data: bytes, source: str = "<bytes>") -> Self:
+        try:
+            table = tomllib.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+            raise CatalogueError(f"{source}: {error}") from None
+        return cls._from_table(table, hashlib.sha256(data).hexdigest(), source)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "<dict>") -> Self:
+        """Build from the data file's shape: ``{"vendor": [{"id": ..., ...}, ...]}``."""
+        canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str).encode()
+        return cls._from_table(data, hashlib.sha256(canonical).hexdigest(), source)
+
+    @classmethod
+    def _from_table(cls, table: Mapping[str, Any], digest: str, source: str) -> Self:
+        unknown = sorted(set(table) - {"vendor", "version"})
+        if unknown:
+            raise CatalogueError(f"{source}: unknown top-level key {unknown[0]!r}; expected [[vendor]] tables")
+        raw_vendors = table.get("vendor")
+        if not isinstance(raw_vendors, list):
+            raise CatalogueError(f"{source}: expected [[vendor]] tables")
+        vendors = [vendor_from_table(raw, f"{source}: vendor #{n}") for n, raw in enumerate(raw_vendors, 1)]
+        return cls(vendors, digest, source)
+
+    # -- classification ----------------------------------------------------------------
+
+    def vendor_for_url(self, url: str) -> Vendor | None:
+        """The vendor serving `url`: by host (+ path prefix), else by the file name of a self-hosted copy."""
+        parts = split_url(url)
+        if parts is None:
+            return None
+        host, path = parts
+        if host:
+            vendor = self._hosts.lookup(host, path)
+            if vendor is not None:
+                return vendor
+        return self._file_names.lookup(last_segment(path))
+
+    def vendors_for_script(self, text: str) -> list[Vendor]:
+        """Every vendor an inline script shows: signatures first, then catalogued URLs in its text."""
+        found = {vendor.id: vendor for vendor in self._signatures.vendors_in(text)}
+        for vendor in self._vendors_in_urls(text):
+            found.setdefault(vendor.id, vendor)
+        return list(found.values())
+
+    def vendor_for_script(self, text: str) -> Vendor | None:
+        """The vendor of an inline script, or None.
+
+        A signature match decides; only without one do catalogued URLs in the
+        text count. When several vendors show, the most restrictive category wins
+        (a consent manager's config naming a tracker must not make the tracker
+        necessary), and among equals the one that appears first.
+        """
+        vendor = most_restrictive(self._signatures.vendors_in(text))
+        if vendor is not None:
+            return vendor
+        return most_restrictive(self._vendors_in_urls(text))
+
+    def _vendors_in_urls(self, text: str) -> list[Vendor]:
+        if "/" not in text and "%2" not in text.upper():
+            return []
+        found: dict[str, Vendor] = {}
+        for match in _EMBEDDED_URL.finditer(text):
+            path = _ESCAPED_SLASH.sub("/", match.group("path"))
+            vendor = self.vendor_for_url(f"//{match.group('host')}{path}")
+            if vendor is not None:
+                found.setdefault(vendor.id, vendor)
+        return list(found.values())
+
+    def vendor_for_cookie(self, name: str) -> Vendor | None:
+        """The vendor that sets a cookie called `name` (``_ga``, ``_ga_ABC123``, ``_fbp`` ...)."""
+        return self._cookies.lookup(name)
+
+    def vendors_for_category(self, category: str) -> list[Vendor]:
+        """Vendors of one category, in data-file order."""
+        if category not in CATEGORIES:
+            log.debug("vendors_for_category: %r is not a catalogue category", category)
+        return [vendor for vendor in self.vendors.values() if vendor.category == category]
+
+    def first_party(self, url: str, page_host: str) -> bool:
+        """True when `url` belongs to the page's own site (same host or same parent domain)."""
+        return is_first_party(url, page_host)
+
+    def __repr__(self) -> str:
+        return f"<Catalogue {self.source} vendors={len(self.vendors)} digest={self.digest[:12]}>"
+
+
+@functools.cache
+def _default_catalogue() -> Catalogue:
+    data = resources.files("proxy.catalogue").joinpath(DATA_FILE).read_bytes()
+    return Catalogue.from_bytes(data, source=DATA_FILE)

@@ -1,0 +1,168 @@
+"""Precompiled lookup structures behind `Catalogue`: hosts, file names, signatures, cookies.
+
+Each index is built once from the vendor list and answers one question fast,
+because the engine asks it for every script, image and frame on every page:
+`HostIndex` walks a host's labels from the right through a dict (cached per
+host), `SignatureIndex` runs one combined regex over an inline script,
+`FileNameIndex` and `CookieIndex` are a dict plus one regex for wildcards.
+Standard library only: no aiohttp, mitmproxy, jwt or pydantic here.
+"""
+
+import functools
+import re
+from collections.abc import Iterable, Iterator
+from urllib.parse import unquote
+
+from proxy.catalogue.urls import host_suffixes
+from proxy.catalogue.vendor import CATEGORIES, CatalogueError, Vendor
+
+_RANK = {category: rank for rank, category in enumerate(CATEGORIES)}
+
+# (path segments of the entry, length of the whole entry, vendor); `*` matches one segment.
+type HostEntry = tuple[tuple[str, ...], int, Vendor]
+
+
+def path_segments(path: str) -> list[str]:
+    """Lowercased, percent-decoded segments with ``.``/``..``/empty ones resolved as a server would."""
+    segments: list[str] = []
+    for raw in unquote(path).lower().split("/"):
+        if raw in ("", "."):
+            continue
+        if raw == "..":
+            if segments:
+                segments.pop()
+            continue
+        segments.append(raw)
+    return segments
+
+
+class HostIndex:
+    """Host (and subdomains) plus optional path prefix -> vendor; the longest entry wins."""
+
+    def __init__(self, vendors: Iterable[Vendor], cache_size: int = 8192) -> None:
+        self._by_host: dict[str, list[HostEntry]] = {}
+        owners: dict[str, str] = {}
+        for vendor in vendors:
+            for entry in vendor.hosts:
+                if entry in owners:
+                    raise CatalogueError(f"hosts: {entry!r} is listed by both {owners[entry]!r} and {vendor.id!r}")
+                owners[entry] = vendor.id
+                host, _, path = entry.partition("/")
+                segments = tuple(s for s in path.lower().split("/") if s)
+                self._by_host.setdefault(host, []).append((segments, len(entry), vendor))
+        # Cached per host: pages repeat the same few hosts, while paths vary with every URL.
+        self.candidates = functools.lru_cache(maxsize=cache_size)(self._candidates)
+
+    def _candidates(self, host: str) -> tuple[HostEntry, ...]:
+        found: list[HostEntry] = []
+        for suffix in host_suffixes(host):
+            found.extend(self._by_host.get(suffix, ()))
+        found.sort(key=lambda entry: -entry[1])
+        return tuple(found)
+
+    def lookup(self, host: str, path: str) -> Vendor | None:
+        candidates = self.candidates(host)
+        if not candidates:
+            return None
+        segments: list[str] | None = None
+        for prefix, _, vendor in candidates:
+            if not prefix:
+                return vendor
+            if segments is None:
+                segments = path_segments(path)
+            if len(segments) >= len(prefix) and all(p == "*" or p == s for p, s in zip(prefix, segments)):
+                return vendor
+        return None
+
+    def hosts(self) -> Iterator[str]:
+        return iter(self._by_host)
+
+
+class FileNameIndex:
+    """Last path segment (``piwik.js``, ``hotjar-123.js``) -> vendor, for self-hosted copies."""
+
+    def __init__(self, vendors: Iterable[Vendor]) -> None:
+        self._exact: dict[str, Vendor] = {}
+        patterns: list[str] = []
+        self._group_vendor: dict[str, Vendor] = {}
+        for vendor in vendors:
+            for name in vendor.file_names:
+                name = name.lower()
+                if "*" not in name:
+                    self._exact.setdefault(name, vendor)
+                    continue
+                group = f"f{len(patterns)}"
+                patterns.append(f"(?P<{group}>{'.*'.join(map(re.escape, name.split('*')))})")
+                self._group_vendor[group] = vendor
+        self._globs = re.compile("|".join(patterns)) if patterns else None
+
+    def lookup(self, file_name: str) -> Vendor | None:
+        file_name = unquote(file_name).lower()
+        vendor = self._exact.get(file_name)
+        if vendor is not None or self._globs is None:
+            return vendor
+        match = self._globs.fullmatch(file_name)
+        return self._group_vendor[match.lastgroup] if match and match.lastgroup else None
+
+
+class SignatureIndex:
+    """All inline-script signatures as one compiled regex; reports the vendors found in a text."""
+
+    def __init__(self, vendors: Iterable[Vendor]) -> None:
+        patterns: list[str] = []
+        self._group_vendor: dict[str, Vendor] = {}
+        for vendor in vendors:
+            for signature in vendor.signatures:
+                group = f"s{len(patterns)}"
+                patterns.append(f"(?P<{group}>{signature})")
+                self._group_vendor[group] = vendor
+        self._regex = re.compile("|".join(patterns)) if patterns else None
+
+    def vendors_in(self, text: str) -> list[Vendor]:
+        """Vendors whose signature occurs in `text`, in order of first occurrence."""
+        if self._regex is None:
+            return []
+        found: dict[str, Vendor] = {}
+        for match in self._regex.finditer(text):
+            vendor = self._group_vendor[match.lastgroup or ""]
+            found.setdefault(vendor.id, vendor)
+        return list(found.values())
+
+
+class CookieIndex:
+    """Cookie name -> vendor; exact names first, then the most specific wildcard pattern."""
+
+    def __init__(self, vendors: Iterable[Vendor]) -> None:
+        self._exact: dict[str, Vendor] = {}
+        globs: list[tuple[int, int, str, Vendor]] = []
+        for vendor in vendors:
+            for pattern in vendor.cookies:
+                if "*" not in pattern:
+                    # The first vendor in the data file that names a cookie keeps it.
+                    self._exact.setdefault(pattern, vendor)
+                else:
+                    globs.append((-len(pattern.replace("*", "")), len(globs), pattern, vendor))
+        # Alternatives are tried in order, so the longest literal text (most specific) comes first.
+        globs.sort(key=lambda item: (item[0], item[1]))
+        self._group_vendor: dict[str, Vendor] = {}
+        parts = []
+        for index, (_, _, pattern, vendor) in enumerate(globs):
+            parts.append(f"(?P<c{index}>{'.*'.join(map(re.escape, pattern.split('*')))})")
+            self._group_vendor[f"c{index}"] = vendor
+        self._globs = re.compile("|".join(parts)) if parts else None
+
+    def lookup(self, name: str) -> Vendor | None:
+        vendor = self._exact.get(name)
+        if vendor is not None or self._globs is None:
+            return vendor
+        match = self._globs.fullmatch(name)
+        return self._group_vendor[match.lastgroup] if match and match.lastgroup else None
+
+
+def most_restrictive(vendors: Iterable[Vendor]) -> Vendor | None:
+    """The vendor of the most restrictive category; the earliest one among equals."""
+    best: Vendor | None = None
+    for vendor in vendors:
+        if best is None or _RANK[vendor.category] > _RANK[best.category]:
+            best = vendor
+    return best

@@ -1,0 +1,155 @@
+"""Take URLs apart the way the catalogue needs them: host and path, nothing else.
+
+Hosts are normalised as a browser would before it connects (lowercase, IDNA,
+no trailing dot, no port, no user info) so that look-alike spellings of a
+tracker's host still match it; URLs that do not fetch anything from a host
+(``data:``, ``blob:``, ``javascript:``, ``about:``) have no host. Also holds
+the first-party heuristic. Standard library only: no aiohttp, mitmproxy, jwt or
+pydantic here.
+"""
+
+import re
+
+# Schemes whose URLs never reach a network host.
+_HOSTLESS_SCHEMES = frozenset({"data", "blob", "javascript", "about", "mailto", "tel", "vbscript", "filesystem"})
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
+# Browsers strip leading/trailing C0 controls and spaces and drop tabs/newlines anywhere.
+_STRIP = "".join(chr(c) for c in range(0x21))
+_TAB_NEWLINE = re.compile(r"[\t\n\r]")
+
+# Second-level labels under a two-letter country code that act as public suffixes
+# (co.uk, com.au, ne.jp ...), and shared hosting suffixes where sibling subdomains
+# belong to different owners. A heuristic, not the Public Suffix List.
+_COUNTRY_SECOND_LEVEL = frozenset(
+    {"co", "com", "net", "org", "gov", "edu", "ac", "ne", "or", "go", "gv", "ltd", "plc", "sch", "nhs", "mil", "gob", "nic"}
+)
+_SHARED_SUFFIXES = frozenset(
+    {
+        "github.io",
+        "gitlab.io",
+        "herokuapp.com",
+        "blogspot.com",
+        "wordpress.com",
+        "appspot.com",
+        "azurewebsites.net",
+        "cloudfront.net",
+        "netlify.app",
+        "vercel.app",
+        "pages.dev",
+        "workers.dev",
+        "myshopify.com",
+        "s3.amazonaws.com",
+        "firebaseapp.com",
+        "web.app",
+        "ucoz.de",
+        "ucoz.ru",
+        "tumblr.com",
+    }
+)
+
+
+def normalise_host(host: str) -> str:
+    """Lowercase, drop the port, user info and trailing dot, and IDNA-encode `host`."""
+    host = host.rpartition("@")[2]
+    if host.startswith("["):  # IPv6 literal: keep as is, without the port
+        return host.split("]", 1)[0].lower() + "]"
+    host = host.split(":", 1)[0].strip().rstrip(".").lower()
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            return host
+    return host
+
+
+def split_url(url: str) -> tuple[str, str] | None:
+    """Return ``(host, path)`` of an absolute or protocol-relative URL, ``("", path)`` of a relative one.
+
+    The path has no query or fragment. URLs that fetch nothing from a host
+    (``data:``, ``javascript:`` ...) give None.
+    """
+    url = _TAB_NEWLINE.sub("", url.strip(_STRIP))
+    scheme_match = _SCHEME.match(url)
+    if scheme_match:
+        scheme = scheme_match.group(1).lower()
+        if scheme in _HOSTLESS_SCHEMES:
+            return None
+        rest = url[scheme_match.end() :]
+        # Special schemes treat backslashes as slashes and tolerate any number of them.
+        if scheme in ("http", "https", "ws", "wss", "ftp"):
+            rest = rest.replace("\\", "/")
+            if not rest.startswith("/"):
+                # "http:example.com" is relative for browsers only in edge cases; read it as a host.
+                rest = "//" + rest
+            rest = "//" + rest.lstrip("/")
+        elif not rest.startswith("//"):
+            return None
+    else:
+        rest = url.replace("\\", "/")
+    if rest.startswith("//"):
+        authority_end = _authority_end(rest, 2)
+        host = normalise_host(rest[2:authority_end])
+        path = rest[authority_end:]
+    else:
+        host, path = "", rest
+    path = re.split(r"[?#]", path, maxsplit=1)[0]
+    return host, path or "/"
+
+
+def _authority_end(text: str, start: int) -> int:
+    for index in range(start, len(text)):
+        if text[index] in "/?#":
+            return index
+    return len(text)
+
+
+def host_suffixes(host: str) -> list[str]:
+    """``a.b.example.com`` -> ``[a.b.example.com, b.example.com, example.com, com]``."""
+    labels = host.split(".")
+    return [".".join(labels[i:]) for i in range(len(labels))]
+
+
+def last_segment(path: str) -> str:
+    """The file name a path ends with (``/js/piwik.js`` -> ``piwik.js``), lowercased."""
+    return path.rsplit("/", 1)[-1].lower()
+
+
+def site_of(host: str) -> str:
+    """The host's parent domain when that is a plausible registrable domain, else the host itself.
+
+    ``www.example.com`` -> ``example.com``; ``example.com`` -> ``example.com``;
+    ``shop.example.co.uk`` -> ``example.co.uk``; ``a.github.io`` -> ``a.github.io``.
+    """
+    labels = host.split(".")
+    if len(labels) < 3 or host.startswith("[") or labels[-1].isdigit() or _is_public_suffix(".".join(labels[1:])):
+        return host
+    return ".".join(labels[1:])
+
+
+def _is_public_suffix(domain: str) -> bool:
+    if domain in _SHARED_SUFFIXES:
+        return True
+    labels = domain.split(".")
+    return len(labels) == 2 and len(labels[1]) == 2 and labels[0] in _COUNTRY_SECOND_LEVEL
+
+
+def is_first_party(url: str, page_host: str) -> bool:
+    """True when `url` is served by the page's own site (same host, or sharing its parent domain).
+
+    URLs without a host (relative, ``data:``, ``javascript:``) are first party.
+    """
+    parts = split_url(url)
+    if parts is None or not parts[0]:
+        return True
+    host = parts[0]
+    page = normalise_host(page_host)
+    if not page or host == page:
+        return True
+    for domain in {site_of(page), site_of(host)}:
+        if _within(host, domain) and _within(page, domain):
+            return True
+    return False
+
+
+def _within(host: str, domain: str) -> bool:
+    return host == domain or host.endswith("." + domain)
