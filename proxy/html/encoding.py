@@ -1,0 +1,103 @@
+"""Choose the document encoding the way a browser would, without decoding the document.
+
+Order: the caller's (HTTP ``charset``), a byte-order mark, a ``<meta charset>`` or
+``<meta http-equiv=content-type>`` in the first 1024 bytes, else windows-1252. The
+scanner works on bytes, which is safe for every ASCII-compatible charset (Shift_JIS,
+Big5, GBK trail bytes are never ``<``, ``>`` or quotes); UTF-16 is the exception and is
+transcoded by the rewriter. Labels are mapped as WHATWG does (``latin1`` and ``ascii``
+mean windows-1252; a ``<meta>`` saying UTF-16 means UTF-8). Standard library only; must
+not import aiohttp, mitmproxy, jwt or pydantic.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+PRESCAN_BYTES = 1024
+DEFAULT = "windows-1252"
+
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+# WHATWG folds these labels into windows-1252; Python would otherwise decode 0x80-0x9F
+# as C1 controls.
+_ALIASES = {
+    "latin1": DEFAULT, "latin-1": DEFAULT, "iso-8859-1": DEFAULT, "iso8859-1": DEFAULT,
+    "iso_8859-1": DEFAULT, "l1": DEFAULT, "ascii": DEFAULT, "us-ascii": DEFAULT,
+    "x-user-defined": DEFAULT, "cp819": DEFAULT, "ibm819": DEFAULT,
+    "iso-8859-9": "windows-1254", "latin5": "windows-1254", "iso-8859-11": "cp874",
+    "tis-620": "cp874", "x-sjis": "shift_jis", "x-gbk": "gbk", "gb2312": "gbk",
+    "ks_c_5601-1987": "euc-kr", "unicode-1-1-utf-8": "utf-8", "utf8": "utf-8",
+}
+
+_META = re.compile(rb"<meta[\t\n\f\r /]", re.I)
+_CHARSET_IN_CONTENT = re.compile(r"""charset[\t\n\f\r ]*=[\t\n\f\r ]*["']?([^"';\t\n\f\r ]+)""", re.I)
+
+
+def normalise(label: str | None) -> str | None:
+    """A canonical name for a charset label, or None when Python has no such codec."""
+    if not label:
+        return None
+    label = label.strip().strip("\"'").lower()
+    label = _ALIASES.get(label, label)
+    try:
+        name = codecs.lookup(label).name
+    except LookupError:
+        return None
+    if name.startswith("cp125") and name[5:].isdigit():
+        return "windows-125" + name[5:]
+    return {"latin-1": DEFAULT, "iso8859-1": DEFAULT}.get(name, name)
+
+
+def is_utf16(name: str) -> bool:
+    return name.startswith("utf-16") or name.startswith("utf-32")
+
+
+def sniff_bom(data: bytes) -> tuple[str, int] | None:
+    """(encoding, BOM length) when ``data`` starts with a byte-order mark."""
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            return name, len(bom)
+    return None
+
+
+def could_be_bom_prefix(data: bytes) -> bool:
+    """True while ``data`` is too short to rule a BOM in or out."""
+    return len(data) < 3 and any(bom.startswith(data) for bom, _ in _BOMS)
+
+
+def prescan(data: bytes) -> str | None:
+    """The charset declared by a ``<meta>`` within ``data`` (the first 1024 bytes)."""
+    from proxy.html.tags import parse_attributes, TAG  # local: tags imports nothing from here
+
+    position = 0
+    while True:
+        match = _META.search(data, position)
+        if match is None:
+            return None
+        # Skip metas inside comments: the declaration must be live markup.
+        comment_start = data.rfind(b"<!--", 0, match.start())
+        if comment_start >= 0 and data.find(b"-->", comment_start + 2, match.start()) < 0:
+            end = data.find(b"-->", match.start())
+            if end < 0:
+                return None
+            position = end + 3
+            continue
+        tag = TAG.match(data, match.start())
+        if tag is None:
+            return None
+        position = tag.end()
+        attrs = {}
+        for attr in parse_attributes(data, tag.start(3), tag.end()):
+            attrs.setdefault(attr.name, data[attr.value_start:attr.value_end].decode("latin-1"))
+        label = attrs.get("charset")
+        if label is None and attrs.get("http-equiv", "").strip().lower() == "content-type":
+            found = _CHARSET_IN_CONTENT.search(attrs.get("content", ""))
+            label = found.group(1) if found else None
+        name = normalise(label)
+        if name is not None:
+            return "utf-8" if is_utf16(name) else name

@@ -1,0 +1,125 @@
+"""Which elements and attributes make a browser fetch or execute something.
+
+Given a start tag's decoded attributes, ``inspect_tag`` says whether the caller must be
+asked about it, which URLs it would fetch (resolved), which attributes a deferral moves
+to ``data-consent-*``, and which ``on*`` event handlers it carries. Elements with none of
+these are the fast path: nobody is asked. The rules mirror DESIGN.md ("What the
+rewriter does"). Standard library only; must not import aiohttp, mitmproxy, jwt or
+pydantic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from proxy.html.css import css_urls
+from proxy.html.element import FetchURL
+from proxy.html.urls import refresh_url, resolve, srcset_urls
+
+# Attributes that hold one URL or a srcset, per HTML element.
+_URL_ATTRS: dict[str, tuple[str, ...]] = {
+    "script": ("src",),
+    "iframe": ("src",),
+    "frame": ("src",),
+    "img": ("src", "srcset"),
+    "image": ("src", "srcset"),  # the tree builder turns <image> into <img>
+    "source": ("src", "srcset"),
+    "embed": ("src",),
+    "video": ("src", "poster"),
+    "audio": ("src",),
+    "track": ("src",),
+    "object": ("data",),
+    "link": ("href", "imagesrcset"),
+}
+# Elements the caller is asked about even without a URL (inline code, fallback content).
+ALWAYS_ASKED = frozenset(_URL_ATTRS) | {"style"}
+_SVG_URL_ELEMENTS = frozenset({"image", "use", "feimage", "script"})
+_SVG_URL_ATTRS = ("href", "xlink:href")
+_SRCSET_ATTRS = frozenset({"srcset", "imagesrcset", "data-srcset"})
+# Lazy-load conventions: a script copies these into src, so they count as fetches.
+LAZY_ATTRS = ("data-src", "data-srcset", "data-lazy-src", "data-bg")
+AUTHOR_MARKERS = ("data-category", "data-cookieconsent", "data-cookiecategory")
+# Tag names and attribute names the fast path must stop at (see patterns.py).
+INTERESTING_TAGS = ALWAYS_ASKED | {"input", "meta", "base", "svg", "math", "noscript", "template",
+                                   "title", "textarea", "xmp", "noembed", "noframes", "plaintext"}
+
+
+@dataclass(slots=True)
+class Inspection:
+    asked: bool = False                      # the caller must decide on the element
+    urls: list[FetchURL] = field(default_factory=list)
+    moved: list[str] = field(default_factory=list)     # attributes a deferral renames
+    handlers: list[str] = field(default_factory=list)  # on* attribute names
+    author_marked: bool = False
+
+
+def is_author_marked(attrs: dict[str, str]) -> bool:
+    if "data-consent" in attrs:
+        return True
+    return attrs.get("type", "").strip().lower() == "text/plain" and any(m in attrs for m in AUTHOR_MARKERS)
+
+
+def inspect_tag(tag: str, attrs: dict[str, str], *, foreign: bool, base: str | None) -> Inspection:
+    """What this start tag fetches or runs; ``attrs`` are decoded, first-wins."""
+    result = Inspection()
+    urls = result.urls
+
+    def add(attribute: str, value: str) -> None:
+        found = srcset_urls(value) if attribute in _SRCSET_ATTRS else [value]
+        for url in found:
+            if url.strip():
+                urls.append(FetchURL(attribute, resolve(url, base)))
+        result.moved.append(attribute)
+
+    if foreign:
+        if tag in _SVG_URL_ELEMENTS:
+            result.asked = True
+            for name in _SVG_URL_ATTRS:
+                if name in attrs:
+                    add(name, attrs[name])
+    elif tag in _URL_ATTRS:
+        result.asked = True
+        for name in _URL_ATTRS[tag]:
+            if name in attrs:
+                add(name, attrs[name])
+        if tag in ("iframe", "frame") and "srcdoc" in attrs:
+            result.moved.append("srcdoc")
+    elif tag == "style":
+        result.asked = True
+    elif tag == "input":
+        if attrs.get("type", "").strip().lower() == "image":
+            result.asked = True
+            if "src" in attrs:
+                add("src", attrs["src"])
+    elif tag == "meta":
+        if attrs.get("http-equiv", "").strip().lower() == "refresh":
+            target = refresh_url(attrs.get("content", ""))
+            if target:
+                result.asked = True
+                urls.append(FetchURL("content", resolve(target, base)))
+                result.moved.append("http-equiv")
+
+    if tag in ("a", "area") and "ping" in attrs:
+        # ping is a space-separated list of URLs fetched when the link is followed.
+        result.asked = True
+        urls.extend(FetchURL("ping", resolve(value, base)) for value in attrs["ping"].split())
+        result.moved.append("ping")
+    if "background" in attrs and attrs["background"].strip():
+        result.asked = True
+        add("background", attrs["background"])
+    for name in LAZY_ATTRS:
+        if name in attrs and attrs[name].strip():
+            result.asked = True
+            add(name, attrs[name])
+    style = attrs.get("style")
+    if style:
+        found = css_urls(style)
+        if found:
+            result.asked = True
+            urls.extend(FetchURL("style", resolve(url, base)) for url in found)
+            result.moved.append("style")
+    if is_author_marked(attrs):
+        result.asked = True
+        result.author_marked = True
+    result.handlers = [name for name in attrs if name.startswith("on") and len(name) > 2]
+    return result

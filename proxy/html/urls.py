@@ -1,0 +1,90 @@
+"""URL helpers for the scanner: resolution against a base, ``srcset`` and meta refresh.
+
+Resolution follows what a browser would fetch: the first ``<base href>`` wins, else the
+caller's document URL; protocol-relative ``//host/x`` takes the base's scheme, or
+``https:`` when there is no base. A URL that cannot be resolved is reported as written.
+Standard library only; must not import aiohttp, mitmproxy, jwt or pydantic.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urljoin, urlsplit
+
+_STRIP = "\t\n\f\r "
+_TAB_OR_NEWLINE = re.compile(r"[\t\n\r]")
+_REFRESH = re.compile(
+    r"""^[\t\n\f\r ]*[0-9.]*[\t\n\f\r ]*[;,]?[\t\n\f\r ]*(?:url[\t\n\f\r ]*=[\t\n\f\r ]*)?(.*)$""",
+    re.I | re.S,
+)
+
+
+def resolve(url: str, base: str | None) -> str:
+    """Absolute form of ``url`` against ``base`` (or as written when impossible)."""
+    url = _TAB_OR_NEWLINE.sub("", url.strip(_STRIP))
+    if not url:
+        return url
+    try:
+        if base:
+            return urljoin(base, url)
+        if url.startswith("//"):
+            return "https:" + url
+    except ValueError:
+        pass
+    return url
+
+
+def usable_base(url: str) -> bool:
+    """A base URL must be absolute with a scheme and host to resolve against."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return bool(parts.scheme) and (bool(parts.netloc) or parts.scheme in ("file", "data"))
+
+
+def srcset_urls(value: str) -> list[str]:
+    """The URL of every image candidate in a ``srcset`` (WHATWG candidate splitting)."""
+    urls: list[str] = []
+    position, length = 0, len(value)
+    while position < length:
+        while position < length and (value[position] in _STRIP or value[position] == ","):
+            position += 1
+        if position >= length:
+            break
+        start = position
+        while position < length and value[position] not in _STRIP:
+            position += 1
+        url = value[start:position]
+        if url.endswith(","):
+            url = url.rstrip(",")
+        else:
+            # Skip descriptors up to the next comma that is not inside parentheses.
+            depth = 0
+            while position < length:
+                char = value[position]
+                if char == "(":
+                    depth += 1
+                elif char == ")" and depth:
+                    depth -= 1
+                elif char == "," and not depth:
+                    break
+                position += 1
+        if url:
+            urls.append(url)
+    return urls
+
+
+def refresh_url(content: str) -> str | None:
+    """The target of ``<meta http-equiv=refresh content="5; url=...">``, if any."""
+    match = _REFRESH.match(content)
+    if match is None:
+        return None
+    target = match.group(1).strip(_STRIP)
+    if target[:1] in ("'", '"'):
+        quote = target[0]
+        target = target[1:]
+        end = target.find(quote)
+        if end >= 0:
+            target = target[:end]
+    return target or None
