@@ -90,7 +90,7 @@ def _request_rows(requests: Sequence[TrackerRequest]) -> Iterable[str]:
 def format_html(result: AuditResult) -> str:
     """The whole audit as a standalone HTML document (a str; write it as UTF-8)."""
     summary = result.summary()
-    policy = result.config or "built-in default policy"
+    policy = result.config or "built-in default"
     cards = [
         ("pages audited", summary["pages"], False),
         ("tracker elements", summary["trackers"], False),

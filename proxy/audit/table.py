@@ -85,7 +85,7 @@ def _request_lines(requests: Sequence[TrackerRequest]) -> list[str]:
 def format_table(result: AuditResult) -> str:
     """The whole audit as text, ending with a newline."""
     summary = result.summary()
-    policy = result.config or "built-in default policy"
+    policy = result.config or "built-in default"
     lines = [
         f"Consentry audit ({result.source}): consent {result.consent!r} "
         f"(grants {', '.join(result.granted)}), mode {result.mode}, policy {policy}",

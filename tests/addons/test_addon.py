@@ -1,0 +1,323 @@
+"""The mitmproxy addon with mitmproxy's own test doubles (``taddons``, ``tflow``, ``tutils``):
+options and their validation, the streaming rewrite, compressed bodies, blocking, the report."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import brotli
+import pytest
+import zstandard
+from mitmproxy import exceptions, http
+from mitmproxy.test import taddons, tflow, tutils
+
+from proxy.catalogue import Catalogue
+
+GA = "https://www.google-analytics.com/analytics.js"
+PIXEL = "https://connect.facebook.net/en_US/fbevents.js"
+PAGE = (
+    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Shop</title>\n"
+    '<script src="/static/site.js"></script>\n'
+    f'<script async src="{GA}"></script>\n'
+    f'<script src="{PIXEL}"></script>\n'
+    "</head><body><p>Hello</p></body></html>\n"
+).encode()
+
+
+def category_of(url: str) -> str:
+    vendor = Catalogue.default().vendor_for_url(url)
+    assert vendor is not None
+    return vendor.category
+
+
+@pytest.fixture
+def addon(addon_module: ModuleType) -> Iterator[Any]:
+    instance = addon_module.Consentry()
+    yield instance
+    instance.done()   # closes any report file the test opened
+
+
+@pytest.fixture
+def tctx(addon: Any) -> Iterator[taddons.context]:
+    with taddons.context(addon) as context:
+        yield context
+
+
+def html_flow(body: bytes = PAGE, *, headers: dict[str, str] | None = None, url: str = "http://shop.test/") -> http.HTTPFlow:
+    request = tutils.treq(headers=http.Headers(), content=b"")
+    request.url = url
+    response = tutils.tresp(
+        headers=http.Headers(**(headers or {"content-type": "text/html; charset=utf-8"}), content_length=str(len(body))),
+        content=None,
+    )
+    return tflow.tflow(req=request, resp=response)
+
+
+def run_stream(flow: http.HTTPFlow, body: bytes, sizes: int = 7) -> bytes:
+    """Feed ``body`` through the stream callable in small chunks, as mitmproxy would."""
+    stream = flow.response.stream
+    assert callable(stream), "the addon should stream this response"
+    out = b""
+    for start in range(0, len(body), sizes):
+        result = stream(body[start : start + sizes])
+        out += result if isinstance(result, bytes) else b"".join(result)
+    end = stream(b"")
+    return out + (end if isinstance(end, bytes) else b"".join(end))
+
+
+# -- options ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "name", "hint"),
+    [
+        ({"consentry_consent": "analytic"}, "consentry_consent", '"analytics"'),
+        ({"consentry_consent": "analytics,nonsense"}, "consentry_consent", "none, all, or a comma list"),
+        ({"consentry_mode": "strp"}, "consentry_mode", '"strip"'),
+        ({"consentry_config": "/nonexistent/policy.toml"}, "consentry_config", "no such file"),
+        ({"consentry_report": "/nonexistent-dir/audit.jsonl"}, "consentry_report", "existing, writable directory"),
+    ],
+)
+def test_bad_options_raise_options_error_naming_the_option_and_fix(tctx: taddons.context, addon: Any, options: dict, name: str, hint: str) -> None:
+    with pytest.raises(exceptions.OptionsError) as caught:
+        tctx.configure(addon, **options)
+    message = str(caught.value)
+    assert message.startswith(name + ":")
+    assert hint in message
+
+
+def test_a_bad_policy_file_reports_its_problems(tctx: taddons.context, addon: Any, tmp_path: Path) -> None:
+    policy = tmp_path / "site.toml"
+    policy.write_text('[sites."shop.test"]\nmode = "strp"\n', encoding="utf-8")
+    with pytest.raises(exceptions.OptionsError) as caught:
+        tctx.configure(addon, consentry_config=str(policy))
+    assert str(caught.value).startswith("consentry_config:")
+    assert str(policy) in str(caught.value)
+
+
+def test_a_rejected_option_keeps_the_previous_settings(tctx: taddons.context, addon: Any) -> None:
+    tctx.configure(addon, consentry_consent="all")
+    with pytest.raises(exceptions.OptionsError):
+        tctx.configure(addon, consentry_consent="bogus")
+    assert tctx.options.consentry_consent == "all"
+    assert addon.simulation.consent_text == "all"
+
+
+def test_defaults_simulate_no_consent_with_the_builtin_policy(tctx: taddons.context, addon: Any) -> None:
+    tctx.configure(addon)
+    assert addon.simulation is not None
+    assert addon.simulation.granted == ["necessary"]
+    assert addon.block is False
+
+
+# -- responses ------------------------------------------------------------------------------
+
+
+def test_html_is_rewritten_as_it_streams(tctx: taddons.context, addon: Any) -> None:
+    tctx.configure(addon, consentry_consent="none")
+    flow = html_flow()
+    addon.responseheaders(flow)
+    assert "content-length" not in flow.response.headers
+    assert flow.response.headers["transfer-encoding"] == "chunked"
+    out = run_stream(flow, PAGE).decode()
+    assert f'data-consent-src="{GA}"' in out and f'src="{GA}"' not in out.replace("data-consent-src", "")
+    assert f'data-consent-src="{PIXEL}"' in out
+    assert '<script src="/static/site.js"></script>' in out      # first party stays
+    assert 'type="text/plain"' in out
+    assert out.endswith("</html>\n")
+
+
+def test_strip_mode_removes_the_trackers(tctx: taddons.context, addon: Any) -> None:
+    tctx.configure(addon, consentry_mode="strip")
+    flow = html_flow()
+    addon.responseheaders(flow)
+    out = run_stream(flow, PAGE).decode()
+    assert GA not in out and PIXEL not in out
+    assert '<script src="/static/site.js"></script>' in out
+
+
+def test_full_consent_leaves_the_bytes_identical(tctx: taddons.context, addon: Any) -> None:
+    tctx.configure(addon, consentry_consent="all")
+    flow = html_flow()
+    addon.responseheaders(flow)
+    assert run_stream(flow, PAGE, sizes=3) == PAGE
+
+
+def test_a_consented_category_stays_live(tctx: taddons.context, addon: Any) -> None:
+    tctx.configure(addon, consentry_consent=category_of(GA))
+    flow = html_flow()
+    addon.responseheaders(flow)
+    out = run_stream(flow, PAGE).decode()
+    assert f'<script async src="{GA}"></script>' in out
+    assert f'data-consent-src="{PIXEL}"' in out
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/json", "text/javascript", "image/png", "text/plain"],
+)
+def test_non_html_is_not_touched(tctx: taddons.context, addon: Any, content_type: str) -> None:
+    tctx.configure(addon)
+    flow = html_flow(headers={"content-type": content_type})
+    addon.responseheaders(flow)
+    assert not flow.response.stream
+    assert flow.response.headers["content-length"] == str(len(PAGE))
+
+
+def test_head_and_partial_responses_are_not_touched(tctx: taddons.context, addon: Any) -> None:
+    tctx.configure(addon)
+    head = html_flow()
+    head.request.method = "HEAD"
+    partial = html_flow()
+    partial.response.status_code = 206
+    for flow in (head, partial):
+        addon.responseheaders(flow)
+        assert not flow.response.stream
+
+
+COMPRESSORS: dict[str, Callable[[bytes], bytes]] = {
+    "gzip": gzip.compress,
+    "deflate": zlib.compress,
+    "br": brotli.compress,
+    "zstd": lambda data: zstandard.ZstdCompressor().compress(data),
+}
+
+
+@pytest.mark.parametrize("coding", sorted(COMPRESSORS))
+def test_compressed_html_is_decoded_and_rewritten(tctx: taddons.context, addon: Any, coding: str) -> None:
+    tctx.configure(addon)
+    body = COMPRESSORS[coding](PAGE)
+    flow = html_flow(body, headers={"content-type": "text/html", "content-encoding": coding})
+    addon.responseheaders(flow)
+    assert "content-encoding" not in flow.response.headers
+    out = run_stream(flow, body, sizes=5).decode()
+    assert f'data-consent-src="{GA}"' in out
+    assert "<p>Hello</p>" in out
+
+
+def test_unknown_content_coding_passes_through_and_is_reported(tctx: taddons.context, addon: Any) -> None:
+    tctx.configure(addon)
+    flow = html_flow(b"\x00\x01", headers={"content-type": "text/html", "content-encoding": "compress"})
+    addon.responseheaders(flow)
+    assert not flow.response.stream
+    assert addon.result.pages[-1].error and "compress" in addon.result.pages[-1].error
+
+
+def test_corrupt_compressed_body_is_withheld_not_leaked(tctx: taddons.context, addon: Any) -> None:
+    tctx.configure(addon)
+    body = gzip.compress(PAGE)
+    corrupt = body[:20] + b"\xff" * 40 + body[60:]
+    flow = html_flow(corrupt, headers={"content-type": "text/html", "content-encoding": "gzip"})
+    addon.responseheaders(flow)
+    out = run_stream(flow, corrupt, sizes=64)
+    assert GA.encode() not in out
+    assert addon.result.pages[-1].error
+
+
+def test_refused_cookies_and_preloads_are_dropped_from_headers(tctx: taddons.context, addon: Any) -> None:
+    tctx.configure(addon)
+    flow = html_flow()
+    flow.response.headers.add("set-cookie", "_ga=GA1.1.123; Path=/")
+    flow.response.headers.add("set-cookie", "session=abc; Path=/; HttpOnly")
+    flow.response.headers.add("link", f"<{GA}>; rel=preload; as=script, </static/site.css>; rel=preload; as=style")
+    addon.responseheaders(flow)
+    cookies = flow.response.headers.get_all("set-cookie")
+    assert cookies == ["session=abc; Path=/; HttpOnly"]
+    assert flow.response.headers.get_all("link") == ["</static/site.css>; rel=preload; as=style"]
+
+
+# -- requests to trackers -----------------------------------------------------------------
+
+
+def tracker_flow(url: str = "https://www.google-analytics.com/g/collect?v=2", referer: str | None = "http://shop.test/") -> http.HTTPFlow:
+    request = tutils.treq(headers=http.Headers(), content=b"")
+    request.url = url
+    if referer:
+        request.headers["referer"] = referer
+    return tflow.tflow(req=request)
+
+
+def test_block_answers_refused_trackers_with_403(tctx: taddons.context, addon: Any) -> None:
+    tctx.configure(addon, consentry_block=True)
+    flow = tracker_flow()
+    addon.request(flow)
+    assert flow.response is not None and flow.response.status_code == 403
+    assert flow.response.headers["x-consentry-blocked"].startswith(Catalogue.default().vendor_for_url(flow.request.url).id)
+    record = addon.result.requests[-1]
+    assert record.before_consent and record.blocked
+
+
+def test_without_block_the_request_goes_out_and_is_flagged(tctx: taddons.context, addon: Any) -> None:
+    tctx.configure(addon, consentry_block=False)
+    flow = tracker_flow()
+    addon.request(flow)
+    assert flow.response is None
+    record = addon.result.requests[-1]
+    assert record.before_consent and not record.blocked
+    assert record.page == "http://shop.test/" and record.category == category_of(GA)
+
+
+def test_consented_trackers_are_neither_blocked_nor_flagged(tctx: taddons.context, addon: Any) -> None:
+    tctx.configure(addon, consentry_block=True, consentry_consent="all")
+    flow = tracker_flow()
+    addon.request(flow)
+    assert flow.response is None
+    assert addon.result.requests[-1].before_consent is False
+
+
+def test_first_party_requests_are_not_recorded(tctx: taddons.context, addon: Any) -> None:
+    tctx.configure(addon, consentry_block=True)
+    flow = tracker_flow("http://shop.test/static/site.js")
+    addon.request(flow)
+    assert flow.response is None
+    assert addon.result.requests == []
+
+
+def test_blocked_flows_are_not_rewritten(tctx: taddons.context, addon: Any) -> None:
+    tctx.configure(addon, consentry_block=True)
+    flow = tracker_flow()
+    addon.request(flow)
+    flow.response.headers["content-type"] = "text/html"
+    addon.responseheaders(flow)
+    assert not flow.response.stream
+
+
+# -- the report --------------------------------------------------------------------------------
+
+
+def test_report_lines_summary_and_html(tctx: taddons.context, addon: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    report = tmp_path / "audit.jsonl"
+    tctx.configure(addon, consentry_report=str(report), consentry_block=True)
+    flow = html_flow()
+    addon.responseheaders(flow)
+    run_stream(flow, PAGE)
+    addon.request(tracker_flow(PIXEL))
+
+    records = [json.loads(line) for line in report.read_text(encoding="utf-8").splitlines()]
+    assert [r["type"] for r in records] == ["run", "page", "request"]   # written while running
+    assert records[0]["consent"] == "none" and records[0]["block"] is True
+    assert {t["url"]: t["action"] for t in records[1]["trackers"]} == {GA: "defer", PIXEL: "defer"}
+    assert records[1]["trackers"][0]["line"] == 4
+    assert records[2]["url"] == PIXEL and records[2]["before_consent"] and records[2]["blocked"]
+
+    with caplog.at_level(logging.INFO):
+        addon.done()
+    summary = "\n".join(r.getMessage() for r in caplog.records)
+    assert "consentry audit summary" in summary and "fbevents.js" in summary
+    html = (tmp_path / "audit.html").read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>") and "fbevents.js" in html
+
+
+def test_changing_settings_starts_a_new_run_in_the_same_file(tctx: taddons.context, addon: Any, tmp_path: Path) -> None:
+    report = tmp_path / "audit.jsonl"
+    tctx.configure(addon, consentry_report=str(report))
+    tctx.configure(addon, consentry_consent="all")
+    runs = [json.loads(line) for line in report.read_text().splitlines() if '"type":"run"' in line]
+    assert [run["consent"] for run in runs] == ["none", "all"]
