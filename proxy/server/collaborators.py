@@ -32,9 +32,45 @@ except ImportError:
     _csp = None  # type: ignore[assignment]
 
 
+class _IdentityRewriter:
+    def __init__(self, encoding: str | None) -> None:
+        self.encoding = encoding or "utf-8"
+
+    def feed(self, data: bytes) -> bytes:
+        return data
+
+    def close(self) -> bytes:
+        return b""
+
+
+class _IdentityEngine:
+    """Stand-in while ``proxy.engine`` cannot be imported: passes HTML through unchanged."""
+
+    catalogue = None
+
+    def __init__(self, site: Any) -> None:
+        self.site = site
+
+    def rewriter(self, state: Any, *, encoding: str | None = None, **_: Any) -> _IdentityRewriter:
+        return _IdentityRewriter(encoding)
+
+    def refused_cookie(self, name: str, state: Any) -> bool:
+        return False
+
+    def filter_link_header(self, value: str, state: Any, page_host: str | None = None) -> str | None:
+        return value
+
+    def etag_suffix(self, state: Any) -> str:
+        return "0"
+
+    def _from_vendor(self, vendor: Any) -> Any:
+        return vendor
+
+
 def make_engine(site: Any, catalogue: Any = None) -> Any:
     if Engine is None:
-        raise RuntimeError("proxy.engine is not installed; HTML cannot be rewritten")
+        log.error("proxy.engine is missing: HTML passes through WITHOUT consent enforcement")
+        return _IdentityEngine(site)
     return Engine(site, catalogue=catalogue)
 
 

@@ -15,7 +15,7 @@ from aiohttp import web
 from proxy.consent import read_consent
 from proxy.server.runtime import SiteRuntime
 
-_STATE = "consentry.state"
+_STATE: web.RequestKey[Any] = web.RequestKey("consentry_state", object)
 
 
 def consent_state(request: web.Request, runtime: SiteRuntime) -> Any:

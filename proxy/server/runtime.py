@@ -39,6 +39,10 @@ class Limits:
     drain_timeout: float = 30.0      # SIGTERM: how long in-flight requests may finish
 
 
+_LIMITS = Limits()
+_TIMEOUTS = Timeouts()
+
+
 def _get(obj: Any, *names: str, default: Any = None) -> Any:
     """The first attribute (or mapping key) among ``names`` that is set on ``obj``."""
     for name in names:
@@ -55,8 +59,8 @@ def read_timeouts(site: Any, config: Any) -> Timeouts:
     if raw is None:
         return Timeouts()
     return Timeouts(
-        connect=float(_get(raw, "connect", "connect_seconds", default=Timeouts.connect)),
-        read=float(_get(raw, "read", "read_seconds", default=Timeouts.read)),
+        connect=float(_get(raw, "connect", "connect_seconds", default=_TIMEOUTS.connect)),
+        read=float(_get(raw, "read", "read_seconds", default=_TIMEOUTS.read)),
         total=_get(raw, "total", "total_seconds"),
     )
 
@@ -65,11 +69,11 @@ def read_limits(config: Any) -> Limits:
     proxy = _get(config, "proxy")
     raw = _get(proxy, "limits")
     return Limits(
-        max_header_size=int(_get(raw, "max_header_size", default=Limits.max_header_size)),
-        max_headers=int(_get(raw, "max_headers", default=Limits.max_headers)),
-        max_consent_body=int(_get(raw, "consent_body_size", default=Limits.max_consent_body)),
-        max_connections=int(_get(raw, "max_connections", default=Limits.max_connections)),
-        drain_timeout=float(_get(proxy, "drain_timeout", default=Limits.drain_timeout)),
+        max_header_size=int(_get(raw, "max_header_size", default=_LIMITS.max_header_size)),
+        max_headers=int(_get(raw, "max_headers", default=_LIMITS.max_headers)),
+        max_consent_body=int(_get(raw, "consent_body_size", default=_LIMITS.max_consent_body)),
+        max_connections=int(_get(raw, "max_connections", default=_LIMITS.max_connections)),
+        drain_timeout=float(_get(proxy, "drain_timeout", default=_LIMITS.drain_timeout)),
     )
 
 
