@@ -23,7 +23,15 @@ MIN_HMAC_SECRET_BYTES = 32
 
 
 class MaterialError(ValueError):
-    """A secret, key or salt that cannot be read or used."""
+    """A secret, key or salt that cannot be read or used.
+
+    ``complete`` is False when the message is a predicate ("is not a PEM key") that the
+    caller prefixes with what was read (a file name or an env var).
+    """
+
+    def __init__(self, message: str, *, complete: bool = True) -> None:
+        super().__init__(message)
+        self.complete = complete
 
 
 def read_env(name: str) -> str:
@@ -44,24 +52,25 @@ def read_file(name: str, base_dir: Path | None, *, strip: bool) -> str:
     path = Path(name).expanduser()
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
+    shown = f'"{name}"' if str(path) == name else f'"{name}" ({path})'
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise MaterialError(f'cannot read "{name}": no such file ({path})') from None
+        raise MaterialError(f"cannot read {shown}: no such file") from None
     except OSError as error:
-        raise MaterialError(f'cannot read "{name}": {error.strerror} ({path})') from None
+        raise MaterialError(f"cannot read {shown}: {error.strerror}") from None
     except UnicodeDecodeError:
-        raise MaterialError(f'"{name}" is not UTF-8 text; secrets and PEM keys are text') from None
+        raise MaterialError(f"{shown} is not UTF-8 text; secrets and PEM keys are text") from None
     text = text.strip() if strip else text
     if not text.strip():
-        raise MaterialError(f'"{name}" is empty ({path})')
+        raise MaterialError(f"{shown} is empty")
     return text
 
 
 def check_hmac_secret(secret: str) -> str:
     if "-----BEGIN" in secret:
         # A PEM as an HMAC secret is how algorithm-confusion attacks start.
-        raise MaterialError('holds a PEM key; use alg = "ES256" or "EdDSA" for key pairs')
+        raise MaterialError('the HS256 secret is a PEM key; use alg = "ES256" or "EdDSA" for key pairs')
     size = len(secret.encode("utf-8"))
     if size < MIN_HMAC_SECRET_BYTES:
         raise MaterialError(
@@ -75,6 +84,8 @@ def check_pem(pem: str, alg: str, *, private: bool) -> str:
     """Parse a PEM key and check that it suits ``alg``; returns the PEM unchanged."""
     data = pem.encode("ascii", errors="replace")
     kind = "private" if private else "public"
+    if b"-----BEGIN" not in data:
+        raise MaterialError(f"is not a PEM {kind} key (no -----BEGIN line)", complete=False)
     try:
         key = (
             serialization.load_pem_private_key(data, password=None)
@@ -82,7 +93,8 @@ def check_pem(pem: str, alg: str, *, private: bool) -> str:
             else serialization.load_pem_public_key(data)
         )
     except (ValueError, TypeError, UnsupportedAlgorithm) as error:
-        raise MaterialError(f"is not an unencrypted PEM {kind} key ({error})") from None
+        detail = str(error).split(". See https://")[0]  # drop cryptography's FAQ link
+        raise MaterialError(f"is not an unencrypted PEM {kind} key ({detail})", complete=False) from None
     if alg == "ES256":
         ok = isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) and isinstance(
             key.curve, ec.SECP256R1
@@ -92,5 +104,13 @@ def check_pem(pem: str, alg: str, *, private: bool) -> str:
         ok = isinstance(key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey)
         wanted = "an Ed25519 key"
     if not ok:
-        raise MaterialError(f"{alg} needs {wanted}, got {type(key).__name__.lstrip('_')}")
+        raise MaterialError(f"holds a {_key_kind(key)} key; {alg} needs {wanted}", complete=False)
     return pem
+
+
+def _key_kind(key: object) -> str:
+    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
+        return f"EC {key.curve.name}"
+    if isinstance(key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey):
+        return "Ed25519"
+    return type(key).__name__.lstrip("_").removesuffix("PrivateKey").removesuffix("PublicKey")

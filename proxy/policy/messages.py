@@ -14,13 +14,13 @@ from __future__ import annotations
 import types
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from proxy.policy.problems import did_you_mean
 from proxy.policy.tomlpaths import KeyPath
 
-__all__ = ["describe_value", "explain"]
+__all__ = ["Findings", "describe_value", "explain", "node_type"]
 
 # What to call a choice field in "... is not a <noun>".
 _NOUNS = {
@@ -141,3 +141,20 @@ def explain(error: ErrorDetails, root: type[BaseModel]) -> tuple[KeyPath, str]:
     if kind == "value_error":
         return loc, str(error["msg"]).removeprefix("Value error, ")
     return loc, str(error["msg"])
+
+
+class Findings:
+    """Problems found so far as (key path, message) pairs; the loader locates and formats them at the end."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple[KeyPath, str]] = []
+
+    def add(self, path: KeyPath, message: str) -> None:
+        # The same [defaults] problem is met once per inheriting site; report it once.
+        if (path, message) not in self.found:
+            self.found.append((path, message))
+
+    def add_validation(self, error: ValidationError, root: type[BaseModel], prefix: KeyPath) -> None:
+        for detail in error.errors():
+            path, message = explain(detail, root)
+            self.add(prefix + path, message)

@@ -1,0 +1,140 @@
+"""Resolve the key ring and the receipts salt: read every secret and key the config names.
+
+Each ``[[consent.keys]]`` entry is validated on its own, so one bad key does not
+hide the problems of the others; its material is read from the named env var or
+file (relative to the config file) and checked (HS256 length, PEM type). An
+empty key ring means the zero-config key: ``CONSENTRY_SECRET``, or a random
+secret with a logged warning. Must not import jwt, aiohttp, mitmproxy or
+``proxy.html``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from proxy.policy import keymaterial
+from proxy.policy.messages import Findings
+from proxy.policy.model import KeySpec, ReceiptsSettings
+from proxy.policy.tomlpaths import KeyPath
+
+__all__ = ["SECRET_ENV", "resolve_keys", "resolve_salt", "zero_config_key"]
+
+log = logging.getLogger(__name__)
+
+SECRET_ENV = "CONSENTRY_SECRET"
+
+
+def zero_config_key() -> KeySpec:
+    """One HS256 key, kid "default", from CONSENTRY_SECRET or else random for this process.
+
+    Raises ``MaterialError`` when CONSENTRY_SECRET is set but too short to be safe.
+    """
+    secret = os.environ.get(SECRET_ENV)
+    if secret:
+        keymaterial.check_hmac_secret(secret)
+    else:
+        secret = secrets.token_urlsafe(48)
+        log.warning(
+            "%s is not set: using a random secret, so consent cookies will not survive a restart "
+            "(set %s to 32+ random bytes, e.g. from `consentry keys generate --alg HS256`)",
+            SECRET_ENV,
+            SECRET_ENV,
+        )
+    return KeySpec(kid="default", alg="HS256", secret=secret)
+
+
+def resolve_keys(raw_keys: object, base_dir: Path | None, findings: Findings) -> list[KeySpec] | None:
+    """Validate and load every key; None when any key is unusable (its problems are in ``findings``)."""
+    here: KeyPath = ("consent", "keys")
+    if raw_keys is None or raw_keys == []:
+        try:
+            return [zero_config_key()]
+        except ValueError as error:
+            findings.add(here, f"no keys are configured, so {SECRET_ENV} is used, but {error}")
+            return None
+    if not isinstance(raw_keys, list):
+        return None  # reported by the [consent] model
+    keys: list[KeySpec] = []
+    usable = True
+    first_kid: dict[str, int] = {}
+    for index, raw in enumerate(raw_keys):
+        try:
+            spec = KeySpec.model_validate(raw)
+        except ValidationError as error:
+            findings.add_validation(error, KeySpec, here + (index,))
+            usable = False
+            continue
+        if spec.kid in first_kid:
+            findings.add(
+                here + (index, "kid"),
+                f'kid "{spec.kid}" is already used by consent.keys[{first_kid[spec.kid]}]; every key needs its own kid',
+            )
+            usable = False
+        first_kid.setdefault(spec.kid, index)
+        if index == 0 and not spec.can_sign:
+            findings.add(
+                here + (index,),
+                "the first key signs new cookies, so it needs a private key; put verify-only keys after it",
+            )
+            usable = False
+        loaded = _load_material(spec, base_dir, findings, here + (index,))
+        if loaded is None:
+            usable = False
+        else:
+            keys.append(loaded)
+    return keys if usable else None
+
+
+def _load_material(spec: KeySpec, base_dir: Path | None, findings: Findings, here: KeyPath) -> KeySpec | None:
+    def pem_check(private: bool) -> Callable[[str], str]:
+        return lambda pem: keymaterial.check_pem(pem, spec.alg, private=private)
+
+    update: dict[str, str] = {}
+    ok = True
+    sources: list[tuple[str, str | None, str | None, Callable[[str], str]]] = [
+        ("secret", spec.secret_env, spec.secret_file, keymaterial.check_hmac_secret),
+        ("private_key", None, spec.private_key_file, pem_check(True)),
+        ("public_key", None, spec.public_key_file, pem_check(False)),
+    ]
+    for field, env, file, check in sources:
+        if env:
+            key, subject = "secret_env", f"{env}"
+        elif file:
+            key, subject = f"{field}_file", f'"{file}"'
+        else:
+            key, subject = field, field
+        try:
+            if env:
+                value: str | None = keymaterial.read_env(env)
+            elif file:
+                value = keymaterial.read_file(file, base_dir, strip=field == "secret")
+            else:
+                value = getattr(spec, field)
+            if value is not None:
+                update[field] = check(value)
+        except keymaterial.MaterialError as error:
+            message = str(error)
+            findings.add(here + (key,), message if error.complete else f"{subject} {message}")
+            ok = False
+    return spec.model_copy(update=update) if ok else None
+
+
+def resolve_salt(receipts: ReceiptsSettings, base_dir: Path | None, findings: Findings) -> None:
+    """Read the IP-hashing salt into ``receipts.ip_salt`` (left None when none is configured)."""
+    try:
+        if receipts.ip_salt_env:
+            salt = keymaterial.read_env(receipts.ip_salt_env)
+        elif receipts.ip_salt_file:
+            salt = keymaterial.read_file(receipts.ip_salt_file, base_dir, strip=True)
+        else:
+            return
+    except keymaterial.MaterialError as error:
+        findings.add(("receipts", "ip_salt_env" if receipts.ip_salt_env else "ip_salt_file"), str(error))
+        return
+    receipts._ip_salt = salt.encode("utf-8")
