@@ -1,0 +1,127 @@
+"""Receipt store fixtures: every store test runs against SQLite and a real PostgreSQL.
+
+PostgreSQL comes from CONSENTRY_TEST_POSTGRES_URL when set, else this session
+starts a throwaway cluster with scripts/test-postgres.sh and stops it at the end.
+When PostgreSQL cannot start, its tests skip with the reason, except under
+CI=true, where they fail: CI must prove the PostgreSQL backend.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from proxy.receipts import open_store
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "test-postgres.sh"
+START_TIMEOUT_SECONDS = 120
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"PostgreSQL is required under CI=true: {reason}")
+    print(f"\nskipping PostgreSQL receipts tests: {reason}", file=sys.stderr)
+    pytest.skip(f"PostgreSQL unavailable: {reason}")
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """The URL of a PostgreSQL server whose user may create databases."""
+    given = os.environ.get("CONSENTRY_TEST_POSTGRES_URL")
+    if given:
+        yield given
+        return
+    # Not pytest's tmp_path: that lives under a 0700 directory the postgres user cannot enter.
+    cluster = tempfile.mkdtemp(prefix="consentry-pg.")
+    try:
+        result = subprocess.run(
+            [str(SCRIPT), "start", cluster], capture_output=True, text=True, timeout=START_TIMEOUT_SECONDS
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        _unavailable(f"{SCRIPT.name} start: {exc}")
+    if result.returncode != 0:
+        subprocess.run(["rm", "-rf", cluster], check=False, timeout=60)
+        _unavailable(f"{SCRIPT.name} start failed: {result.stderr.strip()[-500:]}")
+    try:
+        yield result.stdout.strip()
+    finally:
+        subprocess.run([str(SCRIPT), "stop", cluster], capture_output=True, timeout=START_TIMEOUT_SECONDS, check=False)
+
+
+@pytest.fixture
+async def postgres_url(postgres_server_url: str) -> AsyncIterator[str]:
+    """A fresh, empty database on the test server for one test (dropped afterwards)."""
+    import asyncpg
+
+    name = f"receipts_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(postgres_server_url, timeout=30)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    base, _, _ = postgres_server_url.rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        admin = await asyncpg.connect(postgres_server_url, timeout=30)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def store_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A URL for an empty store of the backend under test."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'receipts.db'}"  # tmp_path is absolute: four slashes
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[Any]:
+    opened = await open_store(store_url, ip_salt=b"test-salt")
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+@pytest.fixture
+def raw_sql(store_url: str) -> Callable[[str], Any]:
+    """Run SQL on the store's database behind its back (to break it, or to check it)."""
+
+    async def run(sql: str) -> list[tuple[Any, ...]]:
+        if store_url.startswith("sqlite:"):
+            import sqlite3
+
+            connection = sqlite3.connect(store_url.removeprefix("sqlite:///"), timeout=10)
+            try:
+                rows = connection.execute(sql).fetchall()
+                connection.commit()
+                return rows
+            finally:
+                connection.close()
+        import asyncpg
+
+        connection = await asyncpg.connect(store_url, timeout=30)
+        try:
+            return [tuple(row) for row in await connection.fetch(sql)]
+        finally:
+            await connection.close()
+
+    return run
