@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from proxy.receipts import open_store
+from proxy.receipts.store import sqlite_path
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "test-postgres.sh"
@@ -88,7 +89,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 def store_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A URL for an empty store of the backend under test."""
     if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'receipts.db'}"  # tmp_path is absolute: four slashes
+        return f"sqlite://{tmp_path / 'receipts.db'}"  # tmp_path is absolute: sqlite:///tmp/...
     return str(request.getfixturevalue("postgres_url"))
 
 
@@ -109,7 +110,7 @@ def raw_sql(store_url: str) -> Callable[[str], Any]:
         if store_url.startswith("sqlite:"):
             import sqlite3
 
-            connection = sqlite3.connect(store_url.removeprefix("sqlite:///"), timeout=10)
+            connection = sqlite3.connect(sqlite_path(store_url), timeout=10)
             try:
                 rows = connection.execute(sql).fetchall()
                 connection.commit()
