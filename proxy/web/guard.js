@@ -1,0 +1,297 @@
+/* Consentry guard: the first script in <head>. Stops trackers the visitor refused
+ * that page scripts create at run time (createElement + src, innerHTML,
+ * document.write, fetch, XHR, sendBeacon...) before they fetch. Blocked elements
+ * stay inert with the markup the proxy's rewriter uses (type="text/plain",
+ * data-consent, data-consent-vendor, data-consent-src...), so the consent runtime
+ * activates them after a decision; it calls __consentry_guard.update() first.
+ * The config is baked in per response by proxy/csp.py (guard_config). */
+(function (cfg) {
+  "use strict";
+  var W = window, D = document;
+  if (!cfg || W.__consentry_guard) return;
+  var V = cfg.v, H = cfg.h, granted = {}, choices = cfg.o || {}, cache = {}, cached = 0;
+  var api = { update: update, refuses: refuses, blocked: [], csp: cfg.c };
+  W.__consentry_guard = api;
+  setGranted(cfg.g);
+  // Nothing can be refused: wrap nothing, cost nothing.
+  if (!H.length && !cfg.u) return;
+
+  function setGranted(list) {
+    granted = { necessary: 1 };
+    for (var i = 0; i < (list || []).length; i++) granted[list[i]] = 1;
+  }
+  function update(categories, vendors) {
+    setGranted(categories);
+    choices = vendors || {};
+    cache = {}; cached = 0;
+  }
+  function allowedCategory(c) {
+    return c === "necessary" || (!(cfg.gpc && c === "marketing") && !!granted[c]);
+  }
+  function allowedVendor(v) {
+    if (v[2] === 1) return true;
+    if (v[2] === 0) return false;
+    if (v[1] === "necessary") return true;
+    if (cfg.gpc && v[1] === "marketing") return false;
+    if (Object.prototype.hasOwnProperty.call(choices, v[0])) return !!choices[v[0]];
+    return !!granted[v[1]];
+  }
+  function suffix(host, p) {
+    return host === p || (host.length > p.length && host.slice(-p.length - 1) === "." + p);
+  }
+  // The last two labels (three under co.uk-style names): the engine's first-party heuristic.
+  function site(host) {
+    if (/^[\d.]+$|:/.test(host)) return host;
+    var l = host.split(".");
+    return l.slice(l.length > 2 && l[l.length - 2].length <= 3 && l[l.length - 1].length === 2 ? -3 : -2).join(".");
+  }
+  function ownHost(host) {
+    if (host === location.hostname || site(host) === site(location.hostname)) return true;
+    for (var i = 0; i < cfg.s.length; i++) {
+      var s = cfg.s[i].split(":")[0];
+      if (suffix(host, s.replace(/^\*\./, ""))) return true;
+    }
+    return false;
+  }
+  // The refusal for one URL ({vendor, category}) or null. Cached: pages ask about the same URLs.
+  function refuses(url) {
+    if (url == null) return null;
+    url = String(url);
+    if (cache.hasOwnProperty(url)) return cache[url];
+    var hit = null, u = null;
+    try { u = new URL(url, D.baseURI); } catch (e) { /* not a URL: fetches nothing */ }
+    if (u && /^(https?|wss?):$/.test(u.protocol)) {
+      var host = u.hostname.toLowerCase().replace(/\.$/, ""), best = -1, len = -1;
+      for (var i = 0; i < H.length; i++) {
+        var e = H[i];
+        if (suffix(host, e[0]) && u.pathname.indexOf(e[1]) === 0 && e[0].length + e[1].length > len) {
+          best = e[2]; len = e[0].length + e[1].length;
+        }
+      }
+      if (best >= 0) {
+        if (!allowedVendor(V[best])) hit = { vendor: V[best][0], category: V[best][1] };
+      } else if (cfg.u && !allowedCategory(cfg.u) && !ownHost(host)) {
+        hit = { vendor: "", category: cfg.u };
+      }
+    }
+    if (++cached > 500) { cache = {}; cached = 0; }
+    cache[url] = hit;
+    return hit;
+  }
+  function note(hit, url, how) {
+    if (api.blocked.length < 100) api.blocked.push({ vendor: hit.vendor, category: hit.category, url: String(url).slice(0, 200), via: how });
+  }
+  // srcset and ping hold several URLs; one refused URL refuses the attribute.
+  function refusesValue(name, value) {
+    if (name === "srcset") {
+      var parts = String(value).split(",");
+      for (var i = 0; i < parts.length; i++) {
+        var hit = refuses(parts[i].trim().split(/\s+/)[0]);
+        if (hit) return hit;
+      }
+      return null;
+    }
+    if (name === "ping") {
+      var urls = String(value).trim().split(/\s+/);
+      for (var j = 0; j < urls.length; j++) if (refuses(urls[j])) return refuses(urls[j]);
+      return null;
+    }
+    return refuses(value);
+  }
+
+  var HTML = "http://www.w3.org/1999/xhtml";
+  var EP = Element.prototype, NP = Node.prototype;
+  var setA = EP.setAttribute, getA = EP.getAttribute, remA = EP.removeAttribute;
+  // Per tag, the attributes that make the element fetch.
+  var FETCH = {
+    SCRIPT: ["src"], IMG: ["src", "srcset"], IFRAME: ["src"], FRAME: ["src"], SOURCE: ["src", "srcset"],
+    VIDEO: ["src", "poster"], AUDIO: ["src"], EMBED: ["src"], OBJECT: ["data"], LINK: ["href"],
+    INPUT: ["src"], TRACK: ["src"], A: ["ping"], AREA: ["ping"]
+  };
+  var SELECTOR = "script[src],img,iframe[src],frame[src],source,video,audio[src],embed[src],object[data],link[href],input[src],track[src],a[ping],area[ping]";
+
+  function fetches(el, name) {
+    var names = el.namespaceURI === HTML && FETCH[el.tagName];
+    return !!names && names.indexOf(name) >= 0;
+  }
+  // Make an element inert the DESIGN.md way instead of giving it the refused URL.
+  function inert(el, name, value, hit, how) {
+    note(hit, value, how);
+    setA.call(el, "data-consent", hit.category);
+    if (hit.vendor) setA.call(el, "data-consent-vendor", hit.vendor);
+    setA.call(el, "data-consent-" + name, String(value));
+    if (el.tagName === "SCRIPT") {
+      var type = getA.call(el, "type");
+      if (type !== null && type !== "text/plain") setA.call(el, "data-consent-type", type);
+      setA.call(el, "type", "text/plain");
+    }
+    remA.call(el, name);
+  }
+  function scrubElement(el) {
+    var names = el.namespaceURI === HTML && FETCH[el.tagName];
+    if (!names) return 0;
+    var changed = 0;
+    for (var i = 0; i < names.length; i++) {
+      var value = getA.call(el, names[i]);
+      if (value === null) continue;
+      var hit = refusesValue(names[i], value);
+      if (hit) { inert(el, names[i], value, hit, "insert"); changed++; }
+    }
+    return changed;
+  }
+  // A node about to enter the document, with its subtree: neutralise what is refused.
+  function scrub(node) {
+    if (!node || typeof node !== "object") return 0;
+    var type = node.nodeType, changed = 0;
+    if (type === 1) changed = scrubElement(node);
+    if ((type === 1 || type === 11) && node.firstElementChild) {
+      var found = node.querySelectorAll(SELECTOR);
+      for (var i = 0; i < found.length; i++) changed += scrubElement(found[i]);
+    }
+    return changed;
+  }
+
+  // 1. Attribute setters: el.src = ..., new Image().src = ... (an <img> fetches before insertion).
+  function guardProperty(proto, name) {
+    var d = proto && Object.getOwnPropertyDescriptor(proto, name);
+    if (!d || !d.set) return;
+    var set = d.set;
+    Object.defineProperty(proto, name, {
+      configurable: true, enumerable: d.enumerable, get: d.get,
+      set: function (value) {
+        var hit = fetches(this, name) && refusesValue(name, value);
+        if (hit) inert(this, name, value, hit, "property"); else set.call(this, value);
+      }
+    });
+  }
+  var props = [
+    ["HTMLScriptElement", "src"], ["HTMLImageElement", "src"], ["HTMLImageElement", "srcset"],
+    ["HTMLIFrameElement", "src"], ["HTMLFrameElement", "src"], ["HTMLSourceElement", "src"],
+    ["HTMLSourceElement", "srcset"], ["HTMLMediaElement", "src"], ["HTMLVideoElement", "poster"],
+    ["HTMLEmbedElement", "src"], ["HTMLObjectElement", "data"], ["HTMLLinkElement", "href"],
+    ["HTMLInputElement", "src"], ["HTMLTrackElement", "src"], ["HTMLAnchorElement", "ping"], ["HTMLAreaElement", "ping"]
+  ];
+  for (var p = 0; p < props.length; p++) if (W[props[p][0]]) guardProperty(W[props[p][0]].prototype, props[p][1]);
+
+  // 2. setAttribute / setAttributeNS with a fetching attribute; srcdoc markup is cleaned.
+  EP.setAttribute = function (name, value) {
+    var lower = String(name).toLowerCase();
+    if (lower === "srcdoc" && this.tagName === "IFRAME") value = clean(value);
+    var hit = fetches(this, lower) && refusesValue(lower, value);
+    if (hit) return inert(this, lower, value, hit, "setAttribute");
+    return setA.call(this, name, value);
+  };
+  var setANS = EP.setAttributeNS;
+  EP.setAttributeNS = function (ns, name, value) {
+    var lower = String(name).toLowerCase();
+    var hit = !ns && fetches(this, lower) && refusesValue(lower, value);
+    if (hit) return inert(this, lower, value, hit, "setAttribute");
+    return setANS.call(this, ns, name, value);
+  };
+
+  // 3. Insertion: nodes built some other way (cloneNode, DOMParser, templates) are checked on the way in.
+  function guardInsert(proto, name, firstOnly) {
+    var f = proto && proto[name];
+    if (typeof f !== "function") return;
+    proto[name] = function () {
+      for (var i = 0; i < (firstOnly ? 1 : arguments.length); i++) scrub(arguments[i]);
+      return f.apply(this, arguments);
+    };
+  }
+  guardInsert(NP, "appendChild", true);
+  guardInsert(NP, "insertBefore", true);
+  guardInsert(NP, "replaceChild", true);
+  var many = ["append", "prepend", "before", "after", "replaceWith", "replaceChildren"];
+  for (var m = 0; m < many.length; m++) {
+    guardInsert(EP, many[m]);
+    guardInsert(W.DocumentFragment && DocumentFragment.prototype, many[m]);
+    guardInsert(W.Document && Document.prototype, many[m]);
+  }
+  if (W.CharacterData) for (m = 2; m < 5; m++) guardInsert(CharacterData.prototype, many[m]);
+  var adjacent = EP.insertAdjacentElement;
+  EP.insertAdjacentElement = function (where, el) { scrub(el); return adjacent.call(this, where, el); };
+
+  // 4. Markup strings: parsed in an inert <template> (no fetch, no script runs there),
+  // neutralised, serialised again. Only markup that can fetch pays for this.
+  var MAY_FETCH = /<(script|img|image|iframe|frame|source|video|audio|embed|object|link|input|track)[\s/>]|\sping\s*=/i;
+  var innerHTML = Object.getOwnPropertyDescriptor(EP, "innerHTML");
+  var createElement = D.createElement;
+  function clean(markup) {
+    if (typeof markup !== "string" || !MAY_FETCH.test(markup)) return markup;
+    var t = createElement.call(D, "template");
+    innerHTML.set.call(t, markup);
+    return scrub(t.content) ? innerHTML.get.call(t) : markup;
+  }
+  function guardMarkupSetter(proto, name) {
+    var d = proto && Object.getOwnPropertyDescriptor(proto, name);
+    if (!d || !d.set) return;
+    var set = d.set;
+    Object.defineProperty(proto, name, {
+      configurable: true, enumerable: d.enumerable, get: d.get,
+      set: function (value) { set.call(this, clean(value)); }
+    });
+  }
+  guardMarkupSetter(EP, "innerHTML");
+  guardMarkupSetter(EP, "outerHTML");
+  guardMarkupSetter(W.ShadowRoot && ShadowRoot.prototype, "innerHTML");
+  guardMarkupSetter(W.HTMLIFrameElement && HTMLIFrameElement.prototype, "srcdoc");
+  function guardMarkupCall(proto, name, index) {
+    var f = proto && proto[name];
+    if (typeof f !== "function") return;
+    proto[name] = function () {
+      var args = Array.prototype.slice.call(arguments);
+      args[index] = clean(args[index]);
+      return f.apply(this, args);
+    };
+  }
+  guardMarkupCall(EP, "insertAdjacentHTML", 1);
+  guardMarkupCall(EP, "setHTMLUnsafe", 0);
+  guardMarkupCall(W.ShadowRoot && ShadowRoot.prototype, "setHTMLUnsafe", 0);
+  guardMarkupCall(W.Range && Range.prototype, "createContextualFragment", 0);
+  function guardWrite(name) {
+    var f = Document.prototype[name];
+    Document.prototype[name] = function () {
+      return f.call(this, clean(Array.prototype.join.call(arguments, "")));
+    };
+  }
+  guardWrite("write");
+  guardWrite("writeln");
+
+  // 5. Network APIs: a refused URL fails the way a blocked request does.
+  if (W.fetch) {
+    var fetch0 = W.fetch;
+    W.fetch = function (input) {
+      var url = input && typeof input === "object" && "url" in input ? input.url : input;
+      var hit = refuses(url);
+      if (hit) {
+        note(hit, url, "fetch");
+        return Promise.reject(new TypeError("Failed to fetch: refused by consent (" + hit.category + ")"));
+      }
+      return fetch0.apply(this, arguments);
+    };
+  }
+  if (W.XMLHttpRequest) {
+    var XP = XMLHttpRequest.prototype, open0 = XP.open, send0 = XP.send, refusedXHR = new WeakSet();
+    XP.open = function (method, url) {
+      var hit = refuses(url);
+      if (hit) { note(hit, url, "xhr"); refusedXHR.add(this); } else refusedXHR.delete(this);
+      return open0.apply(this, arguments);
+    };
+    XP.send = function () {
+      if (!refusedXHR.has(this)) return send0.apply(this, arguments);
+      var xhr = this;
+      setTimeout(function () {
+        xhr.dispatchEvent(new ProgressEvent("error"));
+        xhr.dispatchEvent(new ProgressEvent("loadend"));
+      }, 0);
+    };
+  }
+  if (W.Navigator && Navigator.prototype.sendBeacon) {
+    var beacon0 = Navigator.prototype.sendBeacon;
+    Navigator.prototype.sendBeacon = function (url) {
+      var hit = refuses(url);
+      if (hit) { note(hit, url, "beacon"); return false; }
+      return beacon0.apply(this, arguments);
+    };
+  }
+})(/*CONSENTRY_CONFIG*/null);
