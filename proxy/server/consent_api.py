@@ -218,9 +218,12 @@ async def decide(request: web.Request, runtime: SiteRuntime) -> web.StreamRespon
     remember_state(request, state)
     secure = view.proto == "https"
     cookie_names = [pair.split("=", 1)[0].strip() for v in request.headers.getall("Cookie", []) for pair in v.split(";") if pair.strip()]
+    # The engine knows the site's vendor overrides; without it, the catalogue categories decide.
+    from proxy.server.collaborators import Engine
+
     expired = expire_cookie_headers(
-        cookie_names, host=view.host, secure=secure,
-        is_refused=lambda name: runtime.engine.refused_cookie(name, state),
+        cookie_names, host=view.host, secure=secure, refused_categories=decision.refused,
+        is_refused=(lambda name: runtime.engine.refused_cookie(name, state)) if Engine is not None else None,
         keep=[getattr(site, "cookie_name", None) or "consentry"],
     )
     if return_to is not None:
