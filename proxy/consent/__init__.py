@@ -2,7 +2,7 @@
 
 Everything the server, the engine, the CLI and the mitmproxy addon need about
 consent, as plain functions over plain values (the site policy is duck-typed).
-Must not import aiohttp, mitmproxy, pydantic or the policy package: only PyJWT
+Must never depend on aiohttp, mitmproxy, pydantic or the policy package: only PyJWT
 (with `cryptography`) and the stdlib; `proxy.catalogue` is consulted lazily.
 """
 

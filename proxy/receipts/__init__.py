@@ -3,7 +3,7 @@
 `open_store(url)` gives a SQLite (embedded default, WAL) or PostgreSQL (asyncpg,
 lazily imported) store with the same schema and migrations; `record` is durable
 when it returns and raises `ReceiptStoreError` otherwise, so the server can
-refuse to issue a cookie it cannot prove. Must not import aiohttp, mitmproxy,
+refuse to issue a cookie it cannot prove. Must never depend on aiohttp, mitmproxy,
 pydantic or the consent/policy packages.
 """
 

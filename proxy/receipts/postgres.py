@@ -4,7 +4,7 @@ Same table, columns and numbered migrations as the SQLite store; migrations run
 under a transaction-scoped advisory lock so several proxy processes can start at
 once. Each `record` is one autocommitted INSERT, durable when it returns (the
 server's default synchronous_commit). asyncpg is imported lazily, when a
-`postgresql://` URL is opened. Must not import aiohttp.
+`postgresql://` URL is opened. Must never depend on aiohttp.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ the event loop never blocks on disk. `record` calls that arrive together are
 group-committed: one transaction, one fsync (synchronous=FULL), each receipt in
 its own savepoint so one bad row fails alone. `record` returns only after the
 commit. Several proxy processes may share the file (WAL + busy timeout). Must not
-import aiohttp or asyncpg.
+depend on aiohttp or asyncpg.
 """
 
 from __future__ import annotations
