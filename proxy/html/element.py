@@ -42,6 +42,7 @@ class Element:
     in_srcdoc: bool = False                   # inside an <iframe srcdoc> document
     offset: int = 0                           # byte offset of the start tag in the input stream
     line: int = 1                             # 1-based line of the start tag
+    attribute: str | None = None              # set for an on* event handler: its name; text holds its code
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,78 @@
+"""Compiled byte patterns for the scanner: the fast path and the text-mode end searches.
+
+The fast path (``SKIP``) is one possessive regular expression that consumes, in C, runs
+of text and whole tags that can neither fetch nor change the tokenizer's mode: tags
+whose name and attribute names are all uninteresting, comments, doctypes and bogus
+comments. It stops at anything else, and at anything incomplete (a tag, comment or
+``<`` at the end of the buffer), so Python code runs only per interesting token.
+Quoted attribute values are consumed as units, so a ``<`` or ``>`` inside one never
+starts or ends a tag. Standard library only; must not import aiohttp, mitmproxy, jwt or
+pydantic.
+"""
+
+from __future__ import annotations
+
+import re
+
+from proxy.html.fetch import INTERESTING_TAGS
+from proxy.html.tags import ATTR, TAG_NAME
+
+_TERMINATOR = rb"[\t\n\f\r />]"
+
+
+def _alternatives(words: list[str]) -> bytes:
+    # Longest first so "frame" does not shadow nothing, and "image" wins over "img".
+    return b"|".join(re.escape(word.encode("ascii")) for word in sorted(words, key=len, reverse=True))
+
+
+_TAG_WORDS = _alternatives(sorted(INTERESTING_TAGS))
+_END_WORDS = _alternatives(["noscript", "template", "svg", "math"])
+# Attribute names that can fetch or run something, or mark consent; prefixes suffice
+# because the Python side checks exact names.
+_ATTR_WORDS = rb"style|background|on|ping|data-(?:src|srcset|lazy-src|bg|consent|category|cookie)"
+
+_BORING_START = (
+    rb"<(?!(?i:" + _TAG_WORDS + rb")" + _TERMINATOR + rb")" + TAG_NAME
+    + rb"(?:[\t\n\f\r /]++|(?!(?i:" + _ATTR_WORDS + rb"))" + ATTR + rb")*+>"
+)
+_BORING_END = (
+    rb"</(?!(?i:" + _END_WORDS + rb")" + _TERMINATOR + rb")" + TAG_NAME
+    + rb"(?:[\t\n\f\r /]++|" + ATTR + rb")*+>"
+)
+_COMMENT = rb"<!--(?:-?>|(?:[^-]++|-(?!-!?>))*+--!?>)"
+
+SKIP = re.compile(
+    rb"(?:[^<]++"
+    rb"|<(?=[^A-Za-z/!?])"
+    + rb"|" + _COMMENT
+    + rb"|<!(?!--)[^>]*+>"
+    rb"|<\?[^>]*+>"
+    rb"|</>"
+    rb"|</[^A-Za-z>][^>]*+>"
+    + rb"|" + _BORING_START
+    + rb"|" + _BORING_END
+    + rb")*+"
+)
+
+TEXT = re.compile(rb"[^<]*+")
+NON_WHITESPACE = re.compile(rb"[^\t\n\f\r ]")
+COMMENT_END = re.compile(rb"--!?>")
+
+# Script data: the states that decide where a <script> ends (WHATWG 13.2.5.4ff).
+SCRIPT_DATA = re.compile(rb"<!--|</(?i:script)" + _TERMINATOR)
+SCRIPT_ESCAPED = re.compile(rb"-->|</(?i:script)" + _TERMINATOR + rb"|<(?i:script)" + _TERMINATOR)
+SCRIPT_DOUBLE_ESCAPED = re.compile(rb"-->|</(?i:script)" + _TERMINATOR)
+
+# Inside <noscript>, a "</noscript" that a scripting browser would take as the end.
+NOSCRIPT_END = re.compile(rb"</(?=(?i:noscript)" + _TERMINATOR + rb")")
+
+_END_TAG_CACHE: dict[str, re.Pattern[bytes]] = {}
+
+
+def end_tag(name: str) -> re.Pattern[bytes]:
+    """``</name`` followed by a terminator, case-insensitively (RAWTEXT/RCDATA ends)."""
+    pattern = _END_TAG_CACHE.get(name)
+    if pattern is None:
+        pattern = re.compile(rb"</(?i:" + re.escape(name.encode("ascii")) + rb")" + _TERMINATOR)
+        _END_TAG_CACHE[name] = pattern
+    return pattern

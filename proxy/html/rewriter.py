@@ -1,0 +1,108 @@
+"""The public streaming rewriter: picks the encoding, then runs the scanner over bytes.
+
+``Rewriter(decide, ...).feed(chunk) -> bytes`` / ``close() -> bytes``. Until the encoding
+is known (caller's, BOM, or ``<meta>`` within the first 1024 bytes) it holds at most
+those 1024 bytes. UTF-16 documents are transcoded to UTF-8 for scanning and back on
+output; unchanged text round-trips exactly (lone surrogates included). ``decide``
+comes from the caller: this package knows markup, never consent. Standard library only;
+must not import aiohttp, mitmproxy, jwt or pydantic.
+"""
+
+from __future__ import annotations
+
+import codecs
+
+from proxy.html import encoding as enc
+from proxy.html.scanner import Decide, Scanner
+
+
+class Rewriter:
+    """Rewrite one HTML document as it streams; see docs/internals.md."""
+
+    def __init__(self, decide: Decide, *, encoding: str | None = None, base_url: str | None = None,
+                 max_buffer: int = 256 * 1024, inject: bytes | None = None) -> None:
+        self._decide = decide
+        self._requested = enc.normalise(encoding) if encoding else None
+        self._base_url = base_url
+        self._max_buffer = max_buffer
+        self._inject = inject
+        self.encoding: str | None = None
+        self._scanner: Scanner | None = None
+        self._head = b""      # bytes seen before the encoding was chosen
+        self._decoder: codecs.IncrementalDecoder | None = None   # UTF-16 -> text
+        self._encoder: codecs.IncrementalEncoder | None = None   # text -> UTF-16
+        self._output_decoder: codecs.IncrementalDecoder | None = None  # scanner UTF-8 -> text
+        self._closed = False
+
+    # -- choosing the encoding
+
+    def _start(self, final: bool) -> bytes | None:
+        """Choose the encoding if possible; returns bytes to emit first (a BOM)."""
+        data = self._head
+        if enc.could_be_bom_prefix(data) and not final:
+            return None
+        bom = enc.sniff_bom(data)
+        if bom is not None:
+            name, length = bom
+            return self._begin(name, data[:length], data[length:])
+        if self._requested is not None:
+            return self._begin(self._requested, b"", data)
+        if len(data) < enc.PRESCAN_BYTES and not final:
+            return None
+        found = enc.prescan(data[:enc.PRESCAN_BYTES])
+        return self._begin(found or enc.DEFAULT, b"", data)
+
+    def _begin(self, name: str, bom: bytes, rest: bytes) -> bytes:
+        self.encoding = name
+        self._head = b""
+        if enc.is_utf16(name):
+            codec = name if name not in ("utf-16", "utf-32") else name + "-le"
+            self._decoder = codecs.getincrementaldecoder(codec)(errors="surrogatepass")
+            self._encoder = codecs.getincrementalencoder(codec)(errors="surrogatepass")
+            self._output_decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogatepass")
+            scan_encoding = "utf-8"
+        else:
+            scan_encoding = name
+        self._scanner = Scanner(self._decide, encoding=scan_encoding, base_url=self._base_url,
+                                max_buffer=self._max_buffer, inject=self._inject)
+        self._scanner._offset = len(bom)  # offsets count from the first byte of input
+        return bom + self._through(rest)
+
+    # -- streaming
+
+    def _through(self, data: bytes, final: bool = False) -> bytes:
+        assert self._scanner is not None
+        if self._decoder is None:
+            out = self._scanner.feed(data)
+            return out + self._scanner.close() if final else out
+        assert self._encoder is not None and self._output_decoder is not None
+        leftover = b""
+        try:
+            text = self._decoder.decode(data, final=final)
+        except UnicodeDecodeError:  # an odd trailing byte: pass it through as it was
+            text = self._decoder.decode(b"", final=False)
+            leftover = self._decoder.getstate()[0]
+        scanned = self._scanner.feed(text.encode("utf-8", errors="surrogatepass"))
+        if final:
+            scanned += self._scanner.close()
+        out = self._encoder.encode(self._output_decoder.decode(scanned, final=final), final=final)
+        return out + leftover
+
+    def feed(self, data: bytes) -> bytes:
+        if self._closed:
+            raise ValueError("feed() after close()")
+        if self._scanner is None:
+            self._head += data
+            started = self._start(final=False)
+            return started if started is not None else b""
+        return self._through(data)
+
+    def close(self) -> bytes:
+        if self._closed:
+            return b""
+        self._closed = True
+        out = b""
+        if self._scanner is None:
+            started = self._start(final=True)
+            out = started or b""
+        return out + self._through(b"", final=True)

@@ -1,0 +1,903 @@
+"""The streaming scanner: WHATWG tokenizer states over bytes, edits spliced into the stream.
+
+``Scanner.feed(chunk)`` returns the bytes that are final; everything it is not yet sure
+about (an incomplete tag or comment, the possible beginning of ``</script``, a script
+body it must see before deciding) stays in a tail capped by ``max_buffer``. It tracks
+only what decides where tags start and end: data, RCDATA, RAWTEXT, script data with its
+escaped and double-escaped states, comments, bogus comments, CDATA (foreign content
+only) and PLAINTEXT, plus a small simulation of the tree builder (``<svg>``/``<math>``
+with breakout tags and integration points, ``<template>``, ``<noscript>``). Bytes are
+copied through untouched except the tags it edits.
+
+Readings it chooses where a browser could go either way (STYLE.md habit 4):
+
+* ``<noscript>`` is read as markup (the scripting-disabled reading), so a tracker pixel
+  or iframe in it is neutralised for browsers without JavaScript. A scripting browser
+  reads the same bytes as raw text ending at the first ``</noscript``; where that would
+  end the element earlier than the markup reading (``</noscript>`` inside an attribute
+  value, comment, or raw-text body inside the noscript), the ``</`` is rewritten to
+  ``<\\/`` so both readings agree on where the noscript ends, and ``<plaintext>`` inside
+  noscript does not switch to PLAINTEXT.
+* An end tag inside SVG/MathML that matches no open foreign element leaves foreign
+  content (the common case: it closes an HTML ancestor).
+* A tag longer than ``max_buffer`` is decided on what was seen, marked
+  ``text_truncated``; if it is a kind that can fetch, it is deferred even when the
+  decision was to keep it (fail closed) and every later fetching attribute is renamed
+  as it streams past. Script and style bodies longer than ``max_buffer`` are decided on
+  their first ``max_buffer`` bytes and then streamed. Comments stream.
+* Input that ends inside a tag is passed through unchanged (a browser drops it).
+
+Standard library only; must not import aiohttp, mitmproxy, jwt or pydantic.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+
+from proxy.html import patterns as P
+from proxy.html.charrefs import decode_attribute
+from proxy.html.css import css_urls
+from proxy.html.edits import PREFIX, EditBuilder
+from proxy.html.element import Action, Decision, Element, FetchURL
+from proxy.html.fetch import ALWAYS_ASKED, LAZY_ATTRS, Inspection, inspect_tag
+from proxy.html.tags import TAG, Attr, apply_edit, parse_attributes, truncated_attributes
+from proxy.html.urls import resolve, usable_base
+
+log = logging.getLogger(__name__)
+
+Decide = Callable[[Element], Decision]
+
+# Tokenizer modes.
+DATA, RAW, COMMENT, BOGUS, CDATA, PLAINTEXT, LONG_TAG = range(7)
+# Script data sub-states.
+S_DATA, S_ESCAPED, S_DOUBLE = range(3)
+
+VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "image", "input", "link", "meta",
+                  "source", "track", "wbr", "param", "keygen", "frame", "basefont", "bgsound"})
+RAWTEXT_ELEMENTS = frozenset({"style", "xmp", "iframe", "noembed", "noframes", "title", "textarea"})
+TEXT_MODE_ELEMENTS = RAWTEXT_ELEMENTS | {"script"}
+# Start tags that end foreign content (tree construction, "in foreign content").
+BREAKOUT = frozenset({"b", "big", "blockquote", "body", "br", "center", "code", "dd", "div", "dl", "dt",
+                      "em", "embed", "h1", "h2", "h3", "h4", "h5", "h6", "head", "hr", "i", "img", "li",
+                      "listing", "menu", "meta", "nobr", "ol", "p", "pre", "ruby", "s", "small", "span",
+                      "strong", "strike", "sub", "sup", "table", "tt", "u", "ul", "var"})
+SVG_INTEGRATION = frozenset({"foreignobject", "desc", "title"})
+MATHML_TEXT_INTEGRATION = frozenset({"mi", "mo", "mn", "ms", "mtext"})
+HEAD_CONTENT = frozenset({"html", "meta", "title", "link", "base", "style", "script", "noscript",
+                          "template", "basefont", "bgsound"})
+# Elements a STRIP removes entirely; for the rest it removes only the fetching attributes
+# (a <div style="background:url(tracker)"> keeps its content, an <a ping> stays a link).
+WHOLE_ELEMENT = ALWAYS_ASKED | {"input", "meta"}
+SVG_WHOLE = frozenset({"image", "use", "feimage", "script", "style"})
+# Attribute names renamed after the cut of an over-long tag that is being deferred.
+LONG_TAG_MOVED = frozenset({"src", "srcset", "srcdoc", "poster", "data", "href", "xlink:href", "imagesrcset",
+                            "ping", "style", "background", "http-equiv", *LAZY_ATTRS})
+_NAME_HEAD = re.compile(rb"[\t\n\f\r /]*+([^\t\n\f\r />][^\t\n\f\r />=]*+)")
+_AFTER_NAME = re.compile(rb"[\t\n\f\r ]*+(?:(=)[\t\n\f\r ]*+([\"']?))?")
+_SEPARATORS = re.compile(rb"[\t\n\f\r /]*+")
+_UNQUOTED_END = re.compile(rb"[\t\n\f\r >]")
+
+
+def _defuse_noscript(data: bytes) -> bytes:
+    return P.NOSCRIPT_END.sub(rb"<\\/", data)
+
+
+class Scanner:
+    """Byte-preserving streaming rewriter for one ASCII-compatible document."""
+
+    def __init__(self, decide: Decide, *, encoding: str, base_url: str | None = None,
+                 max_buffer: int = 256 * 1024, inject: bytes | None = None, in_srcdoc: bool = False) -> None:
+        self._decide = decide
+        self.encoding = encoding
+        self._document_url = base_url if base_url and usable_base(base_url) else None
+        self._base = self._document_url
+        self._base_seen = False
+        self._max = max(64, max_buffer)
+        self._inject = inject or None
+        self._in_srcdoc = in_srcdoc
+        self._buf = b""
+        self._offset = 0          # absolute stream offset of _buf[0]
+        self._pos = 0             # scanning position in _buf
+        self._emit_from = 0       # bytes of _buf before this are already emitted or discarded
+        self._out: list[bytes] = []
+        self._line = 1
+        self._line_pos = 0
+        self._mode = DATA
+        # Text-mode (RAW) state, absolute offsets.
+        self._raw_name = ""
+        self._raw_script = False
+        self._script_state = S_DATA
+        self._raw_scan = 0
+        self._raw_body = 0
+        self._raw_hold = False           # body not yet emitted (decision pending or noscript)
+        self._raw_pending: tuple[bytes, int, str, bool] | None = None  # start tag bytes, offset, name, foreign
+        self._raw_suppress = False
+        # Tree-builder simulation.
+        self._foreign: list[tuple[str, bool]] = []  # open foreign elements: (name, HTML inside?)
+        self._noscript = 0
+        self._template = 0
+        # STRIP of an element with content: suppress until its end tag.
+        self._strip_name: str | None = None
+        self._strip_depth = 0
+        # Over-long tag streaming state.
+        self._long_quote = b""           # b'"', b"'", b" " (unquoted) or b"" (between attributes)
+        self._long_decision: Decision | None = None
+        self._long_info: tuple[str, bool, bool, bool] = ("", False, False, False)  # name, end tag, foreign, interesting
+        self._comment_scan = 0
+        self._bogus_start = 0
+        self._long_strip_void = False
+        self._closed = False
+
+    # ----------------------------------------------------------------- public API
+
+    def feed(self, data: bytes) -> bytes:
+        if self._closed:
+            raise ValueError("feed() after close()")
+        if not data:
+            return b""
+        self._buf = self._buf + data if self._buf else bytes(data)
+        self._run(eof=False)
+        return self._flush()
+
+    def close(self) -> bytes:
+        if self._closed:
+            return b""
+        self._run(eof=True)
+        out = self._flush(final=True)
+        if self._inject is not None:
+            out += self._inject
+            self._inject = None
+        self._closed = True
+        return out
+
+    # ----------------------------------------------------------------- plumbing
+
+    @property
+    def _suppressing(self) -> bool:
+        return self._strip_name is not None or self._raw_suppress
+
+    def _advance(self, position: int) -> None:
+        self._pos = position
+        if self._suppressing:
+            self._emit_from = position
+
+    def _replace(self, start: int, end: int, data: bytes) -> None:
+        """Emit ``data`` instead of ``_buf[start:end]``."""
+        if not self._suppressing:
+            self._out.append(self._buf[self._emit_from:start])
+            self._out.append(data)
+        self._emit_from = end
+        self._pos = end
+
+    def _insert(self, at: int, data: bytes) -> None:
+        if not self._suppressing:
+            self._out.append(self._buf[self._emit_from:at])
+            self._out.append(data)
+            self._emit_from = at
+
+    def _start_suppressing(self, at: int) -> None:
+        if not self._suppressing:
+            self._out.append(self._buf[self._emit_from:at])
+        self._emit_from = at
+
+    def _flush(self, final: bool = False) -> bytes:
+        buf = self._buf
+        if final:
+            if not self._suppressing:
+                self._out.append(buf[self._emit_from:])
+            self._pos = self._emit_from = len(buf)
+        elif self._raw_pending is None or self._mode != RAW:
+            if not self._suppressing:
+                self._out.append(buf[self._emit_from:self._pos])
+            self._emit_from = self._pos
+        cut = self._emit_from
+        if cut:
+            if self._line_pos < cut:
+                self._line += buf.count(b"\n", self._line_pos, cut)
+                self._line_pos = 0
+            else:
+                self._line_pos -= cut
+            self._buf = buf[cut:]
+            self._offset += cut
+            self._pos -= cut
+            self._emit_from = 0
+        out = b"".join(self._out)
+        self._out.clear()
+        return out
+
+    def _line_at(self, position: int) -> int:
+        if position > self._line_pos:
+            self._line += self._buf.count(b"\n", self._line_pos, position)
+            self._line_pos = position
+        return self._line
+
+    def _in_foreign(self) -> bool:
+        return bool(self._foreign) and not self._foreign[-1][1]
+
+    def _place_inject(self, at: int) -> None:
+        data, self._inject = self._inject, None
+        if data is not None:
+            self._insert(at, data)
+
+    # ----------------------------------------------------------------- main loop
+
+    def _run(self, eof: bool) -> None:
+        while True:
+            mode = self._mode
+            if mode == DATA:
+                progressed = self._data(eof)
+            elif mode == RAW:
+                progressed = self._raw(eof)
+            elif mode == COMMENT:
+                progressed = self._comment(eof)
+            elif mode == BOGUS:
+                progressed = self._bogus(eof)
+            elif mode == CDATA:
+                progressed = self._cdata(eof)
+            elif mode == LONG_TAG:
+                progressed = self._long_tag(eof)
+            else:  # PLAINTEXT: everything after is text, nothing in it fetches
+                self._advance(len(self._buf))
+                progressed = False
+            if not progressed:
+                return
+
+    def _data(self, eof: bool) -> bool:
+        buf = self._buf
+        size = len(buf)
+        start = self._pos
+        fast = (self._inject is None and self._strip_name is None and not self._noscript
+                and not self._foreign)
+        if fast:
+            position = P.SKIP.match(buf, start).end()
+        else:
+            position = P.TEXT.match(buf, start).end()
+            if self._inject is not None and position > start and not (self._template or self._noscript):
+                text = P.NON_WHITESPACE.search(buf, start, position)
+                if text is not None:
+                    self._advance(text.start())
+                    self._place_inject(text.start())
+        self._advance(position)
+        if position >= size:
+            return False
+        if position + 1 >= size:
+            if not eof:
+                return False
+            self._advance(size)
+            return False
+        following = buf[position + 1]
+        if following == 0x21:  # "!"
+            return self._markup_declaration(position, eof)
+        if following == 0x3F:  # "?": bogus comment up to ">"
+            self._mode = BOGUS
+            self._bogus_start = self._offset + position
+            return True
+        if following == 0x2F:  # "/"
+            if position + 2 >= size:
+                if not eof:
+                    return False
+                self._advance(size)
+                return False
+            third = buf[position + 2]
+            if third == 0x3E:  # "</>" is dropped by the tokenizer
+                self._advance(position + 3)
+                return True
+            if not (0x41 <= third <= 0x5A or 0x61 <= third <= 0x7A):
+                self._mode = BOGUS
+                self._bogus_start = self._offset + position
+                return True
+            return self._tag(position, eof, end_tag=True)
+        if 0x41 <= following <= 0x5A or 0x61 <= following <= 0x7A:
+            return self._tag(position, eof, end_tag=False)
+        self._advance(position + 1)  # a lone "<" is text
+        return True
+
+    # ----------------------------------------------------------------- comments & co.
+
+    def _markup_declaration(self, position: int, eof: bool) -> bool:
+        buf = self._buf
+        head = buf[position:position + 9]
+        if head.startswith(b"<!--"):
+            after = buf[position + 4:position + 6]
+            if not eof and after in (b"", b"-"):
+                return False  # "<!-->" and "<!--->" end right away: need to see
+            if after[:1] == b">":
+                return self._token_done(position, position + 5)
+            if after == b"->":
+                return self._token_done(position, position + 6)
+            end = P.COMMENT_END.search(buf, position + 4)
+            if end is not None:
+                return self._token_done(position, end.end())
+            if eof:
+                return self._token_done(position, len(buf))
+            if len(buf) - position < self._max:
+                return False
+            self._mode = COMMENT
+            self._comment_scan = self._offset + position + 4
+            return True
+        if not eof and len(head) < 9 and (b"<!--".startswith(head) or
+                                          (self._in_foreign() and b"<![CDATA[".startswith(head))):
+            return False
+        if head == b"<![CDATA[" and self._in_foreign():
+            self._mode = CDATA
+            self._comment_scan = self._offset + position + 9
+            return True
+        self._mode = BOGUS
+        self._bogus_start = self._offset + position
+        return True
+
+    def _token_done(self, start: int, end: int) -> bool:
+        """A comment-like token [start, end) is complete; defuse it inside noscript."""
+        if self._noscript and not self._suppressing:
+            chunk = self._buf[start:end]
+            defused = _defuse_noscript(chunk)
+            if defused != chunk:
+                self._replace(start, end, defused)
+                return True
+        self._advance(end)
+        return True
+
+    def _comment(self, eof: bool) -> bool:
+        buf = self._buf
+        scan = max(self._comment_scan - self._offset, 0)
+        end = P.COMMENT_END.search(buf, scan)
+        if end is not None:
+            self._mode = DATA
+            self._advance(end.end())
+            return True
+        if eof:
+            self._mode = DATA
+            self._advance(len(buf))
+            return False
+        keep = max(scan, len(buf) - 3)
+        self._comment_scan = self._offset + keep
+        self._advance(keep)
+        return False
+
+    def _bogus(self, eof: bool) -> bool:
+        """Bogus comment or DOCTYPE: everything up to the first ">" is inert."""
+        buf = self._buf
+        start = self._bogus_start - self._offset
+        end = buf.find(b">", max(start + 2, self._pos))
+        if end >= 0:
+            self._mode = DATA
+            if start >= self._emit_from:
+                return self._token_done(start, end + 1)
+            self._advance(end + 1)
+            return True
+        if eof:
+            self._mode = DATA
+            self._advance(len(buf))
+            return False
+        if len(buf) - start >= self._max:
+            self._advance(len(buf))  # stream a very long one on
+        return False
+
+    def _cdata(self, eof: bool) -> bool:
+        buf = self._buf
+        scan = max(self._comment_scan - self._offset, 0)
+        end = buf.find(b"]]>", scan)
+        if end >= 0:
+            self._mode = DATA
+            self._advance(end + 3)
+            return True
+        if eof:
+            self._mode = DATA
+            self._advance(len(buf))
+            return False
+        keep = max(scan, len(buf) - 2)
+        self._comment_scan = self._offset + keep
+        self._advance(keep)
+        return False
+
+    # ----------------------------------------------------------------- tags
+
+    def _tag(self, position: int, eof: bool, *, end_tag: bool) -> bool:
+        buf = self._buf
+        match = TAG.match(buf, position)
+        if match is None:
+            if eof:
+                self._advance(len(buf))  # a tag cut off by the end of input is dropped by browsers
+                return False
+            if len(buf) - position >= self._max:
+                return self._begin_long_tag(position, end_tag)
+            return False
+        name = match.group(2).lower().decode("latin-1").replace("\x00", "\ufffd")
+        if end_tag:
+            return self._end_tag(match, name)
+        return self._start_tag(match, name, eof)
+
+    def _end_tag(self, match: re.Match[bytes], name: str) -> bool:
+        start, end = match.span()
+        if self._strip_name is not None:
+            if name in ("body", "html"):
+                self._stop_strip(start)
+            elif name == self._strip_name:
+                self._strip_depth -= 1
+                if self._strip_depth <= 0:
+                    self._advance(end)
+                    self._stop_strip(end)
+                    self._close_contexts(name)
+                    return True
+        self._close_contexts(name)
+        if self._noscript and not self._suppressing and P.NOSCRIPT_END.search(self._buf, start + 1, end):
+            self._replace(start, end, self._buf[start:start + 1] + _defuse_noscript(self._buf[start + 1:end]))
+            return True
+        self._advance(end)
+        return True
+
+    def _close_contexts(self, name: str) -> None:
+        if self._foreign:
+            names = [entry[0] for entry in self._foreign]
+            if name in names:
+                index = len(names) - 1 - names[::-1].index(name)
+                del self._foreign[index:]
+                return
+            if self._in_foreign():
+                # </p>, </br> and end tags of HTML ancestors leave foreign content.
+                self._leave_foreign()
+        if name == "noscript" and self._noscript:
+            self._noscript -= 1
+        elif name == "template" and self._template:
+            self._template -= 1
+
+    def _leave_foreign(self) -> None:
+        while self._foreign and not self._foreign[-1][1]:
+            self._foreign.pop()
+
+    def _stop_strip(self, at: int) -> None:
+        self._strip_name = None
+        self._strip_depth = 0
+        self._emit_from = at
+
+    def _start_tag(self, match: re.Match[bytes], name: str, eof: bool) -> bool:
+        buf = self._buf
+        start, end = match.span()
+        foreign = self._in_foreign()
+        raw = buf[start:end]
+        attrs = parse_attributes(raw, match.start(3) - start, len(raw))
+        self_closing = raw.endswith(b"/>") and (not attrs or attrs[-1].end <= len(raw) - 2)
+        if foreign and (name in BREAKOUT or (name == "font" and any(a.name in ("color", "face", "size") for a in attrs))):
+            self._leave_foreign()
+            foreign = self._in_foreign()
+        if foreign and name in ("script", "style") and not self_closing and self._strip_name is None:
+            # SVG script/style bodies are markup to the tokenizer; look ahead for the text.
+            close = P.end_tag(name).search(buf, end)
+            if close is None and not eof and len(buf) - end < self._max:
+                return False
+        if self._inject is not None and not (self._template or self._noscript or self._foreign or self._strip_name):
+            if name == "body":
+                self._place_inject(start)
+            elif name not in HEAD_CONTENT and name != "head":
+                self._place_inject(start)
+        decoded: dict[str, str] = {}
+        for attr in attrs:
+            if attr.name not in decoded:
+                decoded[attr.name] = decode_attribute(raw[attr.value_start:attr.value_end].decode(self.encoding, errors="replace"))
+        if name == "base" and not foreign and not self._base_seen and "href" in decoded:
+            self._base_seen = True
+            target = resolve(decoded["href"], self._document_url)
+            if usable_base(target):
+                self._base = target
+        stripping = self._strip_name is not None
+        if stripping and name == self._strip_name and not (name in VOID or (foreign and self_closing)):
+            self._strip_depth += 1
+        strip_element = False
+        new_tag: bytes | None = None
+        html_text_mode = not foreign and name in TEXT_MODE_ELEMENTS
+        if not stripping:
+            inspection = inspect_tag(name, decoded, foreign=foreign, base=self._base)
+            if inspection.asked or inspection.handlers:
+                if not foreign and name in ("script", "style"):
+                    # The body decides too: hold the start tag until the end tag is seen.
+                    self._enter_raw(name, end, pending=(raw, self._offset + start, name, False))
+                    self._hold_from(start)
+                    self._advance(end)
+                    return True
+                text = None
+                truncated = False
+                if foreign and name in ("script", "style") and not self_closing:
+                    close = P.end_tag(name).search(buf, end)
+                    body_end = close.start() if close is not None else len(buf)
+                    truncated = body_end - end > self._max
+                    text = buf[end:min(body_end, end + self._max)].decode(self.encoding, errors="replace")
+                new_tag, strip_element = self._decide_tag(raw, name, attrs, decoded, inspection, foreign=foreign,
+                                                          start=start, text=text, truncated=truncated)
+        if strip_element and (name in VOID or (foreign and self_closing)):
+            self._replace(start, end, b"")
+        elif strip_element:
+            self._start_suppressing(start)
+            if html_text_mode:
+                self._raw_suppress = True
+            else:
+                self._strip_name = name
+                self._strip_depth = 1
+            self._advance(end)
+        else:
+            if self._noscript and not self._suppressing:
+                edited = new_tag if new_tag is not None else raw
+                defused = _defuse_noscript(edited)
+                if defused != raw:
+                    new_tag = defused
+            if new_tag is not None:
+                self._replace(start, end, new_tag)
+            else:
+                self._advance(end)
+            if name == "head" and self._inject is not None and not (self._template or self._noscript or self._foreign or stripping):
+                self._place_inject(end)
+        self._open_contexts(name, foreign, self_closing, decoded)
+        return True
+
+    def _hold_from(self, start: int) -> None:
+        """Flush what precedes a start tag whose decision waits for its body."""
+        if not self._suppressing:
+            self._out.append(self._buf[self._emit_from:start])
+        self._emit_from = start
+
+    def _open_contexts(self, name: str, foreign: bool, self_closing: bool, decoded: dict[str, str]) -> None:
+        if foreign:
+            if not self_closing:
+                top = self._foreign[-1][0] if self._foreign else ""
+                integration = name in SVG_INTEGRATION and top != "math"
+                if name == "annotation-xml":
+                    integration = decoded.get("encoding", "").strip().lower() in ("text/html", "application/xhtml+xml")
+                elif name in MATHML_TEXT_INTEGRATION:
+                    integration = True
+                self._foreign.append((name, integration))
+            return
+        if name in ("svg", "math"):
+            if not self_closing:
+                self._foreign.append((name, False))
+            return
+        if name == "noscript":
+            self._noscript += 1
+        elif name == "template":
+            self._template += 1
+        elif name == "plaintext" and not self._noscript:
+            if self._mode == DATA and not self._raw_suppress:
+                self._mode = PLAINTEXT
+        elif name == "script" or name in RAWTEXT_ELEMENTS:
+            if self._mode == DATA:
+                self._enter_raw(name, self._pos, pending=None)
+
+    # ----------------------------------------------------------------- decisions
+
+    def _element(self, name: str, decoded: dict[str, str], start: int, *, foreign: bool, urls: list[FetchURL],
+                 text: str | None = None, truncated: bool = False, attribute: str | None = None) -> Element:
+        return Element(tag=name, attrs=decoded, urls=urls, text=text, text_truncated=truncated,
+                       in_noscript=self._noscript > 0, in_template=self._template > 0, in_foreign=foreign,
+                       in_srcdoc=self._in_srcdoc, offset=self._offset + start, line=self._line_at(start),
+                       attribute=attribute)
+
+    def _decide_tag(self, raw: bytes, name: str, attrs: list[Attr], decoded: dict[str, str],
+                    inspection: Inspection, *, foreign: bool, start: int, text: str | None = None,
+                    truncated: bool = False, fail_closed: bool = False) -> tuple[bytes | None, bool]:
+        """(edited tag or None, strip the whole element?) for one start tag."""
+        builder = EditBuilder(raw, attrs, self.encoding)
+        whole = inspection.author_marked or (name in SVG_WHOLE if foreign else name in WHOLE_ELEMENT)
+        inert_type = name in ("script", "style")
+        if inspection.asked:
+            element = self._element(name, decoded, start, foreign=foreign, urls=inspection.urls, text=text,
+                                    truncated=truncated)
+            decision = self._decide(element)
+            if fail_closed and decision.action in (Action.KEEP, Action.ACTIVATE):
+                decision = Decision(Action.DEFER, decision.category or "unclassified", decision.vendor)
+            action = decision.action
+            if action is Action.STRIP:
+                if whole:
+                    return None, True
+                builder.strip_attributes(inspection.moved)
+            elif action is Action.DEFER:
+                builder.defer(decision, inspection.moved, inert_type=inert_type)
+            elif action is Action.ACTIVATE:
+                builder.activate(decision)
+            else:
+                builder.add_extra(decision)
+            if action in (Action.KEEP, Action.ACTIVATE) and name == "iframe" and "srcdoc" in decoded and not foreign:
+                rewritten = self._rewrite_srcdoc(decoded["srcdoc"])
+                if rewritten is not None:
+                    builder.set_attribute("srcdoc", rewritten)
+        for handler in inspection.handlers:
+            element = self._element(name, decoded, start, foreign=foreign, urls=[], text=decoded[handler],
+                                    attribute=handler)
+            decision = self._decide(element)
+            if decision.action is Action.DEFER:
+                builder.move(handler, PREFIX + handler)
+                builder.mark(decision)
+            elif decision.action is Action.STRIP:
+                builder.drop_all(handler)
+        if not builder.edit:
+            return None, False
+        return apply_edit(raw, 0, len(raw), attrs, builder.edit), False
+
+    def _rewrite_srcdoc(self, document: str) -> str | None:
+        """The srcdoc document rewritten with the same decisions, or None if unchanged."""
+        inner = Scanner(self._decide, encoding="utf-8", base_url=self._base, max_buffer=self._max, in_srcdoc=True)
+        data = document.encode("utf-8", errors="surrogatepass")
+        out = inner.feed(data) + inner.close()
+        if out == data:
+            return None
+        return out.decode("utf-8", errors="replace")
+
+    # ----------------------------------------------------------------- RAWTEXT / RCDATA / script data
+
+    def _enter_raw(self, name: str, body_start: int, pending: tuple[bytes, int, str, bool] | None) -> None:
+        self._mode = RAW
+        self._raw_name = name
+        self._raw_script = name == "script"
+        self._script_state = S_DATA
+        self._raw_body = self._raw_scan = self._offset + body_start
+        self._raw_pending = pending
+        self._raw_hold = pending is not None or self._noscript > 0
+
+    def _scan_script(self, buf: bytes, position: int) -> int | None:
+        """Run the script-data states from ``position``; the start of ``</script`` or None."""
+        state = self._script_state
+        while True:
+            if state == S_DATA:
+                match = P.SCRIPT_DATA.search(buf, position)
+            elif state == S_ESCAPED:
+                match = P.SCRIPT_ESCAPED.search(buf, position)
+            else:
+                match = P.SCRIPT_DOUBLE_ESCAPED.search(buf, position)
+            if match is None:
+                self._script_state = state
+                self._raw_scan = self._offset + max(position, len(buf) - 8)
+                return None
+            token = match.group()
+            if token.startswith(b"</"):
+                if state == S_DOUBLE:
+                    state = S_ESCAPED
+                    position = match.end() - 1
+                    continue
+                self._script_state = state
+                self._raw_scan = self._offset + match.start()
+                return match.start()
+            if token == b"<!--":
+                state = S_ESCAPED
+                position = match.start() + 2  # its dashes count towards "-->"
+            elif token == b"-->":
+                state = S_DATA
+                position = match.end()
+            else:  # "<script" + terminator inside an escaped script
+                state = S_DOUBLE
+                position = match.end() - 1
+
+    def _raw(self, eof: bool) -> bool:
+        buf = self._buf
+        size = len(buf)
+        scan = max(self._raw_scan - self._offset, 0)
+        body = self._raw_body - self._offset
+        if self._raw_script:
+            end = self._scan_script(buf, scan)
+        else:
+            found = P.end_tag(self._raw_name).search(buf, scan)
+            end = found.start() if found is not None else None
+            self._raw_scan = self._offset + (end if end is not None else max(scan, size - len(self._raw_name) - 2))
+        if end is None:
+            if eof:
+                end = size
+            else:
+                safe = self._raw_scan - self._offset
+                if self._raw_hold and safe - body > self._max:
+                    self._release_body(body, body + self._max, truncated=True)
+                if not self._raw_hold:
+                    self._advance(max(safe, self._pos))
+                return False
+        if self._raw_hold:
+            self._release_body(body, end, truncated=False)
+        if end >= size:
+            self._advance(size)
+            self._mode = DATA
+            self._raw_suppress = False
+            return False
+        closing = TAG.match(buf, end)
+        if closing is None:
+            if not eof and size - end < self._max:
+                self._advance(max(end, self._pos))
+                return False
+            # An end tag that never closes: let the long-tag path stream it.
+            self._advance(max(end, self._pos))
+            self._mode = DATA
+            was_suppressing = self._raw_suppress
+            self._raw_suppress = False
+            if was_suppressing:
+                self._emit_from = end
+            return True
+        self._advance(closing.end())
+        if self._raw_suppress:
+            self._raw_suppress = False
+            self._emit_from = closing.end()
+        self._mode = DATA
+        return True
+
+    def _release_body(self, body: int, cut: int, *, truncated: bool) -> None:
+        """Decide on a held start tag with ``_buf[body:cut]`` as its text, then emit."""
+        buf = self._buf
+        pending = self._raw_pending
+        self._raw_pending = None
+        self._raw_hold = False
+        if pending is None:  # a body held only because of <noscript>
+            chunk = buf[body:cut]
+            defused = _defuse_noscript(chunk) if not truncated else chunk
+            if defused != chunk and not self._suppressing:
+                self._out.append(buf[self._emit_from:body])
+                self._out.append(defused)
+                self._emit_from = cut
+            self._advance(max(cut, self._pos))
+            if self._suppressing:
+                self._emit_from = cut
+            return
+        raw, offset, name, foreign = pending
+        start = offset - self._offset
+        text = buf[body:cut].decode(self.encoding, errors="replace").replace("\x00", "\ufffd")
+        attrs = parse_attributes(raw, len(name) + 1, len(raw))
+        decoded: dict[str, str] = {}
+        for attr in attrs:
+            if attr.name not in decoded:
+                decoded[attr.name] = decode_attribute(raw[attr.value_start:attr.value_end].decode(self.encoding, errors="replace"))
+        inspection = inspect_tag(name, decoded, foreign=foreign, base=self._base)
+        if name == "style":
+            inspection.urls.extend(FetchURL("text", resolve(url, self._base)) for url in css_urls(text))
+        new_tag, strip_element = self._decide_tag(raw, name, attrs, decoded, inspection, foreign=foreign,
+                                                  start=start, text=text, truncated=truncated)
+        if strip_element:
+            # Nothing of it was emitted yet (emit_from is the tag start): drop from here.
+            self._raw_suppress = True
+            self._emit_from = max(self._pos, start)
+            return
+        if self._noscript and not self._suppressing:
+            defused_tag = _defuse_noscript(new_tag if new_tag is not None else raw)
+            if defused_tag != raw:
+                new_tag = defused_tag
+        if new_tag is not None and not self._suppressing:
+            self._out.append(new_tag)
+            self._emit_from = start + len(raw)
+        body_bytes = buf[body:cut]
+        if self._noscript and not truncated:
+            defused = _defuse_noscript(body_bytes)
+            if defused != body_bytes:
+                if new_tag is None:
+                    self._out.append(buf[self._emit_from:body])
+                self._out.append(defused)
+                self._emit_from = cut
+        self._pos = max(self._pos, cut if not truncated else self._pos)
+
+    # ----------------------------------------------------------------- over-long tags
+
+    def _begin_long_tag(self, position: int, end_tag: bool) -> bool:
+        """A tag longer than max_buffer: decide on what was seen, then stream it."""
+        buf = self._buf
+        name_match = re.match(rb"</?([^\t\n\f\r />]*+)", buf[position:position + self._max])
+        assert name_match is not None
+        name = name_match.group(1).lower().decode("latin-1")
+        foreign = self._in_foreign()
+        interesting = False
+        self._long_decision = None
+        if not end_tag and self._strip_name is None:
+            seen = buf[position:position + self._max]
+            attrs = truncated_attributes(seen, name_match.end(), len(seen))
+            decoded: dict[str, str] = {}
+            for attr in attrs:
+                if attr.name not in decoded:
+                    decoded[attr.name] = decode_attribute(seen[attr.value_start:attr.value_end].decode(self.encoding, errors="replace"))
+            inspection = inspect_tag(name, decoded, foreign=foreign, base=self._base)
+            if inspection.asked:
+                interesting = True
+                element = self._element(name, decoded, position, foreign=foreign, urls=inspection.urls,
+                                        truncated=True)
+                decision = self._decide(element)
+                if decision.action in (Action.KEEP, Action.ACTIVATE):
+                    decision = Decision(Action.DEFER, decision.category or "unclassified", decision.vendor)
+                self._long_decision = decision
+                if decision.action is Action.STRIP:
+                    self._start_suppressing(position)
+                    self._strip_name = name
+                    self._strip_depth = 1
+                    self._long_info = (name, end_tag, foreign, True)
+                    self._long_strip_void = name in VOID
+                    self._mode = LONG_TAG
+                    self._long_quote = b""
+                    self._advance(position + name_match.end())
+                    return True
+            log.warning("tag at byte %d is longer than max_buffer (%d); decided on its first bytes",
+                        self._offset + position, self._max)
+        self._long_strip_void = False
+        self._long_info = (name, end_tag, foreign, interesting)
+        self._long_quote = b""
+        self._mode = LONG_TAG
+        self._advance(position + name_match.end())
+        return True
+
+    def _long_tag(self, eof: bool) -> bool:
+        """Stream an over-long tag: attribute by attribute, values as they come."""
+        buf = self._buf
+        size = len(buf)
+        position = self._pos
+        name, end_tag, _, _ = self._long_info
+        while position < size:
+            state = self._long_quote
+            if state in (b'"', b"'", b" "):  # inside a value
+                if state == b" ":
+                    found = _UNQUOTED_END.search(buf, position)
+                    stop = found.start() if found is not None else -1
+                else:
+                    stop = buf.find(state, position)
+                    stop = stop + 1 if stop >= 0 else -1
+                if stop < 0:
+                    position = size
+                    break
+                self._long_quote = b""
+                position = stop
+                continue
+            if state == b"=":  # right after an attribute name
+                after = _AFTER_NAME.match(buf, position)
+                assert after is not None
+                if after.end() >= size and not eof:
+                    break
+                position = after.end()
+                self._long_quote = b""
+                if after.group(1):
+                    if after.group(2):
+                        self._long_quote = after.group(2)
+                    elif position < size and buf[position] != 0x3E:
+                        self._long_quote = b" "
+                continue
+            position = _SEPARATORS.match(buf, position).end()
+            if position >= size:
+                break
+            if buf[position] == 0x3E:  # ">"
+                return self._finish_long_tag(position, name, end_tag)
+            head = _NAME_HEAD.match(buf, position)
+            assert head is not None
+            if head.end() >= size and not eof:
+                break  # the attribute name may continue in the next chunk
+            if not end_tag and self._long_neutralises(head.group(1).lower().decode("latin-1"), name):
+                self._advance(head.start(1))
+                self._insert(head.start(1), PREFIX.encode("ascii"))
+            position = head.end()
+            self._long_quote = b"="
+        self._advance(position)
+        if eof:
+            self._advance(size)
+            self._mode = DATA
+        return False
+
+    def _long_neutralises(self, attribute: str, name: str) -> bool:
+        """Should this attribute, seen after the cut of an over-long tag, be renamed?"""
+        decision = self._long_decision
+        if decision is not None and decision.action is not Action.DEFER:
+            return False
+        if not (attribute in LONG_TAG_MOVED or (attribute.startswith("on") and len(attribute) > 2)
+                or (attribute == "type" and name in ("script", "style"))):
+            return False
+        if decision is None:  # fail closed: a fetching attribute nobody was asked about
+            self._long_decision = Decision(Action.DEFER, "unclassified")
+        return True
+
+    def _finish_long_tag(self, gt: int, name: str, end_tag: bool) -> bool:
+        foreign = self._long_info[2]
+        decision = self._long_decision
+        if decision is not None and decision.action is Action.DEFER and not end_tag:
+            extra = ' data-consent="%s"' % (decision.category or "unclassified")
+            if decision.vendor:
+                extra += ' data-consent-vendor="%s"' % decision.vendor
+            if name in ("script", "style"):
+                extra += ' type="text/plain"'
+            self._advance(gt)
+            self._insert(gt, extra.encode("ascii", errors="replace"))
+        self._advance(gt + 1)
+        self._mode = DATA
+        if self._strip_name is not None and self._long_info[3] and self._long_strip_void:
+            self._stop_strip(gt + 1)
+        elif self._strip_name is not None and self._long_info[3]:
+            if name in RAWTEXT_ELEMENTS or name == "script":
+                self._strip_name = None
+                self._raw_suppress = True
+        if end_tag:
+            self._close_contexts(name)
+        else:
+            self._open_contexts(name, foreign, False, {})
+        return True
