@@ -116,6 +116,8 @@ class Catalogue:
 
     def vendors_for_script(self, text: str) -> list[Vendor]:
         """Every vendor an inline script shows: signatures first, then catalogued URLs in its text."""
+        if _is_json(text):
+            return []
         found = {vendor.id: vendor for vendor in self._signatures.vendors_in(text)}
         for vendor in self._vendors_in_urls(text):
             found.setdefault(vendor.id, vendor)
@@ -129,6 +131,8 @@ class Catalogue:
         (a consent manager's config naming a tracker must not make the tracker
         necessary), and among equals the one that appears first.
         """
+        if _is_json(text):
+            return None
         vendor = most_restrictive(self._signatures.vendors_in(text))
         if vendor is not None:
             return vendor
@@ -161,6 +165,22 @@ class Catalogue:
 
     def __repr__(self) -> str:
         return f"<Catalogue {self.source} vendors={len(self.vendors)} digest={self.digest[:12]}>"
+
+
+def _is_json(text: str) -> bool:
+    """True for JSON data (JSON-LD, framework state): it names URLs but never runs.
+
+    A JSON object is a syntax error as a script and a JSON array an expression
+    without effects, so classifying such a block can only cause false alarms.
+    """
+    stripped = text.lstrip()
+    if not stripped.startswith(("{", "[")):
+        return False
+    try:
+        json.loads(stripped)
+    except ValueError:
+        return False
+    return True
 
 
 @functools.cache
