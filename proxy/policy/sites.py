@@ -12,6 +12,7 @@ Must not import aiohttp, mitmproxy, jwt or ``proxy.html``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -28,6 +29,8 @@ from proxy.policy.tomlpaths import KeyPath, format_path
 __all__ = ["DEFAULT_SITE", "check_duplicate_hosts", "deep_merge", "resolve_site"]
 
 from proxy.policy.config import DEFAULT_SITE
+
+log = logging.getLogger(__name__)
 
 type Where = Callable[..., KeyPath]
 
@@ -183,9 +186,38 @@ def _check_categories(site: dict[str, Any], where: Where, findings: Findings) ->
         category = _table(override).get("category")
         if isinstance(category, str) and category not in categories:
             findings.add(where("vendors", vendor_id, "category"), unknown(category))
+    _check_vendor_ids(site, where, findings)
     unknown_third_party = site.get("unknown_third_party", "allow")
     if isinstance(unknown_third_party, str) and unknown_third_party != "allow" and unknown_third_party not in categories:
         findings.add(where("unknown_third_party"), unknown(unknown_third_party) + ' (or "allow")')
+
+
+def _catalogue_vendor_ids() -> frozenset[str] | None:
+    """The shipped catalogue's vendor ids, or None if it cannot be read (the check is then skipped)."""
+    try:
+        from proxy.catalogue import Catalogue  # stdlib-only; imported late so a policy error never hides behind it
+
+        return frozenset(Catalogue.default().vendors)
+    except Exception:  # a broken catalogue is reported by its own loader, not as a policy problem
+        log.debug("vendor ids not checked: the catalogue could not be loaded", exc_info=True)
+        return None
+
+
+def _check_vendor_ids(site: dict[str, Any], where: Where, findings: Findings) -> None:
+    """A vendor override must name a catalogue vendor or one the site's own rules define: else a typo."""
+    vendors = _table(site.get("vendors"))
+    if not vendors:
+        return
+    known = _catalogue_vendor_ids()
+    if known is None:
+        return
+    rules = site.get("rules")
+    own = {_table(rule).get("vendor") for rule in (rules if isinstance(rules, list) else [])}
+    choices = known | {vendor for vendor in own if isinstance(vendor, str)}
+    for vendor_id in vendors:
+        if vendor_id not in choices:
+            hint = did_you_mean(vendor_id, choices) or "; it is neither in the catalogue nor named by a rule's vendor"
+            findings.add(where("vendors", vendor_id), f'unknown vendor "{vendor_id}"{hint}')
 
 
 def check_duplicate_hosts(raw_sites: Mapping[str, Any], findings: Findings) -> None:

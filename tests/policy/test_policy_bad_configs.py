@@ -189,6 +189,23 @@ CASES = [
         f"""
         [sites."shop.example"]
         {UP}
+        rules = [{{ category = "marketing", vendor = "acme-ads", host = "ads.acme.example" }}]
+        vendors."meta-pixl" = {{ allow = "never" }}
+        vendors."acme-ads" = {{ allow = "never" }}
+        vendors."zzz-unheard-of" = {{ allow = "always" }}
+        """,
+        [
+            'site.toml:4: sites."shop.example".vendors.meta-pixl: unknown vendor "meta-pixl"; '
+            'did you mean "meta-pixel"?',
+            'site.toml:6: sites."shop.example".vendors.zzz-unheard-of: unknown vendor "zzz-unheard-of"; '
+            "it is neither in the catalogue nor named by a rule's vendor",
+        ],
+        id="unknown-vendor-ids",
+    ),
+    pytest.param(
+        f"""
+        [sites."shop.example"]
+        {UP}
         rules = [
           {{ category = "marketing", host = "ads.example", script_signature = "fbq(" }},
           {{ category = "marketing", path_prefix = "/ads" }},
