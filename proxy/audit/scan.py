@@ -185,7 +185,7 @@ def scan_targets(
         granted=simulation.granted,
         mode=simulation.mode_label,
         source="scan",
-        config=config_path,
+        config=simulation.config_path,
     )
     queue: deque[tuple[str, int, str]] = deque()   # (target, depth, the target it came from)
     seen: set[str] = set()

@@ -94,7 +94,9 @@ class Simulation:
         if config is None:
             config = _load(config_path) if config_path else _builtin()
         self.config = config
-        self.config_path = str(config_path) if config_path else None
+        # A loaded config knows its file (``Config.source``); zero-config has none.
+        source = config_path or getattr(config, "source", None)
+        self.config_path = str(source) if source else None
         self.catalogue = catalogue
         self.mode = self._check_mode(mode)
         self.categories = self._known_categories()

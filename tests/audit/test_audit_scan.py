@@ -11,6 +11,7 @@ import pytest
 
 from proxy.audit import SimulationError, format_table, scan_targets
 from proxy.catalogue import Catalogue
+from proxy.policy import load_config
 
 GA = "https://www.google-analytics.com/analytics.js"
 PIXEL = "https://connect.facebook.net/en_US/fbevents.js"
@@ -84,7 +85,6 @@ def test_a_missing_file_is_reported_not_raised(tmp_path: Path, tracker_file: Pat
         ({"consent": "analytic"}, "consent", '"analytics"'),
         ({"consent": "analytics,bogus"}, "consent", "none, all, or a comma list"),
         ({"mode": "strp"}, "mode", '"strip"'),
-        ({"site_id": "no-such-site.test"}, "site", "sites are"),
         ({"config_path": "/nonexistent/site.toml"}, "config", "no such file"),
     ],
 )
@@ -93,6 +93,29 @@ def test_bad_settings_raise_with_the_setting_and_the_fix(tracker_file: Path, kwa
         scan_targets([str(tracker_file)], **kwargs)
     assert caught.value.setting == setting
     assert hint in str(caught.value)
+
+
+@pytest.fixture
+def policy_file(tmp_path: Path) -> Path:
+    path = tmp_path / "site.toml"
+    path.write_text('[sites."shop.test"]\nupstream = "http://127.0.0.1:8000"\nmode = "strip"\n', encoding="utf-8")
+    return path
+
+
+def test_the_policy_files_site_and_mode_apply(tracker_file: Path, policy_file: Path) -> None:
+    result = scan_targets([str(tracker_file)], config_path=str(policy_file))
+    assert result.pages[0].site_id == "shop.test"
+    assert {f.action for f in result.pages[0].findings} == {"strip"}
+    assert result.mode.startswith("strip") and result.config == str(policy_file)
+    # The CLI passes the loaded config instead of the path: the report still names the file.
+    assert scan_targets([str(tracker_file)], config=load_config(policy_file)).config == str(policy_file)
+
+
+def test_an_unknown_site_names_the_known_ones(tracker_file: Path, policy_file: Path) -> None:
+    with pytest.raises(SimulationError) as caught:
+        scan_targets([str(tracker_file)], config_path=str(policy_file), site_id="shop.tst")
+    assert caught.value.setting == "site"
+    assert '"shop.test"' in str(caught.value)
 
 
 # -- crawling a loopback site -------------------------------------------------------------

@@ -4,8 +4,11 @@ options and their validation, the streaming rewrite, compressed bodies, blocking
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import json
 import logging
+import sys
+import warnings
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,10 +18,16 @@ from typing import Any
 import brotli
 import pytest
 import zstandard
-from mitmproxy import exceptions, http
-from mitmproxy.test import taddons, tflow, tutils
+
+with warnings.catch_warnings():
+    # mitmproxy imports ldap3, which touches pyasn1 names deprecated upstream; not ours to fix.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from mitmproxy import exceptions, http
+    from mitmproxy.test import taddons, tflow, tutils
 
 from proxy.catalogue import Catalogue
+
+ADDON_PATH = Path(__file__).resolve().parents[2] / "addons" / "consentry.py"
 
 GA = "https://www.google-analytics.com/analytics.js"
 PIXEL = "https://connect.facebook.net/en_US/fbevents.js"
@@ -35,6 +44,19 @@ def category_of(url: str) -> str:
     vendor = Catalogue.default().vendor_for_url(url)
     assert vendor is not None
     return vendor.category
+
+
+@pytest.fixture(scope="module")
+def addon_module() -> ModuleType:
+    """addons/consentry.py is a script, not a package: load it by path, as mitmproxy does."""
+    name = "consentry_mitmproxy_addon"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ADDON_PATH)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 @pytest.fixture
