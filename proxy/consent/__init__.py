@@ -7,7 +7,14 @@ Must never depend on aiohttp, mitmproxy, pydantic or the policy package: only Py
 """
 
 from proxy.consent.cookies import consent_cookie_header, cookie_values, domain_variants, expire_cookie_headers
-from proxy.consent.decisions import ACTIONS, Decision, decide_from_form, decide_from_json, status_json
+from proxy.consent.decisions import (
+    ACTIONS,
+    Decision,
+    decide_from_form,
+    decide_from_json,
+    receipt_action,
+    status_json,
+)
 from proxy.consent.failures import ConsentFailure, failure_counts
 from proxy.consent.keys import GeneratedKey, KeyRing, KeySpec, generate_key, generate_key_material
 from proxy.consent.state import ConsentState, read_consent
@@ -34,6 +41,7 @@ __all__ = [
     "generate_key_material",
     "issue_token",
     "read_consent",
+    "receipt_action",
     "status_json",
     "verify_token_verbose",
 ]

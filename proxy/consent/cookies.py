@@ -66,6 +66,8 @@ _SECOND_LEVEL_SUFFIXES: Final = frozenset({"co", "com", "net", "org", "gov", "ed
 
 def cookie_values(cookie_headers: Iterable[str], name: str) -> list[str]:
     """Every value of cookie `name` in the raw `Cookie` headers, in order."""
+    if isinstance(cookie_headers, str):  # one header passed bare: not a list of characters
+        cookie_headers = [cookie_headers]
     values = []
     for header in cookie_headers:
         for pair in header.split(";"):

@@ -18,7 +18,7 @@ from proxy.consent.sites import NECESSARY, category_names, policy_version
 from proxy.consent.state import ConsentState
 from proxy.consent.tokens import MAX_VENDOR_ID_LENGTH, MAX_VENDOR_OVERRIDES
 
-__all__ = ["ACTIONS", "Decision", "decide_from_form", "decide_from_json", "status_json"]
+__all__ = ["ACTIONS", "Decision", "decide_from_form", "decide_from_json", "receipt_action", "status_json"]
 
 # "withdraw" refuses everything like reject_all, but says so in the receipt.
 ACTIONS: Final[tuple[str, ...]] = ("accept_all", "reject_all", "save", "withdraw")
@@ -93,6 +93,17 @@ def decide_from_json(obj: Any, *, site: Any) -> Decision:
         if not 0 < len(vendor_id) <= MAX_VENDOR_ID_LENGTH or not isinstance(allowed, bool):
             raise ValueError(f'"vendors": {vendor_id!r} needs a short id and true or false')
     return _decide(action, categories, vendors, site)
+
+
+def receipt_action(decision: Decision, previous: ConsentState) -> str:
+    """The action to record: "withdraw" when a visitor who had granted more than the
+    necessary now refuses everything (GDPR Art. 7(3)), else the decision's own action."""
+    had_consent = previous.source == "cookie" and previous.decided and bool(previous.categories - {NECESSARY})
+    if had_consent and decision.action in ("reject_all", "withdraw"):
+        return "withdraw"
+    if decision.action == "withdraw":
+        return "reject_all"  # nothing was given, so nothing is withdrawn
+    return decision.action
 
 
 def _iso(timestamp: float | None) -> str | None:

@@ -15,6 +15,7 @@ from proxy.consent import (
     decide_from_json,
     issue_token,
     read_consent,
+    receipt_action,
     status_json,
 )
 
@@ -126,3 +127,23 @@ def test_status_of_an_undecided_visitor(site: SimpleNamespace) -> None:
 def test_issue_token_refuses_unknown_categories(hs_ring: KeyRing, site: SimpleNamespace) -> None:
     with pytest.raises(ValueError, match="unknown category telepathy"):
         issue_token(hs_ring, site=site, categories=["analytics", "telepathy"])
+
+
+def test_receipt_action_names_a_withdrawal(site: SimpleNamespace) -> None:
+    reject = decide_from_form([("action", "reject_all")], site=site)
+    withdraw = decide_from_json({"action": "withdraw"}, site=site)
+    accept = decide_from_form([("action", "accept_all")], site=site)
+    consented = ConsentState(categories=frozenset({"necessary", "analytics"}), source="cookie", decided=True)
+    refused_before = ConsentState(categories=frozenset({"necessary"}), source="cookie", decided=True)
+    first_visit = ConsentState()
+    assert receipt_action(reject, consented) == "withdraw"
+    assert receipt_action(withdraw, consented) == "withdraw"
+    assert receipt_action(reject, refused_before) == "reject_all"
+    assert receipt_action(withdraw, first_visit) == "reject_all"
+    assert receipt_action(accept, consented) == "accept_all"
+
+
+def test_a_single_bare_header_string_is_accepted(hs_ring: KeyRing, site: SimpleNamespace) -> None:
+    token, _ = issue_token(hs_ring, site=site, categories=["analytics"], now=NOW)
+    state = read_consent(f"a=1; consentry={token}", site=site, keyring=hs_ring, now=NOW)  # type: ignore[arg-type]
+    assert state.allows("analytics")
