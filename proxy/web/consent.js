@@ -79,6 +79,43 @@
     if (cookies) item.appendChild(h('div', { 'class': 'consentry-cookies', text: T.cookies + ': ' + cookies }));
     return item;
   }
+  // -- vendors: those the proxy described, plus any this page holds (details fetched once) --
+  var vendorsLoaded = null;
+  function pageVendorIds() {
+    var ids = new Set(S.vendors.map(function (v) { return v.id; }));
+    doc.querySelectorAll('[data-consent-vendor]').forEach(function (el) { ids.add(el.getAttribute('data-consent-vendor')); });
+    return ids;
+  }
+  function ensureVendors() {
+    var missing = Array.from(pageVendorIds()).some(function (id) { return !vendors[id]; });
+    if (!missing) return Promise.resolve();
+    if (!vendorsLoaded) {
+      vendorsLoaded = fetch(base + '/vendors.json', { credentials: 'same-origin' })
+        .then(function (response) { return response.ok ? response.json() : []; })
+        .then(function (list) {
+          list.forEach(function (v) {
+            if (vendors[v.id]) return;
+            v.category = S.vendor_categories[v.id] || v.category;
+            vendors[v.id] = v;
+          });
+        }, function () {});
+    }
+    return vendorsLoaded;
+  }
+  function renderVendors() {
+    var known = Array.from(pageVendorIds()).map(function (id) { return vendors[id]; }).filter(Boolean)
+      .sort(function (a, b) { return a.name.localeCompare(b.name); });
+    prefs.querySelectorAll('.consentry-vendor-slot').forEach(function (slot) {
+      var list = known.filter(function (v) { return v.category === slot.getAttribute('data-for'); });
+      slot.textContent = '';
+      slot.appendChild(list.length
+        ? h('details', { 'class': 'consentry-vendors' }, [
+            h('summary', { text: T.services + ' (' + list.length + ')' }),
+            h('ul', {}, list.map(vendorItem))
+          ])
+        : h('p', { 'class': 'consentry-none', text: T.no_services }));
+    });
+  }
   function categoryBlock(cat) {
     var id = 'consentry-js-cat-' + cat.name, descId = id + '-desc';
     var locked = cat.required || (cat.name === 'marketing' && S.gpc);
@@ -88,19 +125,13 @@
     });
     box.checked = cat.required || (!locked && granted.has(cat.name));
     var note = cat.required ? T.always_active : (locked ? T.gpc_note : '');
-    var list = cat.vendors.map(function (vid) { return vendors[vid]; }).filter(Boolean);
     return h('div', { 'class': 'consentry-category' }, [
       h('label', { 'class': 'consentry-check', 'for': id }, [
         box, ' ', h('span', { 'class': 'consentry-label', text: cat.label }),
         note ? h('span', { 'class': 'consentry-always', text: ' (' + note + ')' }) : null
       ]),
       h('p', { 'class': 'consentry-description', id: descId, text: cat.description }),
-      list.length
-        ? h('details', { 'class': 'consentry-vendors' }, [
-            h('summary', { text: T.services + ' (' + list.length + ')' }),
-            h('ul', {}, list.map(vendorItem))
-          ])
-        : h('p', { 'class': 'consentry-none', text: T.no_services })
+      h('div', { 'class': 'consentry-vendor-slot', 'data-for': cat.name })
     ]);
   }
   function buildPrefs() {
@@ -256,8 +287,10 @@
   }
   function announce() {
     var detail = { categories: Array.from(granted), vendors: Object.assign({}, vendorConsent) };
-    // The guard (guard.js) listens for this to stop blocking what is now allowed.
-    if (win.consentryGuard && typeof win.consentryGuard.update === 'function') win.consentryGuard.update(detail);
+    // The guard (guard.js, first in <head>) must stop refusing what is now allowed
+    // before anything is activated, or it would neutralise the activated elements again.
+    var guard = win.__consentry_guard;
+    if (guard && typeof guard.update === 'function') guard.update(detail.categories, detail.vendors);
     doc.dispatchEvent(new CustomEvent('consentry:change', { detail: detail }));
   }
   function googleUpdate() {
@@ -363,8 +396,11 @@
       if (el.nonce || ownNonce) style.nonce = el.nonce || ownNonce;
       el.parentNode.replaceChild(style, el);
     }
+  }
+  function removePlaceholder(el) {
     var holder = el.previousElementSibling;
-    if (holder && holder.classList.contains('consentry-embed')) holder.remove();
+    if (!holder || !holder.classList.contains('consentry-embed')) return;
+    holder.remove();
     el.hidden = el.hasAttribute('data-consentry-was-hidden');
     el.removeAttribute('data-consentry-was-hidden');
   }
@@ -396,6 +432,7 @@
       var deferred = [], chain = Promise.resolve();
       elements.forEach(function (el) {
         if (!doc.contains(el) || !el.hasAttribute('data-consent')) return;
+        removePlaceholder(el);
         if (!isInertScript(el)) { restoreElement(el); return; }
         var kind = scriptKind(liveScript(el));
         // Claimed: a second pass must not pick it up while it waits for its turn.
@@ -424,7 +461,8 @@
   function placeholders() {
     doc.querySelectorAll('[data-consent][data-consent-vendor]').forEach(function (el) {
       var vendor = vendors[el.getAttribute('data-consent-vendor')];
-      if (!vendor || !vendor.embed || el.tagName === 'SCRIPT' || !isDeferred(el)) return;
+      // Embed scripts (Instagram, X) get one too, unless they sit in <head> where nothing shows.
+      if (!vendor || !vendor.embed || !isDeferred(el) || (el.tagName === 'SCRIPT' && doc.head.contains(el))) return;
       if (allows(el.getAttribute('data-consent'), vendor.id)) return;
       var prev = el.previousElementSibling;
       if (prev && prev.classList.contains('consentry-embed')) return;
@@ -491,7 +529,8 @@
     });
     doc.addEventListener('keydown', onKeydown);
     doc.body.appendChild(root);
-    placeholders();
+    renderVendors();
+    ensureVendors().then(function () { renderVendors(); placeholders(); });
     if (S.decided || !S.show_banner) settingsButton.hidden = !S.show_banner;
     else showBanner();
     // Anything the server deferred that the visitor already allows (e.g. a vendor allowed

@@ -67,7 +67,7 @@ def vendor_cookies(vendor: Any) -> list[tuple[str, str]]:
     return pairs
 
 
-def _vendor_entry(site: Any, vendor: Any) -> dict[str, Any]:
+def vendor_entry(site: Any, vendor: Any) -> dict[str, Any]:
     return {
         "id": str(getattr(vendor, "id", "")),
         "name": str(getattr(vendor, "name", "") or getattr(vendor, "id", "")),
@@ -91,7 +91,7 @@ def banner_model(site: Any, state: Any, *, lang: str, vendors: Iterable[Any] = (
     """Everything consent.js needs, as plain JSON-ready data (no HTML)."""
     banner = getattr(site, "banner", None)
     granted = granted_categories(state)
-    vendor_entries = sorted((_vendor_entry(site, v) for v in vendors), key=lambda v: v["name"].lower())
+    vendor_entries = sorted((vendor_entry(site, v) for v in vendors), key=lambda v: v["name"].lower())
     categories = []
     for name in category_names(site):
         label, description = category_text(site, name, lang)
@@ -125,6 +125,13 @@ def banner_model(site: Any, state: Any, *, lang: str, vendors: Iterable[Any] = (
         "theme": {(str(k) if str(k).startswith("--") else f"--consentry-{k}"): str(v) for k, v in dict(theme).items()},
         "categories": categories,
         "vendors": vendor_entries,
+        # The site's re-categorised vendors, for vendors the runtime learns about later
+        # (from vendors.json) rather than from this list.
+        "vendor_categories": {
+            str(vendor_id): str(override.category)
+            for vendor_id, override in (getattr(site, "vendors", None) or {}).items()
+            if getattr(override, "category", None)
+        },
         "texts": texts_for(site, lang),
         "expires": _expires(state),
     }

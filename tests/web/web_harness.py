@@ -1,0 +1,139 @@
+"""A tiny stand-in for the proxy, to test consent.js on its own.
+
+It serves pages whose trackers are already deferred exactly as DESIGN.md says the
+rewriter leaves them, injects ``proxy.web.head_snippet`` after ``<head>`` as the server
+does, serves ``/_consent/<asset>`` from ``proxy.web.asset``, and implements the JSON side
+of ``POST /_consent/`` (the state lives in a plain cookie: this is a test double, not
+the signed cookie). ``/fp/lib.js?name=X&delay=MS`` is a first-party script that records
+that it ran, answering after a delay so that ordering bugs would show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+from aiohttp import web
+
+from proxy.consent import ConsentState
+from proxy.web import asset, head_snippet, pick_language
+
+STATE_COOKIE = "harness_state"
+SITE_KEY: web.AppKey[Any] = web.AppKey("site", object)
+PAGES_KEY: web.AppKey[dict[str, str]] = web.AppKey("pages", dict)
+POSTS_KEY: web.AppKey[list[dict[str, Any]]] = web.AppKey("posts", list)
+VENDORS_KEY: web.AppKey[list[Any]] = web.AppKey("vendors", list)
+
+
+def lib_body(name: str) -> bytes:
+    return (f"(window.order = window.order || []).push({json.dumps(name)});"
+            f"window[{json.dumps('lib' + name)}] = true;").encode()
+
+
+def sri(body: bytes) -> str:
+    return "sha384-" + base64.b64encode(hashlib.sha384(body).digest()).decode()
+
+
+def make_site(**overrides: Any) -> SimpleNamespace:
+    banner = SimpleNamespace(enabled=True, languages=["en", "nl", "de", "fr", "es", "it"], default_language="en",
+                             texts={}, privacy_policy_url="/privacy", theme={})
+    values: dict[str, Any] = dict(
+        site_id="harness", categories={}, vendors={}, banner=banner, mode="defer", policy_version="1",
+        google_consent_mode="off", honor_gpc=True, consent_path="/_consent", csp="off",
+    )
+    values.update(overrides)
+    return SimpleNamespace(**values)
+
+
+@dataclass
+class HarnessVendor:
+    id: str
+    name: str
+    category: str
+    privacy_url: str = "https://vendor.example/privacy"
+    cookie_lifetimes: dict[str, str] = field(default_factory=dict)
+    embed: bool = False
+
+
+def state_from(request: web.Request) -> ConsentState:
+    raw = request.cookies.get(STATE_COOKIE)
+    data = json.loads(base64.urlsafe_b64decode(raw.encode())) if raw else None
+    if data is None:
+        return ConsentState()
+    return ConsentState(categories=frozenset(data["categories"]) | {"necessary"}, vendors=data.get("vendors", {}),
+                        decided=True, policy_version="1", source="cookie")
+
+
+async def page(request: web.Request) -> web.Response:
+    text = request.app[PAGES_KEY][request.match_info["name"]]
+    site = request.app[SITE_KEY]
+    lang = pick_language(site, html_lang=None, accept_language=request.headers.get("Accept-Language"))
+    snippet = head_snippet(site, state_from(request), lang=lang, nonce=None,
+                           vendors=request.app[VENDORS_KEY]).decode("ascii")
+    return web.Response(text=text.replace("<head>", "<head>" + snippet, 1), content_type="text/html")
+
+
+async def consent_asset(request: web.Request) -> web.Response:
+    found = asset(request.match_info["name"])
+    if found is None:
+        raise web.HTTPNotFound()
+    body, content_type = found
+    return web.Response(body=body, headers={"Content-Type": content_type})
+
+
+async def consent_post(request: web.Request) -> web.Response:
+    body = await request.json()
+    request.app[POSTS_KEY].append(body)
+    everything = ["necessary", "preferences", "analytics", "marketing"]
+    action = body.get("action")
+    categories = {"accept_all": everything, "reject_all": ["necessary"]}.get(action) or ["necessary", *body.get("categories", [])]
+    vendors = {k: bool(v) for k, v in (body.get("vendors") or {}).items()}
+    state = {"categories": sorted(set(categories)), "vendors": vendors}
+    response = web.json_response({**state, "policy_version": "1", "expires": None, "consent_id": "harness"})
+    response.set_cookie(STATE_COOKIE, base64.urlsafe_b64encode(json.dumps(state).encode()).decode(), path="/")
+    return response
+
+
+async def first_party_lib(request: web.Request) -> web.Response:
+    delay = int(request.query.get("delay", "0"))
+    if delay:
+        await asyncio.sleep(delay / 1000)
+    return web.Response(body=lib_body(request.query.get("name", "?")), content_type="text/javascript")
+
+
+async def first_party_other(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    if name.endswith(".gif"):
+        from web_browser import GIF
+        return web.Response(body=GIF, content_type="image/gif")
+    if name.endswith(".css"):
+        return web.Response(text="body { outline: 1px solid rgb(1, 2, 3); }", content_type="text/css")
+    if name.endswith(".html"):
+        return web.Response(text="<!doctype html><p>frame</p>", content_type="text/html")
+    return web.Response(status=204)
+
+
+def make_harness(pages: dict[str, str], *, site: Any = None, vendors: list[Any] | None = None) -> web.Application:
+    app = web.Application()
+    app[SITE_KEY] = site or make_site()
+    app[PAGES_KEY] = pages
+    app[POSTS_KEY] = []
+    app[VENDORS_KEY] = vendors or []
+    app.router.add_get("/page/{name}", page)
+    app.router.add_post("/_consent/", consent_post)
+    app.router.add_get("/_consent/{name}", consent_asset)
+    app.router.add_get("/fp/lib.js", first_party_lib)
+    app.router.add_route("*", "/fp/{name}", first_party_other)
+    return app
+
+
+async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
