@@ -123,7 +123,11 @@ def format_html(result: AuditResult) -> str:
             "caught by the browser-side guard.</p>"
         )
         if leaks:
-            body.append(f"<p><b>{len(leaks)}</b> request(s) were sent before consent (highlighted).</p>")
+            reached = sum(1 for r in leaks if not r.blocked)
+            body.append(
+                f"<p><b>{len(leaks)}</b> request(s) before consent: <b>{reached}</b> reached the tracker "
+                f"(highlighted), {len(leaks) - reached} were blocked by the proxy.</p>"
+            )
         body.append(
             _table(
                 ["Time", "Vendor", "Category", "Before consent", "Blocked", "Method", "URL", "Page"],

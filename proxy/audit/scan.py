@@ -86,12 +86,20 @@ def audit_document(
     encoding: str | None = None,
     status: int | None = None,
     depth: int = 0,
+    base_url: str | None = "",
 ) -> tuple[PageAudit, bytes]:
-    """Run one document through the site's engine; the audit and the document's bytes read."""
+    """Run one document through the site's engine; the audit and the document's bytes read.
+
+    ``base_url`` resolves relative URLs (default: ``url``; None: leave them as written).
+    """
     engine = simulation.engine_for(site)
     report = Report()
     rewriter = engine.rewriter(
-        simulation.state_for(site), base_url=url, encoding=encoding, report=report, mode=simulation.mode_for(site)
+        simulation.state_for(site),
+        base_url=url if base_url == "" else base_url,
+        encoding=encoding,
+        report=report,
+        mode=simulation.mode_for(site),
     )
     data = bytearray()
     for chunk in chunks:
@@ -227,8 +235,8 @@ def _scan_file(simulation: Simulation, forced_site: Any, target: str) -> PageAud
         data = path.read_bytes()
     except OSError as error:
         return PageAudit(url=target, site_id=str(getattr(site, "site_id", "default")), error=error.strerror or str(error), time=now_iso())
-    page, _ = audit_document(simulation, site, _split(data), url=path.resolve().as_uri())
-    page.url = target
+    # No base URL: a file:// base would turn "//tracker.example/x.js" into a file URL.
+    page, _ = audit_document(simulation, site, _split(data), url=target, base_url=None)
     return page
 
 

@@ -76,7 +76,15 @@ def _load(config_path: str | Path) -> Any:
 def _builtin() -> Any:
     from proxy.policy import default_config
 
-    return default_config()
+    # Zero-config warns when CONSENTRY_SECRET is unset because cookies would not survive a
+    # restart; an audit never signs a cookie, so that warning would only mislead here.
+    keyring_log = logging.getLogger("proxy.policy.keyring")
+    previous = keyring_log.level
+    keyring_log.setLevel(logging.ERROR)
+    try:
+        return default_config()
+    finally:
+        keyring_log.setLevel(previous)
 
 
 class Simulation:
