@@ -139,7 +139,7 @@ class Catalogue:
         return most_restrictive(self._vendors_in_urls(text))
 
     def _vendors_in_urls(self, text: str) -> list[Vendor]:
-        if "/" not in text and "%2" not in text.upper():
+        if "/" not in text and not _ESCAPED_SLASH.search(text):
             return []
         found: dict[str, Vendor] = {}
         for match in _EMBEDDED_URL.finditer(text):

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Iterator
 from urllib.parse import unquote
 
+from proxy.catalogue.literals import required_literal
 from proxy.catalogue.urls import host_suffixes
 from proxy.catalogue.vendor import CATEGORIES, CatalogueError, Vendor
 
@@ -119,13 +120,8 @@ class SignatureIndex:
         self._checks: list[tuple[str, re.Pattern[str], Vendor]] = []
         for vendor in vendors:
             for signature in vendor.signatures:
-                literal = required_literal(signature)
-                if len(literal) < 3:
-                    raise CatalogueError(
-                        f"{vendor.id}: signatures: {signature!r} needs a literal of at least 3 characters "
-                        "outside groups and alternatives, so that it can be looked for quickly"
-                    )
-                self._checks.append((literal, re.compile(signature), vendor))
+                # vendor_from_table has checked that the literal is long enough to be selective.
+                self._checks.append((required_literal(signature), re.compile(signature), vendor))
 
     def vendors_in(self, text: str) -> list[Vendor]:
         """Vendors whose signature occurs in `text`, in order of first occurrence."""
@@ -140,109 +136,6 @@ class SignatureIndex:
             if seen is None or match.start() < seen[0]:
                 first_seen[vendor.id] = (match.start(), vendor)
         return [vendor for _, vendor in sorted(first_seen.values(), key=lambda item: item[0])]
-
-
-_CLASS_ESCAPES = frozenset("bBdDsSwWAZzGg")
-_QUANTIFIERS = "*+?{"
-
-
-def required_literal(pattern: str) -> str:
-    """The longest run of literal text that every match of `pattern` contains ("" if none is known).
-
-    Understands the regex subset signatures use: escapes, character classes,
-    groups (skipped: their content may be optional or alternative), quantifiers
-    and alternation (a top-level ``|`` means no single literal is required).
-    """
-    best, run = "", ""
-    index = 0
-    while index < len(pattern):
-        char = pattern[index]
-        piece = ""
-        if char == "\\":
-            following = pattern[index + 1 : index + 2]
-            if following in _CLASS_ESCAPES or following.isdigit() or following in ("x", "u", "U", "N", ""):
-                best, run = max(best, run, key=len), ""
-                index += 2
-                if following == "x":
-                    index += 2
-                elif following in ("u", "U"):
-                    index += 4 if following == "u" else 8
-                index = _skip_quantifier(pattern, index)
-                continue
-            piece = following
-            index += 2
-        elif char == "[":
-            best, run = max(best, run, key=len), ""
-            index = _skip_class(pattern, index)
-            index = _skip_quantifier(pattern, index)
-            continue
-        elif char == "(":
-            best, run = max(best, run, key=len), ""
-            index = _skip_group(pattern, index)
-            index = _skip_quantifier(pattern, index)
-            continue
-        elif char == "|":
-            return ""
-        elif char in ".^$":
-            best, run = max(best, run, key=len), ""
-            index += 1
-            index = _skip_quantifier(pattern, index)
-            continue
-        else:
-            piece = char
-            index += 1
-        quantifier = pattern[index : index + 1]
-        if quantifier and quantifier in _QUANTIFIERS:
-            # "x+" still requires one x, but what follows need not be adjacent to it.
-            if quantifier == "+":
-                run += piece
-            best, run = max(best, run, key=len), ""
-            index = _skip_quantifier(pattern, index)
-            continue
-        run += piece
-    return max(best, run, key=len)
-
-
-def _skip_class(pattern: str, index: int) -> int:
-    index += 1
-    if pattern[index : index + 1] == "^":
-        index += 1
-    if pattern[index : index + 1] == "]":
-        index += 1
-    while index < len(pattern) and pattern[index] != "]":
-        index += 2 if pattern[index] == "\\" else 1
-    return index + 1
-
-
-def _skip_group(pattern: str, index: int) -> int:
-    depth = 0
-    while index < len(pattern):
-        char = pattern[index]
-        if char == "\\":
-            index += 2
-            continue
-        if char == "[":
-            index = _skip_class(pattern, index)
-            continue
-        if char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth == 0:
-                return index + 1
-        index += 1
-    return index
-
-
-def _skip_quantifier(pattern: str, index: int) -> int:
-    if pattern[index : index + 1] in ("*", "+", "?"):
-        index += 1
-    elif pattern[index : index + 1] == "{":
-        closing = pattern.find("}", index)
-        index = closing + 1 if closing != -1 else index + 1
-    if pattern[index : index + 1] in ("?", "+"):  # lazy or possessive
-        index += 1
-    return index
 
 
 class CookieIndex:

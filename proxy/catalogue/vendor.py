@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from proxy.catalogue.literals import required_literal
+
 CATEGORIES: tuple[str, ...] = ("necessary", "preferences", "analytics", "marketing")
 """The catalogue's categories, least to most restrictive (see DESIGN.md)."""
 
@@ -30,6 +32,9 @@ CSP_DIRECTIVES: frozenset[str] = frozenset(
         "form-action",
     }
 )
+
+MIN_LITERAL = 3
+"""Shortest literal a signature must contain (see `proxy.catalogue.literals`)."""
 
 _ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 # A host entry: lowercase labels, optionally followed by a path prefix whose
@@ -126,9 +131,14 @@ def vendor_from_table(table: Mapping[str, Any], where: str) -> Vendor:
             raise CatalogueError(f"{where}: signatures: {signature!r} has a capturing group; use (?:...)")
         if compiled.search(""):
             raise CatalogueError(f"{where}: signatures: {signature!r} matches the empty string")
+        if len(required_literal(signature)) < MIN_LITERAL:
+            raise CatalogueError(
+                f"{where}: signatures: {signature!r} needs a literal of at least {MIN_LITERAL} characters "
+                "outside groups and alternatives, so that scripts can be prefiltered quickly"
+            )
     file_names = _strings(table, "file_names", where)
     for name in file_names:
-        if not _FILE_NAME.fullmatch(name) or name.strip("*.") == "":
+        if not _FILE_NAME.fullmatch(name) or not name.rsplit(".", 1)[0].strip("*"):
             raise CatalogueError(f"{where}: file_names: {name!r} must be a file name, '*' as wildcard")
     embed = table.get("embed", False)
     if not isinstance(embed, bool):
