@@ -1,6 +1,7 @@
 """Receipt store fixtures: every store test runs against SQLite and a real PostgreSQL.
 
-PostgreSQL comes from CONSENTRY_TEST_POSTGRES_URL when set, else this session
+PostgreSQL comes from CONSENTRY_TEST_POSTGRES_URL when set (its user needs the
+CREATEDB privilege: every test gets a database of its own), else this session
 starts a throwaway cluster with scripts/test-postgres.sh and stops it at the end.
 When PostgreSQL cannot start, its tests skip with the reason, except under
 CI=true, where they fail: CI must prove the PostgreSQL backend.

@@ -98,7 +98,6 @@ async def test_unopenable_stores_raise_receipt_store_error(tmp_path: Path) -> No
         await open_store(f"sqlite://{not_a_database}")
 
 
-@pytest.mark.postgres
 async def test_unreachable_postgres_raises_receipt_store_error() -> None:
     import socket
 
