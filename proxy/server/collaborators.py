@@ -100,11 +100,16 @@ def preferences_page(site: Any, state: Any, *, lang: str, return_to: str, vendor
     return func(site, state, lang=lang, return_to=return_to, vendors=vendors)
 
 
-def build_csp(site: Any, state: Any, *, upstream_csp: str | None, nonce: str) -> tuple[str, str] | None:
+def csp_headers(site: Any, state: Any, *, upstream_csp: str | None, nonce: str) -> list[tuple[str, str]]:
+    """Our consent CSP headers for one HTML response (sent beside the upstream's own)."""
+    func = getattr(_csp, "csp_headers", None)
+    if func is not None:
+        return list(func(site, state, upstream_csp=upstream_csp, nonce=nonce))
     func = getattr(_csp, "build_csp", None)
     if func is None:
-        return None
-    return func(site, state, upstream_csp=upstream_csp, nonce=nonce)
+        return []
+    built = func(site, state, upstream_csp=upstream_csp, nonce=nonce)
+    return [built] if built is not None else []
 
 
 def pick_language(site: Any, accept_language: str | None) -> str:

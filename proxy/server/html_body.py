@@ -54,13 +54,17 @@ async def rewrite_body(
 
     upstream_csp = headers.get("Content-Security-Policy")
     nonce = h.csp_nonce(upstream_csp) or secrets.token_urlsafe(16)
-    csp = collaborators.build_csp(runtime.site, state, upstream_csp=upstream_csp, nonce=nonce)
-    if csp is not None:
-        name, value = csp
-        headers[name] = value
+    ours = collaborators.csp_headers(runtime.site, state, upstream_csp=upstream_csp, nonce=nonce)
+    for name, value in ours:
+        headers.add(name, value)   # beside the upstream's policy, never instead of it
+    # Nonces only matter under a CSP; without one, kept scripts stay byte-identical.
+    if not ours and upstream_csp is None:
+        nonce_for_page = None
+    else:
+        nonce_for_page = nonce
     inject = collaborators.head_snippet(
         runtime.site, state, lang=collaborators.pick_language(runtime.site, request.headers.get("Accept-Language")),
-        nonce=nonce,
+        nonce=nonce_for_page,
     )
     report = collaborators.make_report()
     rewriter = runtime.engine.rewriter(
@@ -68,7 +72,7 @@ async def rewrite_body(
         base_url=public_url(request, view.proto, view.host),
         encoding=h.charset_of(headers.get("Content-Type")),
         report=report,
-        nonce=nonce,
+        nonce=nonce_for_page,
         inject=inject,
     )
 

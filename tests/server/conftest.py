@@ -9,7 +9,6 @@ Everything is torn down at the end of the test.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from server.server_helpers import make_config
 
 SECRET = "test-secret-for-consentry-server-tests-0123456789"
 os.environ.setdefault("CONSENTRY_SECRET", SECRET)
@@ -36,24 +36,6 @@ class Proxy:
     @property
     def app(self) -> web.Application:
         return self.servers.public.app
-
-
-def make_config(upstream: str, *, proxy_changes: dict[str, Any] | None = None, **site_changes: Any) -> Any:
-    from proxy.policy import default_config
-
-    config = default_config(upstream=upstream)
-    site = config.sites["default"].model_copy(update=site_changes)
-    proxy = config.proxy.model_copy(update=proxy_changes or {})
-    return dataclasses.replace(config, sites={"default": site}, proxy=proxy)
-
-
-def cookie_for(config: Any, categories: list[str], vendors: dict[str, bool] | None = None) -> str:
-    """A valid consent cookie header value for this config's default site."""
-    from proxy.consent import KeyRing, issue_token
-
-    site = config.sites["default"]
-    token, _ = issue_token(KeyRing.from_specs(config.consent.keys), site=site, categories=categories, vendors=vendors)
-    return f"{site.cookie_name}={token}"
 
 
 @pytest.fixture

@@ -10,39 +10,7 @@ import aiohttp
 from aiohttp import web
 from yarl import URL
 
-from tests.server.conftest import make_config
-
-
-def echo_app() -> web.Application:
-    """An upstream that answers what it received (method, path, headers, body digest)."""
-
-    async def echo(request: web.Request) -> web.Response:
-        digest = hashlib.sha256()
-        size = 0
-        async for chunk in request.content.iter_any():
-            digest.update(chunk)
-            size += len(chunk)
-        body = {
-            "method": request.method,
-            "path_qs": request.rel_url.raw_path_qs,
-            "headers": [[k, v] for k, v in request.headers.items()],
-            "sha256": digest.hexdigest(),
-            "size": size,
-            "chunked": "chunked" in request.headers.get("Transfer-Encoding", ""),
-        }
-        return web.json_response(body, headers={"Connection": "keep-alive, X-Secret-Hop", "X-Secret-Hop": "1",
-                                                "Keep-Alive": "timeout=5", "X-Kept": "yes"})
-
-    app = web.Application(client_max_size=1024**3)
-    app.router.add_route("*", "/{tail:.*}", echo)
-    return app
-
-
-def headers_of(body: dict) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for name, value in body["headers"]:
-        out.setdefault(name.lower(), []).append(value)
-    return out
+from server.server_helpers import echo_app, headers_of, make_config, raw_exchange
 
 
 async def test_every_method_and_body_is_forwarded(start_upstream, start_proxy, client):
@@ -177,20 +145,6 @@ def status_app() -> web.Application:
     app = web.Application()
     app.router.add_route("*", "/status/{status}", handler)
     return app
-
-
-async def raw_exchange(url: str, request: bytes, *, read_until_close: bool = False) -> bytes:
-    host, port = url.removeprefix("http://").split(":")
-    reader, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), 5)
-    try:
-        writer.write(request)
-        await writer.drain()
-        if read_until_close:
-            return await asyncio.wait_for(reader.read(), 10)
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-        return head
-    finally:
-        writer.close()
 
 
 async def test_head_204_and_304_have_no_body(start_upstream, start_proxy, client):

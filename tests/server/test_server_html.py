@@ -12,7 +12,7 @@ import pytest
 import zstandard
 from aiohttp import web
 
-from tests.server.conftest import cookie_for
+from server.server_helpers import cookie_for
 
 GA = '<script async src="https://www.google-analytics.com/analytics.js"></script>'
 PIXEL = '<img src="https://www.facebook.com/tr?id=1&ev=PageView" width="1" height="1">'
@@ -75,11 +75,16 @@ def site_app(*, body: str = PAGE, etag: str | None = '"page-v1"', extra_headers:
     return app
 
 
+def live(attribute_value: str, html: str) -> bool:
+    """Is there a live attribute (not data-consent-...) with this name="value" prefix?"""
+    return re.search(r'(?<![\w-])' + re.escape(attribute_value), html) is not None
+
+
 def assert_neutralised(html: str) -> None:
-    assert 'src="https://www.google-analytics.com/analytics.js"' not in html
+    assert not live('src="https://www.google-analytics.com/analytics.js"', html)
     assert 'data-consent-src="https://www.google-analytics.com/analytics.js"' in html
-    assert 'src="https://www.facebook.com/tr' not in html
-    assert FIRST_PARTY in html
+    assert not live('src="https://www.facebook.com/tr', html)
+    assert live('<script src="/static/app.js"', html)
     assert "lorem ipsum " * 2000 in html
 
 
@@ -94,7 +99,8 @@ async def test_trackers_are_neutralised_without_consent_and_kept_with_it(start_u
     full = cookie_for(proxy.config, ["analytics", "marketing", "preferences"])
     async with client.get(proxy.url + "/page", headers={"Cookie": full}) as resp:
         html = (await resp.read()).decode()
-    assert GA in html and PIXEL in html
+    assert live('src="https://www.google-analytics.com/analytics.js"', html)
+    assert live('<img src="https://www.facebook.com/tr?id=1&ev=PageView"', html)
 
 
 @pytest.mark.parametrize("coding", ["gzip", "deflate", "br", "zstd"])
@@ -144,7 +150,7 @@ async def test_a_tracker_tag_split_across_network_chunks_is_still_neutralised(st
     proxy = await start_proxy(upstream)
     async with client.get(proxy.url + "/page") as resp:
         html = (await resp.read()).decode()
-    assert 'src="https://www.google-analytics.com' not in html
+    assert not live('src="https://www.google-analytics.com', html)
     assert 'data-consent-src="https://www.google-analytics.com/analytics.js"' in html
     assert html.endswith("</head><body>ok</body></html>")
 
@@ -156,8 +162,12 @@ async def test_rewritten_html_streams_before_the_upstream_has_finished(start_ups
     upstream = await start_upstream(chunked_app(first, second, gate))
     proxy = await start_proxy(upstream)
     async with client.get(proxy.url + "/page") as resp:
-        early = await asyncio.wait_for(resp.content.readexactly(1000), 10)
-        assert b"first part" in early
+        early = b""
+        async with asyncio.timeout(10):
+            while b"first part" not in early:
+                chunk = await resp.content.readany()
+                assert chunk, "the body ended before the first part arrived"
+                early += chunk
         gate.set()   # only now may the upstream send the rest: the proxy did not wait for it
         rest = await resp.read()
     assert (early + rest).endswith(second)
@@ -182,7 +192,7 @@ async def test_vary_cookie_and_consent_specific_etag_with_working_304(start_upst
     async with client.get(proxy.url + "/page", headers={"If-None-Match": etag, "Cookie": full}) as resp:
         assert resp.status == 200
         assert resp.headers["ETag"] != etag
-        assert GA in (await resp.read()).decode()
+        assert live('src="https://www.google-analytics.com/analytics.js"', (await resp.read()).decode())
 
 
 async def test_refused_cookies_are_dropped_both_ways(start_upstream, start_proxy, client):
@@ -244,8 +254,9 @@ async def test_the_upstream_csp_nonce_is_reused(start_upstream, start_proxy, cli
     proxy = await start_proxy(upstream)
     async with client.get(proxy.url + "/page") as resp:
         html = (await resp.read()).decode()
-        policy = resp.headers.get("Content-Security-Policy", "")
-    assert "'nonce-UPSTREAMnonce123'" in policy
+        policies = resp.headers.getall("Content-Security-Policy", []) + resp.headers.getall("Content-Security-Policy-Report-Only", [])
+    assert csp in policies   # the site's own policy is kept as it was
+    assert all("'nonce-UPSTREAMnonce123'" in p for p in policies)
     assert set(re.findall(r'nonce="([^"]+)"', html[: html.index("<title>")])) == {"UPSTREAMnonce123"}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 from aiohttp import web
+from server.server_helpers import closed_port
 
 
 def ws_app() -> web.Application:
@@ -44,8 +45,6 @@ async def test_websocket_messages_flow_both_ways(start_upstream, start_proxy, cl
 
 
 async def test_websocket_to_a_dead_upstream_is_502(start_proxy, client):
-    from tests.server.test_failures import closed_port
-
     proxy = await start_proxy(closed_port())
     try:
         async with client.ws_connect(proxy.url + "/ws"):

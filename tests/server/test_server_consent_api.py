@@ -9,18 +9,9 @@ from aiohttp import web
 
 from proxy.consent import KeyRing, decode_token
 from proxy.receipts import ReceiptStoreError
-from tests.server.conftest import cookie_for
+from server.server_helpers import BrokenStore, cookie_for, plain_app
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
-
-
-def plain_app() -> web.Application:
-    async def page(request: web.Request) -> web.Response:
-        return web.Response(text="<html><head></head><body>hi</body></html>", content_type="text/html")
-
-    app = web.Application()
-    app.router.add_get("/{tail:.*}", page)
-    return app
 
 
 @pytest.fixture
@@ -134,22 +125,6 @@ async def test_bad_bodies_are_400_413_415(proxy, client):
         assert resp.status == 413
     async with client.post(proxy.url + "/_consent/", data=b"action=accept_all", headers={"Content-Type": "text/plain"}) as resp:
         assert resp.status == 415
-
-
-class BrokenStore:
-    url = "broken://"
-
-    async def record(self, receipt) -> None:
-        raise ReceiptStoreError("disk full")
-
-    def hash_ip(self, ip):
-        return "h"
-
-    async def check_writable(self) -> None:
-        raise ReceiptStoreError("disk full")
-
-    async def close(self) -> None:
-        pass
 
 
 async def test_a_failing_store_means_503_and_no_cookie(start_upstream, start_proxy, client):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.server.test_consent_api import BrokenStore, plain_app
-from tests.server.test_failures import closed_port
+from server.server_helpers import BrokenStore, closed_port, plain_app
 
 
 async def test_healthz_and_readyz_when_all_is_well(start_upstream, start_proxy, client):

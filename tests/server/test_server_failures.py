@@ -11,14 +11,7 @@ import pytest
 from aiohttp import web
 
 from proxy.policy import Limits, Timeouts
-from tests.server.test_forwarding import echo_app, raw_exchange
-
-
-def closed_port() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+from server.server_helpers import closed_port, echo_app, raw_exchange
 
 
 async def test_dead_upstream_is_a_clean_502_page_or_json(start_proxy, client):

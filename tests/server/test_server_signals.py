@@ -1,0 +1,103 @@
+"""The proxy as a real process: SIGHUP reload under load, SIGTERM drain, several workers."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+from server.server_helpers import free_port, named_app, start_process, write_config
+
+
+async def test_sighup_reload_under_load_fails_no_request(start_upstream, tmp_path):
+    first = await start_upstream(named_app("upstream-A"))
+    second = await start_upstream(named_app("upstream-B"))
+    config = tmp_path / "consentry.toml"
+    port, admin_port = free_port(), free_port()
+    write_config(config, first, port, admin_port, tmp_path)
+    proxy = await start_process(config, port, admin_port)
+    seen: dict[str, int] = {}
+    failures: list[str] = []
+    stop = asyncio.Event()
+
+    async def load() -> None:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+            while not stop.is_set():
+                try:
+                    async with session.get(proxy.url + "/") as resp:
+                        text = await resp.text()
+                        if resp.status != 200:
+                            failures.append(f"status {resp.status}")
+                        name = "B" if "upstream-B" in text else "A" if "upstream-A" in text else "?"
+                        seen[name] = seen.get(name, 0) + 1
+                except aiohttp.ClientError as exc:
+                    failures.append(repr(exc))
+
+    try:
+        workers = [asyncio.create_task(load()) for _ in range(4)]
+        async with asyncio.timeout(20):
+            while seen.get("A", 0) < 20:
+                await asyncio.sleep(0.01)
+        write_config(config, second, port, admin_port, tmp_path)
+        proxy.process.send_signal(signal.SIGHUP)
+        async with asyncio.timeout(20):
+            while seen.get("B", 0) < 20:
+                await asyncio.sleep(0.01)
+        # A broken file must be refused while the running config keeps serving.
+        config.write_text("[proxy]\nlisten = 'not an address'\n")
+        proxy.process.send_signal(signal.SIGHUP)
+        before = seen.get("B", 0)
+        async with asyncio.timeout(20):
+            while seen.get("B", 0) < before + 50:
+                await asyncio.sleep(0.01)
+        stop.set()
+        await asyncio.gather(*workers)
+    finally:
+        stop.set()
+        code = await proxy.stop()
+    assert failures == []
+    assert seen.get("?", 0) == 0
+    assert code == 0
+
+
+async def test_sigterm_drains_in_flight_requests(start_upstream, tmp_path):
+    gate, arrived = asyncio.Event(), asyncio.Event()
+    upstream = await start_upstream(named_app("slow-site", gate, arrived))
+    config = tmp_path / "consentry.toml"
+    port, admin_port = free_port(), free_port()
+    write_config(config, upstream, port, admin_port, tmp_path)
+    proxy = await start_process(config, port, admin_port)
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as session:
+        request = asyncio.create_task(session.get(proxy.url + "/slow"))
+        await asyncio.wait_for(arrived.wait(), 10)
+        proxy.process.send_signal(signal.SIGTERM)
+        await asyncio.sleep(0.2)   # let the signal land before the upstream answers
+        gate.set()
+        resp = await request
+        assert resp.status == 200
+        assert "slow-site" in await resp.text()
+        resp.release()
+    assert await asyncio.wait_for(proxy.process.wait(), 20) == 0
+
+
+async def test_two_workers_share_one_port(start_upstream, tmp_path):
+    upstream = await start_upstream(named_app("multi"))
+    config = tmp_path / "consentry.toml"
+    port, admin_port = free_port(), free_port()
+    write_config(config, upstream, port, admin_port, tmp_path)
+    proxy = await start_process(config, port, admin_port, workers=2)
+    try:
+        children = Path(f"/proc/{proxy.process.pid}/task/{proxy.process.pid}/children").read_text().split()
+        assert len(children) == 2
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+            for _ in range(20):
+                async with session.get(proxy.url + "/", headers={"Connection": "close"}) as resp:
+                    assert resp.status == 200
+                    assert "multi" in await resp.text()
+    finally:
+        code = await proxy.stop()
+    assert code == 0
+    for child in children:
+        assert not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
