@@ -12,15 +12,14 @@ from __future__ import annotations
 import re
 
 _ESCAPE = re.compile(r"\\(?:([0-9a-fA-F]{1,6})[ \t\n\r\f]?|(\n)|(.))", re.S)
-_COMMENT = re.compile(r"/\*.*?(?:\*/|$)", re.S)
+_COMMENT = re.compile(r"/\*[^*]*+\*++(?:[^/*][^*]*+\*++)*+/|/\*.*", re.S)
 # A quick test before the exact work: most style attributes are "display:none".
-_MAYBE_FETCH = re.compile(r"url\s*\(|image-set|@import|\\|/\*", re.I)
+_MAYBE_FETCH = re.compile(r"[uU][rR][lL]\(|[iI][mM][aA][gG][eE]-[sS][eE][tT]|@|\\")
 
-_URL_FUNCTION = re.compile(
-    r"""url\(\s*(?:"((?:[^"\\\n]|\\.)*)"|'((?:[^'\\\n]|\\.)*)'|([^\s"'()]*))""", re.I
-)
-_IMPORT_STRING = re.compile(r"""@import\s*(?:"([^"\n]*)"|'([^'\n]*)')""", re.I)
-_IMAGE_SET = re.compile(r"image-set\(([^)]*)\)", re.I)
+# Anchored right after the opening "url(" / "@import" / "image-set(" found by str.find.
+_URL_ARGUMENT = re.compile(r"""\s*(?:"((?:[^"\\\n]|\\.)*)"|'((?:[^'\\\n]|\\.)*)'|([^\s"'()]*))""")
+_IMPORT_ARGUMENT = re.compile(r"""\s*(?:"([^"\n]*)"|'([^'\n]*)')""")
+_IMAGE_SET_ARGUMENT = re.compile(r"([^)]*)\)")
 _STRING = re.compile(r""""([^"\n]*)"|'([^'\n]*)'""")
 
 
@@ -55,14 +54,22 @@ def css_urls(text: str) -> list[str]:
     if not may_fetch(text):
         return []
     text = decode_css(text)
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a few non-ASCII letters change length when lowered
+        lowered = "".join(char.lower() if char.isascii() else char for char in text)
     found: list[tuple[int, str]] = []
-    for match in _URL_FUNCTION.finditer(text):
-        value = next(group for group in match.groups() if group is not None)
-        found.append((match.start(), value.strip()))
-    for match in _IMPORT_STRING.finditer(text):
-        found.append((match.start(), match.group(1) if match.group(1) is not None else match.group(2)))
-    for match in _IMAGE_SET.finditer(text):
-        for string in _STRING.finditer(match.group(1)):
-            found.append((match.start(1) + string.start(), string.group(1) if string.group(1) is not None else string.group(2)))
+    for needle, pattern in (("url(", _URL_ARGUMENT), ("@import", _IMPORT_ARGUMENT), ("image-set(", _IMAGE_SET_ARGUMENT)):
+        position = lowered.find(needle)
+        while position >= 0:
+            match = pattern.match(text, position + len(needle))
+            if match is not None:
+                if needle == "image-set(":
+                    for string in _STRING.finditer(match.group(1)):
+                        value = string.group(1) if string.group(1) is not None else string.group(2)
+                        found.append((match.start(1) + string.start(), value))
+                else:
+                    value = next((group for group in match.groups() if group is not None), "")
+                    found.append((position, value.strip()))
+            position = lowered.find(needle, position + 1)
     found.sort()
     return [url for _, url in found if url]

@@ -43,6 +43,24 @@ AUTHOR_MARKERS = ("data-category", "data-cookieconsent", "data-cookiecategory")
 INTERESTING_TAGS = ALWAYS_ASKED | {"input", "meta", "base", "svg", "math", "noscript", "template",
                                    "title", "textarea", "xmp", "noembed", "noframes", "plaintext"}
 
+# Start tags inside <svg>/<math> the scanner must see: fetching SVG elements, integration
+# points, nested roots, and every HTML tag that breaks out of foreign content.
+BREAKOUT = frozenset({"b", "big", "blockquote", "body", "br", "center", "code", "dd", "div", "dl", "dt",
+                      "em", "embed", "h1", "h2", "h3", "h4", "h5", "h6", "head", "hr", "i", "img", "li",
+                      "listing", "menu", "meta", "nobr", "ol", "p", "pre", "ruby", "s", "small", "span",
+                      "strong", "strike", "sub", "sup", "table", "tt", "u", "ul", "var"})
+FOREIGN_CONTAINERS = frozenset({"svg", "math", "foreignobject", "desc", "title", "annotation-xml",
+                                "mi", "mo", "mn", "ms", "mtext"})
+FOREIGN_INTERESTING = BREAKOUT | FOREIGN_CONTAINERS | ALWAYS_ASKED | {"image", "use", "feimage", "font", "a", "area"}
+# End tags there that close a tracked element or an HTML ancestor (leaving foreign content).
+HTML_ELEMENTS = frozenset({
+    "a", "abbr", "address", "article", "aside", "b", "blockquote", "body", "button", "caption", "center",
+    "dd", "details", "dialog", "div", "dl", "dt", "em", "fieldset", "figcaption", "figure", "footer",
+    "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "html", "i", "label", "legend", "li", "main",
+    "nav", "noscript", "object", "ol", "p", "br", "pre", "section", "select", "span", "strong",
+    "summary", "table", "tbody", "td", "template", "tfoot", "th", "thead", "tr", "u", "ul"})
+FOREIGN_END_INTERESTING = FOREIGN_CONTAINERS | HTML_ELEMENTS | {"script", "style"}
+
 
 @dataclass(slots=True)
 class Inspection:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from proxy.html.fetch import INTERESTING_TAGS
+from proxy.html.fetch import FOREIGN_END_INTERESTING, FOREIGN_INTERESTING, INTERESTING_TAGS
 from proxy.html.tags import ATTR, TAG_NAME
 
 _TERMINATOR = rb"[\t\n\f\r />]"
@@ -31,15 +31,29 @@ _END_WORDS = _alternatives(["noscript", "template", "svg", "math"])
 # because the Python side checks exact names.
 _ATTR_WORDS = rb"style|background|on|ping|data-(?:src|srcset|lazy-src|bg|consent|category|cookie)"
 
+# A style attribute that cannot fetch: no "(" (url(), image-set()), "@" (@import), and
+# nothing that could spell them in disguise ("\\" CSS escapes, "&" character references).
+_INERT_STYLE = (
+    rb"(?i:style)[\t\n\f\r ]*+=[\t\n\f\r ]*+"
+    rb"""(?:"[^"(@\\&]*+"|'[^'(@\\&]*+'|[^\t\n\f\r >"'(@\\&][^\t\n\f\r >(@\\&]*+)"""
+    rb"(?=[\t\n\f\r />])"
+)
 _BORING_START = (
     rb"<(?!(?i:" + _TAG_WORDS + rb")" + _TERMINATOR + rb")" + TAG_NAME
-    + rb"(?:[\t\n\f\r /]++|(?!(?i:" + _ATTR_WORDS + rb"))" + ATTR + rb")*+>"
+    + rb"(?:[\t\n\f\r /]++|(?!(?i:" + _ATTR_WORDS + rb"))" + ATTR + rb"|" + _INERT_STYLE + rb")*+>"
 )
 _BORING_END = (
     rb"</(?!(?i:" + _END_WORDS + rb")" + _TERMINATOR + rb")" + TAG_NAME
     + rb"(?:[\t\n\f\r /]++|" + ATTR + rb")*+>"
 )
 _COMMENT = rb"<!--(?:-?>|(?:[^-]++|-(?!-!?>))*+--!?>)"
+
+# meta without http-equiv and input without type are only ever data.
+_QUIET_ATTR = rb"(?!(?i:" + _ATTR_WORDS + rb"|http-equiv|type)[\t\n\f\r /=>])" + ATTR
+_BORING_VOID = (
+    rb"<(?i:meta|input)(?=[\t\n\f\r />])(?:[\t\n\f\r /]++|(?!(?i:" + _ATTR_WORDS + rb"))" + _QUIET_ATTR
+    + rb"|" + _INERT_STYLE + rb")*+>"
+)
 
 SKIP = re.compile(
     rb"(?:[^<]++"
@@ -51,6 +65,23 @@ SKIP = re.compile(
     rb"|</[^A-Za-z>][^>]*+>"
     + rb"|" + _BORING_START
     + rb"|" + _BORING_END
+    + rb"|" + _BORING_VOID
+    + rb")*+"
+)
+
+# Inside <svg>/<math>: skip tags that neither fetch, nor leave foreign content, nor open
+# or close an element the tree-builder simulation tracks.
+_FOREIGN_TAGS = _alternatives(sorted(FOREIGN_INTERESTING))
+_FOREIGN_END_TAGS = _alternatives(sorted(FOREIGN_END_INTERESTING))
+SKIP_FOREIGN = re.compile(
+    rb"(?:[^<]++"
+    rb"|<(?=[^A-Za-z/!?])"
+    + rb"|" + _COMMENT
+    + rb"|<!\[CDATA\[(?:[^\]]++|\](?!\]>))*+\]\]>"
+    rb"|<(?![!/])(?!(?i:" + _FOREIGN_TAGS + rb")" + _TERMINATOR + rb")" + TAG_NAME
+    + rb"(?:[\t\n\f\r /]++|(?!(?i:" + _ATTR_WORDS + rb"|href|xlink:href)[\t\n\f\r /=>])" + ATTR + rb"|" + _INERT_STYLE + rb")*+>"
+    rb"|</(?!(?i:" + _FOREIGN_END_TAGS + rb")" + _TERMINATOR + rb")" + TAG_NAME
+    + rb"(?:[\t\n\f\r /]++|" + ATTR + rb")*+>"
     + rb")*+"
 )
 

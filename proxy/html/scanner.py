@@ -41,7 +41,7 @@ from proxy.html.charrefs import decode_attribute
 from proxy.html.css import css_urls
 from proxy.html.edits import PREFIX, EditBuilder
 from proxy.html.element import Action, Decision, Element, FetchURL
-from proxy.html.fetch import ALWAYS_ASKED, LAZY_ATTRS, Inspection, inspect_tag
+from proxy.html.fetch import ALWAYS_ASKED, BREAKOUT, HTML_ELEMENTS, LAZY_ATTRS, Inspection, inspect_tag
 from proxy.html.tags import TAG, Attr, apply_edit, parse_attributes, truncated_attributes
 from proxy.html.urls import resolve, usable_base
 
@@ -59,10 +59,6 @@ VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "image", "i
 RAWTEXT_ELEMENTS = frozenset({"style", "xmp", "iframe", "noembed", "noframes", "title", "textarea"})
 TEXT_MODE_ELEMENTS = RAWTEXT_ELEMENTS | {"script"}
 # Start tags that end foreign content (tree construction, "in foreign content").
-BREAKOUT = frozenset({"b", "big", "blockquote", "body", "br", "center", "code", "dd", "div", "dl", "dt",
-                      "em", "embed", "h1", "h2", "h3", "h4", "h5", "h6", "head", "hr", "i", "img", "li",
-                      "listing", "menu", "meta", "nobr", "ol", "p", "pre", "ruby", "s", "small", "span",
-                      "strong", "strike", "sub", "sup", "table", "tt", "u", "ul", "var"})
 SVG_INTEGRATION = frozenset({"foreignobject", "desc", "title"})
 MATHML_TEXT_INTEGRATION = frozenset({"mi", "mo", "mn", "ms", "mtext"})
 HEAD_CONTENT = frozenset({"html", "meta", "title", "link", "base", "style", "script", "noscript",
@@ -248,10 +244,13 @@ class Scanner:
         buf = self._buf
         size = len(buf)
         start = self._pos
-        fast = (self._inject is None and self._strip_name is None and not self._noscript
-                and not self._foreign)
-        if fast:
-            position = P.SKIP.match(buf, start).end()
+        if self._inject is None and self._strip_name is None and not self._noscript:
+            if not self._foreign:
+                position = P.SKIP.match(buf, start).end()
+            elif self._foreign[-1][1]:  # HTML inside an integration point: tag by tag
+                position = P.TEXT.match(buf, start).end()
+            else:
+                position = P.SKIP_FOREIGN.match(buf, start).end()
         else:
             position = P.TEXT.match(buf, start).end()
             if self._inject is not None and position > start and not (self._template or self._noscript):
@@ -435,13 +434,19 @@ class Scanner:
                 index = len(names) - 1 - names[::-1].index(name)
                 del self._foreign[index:]
                 return
-            if self._in_foreign():
+            if self._in_foreign() and name in HTML_ELEMENTS:
                 # </p>, </br> and end tags of HTML ancestors leave foreign content.
                 self._leave_foreign()
         if name == "noscript" and self._noscript:
             self._noscript -= 1
         elif name == "template" and self._template:
             self._template -= 1
+
+    def _foreign_root(self) -> str:
+        for name, _ in reversed(self._foreign):
+            if name in ("svg", "math"):
+                return name
+        return ""
 
     def _leave_foreign(self) -> None:
         while self._foreign and not self._foreign[-1][1]:
@@ -538,14 +543,15 @@ class Scanner:
 
     def _open_contexts(self, name: str, foreign: bool, self_closing: bool, decoded: dict[str, str]) -> None:
         if foreign:
+            # Only roots and integration points are tracked: other foreign elements
+            # change nothing about how the following bytes are tokenized.
             if not self_closing:
-                top = self._foreign[-1][0] if self._foreign else ""
-                integration = name in SVG_INTEGRATION and top != "math"
-                if name == "annotation-xml":
-                    integration = decoded.get("encoding", "").strip().lower() in ("text/html", "application/xhtml+xml")
-                elif name in MATHML_TEXT_INTEGRATION:
-                    integration = True
-                self._foreign.append((name, integration))
+                if name in ("svg", "math"):
+                    self._foreign.append((name, False))
+                elif name in MATHML_TEXT_INTEGRATION or (name in SVG_INTEGRATION and self._foreign_root() == "svg"):
+                    self._foreign.append((name, True))
+                elif name == "annotation-xml" and decoded.get("encoding", "").strip().lower() in ("text/html", "application/xhtml+xml"):
+                    self._foreign.append((name, True))
             return
         if name in ("svg", "math"):
             if not self_closing:
