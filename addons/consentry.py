@@ -45,6 +45,7 @@ from proxy.audit import (
 from proxy.audit.model import now_iso
 from proxy.engine import Report
 from proxy.server.codings import SUPPORTED, DecodeChain, parse_codings
+from proxy.server.headers import filter_accept_encoding
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +208,17 @@ class Consentry:
 
     # -- requests: record (and optionally refuse) requests to trackers --------------------
 
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        if self.simulation is None or "accept-encoding" not in flow.request.headers:
+            return
+        # Ask only for codings the engine can read back, so no HTML arrives unreadable
+        # (browsers also offer dictionary codings such as dcb/dcz).
+        accepted = filter_accept_encoding(flow.request.headers["accept-encoding"], SUPPORTED)
+        if accepted is None:
+            del flow.request.headers["accept-encoding"]
+        else:
+            flow.request.headers["accept-encoding"] = accepted
+
     def request(self, flow: http.HTTPFlow) -> None:
         if flow.response is not None or flow.error is not None or not flow.live:
             return
@@ -261,17 +273,14 @@ class Consentry:
         if flow.request.method == "HEAD" or response.status_code in (204, 206, 304) or response.status_code < 200:
             return   # no body, or a byte range that cannot be rewritten on its own
         media_type, charset = _content_type_params(response.headers.get("content-type", ""))
-        if media_type not in HTML_TYPES or response.stream:
+        # ``stream is True`` comes from mitmproxy's stream_large_bodies: ours streams as well.
+        if media_type not in HTML_TYPES or (response.stream and response.stream is not True):
             return
         site = self.simulation.site_for_host(flow.request.pretty_host)
         codings = parse_codings(response.headers.get("content-encoding"))
         unsupported = [coding for coding in codings if coding not in SUPPORTED]
         if unsupported:
-            log.warning("consentry: %s: content coding %s not supported; page not rewritten", flow.request.pretty_url, unsupported)
-            self._record_page(PageAudit(
-                url=flow.request.pretty_url, site_id=str(site.site_id), status=response.status_code,
-                error=f"not rewritten: unsupported content coding {', '.join(unsupported)}", time=now_iso(),
-            ))
+            self._withhold(flow, site, f"unsupported content coding {', '.join(unsupported)}")
             return
         engine = self.simulation.engine_for(site)
         state = self.simulation.state_for(site)
@@ -290,6 +299,22 @@ class Consentry:
             ))
 
         response.stream = PageStream(rewriter, DecodeChain(codings) if codings else None, finish)
+
+    def _withhold(self, flow: http.HTTPFlow, site: Any, reason: str) -> None:
+        """An HTML body the engine cannot read is not passed on unread: a 502 says why."""
+        response = flow.response
+        assert response is not None
+        url, status = flow.request.pretty_url, response.status_code
+        log.warning("consentry: %s: %s; page withheld (502)", url, reason)
+        self._record_page(PageAudit(
+            url=url, site_id=str(site.site_id), status=status, error=f"withheld: {reason}", time=now_iso(),
+        ))
+        message = f"Consentry withheld this page: {reason}; it cannot be checked for trackers.\n".encode()
+        response.status_code = 502
+        response.headers.clear()
+        response.headers["content-type"] = "text/plain; charset=utf-8"
+        response.headers["content-length"] = str(len(message))
+        response.stream = lambda chunk: b"" if chunk else message
 
     @staticmethod
     def _adjust_headers(response: http.Response, engine: Any, state: Any, page_host: str, *, decoded: bool) -> None:

@@ -224,12 +224,36 @@ def test_compressed_html_is_decoded_and_rewritten(tctx: taddons.context, addon: 
     assert "<p>Hello</p>" in out
 
 
-def test_unknown_content_coding_passes_through_and_is_reported(tctx: taddons.context, addon: Any) -> None:
+def test_html_in_an_unknown_coding_is_withheld_and_reported(tctx: taddons.context, addon: Any) -> None:
     tctx.configure(addon)
-    flow = html_flow(b"\x00\x01", headers={"content-type": "text/html", "content-encoding": "compress"})
+    body = b"<script src='" + GA.encode() + b"'></script>"   # stands in for bytes we cannot decode
+    flow = html_flow(body, headers={"content-type": "text/html", "content-encoding": "dcb"})
     addon.responseheaders(flow)
-    assert not flow.response.stream
-    assert addon.result.pages[-1].error and "compress" in addon.result.pages[-1].error
+    assert flow.response.status_code == 502
+    assert "content-encoding" not in flow.response.headers
+    out = run_stream(flow, body)
+    assert GA.encode() not in out and b"dcb" in out
+    assert int(flow.response.headers["content-length"]) == len(out)
+    assert addon.result.pages[-1].error and "dcb" in addon.result.pages[-1].error
+
+
+def test_only_decodable_codings_are_asked_for(tctx: taddons.context, addon: Any) -> None:
+    tctx.configure(addon)
+    flow = html_flow()
+    flow.request.headers["accept-encoding"] = "gzip, deflate, br, zstd, dcb, dcz"
+    addon.requestheaders(flow)
+    assert flow.request.headers["accept-encoding"] == "gzip, deflate, br, zstd"
+    flow.request.headers["accept-encoding"] = "dcb"
+    addon.requestheaders(flow)
+    assert "accept-encoding" not in flow.request.headers
+
+
+def test_stream_large_bodies_does_not_bypass_the_rewrite(tctx: taddons.context, addon: Any) -> None:
+    tctx.configure(addon)
+    flow = html_flow()
+    flow.response.stream = True   # what mitmproxy's streambodies addon sets for large bodies
+    addon.responseheaders(flow)
+    assert f'data-consent-src="{GA}"' in run_stream(flow, PAGE).decode()
 
 
 def test_corrupt_compressed_body_is_withheld_not_leaked(tctx: taddons.context, addon: Any) -> None:
