@@ -163,7 +163,7 @@ def _load_asymmetric(spec: Any, kid: str, alg: str, where: str) -> SigningKey:
         except (ValueError, TypeError) as exc:
             raise ValueError(f"{where}: private_key is not an unencrypted PEM private key ({exc})") from None
         _check_key_type(private_key, alg, where, "private_key")
-        public_key = private_key.public_key()  # type: ignore[union-attr]
+        public_key = private_key.public_key()
     if public_pem:
         try:
             given_public = serialization.load_pem_public_key(_as_bytes(public_pem))

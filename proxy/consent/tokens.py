@@ -70,7 +70,7 @@ def issue_token(
             f"site {site_id(site)!r} has {', '.join(known)}"
         )
     signer = ring.signer
-    if not signer.can_sign:
+    if signer.sign_key is None:
         raise ValueError(f"consent.keys: the first key (kid {signer.kid!r}) has no private key, so it cannot sign")
     issued_at = int(time.time() if now is None else now)
     claims: dict[str, Any] = {
@@ -138,15 +138,17 @@ def decode_token(ring: KeyRing, token: str, *, site: Any | None = None, now: flo
     return claims
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def _number(value: object) -> float | None:
+    """A JSON number as float; None for anything else (bool is not a number here)."""
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _check_claims(claims: dict[str, Any], *, site: Any | None, now: float) -> None:
     sub, iat, exp, cats = claims.get("sub"), claims.get("iat"), claims.get("exp"), claims.get("cats")
     if not isinstance(sub, str) or not 0 < len(sub) <= 128:
         raise TokenRejected(ConsentFailure.BAD_CLAIMS, "sub must be a consent id string")
-    if not _is_number(iat) or not _is_number(exp):
+    issued, expires = _number(iat), _number(exp)
+    if issued is None or expires is None:
         raise TokenRejected(ConsentFailure.BAD_CLAIMS, "iat and exp must be numbers")
     if not isinstance(cats, list) or not all(isinstance(name, str) for name in cats):
         raise TokenRejected(ConsentFailure.BAD_CLAIMS, "cats must be a list of category names")
@@ -161,14 +163,16 @@ def _check_claims(claims: dict[str, Any], *, site: Any | None, now: float) -> No
         audiences = aud if isinstance(aud, list) else [aud]
         if site_id(site) not in audiences:
             raise TokenRejected(ConsentFailure.WRONG_AUDIENCE, f"aud {aud!r}, site {site_id(site)!r}")
-    if now >= exp:
+    if now >= expires:
         raise TokenRejected(ConsentFailure.EXPIRED, f"exp {exp} <= now {int(now)}")
-    nbf = claims.get("nbf", iat)
-    if not _is_number(nbf) or iat > now + IAT_LEEWAY_SECONDS or nbf > now + IAT_LEEWAY_SECONDS:
+    not_before = _number(claims.get("nbf", issued))
+    if not_before is None:
+        raise TokenRejected(ConsentFailure.BAD_CLAIMS, "nbf must be a number")
+    if issued > now + IAT_LEEWAY_SECONDS or not_before > now + IAT_LEEWAY_SECONDS:
         raise TokenRejected(ConsentFailure.ISSUED_IN_FUTURE, f"iat {iat} > now {int(now)}")
     if site is not None:
         # A lifetime shortened in the policy applies to cookies already out there too.
-        if now >= iat + lifetime_seconds(site):
+        if now >= issued + lifetime_seconds(site):
             raise TokenRejected(ConsentFailure.EXPIRED, "older than the site's consent lifetime")
         if pv is None or str(pv) != str(policy_version(site)):
             raise TokenRejected(ConsentFailure.OUTDATED_POLICY, f"pv {pv!r}, policy {policy_version(site)!r}")

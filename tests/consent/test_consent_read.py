@@ -195,6 +195,7 @@ def test_the_same_cookie_sent_twice_is_not_ambiguous(hs_ring: KeyRing, site: Sim
         {"vendors": ["meta-pixel"]},
         {"vendors": {"meta-pixel": "yes"}},
         {"pv": [3]},
+        {"nbf": "soon"},
     ],
 )
 def test_signed_but_ill_typed_claims(hs_ring: KeyRing, site: SimpleNamespace, bad: dict[str, object]) -> None:
