@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from mitmproxy import ctx, exceptions, http
+from mitmproxy import command, ctx, exceptions, http
 
 try:
     import proxy.audit  # noqa: F401  (installed: pip install -e ".[mitmproxy]")
@@ -364,8 +364,12 @@ class Consentry:
                 record.vendor or "unknown third party", record.category, ", blocked" if record.blocked else "",
             )
 
-    def _finish_run(self) -> None:
-        """Log the summary table and write the HTML report of the run that ends now."""
+    @command.command("consentry.report")
+    def report(self) -> None:
+        """Log the audit summary and write the HTML report now, without stopping (mitmproxy/mitmweb)."""
+        self._write_summary()
+
+    def _write_summary(self) -> None:
         if self.result is None:
             return
         log.info("consentry audit summary:\n%s", format_table(self.result))
@@ -376,6 +380,10 @@ class Consentry:
                 log.info("consentry: HTML report written to %s", html_path)
             except OSError as error:
                 log.error("consentry: cannot write the HTML report %s: %s", html_path, error)
+
+    def _finish_run(self) -> None:
+        """Log the summary table and write the HTML report of the run that ends now."""
+        self._write_summary()
         self.result = None
 
     def done(self) -> None:

@@ -44,8 +44,11 @@ class ReportWriter:
         if self._file is None:
             log.warning("audit report %s is closed; record dropped: %s", self.path, record.get("type"))
             return
-        self._file.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
-        self._file.flush()
+        try:
+            self._file.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+            self._file.flush()
+        except OSError as error:   # a full disk must not break the page being proxied
+            log.error("audit report %s: cannot write a %s record: %s", self.path, record.get("type"), error)
 
     def write_run(self, result: AuditResult) -> None:
         self.write(result.header_dict())

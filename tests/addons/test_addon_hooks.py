@@ -367,3 +367,15 @@ def test_changing_settings_starts_a_new_run_in_the_same_file(tctx: taddons.conte
     tctx.configure(addon, consentry_consent="all")
     runs = [json.loads(line) for line in report.read_text().splitlines() if '"type":"run"' in line]
     assert [run["consent"] for run in runs] == ["none", "all"]
+
+
+def test_report_command_writes_the_html_without_ending_the_run(tctx: taddons.context, addon: Any, tmp_path: Path) -> None:
+    report = tmp_path / "audit.jsonl"
+    tctx.configure(addon, consentry_report=str(report))
+    flow = html_flow()
+    addon.responseheaders(flow)
+    run_stream(flow, PAGE)
+    tctx.master.commands.call("consentry.report")
+    assert "analytics.js" in (tmp_path / "audit.html").read_text(encoding="utf-8")
+    addon.request(tracker_flow(PIXEL))   # the run goes on
+    assert len(addon.result.requests) == 1 and len(addon.result.pages) == 1
