@@ -178,7 +178,24 @@ def build_csp(
     if report_to:
         parts.append(f"report-to {REPORT_GROUP}")
     name = "Content-Security-Policy" if mode == "enforce" else "Content-Security-Policy-Report-Only"
-    return name, "; ".join(parts)
+    value = "; ".join(parts)
+    if len(value) > LARGE_POLICY_BYTES:
+        _warn_large(getattr(site, "site_id", "default"), len(value))
+    return name, value
+
+
+LARGE_POLICY_BYTES = 8 * 1024
+"""Many proxies and CDNs refuse response headers past 4-8 KB (nginx's proxy_buffer_size)."""
+
+
+@functools.cache
+def _warn_large(site_id: str, size: int) -> None:
+    # Once per site and size: it depends on the consent state, not on the request.
+    log.warning(
+        "site %s: the consent CSP is %d bytes; proxies in front of Consentry may refuse headers this large "
+        "(the host allowlist of unknown_third_party = <category> lists every necessary vendor)",
+        site_id, size,
+    )
 
 
 def reporting_endpoints_header(site: Any) -> tuple[str, str]:
@@ -227,7 +244,7 @@ def _directives(site: Any, state: Any, catalogue: Any) -> dict[str, list[str]]:
         for name in directives:
             directives[name].extend(("https:", "http:"))
         directives["connect-src"].extend(("wss:", "ws:"))
-        return directives
+        return {name: _compact(sources) for name, sources in directives.items()}
 
     for vendor in vendors:
         if not _classify_vendor(site, vendor).allowed_by(state):
@@ -247,7 +264,26 @@ def _directives(site: Any, state: Any, catalogue: Any) -> dict[str, list[str]]:
             for name in directives:
                 directives[name].extend(source)
 
-    return {name: list(dict.fromkeys(sources)) for name, sources in directives.items()}
+    return {name: _compact(sources) for name, sources in directives.items()}
+
+
+def _compact(sources: list[str]) -> list[str]:
+    """Sources in order, without duplicates or hosts a wildcard source already covers.
+
+    Response headers have size limits along the way (8 KB is common), and a policy
+    listing every necessary CDN twice (``host`` and ``*.host``) gets close to them.
+    ``https://`` is dropped from host-sources: a scheme-less source matches the page's
+    own scheme (and https from an http page), which is what a consent policy needs.
+    """
+    unique = list(dict.fromkeys(s.removeprefix("https://") for s in sources))
+    wildcards = {s[1:] for s in unique if s.startswith("*.") and "/" not in s}  # ".example.com"
+    kept = []
+    for source in unique:
+        host = source.split("/", 1)[0]
+        covered = any(host.endswith(suffix) and host != "*" + suffix for suffix in wildcards)
+        if not covered:
+            kept.append(source)
+    return kept
 
 
 def _vendors(catalogue: Any) -> Iterable[Any]:
@@ -309,10 +345,10 @@ def _default_catalogue() -> Any:
 
 
 def guard_config(site: Any, state: Any, *, catalogue: Any = None) -> dict[str, Any]:
-    """What the guard needs to know, as compact JSON-ready data.
+    """What the guard needs to know, as compact JSON-ready data (it goes into every page).
 
-    ``v``: vendors as [id, category, forced] (forced: 1 always, 0 never, null follows
-    consent); ``h``: host entries as [host, path prefix, vendor index]; ``g``: granted
+    ``v``: vendors as [id, category, "host host/path ...", forced?] (forced: 1 always,
+    0 never, absent follows consent; a host covers its subdomains); ``g``: granted
     categories; ``o``: per-vendor choices; ``u``: the category of unknown third
     parties (null when they are allowed); ``s``: the site's own hosts; ``c``: the CSP
     mode (the runtime reloads after a decision under an enforced CSP).
@@ -347,21 +383,20 @@ def guard_config(site: Any, state: Any, *, catalogue: Any = None) -> dict[str, A
         return any(host == r or host.endswith("." + r) or r.endswith("." + host) for r in refused_hosts)
 
     vendors: list[list[Any]] = []
-    hosts: list[list[Any]] = []
     for vendor_id, category, forced, status, entries in candidates:
         keep = status == "refused" or strict or any(overlaps(host) for host, _ in entries)
         if not keep or not entries:
             continue
-        for host, path in entries:
-            hosts.append([host, path, len(vendors)])
-        vendors.append([vendor_id, category, forced])
+        entry: list[Any] = [vendor_id, category, " ".join(_fewest_hosts(entries))]
+        if forced is not None:
+            entry.append(forced)
+        vendors.append(entry)
     choices = {str(k): bool(v) for k, v in (getattr(state, "vendors", None) or {}).items()}
     granted = sorted(getattr(state, "categories", None) or {NECESSARY})
     if getattr(state, "gpc", False) and "marketing" in granted:
         granted.remove("marketing")
     return {
         "v": vendors,
-        "h": hosts,
         "g": granted,
         "o": choices,
         "u": unknown_category,
@@ -369,6 +404,17 @@ def guard_config(site: Any, state: Any, *, catalogue: Any = None) -> dict[str, A
         "c": str(getattr(site, "csp", "report") or "report"),
         "gpc": bool(getattr(state, "gpc", False)),
     }
+
+
+def _fewest_hosts(entries: list[tuple[str, str]]) -> list[str]:
+    """One vendor's host entries without those another of its path-less hosts covers."""
+    bare = {host for host, path in entries if not path}
+    kept = []
+    for host, path in entries:
+        if any(host.endswith("." + other) or (path and host == other) for other in bare):
+            continue
+        kept.append(host + path)
+    return list(dict.fromkeys(kept))
 
 
 def guard_script(site: Any, state: Any, *, catalogue: Any = None) -> str:

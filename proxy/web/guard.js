@@ -9,7 +9,15 @@
   "use strict";
   var W = window, D = document;
   if (!cfg || W.__consentry_guard) return;
-  var V = cfg.v, H = cfg.h, granted = {}, choices = cfg.o || {}, cache = {}, cached = 0;
+  // V: [id, category, "host host/path ...", forced?]; H: [host, path prefix, vendor index].
+  var V = cfg.v, H = [], granted = {}, choices = cfg.o || {}, cache = {}, cached = 0;
+  for (var n = 0; n < V.length; n++) {
+    var list = V[n][2].split(" ");
+    for (var k = 0; k < list.length; k++) {
+      var slash = list[k].indexOf("/");
+      H.push(slash < 0 ? [list[k], "", n] : [list[k].slice(0, slash), list[k].slice(slash), n]);
+    }
+  }
   var api = { update: update, refuses: refuses, blocked: [], csp: cfg.c };
   W.__consentry_guard = api;
   setGranted(cfg.g);
@@ -29,8 +37,8 @@
     return c === "necessary" || (!(cfg.gpc && c === "marketing") && !!granted[c]);
   }
   function allowedVendor(v) {
-    if (v[2] === 1) return true;
-    if (v[2] === 0) return false;
+    if (v[3] === 1) return true;
+    if (v[3] === 0) return false;
     if (v[1] === "necessary") return true;
     if (cfg.gpc && v[1] === "marketing") return false;
     if (Object.prototype.hasOwnProperty.call(choices, v[0])) return !!choices[v[0]];

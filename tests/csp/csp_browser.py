@@ -84,6 +84,7 @@ class TrackerNet:
 
     outcome: dict[Any, str | None] = field(default_factory=dict)   # request -> None (pending), "ok" or failure text
     routed: list[str] = field(default_factory=list)
+    scripts: dict[str, str] = field(default_factory=dict)   # URL marker -> body of that fake tracker script
 
     async def attach(self, context: Any) -> None:
         context.on("request", self._seen)
@@ -123,8 +124,9 @@ class TrackerNet:
         path = urlsplit(url).path
         cors = {"Access-Control-Allow-Origin": "*"}
         if path.endswith(".js"):
-            # A tracker script that proves it ran.
+            # A tracker script that proves it ran (and may load more, as tag managers do).
             body = "window.__trackersRan = (window.__trackersRan || 0) + 1;"
+            body += "".join(extra for marker, extra in self.scripts.items() if marker in url)
             await route.fulfill(status=200, body=body, content_type="application/javascript", headers=cors)
         elif route.request.resource_type == "image":
             await route.fulfill(status=200, body=_GIF, content_type="image/gif", headers=cors)
@@ -247,12 +249,10 @@ async def serve(app: web.Application) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-async def open_page(browser: Any, url: str, *, cookies: list[dict[str, str]] | None = None) -> tuple[Any, Any, TrackerNet]:
+async def open_page(browser: Any, url: str, *, net: TrackerNet | None = None) -> tuple[Any, Any, TrackerNet]:
     """A fresh context and page with the fake tracker network; waits until the site's bundle ran."""
     context = await browser.new_context()
-    if cookies:
-        await context.add_cookies(cookies)
-    net = TrackerNet()
+    net = net or TrackerNet()
     await net.attach(context)
     page = await context.new_page()
     await page.goto(url, wait_until="load", timeout=WAIT * 1000)

@@ -79,8 +79,8 @@ def test_strict_site_without_consent_admits_only_itself_and_necessary_vendors() 
     everything = " ".join(sources(directives))
     for refused in (GTM, GA, PIXEL, "facebook.com"):
         assert refused not in everything
-    assert f"https://{FONTS}" in directives["font-src"]
-    assert "https://www.google.com/recaptcha/" in directives["script-src"]
+    assert f"{FONTS}" in directives["font-src"]
+    assert "www.google.com/recaptcha/" in directives["script-src"]
     for name in ("script-src", "img-src", "frame-src", "connect-src"):
         assert directives[name][:1] == ["'self'"] or "'self'" in directives[name]
         assert "shop.example" in directives[name] and "*.cdn.shop.example" in directives[name]
@@ -89,23 +89,23 @@ def test_strict_site_without_consent_admits_only_itself_and_necessary_vendors() 
 
 def test_granted_category_admits_its_vendors_where_the_catalogue_says() -> None:
     directives = policy(make_site(**STRICT), consent("analytics"))
-    assert f"https://{GTM}" in directives["script-src"]
-    assert f"https://{GA}" in directives["script-src"]
-    assert "https://*.google-analytics.com" in directives["connect-src"]
-    assert "https://*.google-analytics.com" in directives["img-src"]
+    assert f"{GTM}" in directives["script-src"]
+    assert f"{GA}" in directives["script-src"]
+    assert "*.google-analytics.com" in directives["connect-src"]
+    assert "*.google-analytics.com" in directives["img-src"]
     assert PIXEL not in " ".join(sources(directives))
 
 
 def test_vendor_without_csp_data_is_admitted_by_its_hosts() -> None:
     directives = policy(make_site(**STRICT), consent("marketing"))
     for name in ("script-src", "img-src", "connect-src"):
-        assert f"https://{PIXEL}" in directives[name]
-        assert f"https://*.{PIXEL}" in directives[name]
+        assert f"{PIXEL}" in directives[name]
+        assert f"*.{PIXEL}" in directives[name]
 
 
 def test_per_vendor_refusal_wins_over_its_category() -> None:
     directives = policy(make_site(**STRICT), consent("analytics", vendors={"google-analytics": False}))
-    assert f"https://{GTM}" in directives["script-src"]
+    assert f"{GTM}" in directives["script-src"]
     assert GA not in " ".join(sources(directives))
 
 
@@ -121,9 +121,9 @@ def test_site_vendor_overrides_are_respected() -> None:
     )
     directives = policy(site, consent())
     assert FONTS not in " ".join(sources(directives))
-    assert f"https://{PIXEL}" in directives["script-src"]
+    assert f"{PIXEL}" in directives["script-src"]
     assert GTM not in " ".join(sources(directives))
-    assert f"https://{GTM}" in policy(make_site(unknown_third_party="marketing", vendors=site.vendors), consent("preferences"))["script-src"]
+    assert f"{GTM}" in policy(make_site(unknown_third_party="marketing", vendors=site.vendors), consent("preferences"))["script-src"]
 
 
 def test_global_privacy_control_keeps_marketing_out() -> None:
@@ -159,6 +159,21 @@ def test_optional_directives_only_when_a_vendor_uses_them() -> None:
     assert {"font-src", "style-src"} <= set(policy(make_site(**STRICT), consent()))
 
 
+def test_hosts_a_wildcard_covers_are_listed_once() -> None:
+    rule = SimpleNamespace(category="analytics", vendor=None, host="a.stats.example", path_prefix=None)
+    wide = SimpleNamespace(category="analytics", vendor=None, host="stats.example", path_prefix=None)
+    directives = policy(make_site(**STRICT, rules=[rule, wide]), consent("analytics"))
+    connect = directives["connect-src"]
+    assert "stats.example" in connect and "*.stats.example" in connect
+    assert "a.stats.example" not in connect and "*.a.stats.example" not in connect
+
+
+def test_guard_config_lists_each_host_once_per_vendor() -> None:
+    catalogue = Catalogue.from_dict({"vendor": [{"id": "t", "name": "T", "category": "analytics",
+                                                  "hosts": ["t.example", "www.t.example", "t.example/p", "cdn.example/x"]}]})
+    assert config(make_site(), consent(), catalogue)["v"] == [["t", "analytics", "t.example cdn.example/x"]]
+
+
 def test_wildcard_site_hosts_never_become_a_wildcard_source() -> None:
     directives = policy(make_site(**STRICT, hosts=("*", "default", "shop.example:8443")), consent())
     assert "*" not in sources(directives)
@@ -175,7 +190,7 @@ def test_every_vendor_is_admitted_exactly_when_consent_allows_it(granted: set[st
     for vendor in CATALOGUE.vendors.values():
         allowed = vendor.category == "necessary" or vendor.category in granted
         for declared in vendor.csp.values():
-            for source in declared:
+            for source in (s.removeprefix("https://") for s in declared):
                 if allowed and not scheme_open:
                     assert source in everything, (vendor.id, source)
                 if not allowed:
@@ -226,9 +241,7 @@ def config(site: SimpleNamespace, state: ConsentState, catalogue: Catalogue = CA
 
 def test_guard_config_lists_refused_vendors_only_when_unknown_hosts_are_allowed() -> None:
     cfg = config(make_site(), consent("analytics"))
-    assert [v[0] for v in cfg["v"]] == ["meta-pixel"]
-    assert {h[0] for h in cfg["h"]} == {PIXEL, "www.facebook.com"}
-    assert ["www.facebook.com", "/tr", 0] in cfg["h"]
+    assert cfg["v"] == [["meta-pixel", "marketing", f"{PIXEL} www.facebook.com/tr"]]
     assert cfg["u"] is None and cfg["g"] == ["analytics", "necessary"] and cfg["c"] == "enforce"
 
 
@@ -252,7 +265,7 @@ def test_guard_config_keeps_allowed_vendors_that_share_a_refused_host() -> None:
     cfg = config(make_site(), consent(), shared)
     # The longest match decides in the guard, so the necessary vendor on the same host goes in too.
     assert [v[0] for v in cfg["v"]] == ["recaptcha", "google-ads"]
-    assert ["www.google.com", "/recaptcha", 0] in cfg["h"] and ["google.com", "/pagead", 1] in cfg["h"]
+    assert [v[2] for v in cfg["v"]] == ["www.google.com/recaptcha", "google.com/pagead"]
 
 
 def test_guard_config_carries_overrides_and_choices() -> None:
@@ -260,7 +273,8 @@ def test_guard_config_carries_overrides_and_choices() -> None:
     site = make_site(vendors={"meta-pixel": override(category=None, allow="never"), "google-analytics": override(category=None, allow="always")})
     cfg = config(site, consent("analytics", "marketing", vendors={"google-tag-manager": False}))
     vendors = {v[0]: v for v in cfg["v"]}
-    assert vendors["meta-pixel"][2] == 0
+    assert vendors["meta-pixel"][3] == 0
+    assert len(vendors["google-tag-manager"]) == 3  # follows consent: no override slot
     assert "google-analytics" not in vendors  # always allowed and overlapping nothing refused
     assert cfg["o"] == {"google-tag-manager": False}
 
