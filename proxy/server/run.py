@@ -183,9 +183,19 @@ def run(
     listen: str | tuple[str, int] | None = None,
     admin_listen: str | tuple[str, int] | None = None,
     announce: Announce | None = None,
-) -> None:
-    """Serve the proxy in the foreground until SIGTERM/SIGINT (what ``consentry run`` calls)."""
+    config_path: str | os.PathLike[str] | None = None,
+) -> int:
+    """Serve the proxy in the foreground until SIGTERM/SIGINT (what ``consentry run`` calls).
+
+    ``config_or_holder`` is a ConfigHolder, or a Config; with a Config and
+    ``config_path`` a holder is made for that file so SIGHUP can re-read it.
+    Returns the exit status (0 after a clean drain).
+    """
     holder = config_or_holder
+    if config_path is not None and not hasattr(holder, "reload"):
+        from proxy.policy import ConfigHolder
+
+        holder = ConfigHolder(config_path)
     config = current_config(holder)
     proxy = getattr(config, "proxy", None)
     public = _address(listen if listen is not None else getattr(proxy, "listen", "127.0.0.1:8080"))
@@ -194,7 +204,7 @@ def run(
     runner = _event_loop_runner()
     if count <= 1:
         runner(serve(holder, listen=public, admin_listen=admin, announce=announce))
-        return
+        return 0
     # Port 0 would give every worker its own port: pick one free port for all of them.
     if public[1] == 0:
         public = (public[0], _free_port(public[0]))
@@ -224,11 +234,15 @@ def run(
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, forward)
     remaining = set(children)
+    worst = 0
     while remaining:
         try:
             pid, status = os.wait()
         except ChildProcessError:
             break
         remaining.discard(pid)
-        if os.waitstatus_to_exitcode(status) != 0:
-            log.error("worker %d exited with status %d", pid, os.waitstatus_to_exitcode(status))
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            worst = worst or 1
+            log.error("worker %d exited with status %d", pid, code)
+    return worst

@@ -118,15 +118,6 @@ class BrokenStore:
 
 
 ROOT = Path(__file__).resolve().parents[2]
-LAUNCH = (
-    "import logging, sys\n"
-    "logging.basicConfig(level=logging.INFO, stream=sys.stderr)\n"
-    "from proxy.policy import ConfigHolder\n"
-    "from proxy.server import run\n"
-    "run(ConfigHolder(sys.argv[1]), workers=int(sys.argv[2]), announce=lambda line: print(line, flush=True))\n"
-)
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -173,7 +164,8 @@ class ProxyProcess:
 
 async def start_process(config: Path, port: int, admin_port: int, workers: int = 1) -> ProxyProcess:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", LAUNCH, str(config), str(workers),
+        # The real command line, as a deployment starts it.
+        sys.executable, "-m", "proxy", "run", "--config", str(config), "--workers", str(workers),
         cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
