@@ -16,7 +16,7 @@ import logging
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final, Literal
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
@@ -38,13 +38,6 @@ ALGORITHMS: Final[tuple[str, ...]] = ("HS256", "ES256", "EdDSA")
 
 # RFC 7518 §3.2: an HS256 key must be at least as long as the hash output (256 bits).
 MIN_HMAC_SECRET_BYTES: Final = 32
-
-
-class KeySpecLike(Protocol):
-    """What `KeyRing.from_specs` reads from each spec (the policy's model fits)."""
-
-    kid: str
-    alg: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ pydantic or the consent/policy packages.
 from proxy.receipts.base import ReceiptStore
 from proxy.receipts.export import export_lines, receipts_from_lines
 from proxy.receipts.model import RECEIPT_ACTIONS, Receipt, ReceiptStoreError, hash_ip, vendor_list_digest
+from proxy.receipts.retention import prune_once, run_retention
 from proxy.receipts.store import open_store
 
 __all__ = [
@@ -20,6 +21,8 @@ __all__ = [
     "export_lines",
     "hash_ip",
     "open_store",
+    "prune_once",
     "receipts_from_lines",
+    "run_retention",
     "vendor_list_digest",
 ]

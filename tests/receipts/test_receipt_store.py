@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 from receipts.receipt_helpers import T0, receipt
 
-from proxy.receipts import Receipt, ReceiptStoreError, export_lines, open_store, receipts_from_lines
+from proxy.receipts import (
+    Receipt,
+    ReceiptStoreError,
+    export_lines,
+    open_store,
+    prune_once,
+    receipts_from_lines,
+    run_retention,
+)
 
 
 async def all_receipts(store: Any, since: dt.datetime | None = None) -> list[Receipt]:
@@ -146,3 +154,28 @@ async def test_ip_hashing_uses_the_stores_salt(store: Any) -> None:
     assert hashed is not None and len(hashed) == 16 and "203" not in hashed
     assert store.hash_ip("203.0.113.7") == hashed
     assert store.hash_ip(None) is None
+
+
+async def test_retention_loop_prunes_and_stops(store: Any) -> None:
+    ancient = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    await store.record(receipt(1, created_at=ancient, expires_at=ancient + dt.timedelta(days=180)))
+    await store.record(receipt(2, created_at=dt.datetime.now(dt.UTC), expires_at=None))
+    stop = asyncio.Event()
+    pruned = asyncio.Event()
+    real_prune = store.prune
+
+    async def prune_then_stop(days: float, **kwargs: Any) -> int:
+        deleted: int = await real_prune(days, **kwargs)
+        pruned.set()
+        stop.set()  # one round is enough to observe
+        return deleted
+
+    store.prune = prune_then_stop
+    await asyncio.wait_for(run_retention(store, 365, interval_seconds=3600, stop=stop), timeout=60)
+    assert pruned.is_set()
+    assert [item.consent_id for item in await all_receipts(store)] == ["consent-2"]
+
+
+async def test_prune_once_survives_a_broken_store(store: Any, raw_sql: Callable[..., Any]) -> None:
+    await raw_sql("DROP TABLE receipts")
+    assert await prune_once(store, 30) is None
