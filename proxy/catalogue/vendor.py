@@ -155,7 +155,7 @@ def vendor_from_table(table: Mapping[str, Any], where: str) -> Vendor:
         file_names=file_names,
         privacy_url=_text(table, "privacy_url", where, default=""),
         embed=embed,
-        csp=_csp(table, hosts, embed, where),
+        csp=_csp(table, hosts, category, where),
         description=_text(table, "description", where, default=""),
     )
 
@@ -184,10 +184,10 @@ def _host_entry(entry: str, where: str) -> str:
     return entry
 
 
-def _csp(table: Mapping[str, Any], hosts: tuple[str, ...], embed: bool, where: str) -> Mapping[str, tuple[str, ...]]:
+def _csp(table: Mapping[str, Any], hosts: tuple[str, ...], category: str, where: str) -> Mapping[str, tuple[str, ...]]:
     raw = table.get("csp")
     if raw is None:
-        return MappingProxyType(_derived_csp(hosts, embed))
+        return MappingProxyType(_derived_csp(hosts, category))
     if not isinstance(raw, Mapping):
         raise CatalogueError(f"{where}: csp: expected a table of directive = [sources]")
     csp: dict[str, tuple[str, ...]] = {}
@@ -200,11 +200,12 @@ def _csp(table: Mapping[str, Any], hosts: tuple[str, ...], embed: bool, where: s
     return MappingProxyType(csp)
 
 
-def _derived_csp(hosts: tuple[str, ...], embed: bool) -> dict[str, tuple[str, ...]]:
-    """Without an explicit ``csp`` table, allow every host for the directives its kind needs.
+def _derived_csp(hosts: tuple[str, ...], category: str) -> dict[str, tuple[str, ...]]:
+    """Without an explicit ``csp`` table, allow the vendor's hosts for every way a tracker loads.
 
     A host entry matches its subdomains, so each becomes ``https://host`` and
     ``https://*.host``; path prefixes are kept (CSP matches paths by prefix too).
+    Necessary vendors are mostly CDNs, which serve style sheets and fonts as well.
     """
     sources: list[str] = []
     for entry in hosts:
@@ -216,6 +217,7 @@ def _derived_csp(hosts: tuple[str, ...], embed: bool) -> dict[str, tuple[str, ..
     unique = tuple(dict.fromkeys(sources))
     if not unique:
         return {}
-    if embed:
-        return {"frame-src": unique, "img-src": unique}
-    return {"script-src": unique, "connect-src": unique, "img-src": unique}
+    directives = ["script-src", "connect-src", "img-src", "frame-src"]
+    if category == "necessary":
+        directives += ["style-src", "font-src"]
+    return {directive: unique for directive in directives}

@@ -150,8 +150,12 @@ def test_csp_sources_are_https_and_cover_a_vendor_without_explicit_csp(catalogue
     criteo = catalogue.vendors["criteo"]
     assert "https://*.criteo.net" in criteo.csp["script-src"]
     assert "https://criteo.com" in criteo.csp["img-src"]
-    # an embed without csp table gets frame-src.
+    assert "https://*.criteo.net" in criteo.csp["frame-src"]
+    assert "style-src" not in criteo.csp
+    # an embed without csp table gets frame-src; a necessary CDN also style and font sources.
     assert "https://*.dailymotion.com" in catalogue.vendors["dailymotion-embed"].csp["frame-src"]
+    assert "https://cdnjs.cloudflare.com" in catalogue.vendors["cdnjs"].csp["style-src"]
+    assert "https://cdnjs.cloudflare.com" in catalogue.vendors["cdnjs"].csp["font-src"]
 
 
 def test_digest_is_the_sha256_of_the_data_file(catalogue: Catalogue) -> None:
