@@ -5,7 +5,7 @@ The rest of Consentry reads a ``Config`` (global ``proxy`` / ``consent`` /
 ``load_config`` or ``default_config``, and picks a site with
 ``Config.site_for_host``. ``ConfigHolder`` re-reads the file on demand (SIGHUP)
 and swaps the whole configuration atomically. Uses pydantic and the standard
-library (tomllib); must not import aiohttp, mitmproxy, jwt or ``proxy.html``.
+library (tomllib); must not depend on aiohttp, mitmproxy, jwt or ``proxy.html``.
 """
 
 from proxy.policy.config import DEFAULT_SITE, Config

@@ -2,7 +2,7 @@
 
 A ``Config`` is immutable once built, so a request that took a reference keeps a
 consistent view even while a reload swaps in a new one. Built by ``loader.py``
-(``load_config`` / ``default_config``). Must not import aiohttp, mitmproxy, jwt
+(``load_config`` / ``default_config``). Must not depend on aiohttp, mitmproxy, jwt
 or ``proxy.html``.
 """
 

@@ -3,7 +3,7 @@
 Each function takes the value as written and returns it normalised, or raises
 ValueError with a message that says what a correct value looks like; the models
 in ``model.py`` attach them to fields, so a bad value is reported at its own key.
-Standard library only: must not import pydantic, aiohttp, mitmproxy, jwt or
+Standard library only: must not depend on pydantic, aiohttp, mitmproxy, jwt or
 ``proxy.html``.
 """
 

@@ -7,7 +7,7 @@ port first, when a site names one), then the most specific wildcard (``*``
 stands for exactly one label, wildcards only on the left), then the ``default``
 site. Matching ignores case and a trailing dot, and compares IDNA (punycode)
 forms, so ``bücher.example`` and ``xn--bcher-kva.example`` are one host.
-Standard library only: must not import pydantic, aiohttp, mitmproxy, jwt or
+Standard library only: must not depend on pydantic, aiohttp, mitmproxy, jwt or
 ``proxy.html``.
 """
 

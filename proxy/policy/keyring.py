@@ -4,7 +4,7 @@ Each ``[[consent.keys]]`` entry is validated on its own, so one bad key does not
 hide the problems of the others; its material is read from the named env var or
 file (relative to the config file) and checked (HS256 length, PEM type). An
 empty key ring means the zero-config key: ``CONSENTRY_SECRET``, or a random
-secret with a logged warning. Must not import jwt, aiohttp, mitmproxy or
+secret with a logged warning. Must not depend on jwt, aiohttp, mitmproxy or
 ``proxy.html``.
 """
 

@@ -5,7 +5,7 @@ validates each table against its model, resolves every site (``sites.py``) and
 the key ring (``keyring.py``), and raises one ``ConfigError`` listing each
 problem as ``FILE:LINE: dotted.key: message``. ``default_config`` builds the
 zero-config setup and ``check_config`` is what ``consentry check-config``
-prints. Must not import aiohttp, mitmproxy, jwt or ``proxy.html``.
+prints. Must not depend on aiohttp, mitmproxy, jwt or ``proxy.html``.
 """
 
 from __future__ import annotations
@@ -144,12 +144,17 @@ def _validate[M: BaseModel](
         return None
 
 
-def default_config(upstream: str = "http://127.0.0.1:8000") -> Config:
+DEFAULT_UPSTREAM = "http://127.0.0.1:8000"
+
+
+def default_config(upstream: str | None = None) -> Config:
     """Zero-config: one site "default" for every host and one HS256 key from CONSENTRY_SECRET (DESIGN.md).
 
     Without CONSENTRY_SECRET a random secret is used and a warning logged; raises ``ConfigError``
-    for an invalid upstream or a CONSENTRY_SECRET too short to be safe.
+    for an invalid upstream or a CONSENTRY_SECRET too short to be safe. ``upstream`` None means
+    ``http://127.0.0.1:8000``.
     """
+    upstream = DEFAULT_UPSTREAM if upstream is None else upstream
     try:
         check_upstream(upstream)
     except ValueError as error:

@@ -5,7 +5,7 @@ Pydantic reports ``loc`` tuples and generic texts ("Input should be 'defer' or
 written and a message in the user's terms: did-you-mean for unknown keys and
 choices, "expected an integer, got the string "182"" for wrong types. It finds
 the allowed keys and choices by walking the model's annotations, so the messages
-follow the model without a second list to keep in sync. Must not import aiohttp,
+follow the model without a second list to keep in sync. Must not depend on aiohttp,
 mitmproxy, jwt or ``proxy.html``.
 """
 

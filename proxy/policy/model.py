@@ -6,7 +6,7 @@ after inheritance (built-ins, then ``[defaults]``, then the site's table), which
 is what the rest of Consentry reads. Every model forbids unknown keys and is
 strict (a string is not silently taken for a number) and frozen (a loaded
 configuration can be shared by concurrent requests). Cross-table checks (unknown
-categories, duplicate hosts, secrets) live in ``loader.py``. Must not import
+categories, duplicate hosts, secrets) live in ``loader.py``. Must not depend on
 aiohttp, mitmproxy, jwt or ``proxy.html``.
 """
 

@@ -4,7 +4,7 @@ A ``Problem`` names the file, the line (when it can be found), the dotted TOML
 key path and a message that says how to fix it; ``ConfigError`` carries every
 problem found in one pass so that a user fixes a file in one round trip, not
 one error at a time. Also home of the did-you-mean helper shared by the
-loader's messages. Standard library only: must not import pydantic, aiohttp,
+loader's messages. Standard library only: must not depend on pydantic, aiohttp,
 mitmproxy, jwt or ``proxy.html``.
 """
 

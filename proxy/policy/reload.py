@@ -6,7 +6,7 @@ start of a request keeps its own (immutable) Config until it finishes. An
 invalid file is refused with the same messages ``check-config`` prints, logged,
 and the old configuration keeps serving. Subscribers rebuild what depends on the
 configuration (key ring, engines, receipts store) after each swap. The server
-wires SIGHUP to ``reload`` (see docs/configuration.md). Must not import aiohttp,
+wires SIGHUP to ``reload`` (see docs/configuration.md). Must not depend on aiohttp,
 mitmproxy, jwt or ``proxy.html``.
 """
 

@@ -4,7 +4,7 @@ Editors (VS Code's Even Better TOML, taplo) use it for completion and inline
 errors. ``config/schema.json`` is this function's output; a test fails when the
 two drift, and ``write_schema`` regenerates the file. The schema describes the
 file as written; the loader's cross-table checks (categories, hosts, secrets)
-go beyond it. Must not import aiohttp, mitmproxy, jwt or ``proxy.html``.
+go beyond it. Must not depend on aiohttp, mitmproxy, jwt or ``proxy.html``.
 """
 
 from __future__ import annotations

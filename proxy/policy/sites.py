@@ -7,7 +7,7 @@ the site's own table. Checks that need the merged view (a rule's category must
 exist, every banner language needs texts, a host belongs to one site) run on the
 raw TOML tables, so they still run when some other key failed validation, and
 report each problem where it is written: the site's table, else ``[defaults]``.
-Must not import aiohttp, mitmproxy, jwt or ``proxy.html``.
+Must not depend on aiohttp, mitmproxy, jwt or ``proxy.html``.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ keys, inline tables and arrays, multi-line strings) and answers the 1-based line
 of a key path, falling back to the nearest enclosing table when the key itself is
 not written (a missing key is reported where its table starts). tomllib keeps no
 positions, hence this small scanner; it runs only on text tomllib has accepted
-and never raises. Standard library only: must not import pydantic, aiohttp,
+and never raises. Standard library only: must not depend on pydantic, aiohttp,
 mitmproxy, jwt or ``proxy.html``.
 """
 
