@@ -105,7 +105,11 @@ def apply_edit(data: bytes, tag_start: int, tag_end: int, attrs: list[Attr], edi
     position = tag_start
     for attr in attrs:
         if attr.start in edit.drop:
-            pieces.append(data[position:attr.start])
+            # Take the whitespace before the attribute with it, so no double spaces remain.
+            cut = attr.start
+            while cut > position and data[cut - 1] in b"\t\n\f\r ":
+                cut -= 1
+            pieces.append(data[position:cut])
             position = attr.end
         elif attr.start in edit.set_value:
             pieces.append(data[position:attr.start])

@@ -112,7 +112,7 @@ def test_duplicate_attribute_first_wins() -> None:
 def test_duplicate_attribute_tracker_first_is_deferred_and_duplicate_dropped() -> None:
     document = b'<img src="https://tracker.test/p.gif" src="/a.png">'
     out = run_split(document, Recorder)
-    assert out == b'<img data-consent-src="https://tracker.test/p.gif"  data-consent="marketing" data-consent-vendor="tracker-vendor">'
+    assert out == b'<img data-consent-src="https://tracker.test/p.gif" data-consent="marketing" data-consent-vendor="tracker-vendor">'
 
 
 @pytest.mark.parametrize("reference", [b"https&#58;//tracker.test/p", b"https&colon;//tracker.test/p",
