@@ -111,6 +111,7 @@ class Simulation:
         self.consent_text = (consent or "none").strip() or "none"
         self.chosen = self._check_consent(self.consent_text)
         self._engines: dict[str, Engine] = {}
+        self._builtin_site: Any | None = None
 
     # -- validation ---------------------------------------------------------------------
 
@@ -168,20 +169,31 @@ class Simulation:
         return "/".join(modes) + " (from the policy)"
 
     def fallback_site(self) -> Any:
+        """The site for a document with no host (a file): ``default``, else the policy's first."""
         sites = getattr(self.config, "sites", {})
         if "default" in sites:
             return sites["default"]
         if sites:
             return next(iter(sites.values()))
-        return next(iter(_builtin().sites.values()))
+        return self.builtin_site()
+
+    def builtin_site(self) -> Any:
+        if self._builtin_site is None:
+            self._builtin_site = next(iter(_builtin().sites.values()))
+        return self._builtin_site
 
     def site_for_host(self, host: str | None) -> Any:
-        """The site whose hosts match ``host``, else the default site."""
+        """The policy's site for ``host`` (its ``default`` site included), else the built-in default.
+
+        A host the policy does not cover gets the built-in policy rather than some other
+        site's rules: browsing news.example must not be judged by shop.example's policy.
+        """
         if host:
             site = self.config.site_for_host(host)
             if site is not None:
                 return site
-        return self.fallback_site()
+        sites = getattr(self.config, "sites", {})
+        return sites["default"] if "default" in sites else self.builtin_site()
 
     def site_by_id(self, site_id: str) -> Any:
         sites = getattr(self.config, "sites", {})
@@ -196,7 +208,7 @@ class Simulation:
         return site
 
     def engine_for(self, site: Any) -> Engine:
-        key = str(getattr(site, "site_id", "default"))
+        key = f'{getattr(site, "site_id", "default")}@{id(site)}'   # a policy site and the built-in may share "default"
         engine = self._engines.get(key)
         if engine is None:
             engine = self._engines[key] = Engine(site, catalogue=self.catalogue)

@@ -379,3 +379,16 @@ def test_report_command_writes_the_html_without_ending_the_run(tctx: taddons.con
     assert "analytics.js" in (tmp_path / "audit.html").read_text(encoding="utf-8")
     addon.request(tracker_flow(PIXEL))   # the run goes on
     assert len(addon.result.requests) == 1 and len(addon.result.pages) == 1
+
+
+def test_each_host_gets_its_site_and_other_hosts_the_builtin_policy(tctx: taddons.context, addon: Any, tmp_path: Path) -> None:
+    policy = tmp_path / "site.toml"
+    policy.write_text('[sites."shop.test"]\nupstream = "http://127.0.0.1:8000"\nmode = "strip"\n', encoding="utf-8")
+    tctx.configure(addon, consentry_config=str(policy))
+    shop, other = html_flow(url="http://shop.test/"), html_flow(url="http://news.test/")
+    for flow in (shop, other):
+        addon.responseheaders(flow)
+    shop_out, other_out = run_stream(shop, PAGE).decode(), run_stream(other, PAGE).decode()
+    assert GA not in shop_out                                   # shop.test's own mode: strip
+    assert f'data-consent-src="{GA}"' in other_out              # built-in policy: defer
+    assert [page.site_id for page in addon.result.pages] == ["shop.test", "default"]
