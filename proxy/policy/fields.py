@@ -26,6 +26,7 @@ __all__ = [
     "check_page_url",
     "check_receipts_url",
     "check_rule_host",
+    "check_script_signature",
     "check_theme_name",
     "check_theme_value",
     "check_upstream",
@@ -152,6 +153,20 @@ def check_rule_host(host: str) -> str:
     if pattern.wildcards or pattern.port is not None:
         raise ValueError(f'"{host}": give a plain host; a rule already covers its subdomains')
     return pattern.host
+
+
+def check_script_signature(pattern: str) -> str:
+    """A regular expression searched for in inline scripts (as the catalogue's signatures are)."""
+    try:
+        compiled = re.compile(pattern)
+    except re.error as error:
+        raise ValueError(
+            f'"{pattern}" is not a valid regular expression ({error}); '
+            "escape . ( ) [ ] with \\, most easily in a 'literal string'"
+        ) from None
+    if compiled.search(""):
+        raise ValueError(f'"{pattern}" matches an empty string, so it would match every inline script')
+    return pattern
 
 
 def check_theme_name(name: str) -> str:

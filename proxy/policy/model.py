@@ -69,6 +69,7 @@ LifetimeDays = Annotated[int, AfterValidator(_max_lifetime)]
 PageURL = Annotated[str, AfterValidator(f.check_page_url)]
 ConsentPath = Annotated[str, AfterValidator(f.check_consent_path)]
 RuleHost = Annotated[str, AfterValidator(f.check_rule_host)]
+ScriptSignature = Annotated[str, AfterValidator(f.check_script_signature)]
 PolicyVersion = Annotated[str, BeforeValidator(_version_text), Field(min_length=1)]
 ThemeName = Annotated[str, AfterValidator(f.check_theme_name)]
 ThemeValue = Annotated[str, AfterValidator(f.check_theme_value)]
@@ -232,7 +233,7 @@ class Rule(_Model):
     host: RuleHost | None = None
     path_prefix: str | None = None
     url_glob: NonEmpty | None = None
-    script_signature: NonEmpty | None = None
+    script_signature: ScriptSignature | None = None
 
     @model_validator(mode="after")
     def _one_matcher(self) -> Self:

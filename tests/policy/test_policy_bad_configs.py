@@ -207,10 +207,12 @@ CASES = [
         [sites."shop.example"]
         {UP}
         rules = [
-          {{ category = "marketing", host = "ads.example", script_signature = "fbq(" }},
+          {{ category = "marketing", host = "ads.example", script_signature = 'fbq\\(' }},
           {{ category = "marketing", path_prefix = "/ads" }},
           {{ category = "marketing", host = "ads.example", path_prefix = "ads" }},
           {{ category = "marketing" }},
+          {{ category = "marketing", script_signature = "share.init(" }},
+          {{ category = "marketing", script_signature = "(x)?" }},
         ]
         """,
         [
@@ -220,6 +222,11 @@ CASES = [
             'site.toml:6: sites."shop.example".rules[2]: path_prefix "ads" must start with /',
             'site.toml:7: sites."shop.example".rules[3]: a rule needs exactly one of host (with optional '
             "path_prefix), url_glob or script_signature; got none",
+            'site.toml:8: sites."shop.example".rules[4].script_signature: "share.init(" is not a valid regular '
+            "expression (missing ), unterminated subpattern at position 10); escape . ( ) [ ] with \\, most "
+            "easily in a 'literal string'",
+            'site.toml:9: sites."shop.example".rules[5].script_signature: "(x)?" matches an empty string, so it '
+            "would match every inline script",
         ],
         id="rule-matchers",
     ),

@@ -43,6 +43,10 @@ def test_example_has_the_promised_sites() -> None:
     assert "*.news.example" in news.hosts and "www.news.example" in news.hosts
     assert config.site_for_host("nl.news.example") is news
     assert config.site_for_host("unknown.example") is config.sites["default"]
+    # script signatures are regular expressions, as the engine and the catalogue read them
+    signature = shop.rules[3].script_signature
+    assert signature is not None and re.search(signature, "window.shareWidget.init({id: 3})")
+    assert not re.search(signature, "shareWidgetXinit")
 
 
 def _field_names(model: type[BaseModel], seen: set[type[BaseModel]] | None = None) -> set[str]:

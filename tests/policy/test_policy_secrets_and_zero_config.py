@@ -92,6 +92,12 @@ def test_zero_config_uses_consentry_secret(caplog: pytest.LogCaptureFixture) -> 
     assert config.source is None
 
 
+def test_zero_config_upstream_defaults_to_local_port_8000() -> None:
+    """The CLI passes upstream=None when --upstream is absent."""
+    assert default_config(None).sites["default"].upstream == "http://127.0.0.1:8000"
+    assert default_config("https://backend.internal:8443/").sites["default"].upstream == "https://backend.internal:8443"
+
+
 def test_zero_config_without_a_secret_warns_and_uses_a_random_one(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
