@@ -26,6 +26,10 @@ from proxy.catalogue.vendor import CATEGORIES, CatalogueError, Vendor, vendor_fr
 log = logging.getLogger(__name__)
 
 DATA_FILE = "vendors.toml"
+URL_CACHE_SIZE = 8192
+CACHED_URL_LENGTH = 1024
+SCRIPT_CACHE_SIZE = 1024
+CACHED_SCRIPT_LENGTH = 8192
 
 # A URL written inside a script: scheme-relative or absolute, with its slashes
 # possibly escaped (\/\/ in JSON, %2F%2F in document.write(unescape(...)), \u002F).
@@ -56,6 +60,10 @@ class Catalogue:
             raise CatalogueError(f"{source}: {error}") from None
         self._file_names = FileNameIndex(ordered)
         self._cookies = CookieIndex(ordered)
+        # The same tracker URLs and snippets come back on every page of a site;
+        # short ones are remembered (long ones would make the cache a memory sink).
+        self._url_cache = functools.lru_cache(maxsize=URL_CACHE_SIZE)(self._classify_url)
+        self._script_cache = functools.lru_cache(maxsize=SCRIPT_CACHE_SIZE)(self._classify_script)
         log.debug("catalogue %s: %d vendors, digest %s", source, len(self.vendors), digest[:12])
 
     # -- construction -----------------------------------------------------------------
@@ -104,6 +112,11 @@ class Catalogue:
 
     def vendor_for_url(self, url: str) -> Vendor | None:
         """The vendor serving `url`: by host (+ path prefix), else by the file name of a self-hosted copy."""
+        if len(url) <= CACHED_URL_LENGTH:
+            return self._url_cache(url)
+        return self._classify_url(url)
+
+    def _classify_url(self, url: str) -> Vendor | None:
         parts = split_url(url)
         if parts is None:
             return None
@@ -131,6 +144,11 @@ class Catalogue:
         (a consent manager's config naming a tracker must not make the tracker
         necessary), and among equals the one that appears first.
         """
+        if len(text) <= CACHED_SCRIPT_LENGTH:
+            return self._script_cache(text)
+        return self._classify_script(text)
+
+    def _classify_script(self, text: str) -> Vendor | None:
         if _is_json(text):
             return None
         vendor = most_restrictive(self._signatures.vendors_in(text))
