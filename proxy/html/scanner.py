@@ -403,6 +403,9 @@ class Scanner:
             if len(buf) - position >= self._max:
                 return self._begin_long_tag(position, end_tag)
             return False
+        if match.end() - position > self._max:
+            # Decided the same way whether or not the chunking let us see it whole.
+            return self._begin_long_tag(position, end_tag)
         name = match.group(2).lower().decode("latin-1").replace("\x00", "\ufffd")
         if end_tag:
             return self._end_tag(match, name)
@@ -693,7 +696,9 @@ class Scanner:
                     self._advance(max(safe, self._pos))
                 return False
         if self._raw_hold:
-            self._release_body(body, end, truncated=False)
+            # The same cut whatever the chunking: a body over the cap is judged on its prefix.
+            truncated = end - body > self._max
+            self._release_body(body, body + self._max if truncated else end, truncated=truncated)
         if end >= size:
             self._advance(size)
             self._mode = DATA

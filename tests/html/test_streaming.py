@@ -1,0 +1,155 @@
+"""Streaming behaviour: injection point, the max_buffer cap, hostile input, bounded memory."""
+
+from __future__ import annotations
+
+import os
+import random
+import tracemalloc
+
+import pytest
+
+from html_helpers import Recorder, keep_all, run, run_random_chunks, run_split
+from proxy.html import Action, Decision, Element, Rewriter
+
+BANNER = b"<script src=/_consent/consent.js></script>"
+
+
+@pytest.mark.parametrize("document,expected", [
+    (b"<!doctype html><html lang=en><head><title>t</title></head><body>x</body></html>",
+     b"<!doctype html><html lang=en><head>" + BANNER + b"<title>t</title></head><body>x</body></html>"),
+    (b"<!doctype html><HEAD data-x='>'><meta charset=utf-8>",
+     b"<!doctype html><HEAD data-x='>'>" + BANNER + b"<meta charset=utf-8>"),
+    (b"<html><meta charset=utf-8><title>t</title><body class=a>x",
+     b"<html><meta charset=utf-8><title>t</title>" + BANNER + b"<body class=a>x"),
+    (b"<!-- c -->\n<!doctype html>\n<p>text",
+     b"<!-- c -->\n<!doctype html>\n" + BANNER + b"<p>text"),
+    (b"  just text", b"  " + BANNER + b"just text"),
+    (b"<!-- only a comment -->", b"<!-- only a comment -->" + BANNER),
+    (b"", BANNER),
+])
+def test_inject_placement(document: bytes, expected: bytes) -> None:
+    assert run_split(document, lambda: keep_all, inject=BANNER) == expected if document else run(document, keep_all, inject=BANNER) == expected
+
+
+def test_header_element_is_not_head() -> None:
+    out = run_split(b"<body><header>h</header>", lambda: keep_all, inject=BANNER)
+    assert out == BANNER + b"<body><header>h</header>"
+
+
+def test_first_bytes_are_not_held_back() -> None:
+    rewriter = Rewriter(keep_all, encoding="utf-8")
+    first = rewriter.feed(b"<!doctype html><html><head><title>x</title></head><body>" + b"<p>para</p>" * 1000)
+    assert len(first) > 10000
+
+
+def test_long_script_body_is_decided_on_its_prefix_then_streamed() -> None:
+    recorder = Recorder()
+    body = b"trackerSignature();" + b"x" * 5000
+    document = b"<script>" + body + b"</script><p>after</p>"
+    out = run_random_chunks(document, lambda: recorder, seed=7, largest=700, max_buffer=1000)
+    assert out == b'<script type="text/plain" data-consent="analytics">' + body + b"</script><p>after</p>"
+    seen = recorder.seen[0]
+    assert seen.text_truncated and len(seen.text) == 1000
+
+
+def test_long_script_body_strip_removes_all_of_it() -> None:
+    document = b"<p>a</p><script>trackerSignature();" + b"y" * 5000 + b"</script><p>b</p>"
+    out = run_random_chunks(document, lambda: Recorder(Action.STRIP), seed=3, largest=600, max_buffer=1000)
+    assert out == b"<p>a</p><p>b</p>"
+
+
+def test_tag_longer_than_the_cap_fails_closed() -> None:
+    # The tracker src sits after a huge attribute: nobody can see it before the cap.
+    document = b'<img alt="' + b"a" * 3000 + b'" src="https://tracker.test/p.gif" class=x><p>after</p>'
+    recorder = Recorder()
+    out = run_random_chunks(document, lambda: recorder, seed=11, largest=500, max_buffer=1000)
+    assert b' data-consent-src="https://tracker.test/p.gif"' in out
+    assert out.endswith(b' class=x data-consent="unclassified"><p>after</p>')
+    assert recorder.seen[0].text_truncated
+
+
+def test_long_uninteresting_tag_streams_on_unchanged() -> None:
+    document = b'<div data-json="' + b"{\\\"k\\\":1}" * 500 + b'" id=a>text</div><img src="https://tracker.test/p.gif">'
+    out = run_random_chunks(document, lambda: Recorder(), seed=5, largest=300, max_buffer=1000)
+    assert out.startswith(document[:document.index(b"<img")])
+    assert b"data-consent-src" in out
+
+
+def test_long_uninteresting_tag_with_late_fetching_attribute_fails_closed() -> None:
+    document = b'<div title="' + b"t" * 3000 + b'" style="background:url(https://tracker.test/b.png)">x</div>'
+    out = run_random_chunks(document, lambda: Recorder(), seed=9, largest=400, max_buffer=1000)
+    assert b' data-consent-style="background:url(https://tracker.test/b.png)" data-consent="unclassified">x</div>' in out
+
+
+def test_long_comment_streams() -> None:
+    document = b"<!--" + b"c" * 10000 + b"-->" + b'<img src="https://tracker.test/p.gif">'
+    rewriter = Rewriter(Recorder(), encoding="utf-8", max_buffer=1000)
+    first = rewriter.feed(document[:6000])
+    assert len(first) > 4000
+    out = first + rewriter.feed(document[6000:]) + rewriter.close()
+    assert out.startswith(document[:10007]) and b"data-consent-src" in out
+
+
+@pytest.mark.parametrize("document", [
+    b"<", b"<!", b"<!-", b"<!--", b"<!---", b"</", b"</a", b"<a", b'<a b="', b"<a b='x", b"<script>",
+    b"<script><!--", b"<style>x</sty", b"<svg><![CDATA[x", b"<?x", b"<!doctype", b"<img src=x",
+    b"<title>", b"<plaintext>x", b"\x00\xff\xfe<\x00>", b"<<<<>>>>", b"<a\x00=\x00>",
+])
+def test_truncated_input_passes_through(document: bytes) -> None:
+    assert run_split(document, lambda: keep_all, encoding="utf-8") == document
+
+
+def test_binary_input_never_raises_and_round_trips() -> None:
+    generator = random.Random(1234)
+    for _ in range(30):
+        data = bytes(generator.randrange(256) for _ in range(3000))
+        data = data.replace(b"\x3e", b"<", 5)
+        assert run_random_chunks(data, lambda: keep_all, seed=generator.randrange(10**6), largest=200,
+                                 encoding="latin-1", max_buffer=512) == data
+
+
+def test_decide_is_never_called_for_a_page_without_fetching_elements() -> None:
+    calls: list[Element] = []
+
+    def decide(element: Element) -> Decision:
+        calls.append(element)
+        return Decision(Action.KEEP)
+    document = b"<html><body>" + b"<div class=a><p>para <b>bold</b> &amp; <a href=/x>link</a></p></div>" * 200
+    assert run(document, decide) == document
+    assert calls == []
+
+
+def _generated_page(size: int):
+    unit = (b'<div class="post"><h2>Title</h2><p>Lorem ipsum <a href="/x">dolor</a> sit amet.</p>'
+            b'<img src="https://tracker.test/p.gif"><script>trackerSignature(1)</script>'
+            b'<!-- comment --><style>p{color:red}</style></div>\n')
+    yield b"<!doctype html><html><head><title>big</title></head><body>"
+    produced = 0
+    while produced < size:
+        yield unit * 64
+        produced += len(unit) * 64
+    yield b"</body></html>"
+
+
+@pytest.mark.slow
+def test_bounded_memory_for_200_mb() -> None:
+    size = 200 * 1024 * 1024 if os.environ.get("CONSENTRY_FULL_MEMORY_TEST", "1") == "1" else 20 * 1024 * 1024
+    rewriter = Rewriter(Recorder().__class__(), encoding="utf-8")
+    tracemalloc.start()
+    total_in = total_out = 0
+    try:
+        pending = b""
+        for piece in _generated_page(size):
+            pending += piece
+            while len(pending) >= 65536:
+                chunk, pending = pending[:65536], pending[65536:]
+                total_in += len(chunk)
+                total_out += len(rewriter.feed(chunk))
+        total_in += len(pending)
+        total_out += len(rewriter.feed(pending)) + len(rewriter.close())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert total_in >= size
+    assert total_out > total_in  # every pixel and inline script was deferred
+    assert peak < 8 * 1024 * 1024, f"peak {peak} bytes"
