@@ -10,6 +10,7 @@ CI=true, where they fail: CI must prove the PostgreSQL backend.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -48,11 +49,14 @@ def postgres_server_url() -> Iterator[str]:
         result = subprocess.run(
             [str(SCRIPT), "start", cluster], capture_output=True, text=True, timeout=START_TIMEOUT_SECONDS
         )
+        problem = None if result.returncode == 0 else f"{SCRIPT.name} start failed: {result.stderr.strip()[-500:]}"
     except (OSError, subprocess.TimeoutExpired) as exc:
-        _unavailable(f"{SCRIPT.name} start: {exc}")
-    if result.returncode != 0:
-        subprocess.run(["rm", "-rf", cluster], check=False, timeout=60)
-        _unavailable(f"{SCRIPT.name} start failed: {result.stderr.strip()[-500:]}")
+        problem = f"{SCRIPT.name} start: {exc}"
+    if problem is not None:
+        # A half-made cluster (e.g. the timeout hit after pg_ctl start) must not outlive us.
+        subprocess.run([str(SCRIPT), "stop", cluster], capture_output=True, timeout=START_TIMEOUT_SECONDS, check=False)
+        shutil.rmtree(cluster, ignore_errors=True)
+        _unavailable(problem)
     try:
         yield result.stdout.strip()
     finally:
