@@ -45,7 +45,7 @@ _CSS_UNSAFE = re.compile(r"[;{}<>\\\n\r]")
 
 
 def check_upstream(url: str) -> str:
-    """An upstream origin, ``http(s)://host[:port]``; returned without a trailing slash."""
+    """An upstream, ``http(s)://host[:port][/path prefix]``; returned without a trailing slash."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise ValueError(f'"{url}" is not an http:// or https:// URL')
@@ -57,9 +57,9 @@ def check_upstream(url: str) -> str:
         raise ValueError(f'"{url}" has an invalid port') from None
     if parts.username or parts.password:
         raise ValueError(f'"{url}" contains credentials; the upstream URL must not carry a user or password')
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise ValueError(f'"{url}" has a path, query or fragment; give the origin only, e.g. "http://127.0.0.1:8000"')
-    return f"{parts.scheme}://{parts.netloc}"
+    if parts.query or parts.fragment or url.rstrip("/").endswith(("?", "#")):
+        raise ValueError(f'"{url}" has a query or fragment; give an origin and optional path, e.g. "http://127.0.0.1:8000/app"')
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 
 
 def check_page_url(url: str) -> str:

@@ -83,16 +83,18 @@ class Timeouts(_Model):
     """Upstream timeouts in seconds: connecting, between reads, and for the whole response."""
 
     connect: Seconds = 5.0
-    read: Seconds = 60.0
-    total: Seconds = 300.0
+    read: Seconds = 30.0
+    # No limit by default: a proxy streams downloads of any size; set one to bound slow upstreams.
+    total: Seconds | None = None
 
 
 class Limits(_Model):
-    """Request limits: the largest header line, the number of headers, a consent API body."""
+    """Request limits: header line size, header count, consent API body size, pooled upstream connections."""
 
     max_header_size: Annotated[int, Field(ge=1024, le=1_048_576)] = 8190
     max_headers: Annotated[int, Field(ge=1, le=10_000)] = 100
     consent_body_size: Annotated[int, Field(ge=1024, le=1_048_576)] = 16_384
+    max_connections: Annotated[int, Field(ge=1, le=100_000)] = 1000
 
 
 class ProxySettings(_Model):
@@ -106,7 +108,7 @@ class ProxySettings(_Model):
     timeouts: Timeouts = Timeouts()
     limits: Limits = Limits()
     trusted_proxies: list[Network] = []
-    drain_timeout: Annotated[float, Field(ge=0)] = 10.0
+    drain_timeout: Annotated[float, Field(ge=0)] = 30.0
     access_log: Literal["text", "json"] = "text"
 
     @property

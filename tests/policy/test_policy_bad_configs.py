@@ -125,7 +125,7 @@ CASES = [
         [sites."shop.example"]
         upstream = "ftp://files.example"
         [sites."news.example"]
-        upstream = "http://127.0.0.1:8000/app"
+        upstream = "http://127.0.0.1:8000/app?x=1"
         [sites."blog.example"]
         upstream = "127.0.0.1:8000"
         [sites."wiki.example"]
@@ -133,8 +133,8 @@ CASES = [
         """,
         [
             'site.toml:2: sites."shop.example".upstream: "ftp://files.example" is not an http:// or https:// URL',
-            'site.toml:4: sites."news.example".upstream: "http://127.0.0.1:8000/app" has a path, query or '
-            'fragment; give the origin only, e.g. "http://127.0.0.1:8000"',
+            'site.toml:4: sites."news.example".upstream: "http://127.0.0.1:8000/app?x=1" has a query or '
+            'fragment; give an origin and optional path, e.g. "http://127.0.0.1:8000/app"',
             'site.toml:6: sites."blog.example".upstream: "127.0.0.1:8000" is not an http:// or https:// URL',
             'site.toml:8: sites."wiki.example".upstream: "http://admin:pw@127.0.0.1:8000" contains credentials; '
             "the upstream URL must not carry a user or password",

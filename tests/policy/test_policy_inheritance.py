@@ -60,7 +60,7 @@ def test_site_inherits_defaults_and_globals(write_config: Callable[..., str]) ->
     assert news.policy_version == "7"  # an integer version is read as text
     assert (news.cookie_name, news.lifetime_days, news.honor_gpc) == ("consent", 90, False)
     assert news.trusted_proxies == ["10.0.0.0/8"]
-    assert (news.timeouts.connect, news.timeouts.read, news.timeouts.total) == (2.0, 20.0, 300.0)
+    assert (news.timeouts.connect, news.timeouts.read, news.timeouts.total) == (2.0, 20.0, None)
     assert [(r.category, r.host) for r in news.rules] == [("analytics", "stats.example")]
     assert news.vendors["hotjar"].allow == "never"
     assert news.banner.enabled is False
@@ -148,6 +148,9 @@ def test_a_language_without_built_in_texts_works_when_given_all_texts(write_conf
 def test_defaults_of_a_bare_site(write_config: Callable[..., str]) -> None:
     config = load_config(write_config('[sites."a.example"]\nupstream = "http://127.0.0.1:8000/"\n'))
     site = config.sites["a.example"]
+    assert (site.timeouts.connect, site.timeouts.read, site.timeouts.total) == (5.0, 30.0, None)
+    assert config.proxy.limits.max_connections == 1000
+    assert config.proxy.drain_timeout == 30.0
     assert site.site_id == "a.example"
     assert site.upstream == "http://127.0.0.1:8000"  # the trailing slash is dropped
     assert site.preserve_host is True
@@ -167,6 +170,11 @@ def test_defaults_of_a_bare_site(write_config: Callable[..., str]) -> None:
     assert config.proxy.admin_address == ("127.0.0.1", 9090)
     assert config.receipts.url.startswith("sqlite:///")
     assert config.receipts.ip_salt is None
+
+
+def test_upstream_may_carry_a_path_prefix(write_config: Callable[..., str]) -> None:
+    path = write_config('[sites.default]\nupstream = "HTTP://Backend.internal:8080/legacy/"\n')
+    assert load_config(path).sites["default"].upstream == "http://Backend.internal:8080/legacy"
 
 
 def test_consent_path_trailing_slash_is_dropped(write_config: Callable[..., str]) -> None:
