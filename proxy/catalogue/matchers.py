@@ -25,8 +25,10 @@ type HostEntry = tuple[tuple[str, ...], int, Vendor]
 
 def path_segments(path: str) -> list[str]:
     """Lowercased, percent-decoded segments with ``.``/``..``/empty ones resolved as a server would."""
+    if "%" in path:
+        path = unquote(path)
     segments: list[str] = []
-    for raw in unquote(path).lower().split("/"):
+    for raw in path.lower().split("/"):
         if raw in ("", "."):
             continue
         if raw == "..":
@@ -65,13 +67,18 @@ class HostIndex:
         candidates = self.candidates(host)
         if not candidates:
             return None
-        segments: list[str] | None = None
+        segments: tuple[str, ...] | None = None
         for prefix, _, vendor in candidates:
             if not prefix:
                 return vendor
             if segments is None:
-                segments = path_segments(path)
-            if len(segments) >= len(prefix) and all(p == "*" or p == s for p, s in zip(prefix, segments)):
+                segments = tuple(path_segments(path))
+            if len(segments) < len(prefix):
+                continue
+            if "*" not in prefix:
+                if segments[: len(prefix)] == prefix:
+                    return vendor
+            elif all(p == "*" or p == s for p, s in zip(prefix, segments)):
                 return vendor
         return None
 

@@ -9,6 +9,7 @@ pydantic here.
 """
 
 import re
+from urllib.parse import unquote
 
 # Schemes whose URLs never reach a network host.
 _HOSTLESS_SCHEMES = frozenset({"data", "blob", "javascript", "about", "mailto", "tel", "vbscript", "filesystem"})
@@ -16,6 +17,8 @@ _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 # Browsers strip leading/trailing C0 controls and spaces and drop tabs/newlines anywhere.
 _STRIP = "".join(chr(c) for c in range(0x21))
 _TAB_NEWLINE = re.compile(r"[\t\n\r]")
+_AUTHORITY_END = re.compile(r"[/?#]")
+_QUERY_START = re.compile(r"[?#]")
 
 # Second-level labels under a two-letter country code that act as public suffixes
 # (co.uk, com.au, ne.jp ...), and shared hosting suffixes where sibling subdomains
@@ -53,6 +56,8 @@ def normalise_host(host: str) -> str:
     host = host.rpartition("@")[2]
     if host.startswith("["):  # IPv6 literal: keep as is, without the port
         return host.split("]", 1)[0].lower() + "]"
+    if "%" in host:  # browsers percent-decode hosts: www.google%2Danalytics.com is Google Analytics
+        host = unquote(host)
     host = host.split(":", 1)[0].strip().rstrip(".").lower()
     if not host.isascii():
         try:
@@ -68,7 +73,9 @@ def split_url(url: str) -> tuple[str, str] | None:
     The path has no query or fragment. URLs that fetch nothing from a host
     (``data:``, ``javascript:`` ...) give None.
     """
-    url = _TAB_NEWLINE.sub("", url.strip(_STRIP))
+    url = url.strip(_STRIP)
+    if "\t" in url or "\n" in url or "\r" in url:
+        url = _TAB_NEWLINE.sub("", url)
     scheme_match = _SCHEME.match(url)
     if scheme_match:
         scheme = scheme_match.group(1).lower()
@@ -87,20 +94,16 @@ def split_url(url: str) -> tuple[str, str] | None:
     else:
         rest = url.replace("\\", "/")
     if rest.startswith("//"):
-        authority_end = _authority_end(rest, 2)
+        end = _AUTHORITY_END.search(rest, 2)
+        authority_end = end.start() if end else len(rest)
         host = normalise_host(rest[2:authority_end])
         path = rest[authority_end:]
     else:
         host, path = "", rest
-    path = re.split(r"[?#]", path, maxsplit=1)[0]
+    query = _QUERY_START.search(path)
+    if query:
+        path = path[: query.start()]
     return host, path or "/"
-
-
-def _authority_end(text: str, start: int) -> int:
-    for index in range(start, len(text)):
-        if text[index] in "/?#":
-            return index
-    return len(text)
 
 
 def host_suffixes(host: str) -> list[str]:

@@ -100,6 +100,9 @@ def test_recaptcha_is_necessary_while_maps_on_the_same_host_are_marketing(catalo
         "https:\\\\www.google-analytics.com\\analytics.js",
         "https:///www.google-analytics.com/analytics.js",
         "http://Www.Google-Analytics.Com:8080/collect?v=1",
+        "https://www.google%2Danalytics.com/analytics.js",
+        "https://www\uff0egoogle-analytics\u3002com/collect",
+        "https://ＷＷＷ.google-analytics.com/collect",
     ],
 )
 def test_host_spellings_a_browser_treats_as_the_same_host(catalogue: Catalogue, url: str) -> None:
