@@ -9,6 +9,7 @@ CI=true, where they fail: CI must prove the PostgreSQL backend.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -54,7 +55,8 @@ def postgres_server_url() -> Iterator[str]:
         problem = f"{SCRIPT.name} start: {exc}"
     if problem is not None:
         # A half-made cluster (e.g. the timeout hit after pg_ctl start) must not outlive us.
-        subprocess.run([str(SCRIPT), "stop", cluster], capture_output=True, timeout=START_TIMEOUT_SECONDS, check=False)
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+            subprocess.run([str(SCRIPT), "stop", cluster], capture_output=True, timeout=START_TIMEOUT_SECONDS, check=False)
         shutil.rmtree(cluster, ignore_errors=True)
         _unavailable(problem)
     try:
