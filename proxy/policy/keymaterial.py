@@ -16,7 +16,15 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-__all__ = ["MIN_HMAC_SECRET_BYTES", "MaterialError", "check_hmac_secret", "check_pem", "read_env", "read_file"]
+__all__ = [
+    "MIN_HMAC_SECRET_BYTES",
+    "MaterialError",
+    "check_hmac_secret",
+    "check_key_pair",
+    "check_pem",
+    "read_env",
+    "read_file",
+]
 
 # RFC 7518 section 3.2: an HS256 key must be at least as long as the hash (256 bits).
 MIN_HMAC_SECRET_BYTES = 32
@@ -106,6 +114,15 @@ def check_pem(pem: str, alg: str, *, private: bool) -> str:
     if not ok:
         raise MaterialError(f"holds a {_key_kind(key)} key; {alg} needs {wanted}", complete=False)
     return pem
+
+
+def check_key_pair(private_pem: str, public_pem: str) -> None:
+    """Both halves given: they must belong together, or cookies signed now would never verify."""
+    private_key = serialization.load_pem_private_key(private_pem.encode("ascii", errors="replace"), password=None)
+    public_key = serialization.load_pem_public_key(public_pem.encode("ascii", errors="replace"))
+    spki = serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    if private_key.public_key().public_bytes(*spki) != public_key.public_bytes(*spki):
+        raise MaterialError("the public key does not belong to the private key; give one of them or fix the pair")
 
 
 def _key_kind(key: object) -> str:

@@ -122,6 +122,12 @@ def _load_material(spec: KeySpec, base_dir: Path | None, findings: Findings, her
             message = str(error)
             findings.add(here + (key,), message if error.complete else f"{subject} {message}")
             ok = False
+    if ok and "private_key" in update and "public_key" in update:
+        try:
+            keymaterial.check_key_pair(update["private_key"], update["public_key"])
+        except keymaterial.MaterialError as error:
+            findings.add(here + ("public_key_file" if spec.public_key_file else "public_key",), str(error))
+            ok = False
     return spec.model_copy(update=update) if ok else None
 
 

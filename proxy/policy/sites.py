@@ -189,7 +189,10 @@ def _check_categories(site: dict[str, Any], where: Where, findings: Findings) ->
     _check_vendor_ids(site, where, findings)
     unknown_third_party = site.get("unknown_third_party", "allow")
     if isinstance(unknown_third_party, str) and unknown_third_party != "allow" and unknown_third_party not in categories:
-        findings.add(where("unknown_third_party"), unknown(unknown_third_party) + ' (or "allow")')
+        hint = did_you_mean(unknown_third_party, [*names, "allow"])
+        if not hint.endswith('"allow"?'):
+            hint = (hint or "; categories: " + ", ".join(names)) + ' (or "allow")'
+        findings.add(where("unknown_third_party"), f'unknown category "{unknown_third_party}"{hint}')
 
 
 def _catalogue_vendor_ids() -> frozenset[str] | None:

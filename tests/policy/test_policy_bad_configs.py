@@ -378,6 +378,25 @@ CASES = [
         id="unusable-key-files",
     ),
     pytest.param(
+        f"""
+        [[consent.keys]]
+        kid = "pair"
+        alg = "ES256"
+        private_key_file = "p256.pem"
+        public_key_file = "other-p256.pub"
+
+        [sites.default]
+        {UP}
+        unknown_third_party = "Allow"
+        """,
+        [
+            "site.toml:5: consent.keys[0].public_key_file: the public key does not belong to the private key; "
+            "give one of them or fix the pair",
+            'site.toml:9: sites.default.unknown_third_party: unknown category "Allow"; did you mean "allow"?',
+        ],
+        id="mismatched-key-pair",
+    ),
+    pytest.param(
         """
         [sites."shop.example"]
         preserve_host = false
@@ -501,6 +520,10 @@ def key_files(write_config: Callable[..., str], monkeypatch: pytest.MonkeyPatch)
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     write_config(p256.decode("ascii"), "p256.pem")
+    other = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    write_config(other.decode("ascii"), "other-p256.pub")
 
 
 @pytest.mark.parametrize(("text", "expected"), CASES)

@@ -23,10 +23,15 @@ def test_secrets_from_env_and_files_relative_to_the_config(
     config_dir = tmp_path / "etc"
     (config_dir / "keys").mkdir(parents=True)
     (config_dir / "keys" / "hmac.txt").write_text("f" * 40 + "\n")  # the newline is not part of the secret
-    pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+    private_key = ec.generate_private_key(ec.SECP256R1())
+    pem = private_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
+    public_pem = private_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     (config_dir / "keys" / "es.pem").write_bytes(pem)
+    (config_dir / "keys" / "es.pub").write_bytes(public_pem)
     (config_dir / "salt").write_text("pepper\n")
     monkeypatch.setenv("POLICY_TEST_HMAC", "e" * 33)
     (config_dir / "site.toml").write_text(
@@ -35,6 +40,7 @@ def test_secrets_from_env_and_files_relative_to_the_config(
 kid = "es"
 alg = "ES256"
 private_key_file = "keys/es.pem"
+public_key_file = "keys/es.pub"
 [[consent.keys]]
 kid = "file"
 secret_file = "keys/hmac.txt"
@@ -54,6 +60,7 @@ ip_salt_file = "salt"
     keys = {key.kid: key for key in config.consent.keys}
     assert list(keys) == ["es", "file", "env"]
     assert keys["es"].private_key == pem.decode("ascii")
+    assert keys["es"].public_key == public_pem.decode("ascii")
     assert keys["es"].can_sign
     assert keys["file"].secret == "f" * 40
     assert keys["env"].secret == "e" * 33
