@@ -14,6 +14,7 @@ import logging
 import os
 import secrets
 from collections.abc import Callable
+from contextvars import ContextVar
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -23,11 +24,17 @@ from proxy.policy.messages import Findings
 from proxy.policy.model import KeySpec, ReceiptsSettings
 from proxy.policy.tomlpaths import KeyPath
 
-__all__ = ["SECRET_ENV", "resolve_keys", "resolve_salt", "zero_config_key"]
+__all__ = ["RANDOM_SECRET_WARNING", "SECRET_ENV", "quiet_random_secret", "resolve_keys", "resolve_salt", "zero_config_key"]
 
 log = logging.getLogger(__name__)
 
 SECRET_ENV = "CONSENTRY_SECRET"
+RANDOM_SECRET_WARNING = (
+    f"{SECRET_ENV} is not set: using a random secret, so consent cookies will not survive a restart "
+    f"(set {SECRET_ENV} to 32+ random bytes, e.g. from `consentry keys generate --alg HS256`)"
+)
+# check-config reports the random secret as a note in its output instead of a log warning.
+quiet_random_secret: ContextVar[bool] = ContextVar("quiet_random_secret", default=False)
 
 
 def zero_config_key() -> KeySpec:
@@ -39,13 +46,11 @@ def zero_config_key() -> KeySpec:
     if secret:
         keymaterial.check_hmac_secret(secret)
     else:
-        secret = secrets.token_urlsafe(48)
-        log.warning(
-            "%s is not set: using a random secret, so consent cookies will not survive a restart "
-            "(set %s to 32+ random bytes, e.g. from `consentry keys generate --alg HS256`)",
-            SECRET_ENV,
-            SECRET_ENV,
-        )
+        key = KeySpec(kid="default", alg="HS256", secret=secrets.token_urlsafe(48))
+        key._ephemeral = True
+        if not quiet_random_secret.get():
+            log.warning("%s", RANDOM_SECRET_WARNING)
+        return key
     return KeySpec(kid="default", alg="HS256", secret=secret)
 
 

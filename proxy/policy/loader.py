@@ -21,9 +21,24 @@ from pydantic import BaseModel, ValidationError
 
 from proxy.policy.config import Config
 from proxy.policy.fields import check_upstream
-from proxy.policy.keyring import SECRET_ENV, resolve_keys, resolve_salt, zero_config_key
+from proxy.policy.keyring import (
+    RANDOM_SECRET_WARNING,
+    SECRET_ENV,
+    quiet_random_secret,
+    resolve_keys,
+    resolve_salt,
+    zero_config_key,
+)
 from proxy.policy.messages import Findings, describe_value
-from proxy.policy.model import ConfigFile, ConsentSettings, ProxySettings, ReceiptsSettings, SiteDefaults, SiteSettings
+from proxy.policy.model import (
+    ConfigFile,
+    ConsentSettings,
+    KeySpec,
+    ProxySettings,
+    ReceiptsSettings,
+    SiteDefaults,
+    SiteSettings,
+)
 from proxy.policy.problems import ConfigError, Problem, did_you_mean
 from proxy.policy.sites import DEFAULT_SITE, check_duplicate_hosts, resolve_site
 from proxy.policy.tomlpaths import KeyLines, KeyPath, format_path
@@ -77,8 +92,18 @@ def _tuple_as_path(match: re.Match[str]) -> str:
         return match[1]
 
 
-def build_config(data: Mapping[str, Any], *, name: str, text: str = "", source: Path | None = None) -> Config:
-    """Validate parsed TOML ``data``; ``name`` and ``text`` locate the problems (no ``text``: no lines)."""
+def build_config(
+    data: Mapping[str, Any],
+    *,
+    name: str,
+    text: str = "",
+    source: Path | None = None,
+    keys: list[KeySpec] | None = None,
+) -> Config:
+    """Validate parsed TOML ``data``; ``name`` and ``text`` locate the problems (no ``text``: no lines).
+
+    ``keys``, when given, is the key ring to use instead of resolving ``consent.keys``.
+    """
     findings = Findings()
     base_dir = source.parent if source is not None else None
     for key in data:
@@ -87,8 +112,9 @@ def build_config(data: Mapping[str, Any], *, name: str, text: str = "", source: 
 
     proxy = _validate(ProxySettings, data.get("proxy", {}), ("proxy",), findings)
     consent = _validate(ConsentSettings, data.get("consent", {}), ("consent",), findings)
-    raw_consent = data.get("consent", {})
-    keys = resolve_keys(raw_consent.get("keys") if isinstance(raw_consent, dict) else None, base_dir, findings)
+    if keys is None:
+        raw_consent = data.get("consent", {})
+        keys = resolve_keys(raw_consent.get("keys") if isinstance(raw_consent, dict) else None, base_dir, findings)
     if consent is not None and keys is not None:
         consent = consent.model_copy(update={"keys": keys})
     receipts = _validate(ReceiptsSettings, data.get("receipts", {}), ("receipts",), findings)
@@ -163,17 +189,17 @@ def default_config(upstream: str | None = None) -> Config:
         key = zero_config_key()
     except ValueError as error:
         raise ConfigError([Problem("environment", None, SECRET_ENV, str(error))]) from None
-    data = {
-        "consent": {"keys": [{"kid": key.kid, "alg": key.alg, "secret": key.secret}]},
-        "sites": {DEFAULT_SITE: {"upstream": upstream}},
-    }
-    return build_config(data, name="<zero-config>")
+    return build_config({"sites": {DEFAULT_SITE: {"upstream": upstream}}}, name="<zero-config>", keys=[key])
 
 
 def check_config(path: str | Path) -> tuple[int, list[str]]:
-    """``consentry check-config FILE``: (0, ["ok", a line per site]) or (2, the problems)."""
+    """``consentry check-config FILE``: (0, ["ok", a line per site, notes]) or (2, the problems)."""
+    quiet = quiet_random_secret.set(True)
     try:
         config = load_config(path)
     except ConfigError as error:
         return 2, error.lines()
-    return 0, ["ok", *config.summary()]
+    finally:
+        quiet_random_secret.reset(quiet)
+    notes = [f"note: {RANDOM_SECRET_WARNING}" for key in config.consent.keys if key.ephemeral]
+    return 0, ["ok", *config.summary(), *notes]

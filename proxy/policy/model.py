@@ -157,9 +157,17 @@ class KeySpec(_Model):
                     raise ValueError(f"give {kind} or {kind}_file, not both")
         return self
 
+    # Set by the loader on the zero-config key when CONSENTRY_SECRET is unset.
+    _ephemeral: bool = PrivateAttr(default=False)
+
     @property
     def can_sign(self) -> bool:
         return self.alg == "HS256" or bool(self.private_key or self.private_key_file)
+
+    @property
+    def ephemeral(self) -> bool:
+        """True for a random secret made for this process: its cookies die with the process."""
+        return self._ephemeral
 
 
 class ConsentSettings(_Model):

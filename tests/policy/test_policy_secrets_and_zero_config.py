@@ -95,7 +95,7 @@ def test_zero_config_uses_consentry_secret(caplog: pytest.LogCaptureFixture) -> 
     assert (site.site_id, site.upstream, site.hosts) == ("default", "http://127.0.0.1:8000", ())
     assert config.site_for_host("anything.example:1234") is site
     (key,) = config.consent.keys
-    assert (key.kid, key.alg, key.secret) == ("default", "HS256", GOOD_SECRET)
+    assert (key.kid, key.alg, key.secret, key.ephemeral) == ("default", "HS256", GOOD_SECRET, False)
     assert config.source is None
 
 
@@ -112,6 +112,7 @@ def test_zero_config_without_a_secret_warns_and_uses_a_random_one(
     with caplog.at_level(logging.WARNING, logger="proxy.policy"):
         first = default_config(upstream="http://127.0.0.1:8000")
         second = default_config(upstream="http://127.0.0.1:8000")
+    assert first.consent.keys[0].ephemeral and second.consent.keys[0].ephemeral
     secrets = [first.consent.keys[0].secret, second.consent.keys[0].secret]
     assert secrets[0] != secrets[1]
     assert all(secret is not None and len(secret) >= 32 for secret in secrets)
@@ -157,3 +158,21 @@ def test_check_config_ok_prints_a_line_per_site(write_config: Callable[..., str]
             "preferences, analytics, marketing; 0 rules)",
         ],
     )
+
+
+def test_check_config_notes_a_random_secret_instead_of_logging_it(
+    write_config: Callable[..., str], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delenv("CONSENTRY_SECRET")
+    path = write_config(f"[sites.default]\n{UP}\n")
+    with caplog.at_level(logging.WARNING):
+        status, lines = check_config(path)
+    assert status == 0
+    assert lines[-1] == (
+        "note: CONSENTRY_SECRET is not set: using a random secret, so consent cookies will not survive a restart "
+        "(set CONSENTRY_SECRET to 32+ random bytes, e.g. from `consentry keys generate --alg HS256`)"
+    )
+    assert caplog.records == []
+    with caplog.at_level(logging.WARNING):
+        assert load_config(path).consent.keys[0].ephemeral  # outside check-config the warning is logged
+    assert [r.name for r in caplog.records] == ["proxy.policy.keyring"]
