@@ -11,7 +11,7 @@ from collections.abc import Callable
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from proxy.consent import KeyRing, issue_token, read_consent
+from proxy.consent import KeyRing, generate_key_material, issue_token, read_consent
 from proxy.policy import load_config
 
 
@@ -61,3 +61,15 @@ def test_config_keys_sign_and_verify_cookies_per_site(write_config: Callable[...
     old_ring = KeyRing.from_specs(config.consent.keys[1:])
     old_token, _ = issue_token(old_ring, site=shop, categories=["analytics"])
     assert read_consent([f"shop_consent={old_token}"], site=shop, keyring=ring).allows("analytics")
+
+
+def test_what_keys_generate_prints_loads_as_is(write_config: Callable[..., str]) -> None:
+    """`consentry keys generate` output pasted into a config file is a valid key ring."""
+    hmac = generate_key_material("HS256", kid="h")
+    eddsa = generate_key_material("EdDSA", kid="e")
+    assert eddsa.private_pem is not None
+    write_config(eddsa.private_pem, "e.pem")
+    path = write_config(f'{hmac.toml}\n{eddsa.toml}\n[sites.default]\nupstream = "http://127.0.0.1:8000"\n')
+    keys = load_config(path).consent.keys
+    assert [(key.kid, key.alg, key.can_sign) for key in keys] == [("h", "HS256", True), ("e", "EdDSA", True)]
+    assert KeyRing.from_specs(keys).kids == ("h", "e")
