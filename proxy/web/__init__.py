@@ -13,7 +13,7 @@ from proxy.web.assets import asset
 from proxy.web.model import banner_model
 from proxy.web.preferences import render_preferences_page
 from proxy.web.snippet import body_snippet, google_consent, head_snippet, json_for_script, safe_return_to
-from proxy.web.texts import LANGUAGES, pick_language, texts_for
+from proxy.web.texts import LANGUAGES, pick_language, sniff_html_lang, texts_for
 
 __all__ = [
     "LANGUAGES",
@@ -26,5 +26,6 @@ __all__ = [
     "pick_language",
     "render_preferences_page",
     "safe_return_to",
+    "sniff_html_lang",
     "texts_for",
 ]

@@ -26,6 +26,8 @@
 
   // -- consent logic (mirrors ConsentState.allows on the server) -------------------
   function allows(category, vendorId) {
+    var rule = vendorId && S.vendor_allow[vendorId];
+    if (rule) return rule === 'always';
     if (category === 'necessary') return true;
     if (S.gpc && category === 'marketing') return false;
     if (vendorId && Object.prototype.hasOwnProperty.call(vendorConsent, vendorId)) return !!vendorConsent[vendorId];
@@ -463,7 +465,8 @@
       var vendor = vendors[el.getAttribute('data-consent-vendor')];
       // Embed scripts (Instagram, X) get one too, unless they sit in <head> where nothing shows.
       if (!vendor || !vendor.embed || !isDeferred(el) || (el.tagName === 'SCRIPT' && doc.head.contains(el))) return;
-      if (allows(el.getAttribute('data-consent'), vendor.id)) return;
+      // Allowed: it is being activated. Never allowed by the site: nothing to offer.
+      if (allows(el.getAttribute('data-consent'), vendor.id) || S.vendor_allow[vendor.id] === 'never') return;
       var prev = el.previousElementSibling;
       if (prev && prev.classList.contains('consentry-embed')) return;
       var width = el.getAttribute('width'), height = el.getAttribute('height');
@@ -520,9 +523,10 @@
     doc.addEventListener('click', function (event) {
       var link = event.target.closest && event.target.closest('a[href], [data-consentry-open]');
       if (!link || root.contains(link)) return;
-      var href = link.getAttribute('href');
-      if (link.hasAttribute('data-consentry-open') || (href && new URL(href, location.href).pathname === base + '/' &&
-          new URL(href, location.href).origin === location.origin)) {
+      var target = null;
+      try { target = new URL(link.getAttribute('href') || '', location.href); } catch (e) { /* not a URL */ }
+      if (link.hasAttribute('data-consentry-open') ||
+          (target && target.origin === location.origin && target.pathname === base + '/')) {
         event.preventDefault();
         openPrefs(link);
       }
@@ -533,9 +537,8 @@
     ensureVendors().then(function () { renderVendors(); placeholders(); });
     if (S.decided || !S.show_banner) settingsButton.hidden = !S.show_banner;
     else showBanner();
-    // Anything the server deferred that the visitor already allows (e.g. a vendor allowed
-    // after the page was rendered by a cache) is activated now.
-    activateAll();
+    // Nothing is activated on arrival: the server rendered this page for this very
+    // consent, and what it left inert it left inert for a reason (e.g. allow = "never").
   }
 
   win.consentry = {

@@ -127,6 +127,13 @@ def banner_model(site: Any, state: Any, *, lang: str, vendors: Iterable[Any] = (
         "vendors": vendor_entries,
         # The site's re-categorised vendors, for vendors the runtime learns about later
         # (from vendors.json) rather than from this list.
+        # [vendors.<id>] allow = "always" | "never": the runtime must not activate a vendor
+        # the site never allows, whatever the visitor granted.
+        "vendor_allow": {
+            str(vendor_id): str(override.allow)
+            for vendor_id, override in (getattr(site, "vendors", None) or {}).items()
+            if getattr(override, "allow", None) in ("always", "never")
+        },
         "vendor_categories": {
             str(vendor_id): str(override.category)
             for vendor_id, override in (getattr(site, "vendors", None) or {}).items()

@@ -8,6 +8,7 @@ this module must not import aiohttp, mitmproxy, jwt or pydantic.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -267,6 +268,20 @@ def parse_accept_language(header: str | None) -> list[str]:
             # Sort by quality, then by position, as a browser means it.
             weighted.append((-quality, index, _primary_subtag(piece)))
     return [lang for _, _, lang in sorted(weighted)]
+
+
+_HTML_LANG = re.compile(rb"<html\b[^>]*?\slang\s*=\s*[\"']?([A-Za-z]{2,8}(?:[-_][A-Za-z0-9]{1,8})*)", re.IGNORECASE)
+
+
+def sniff_html_lang(data: bytes, limit: int = 4096) -> str | None:
+    """The ``lang`` of the ``<html>`` start tag in the first bytes of a page, if it is there.
+
+    For the server: the head snippet is built before the page streams through, so it
+    can look at the first chunk (the ``<html>`` tag comes before ``<head>``) and pass the
+    result as ``pick_language(..., html_lang=...)``.
+    """
+    match = _HTML_LANG.search(data[:limit])
+    return match.group(1).decode("ascii") if match else None
 
 
 def pick_language(site: Any, *, html_lang: str | None, accept_language: str | None) -> str:

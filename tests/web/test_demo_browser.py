@@ -315,3 +315,23 @@ async def test_policy_version_bump_shows_the_banner_again(tmp_path: Path) -> Non
             await context.close()
     finally:
         await servers.close()
+
+
+async def test_global_privacy_control_keeps_marketing_off(demo: DemoServers) -> None:
+    net = TrackerNet()
+    async with launch() as browser:
+        context, page, errors = await first_visit(browser, demo.proxy_url, net, extra_http_headers={"Sec-GPC": "1"})
+        await page.get_by_role("button", name="Choose").click()
+        marketing = page.locator("#consentry-js-cat-marketing")
+        assert await marketing.is_disabled() and not await marketing.is_checked()
+        assert "Global Privacy Control" in await page.get_by_role("dialog", name="Privacy settings").inner_text()
+        await page.get_by_role("dialog", name="Privacy settings").get_by_role("button", name="Accept all").click()
+        await wait_until(lambda: net.hit("analytics.js"), "analytics after Accept all")
+        await settle(page)
+        assert net.urls("marketing") == [], net.urls("marketing")
+        net.requests.clear()
+        await page.goto(demo.proxy_url + "shop")
+        await settle(page)
+        assert net.urls("marketing") == [], net.urls("marketing")
+        assert not errors, errors
+        await context.close()

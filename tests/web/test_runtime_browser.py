@@ -208,3 +208,96 @@ async def test_banner_speaks_the_visitors_language(locale: str) -> None:
             await context.close()
     finally:
         await runner.cleanup()
+
+
+SIMPLE_PAGE = """<!DOCTYPE html><html lang="en"><head><title>simple</title></head><body>
+<p>content</p><img id="img" alt="" data-consent="analytics" data-consent-src="/fp/pixel.gif?img">
+</body></html>"""
+
+
+@pytest.mark.parametrize("overrides", [{"mode": "strip"}, {"csp": "enforce"}])
+async def test_strip_mode_and_enforced_csp_reload_after_consent(overrides: dict[str, str]) -> None:
+    app = make_harness({"p": SIMPLE_PAGE}, site=make_site(**overrides))
+    runner, url = await serve(app)
+    try:
+        async with launch() as browser:
+            context, page, errors = await new_page(browser, TrackerNet())
+            await page.goto(f"{url}/page/p")
+            await page.evaluate("window.__same_page = true")
+            async with page.expect_navigation(timeout=WAIT_MS):
+                await page.get_by_role("button", name="Accept all").click()
+            await page.wait_for_load_state("load")
+            assert await page.evaluate("window.__same_page") is None
+            assert not errors, errors
+            await context.close()
+    finally:
+        await runner.cleanup()
+
+
+def _luminance(rgb: str) -> float:
+    values = [int(v) / 255 for v in rgb[rgb.index("(") + 1 : rgb.index(")")].split(",")[:3]]
+    linear = [v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4 for v in values]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(foreground: str, background: str) -> float:
+    light, dark = sorted((_luminance(foreground), _luminance(background)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+async def test_default_colours_meet_wcag_aa_and_theme_recolours() -> None:
+    pairs_js = """() => {
+        const s = e => getComputedStyle(document.querySelector(e));
+        const bannerBg = s('.consentry-banner').backgroundColor;
+        return [
+            [s('.consentry-button').color, s('.consentry-button').backgroundColor],
+            [s('.consentry-title').color, bannerBg],
+            [s('.consentry-intro').color, bannerBg],
+            [s('.consentry-intro a').color, bannerBg],
+        ];
+    }"""
+    for theme, expected_button in (({}, None), ({"accent": "#004400"}, "rgb(0, 68, 0)")):
+        site = make_site()
+        site.banner.theme = theme
+        app = make_harness({"p": SIMPLE_PAGE}, site=site)
+        runner, url = await serve(app)
+        try:
+            async with launch() as browser:
+                context, page, _ = await new_page(browser, TrackerNet())
+                await page.goto(f"{url}/page/p")
+                await page.locator(".consentry-banner").wait_for()
+                for foreground, background in await page.evaluate(pairs_js):
+                    assert contrast(foreground, background) >= 4.5, (foreground, background)
+                if expected_button:
+                    assert await page.locator(".consentry-button").first.evaluate(
+                        "e => getComputedStyle(e).backgroundColor") == expected_button
+                await page.get_by_role("button", name="Choose").click()
+                description = page.locator(".consentry-description").first
+                colours = await description.evaluate(
+                    "e => [getComputedStyle(e).color, getComputedStyle(document.querySelector('.consentry-prefs')).backgroundColor]")
+                assert contrast(*colours) >= 4.5, colours
+                await context.close()
+        finally:
+            await runner.cleanup()
+
+
+async def test_a_vendor_the_site_never_allows_stays_inert_after_accept_all() -> None:
+    from types import SimpleNamespace
+
+    site = make_site(vendors={"youtube-embed": SimpleNamespace(category=None, allow="never")})
+    page_text = ORDER_PAGE.replace("INTEGRITY", sri(lib_body("I")))
+    app = make_harness({"order": page_text}, site=site, vendors=VENDORS)
+    runner, url = await serve(app)
+    try:
+        async with launch() as browser:
+            context, page, errors = await new_page(browser, TrackerNet())
+            await page.goto(f"{url}/page/order")
+            await page.get_by_role("button", name="Accept all").click()
+            await wait_for_order(page, 9)
+            assert await page.locator("#mkt").get_attribute("src") == "/fp/pixel.gif?marketing"
+            assert await page.locator("#yt").get_attribute("src") is None
+            assert await page.locator(".consentry-embed").count() == 0, "no click-to-load for a vendor never allowed"
+            assert not errors, errors
+            await context.close()
+    finally:
+        await runner.cleanup()

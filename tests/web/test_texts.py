@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from proxy.web import LANGUAGES, pick_language, texts_for
-from proxy.web.texts import CATEGORY_TEXTS, TEXTS, category_text, parse_accept_language
+from proxy.web.texts import CATEGORY_TEXTS, TEXTS, category_text, parse_accept_language, sniff_html_lang
 from web_harness import make_site
 
 
@@ -69,3 +69,18 @@ def test_category_texts_from_policy_then_builtin() -> None:
     assert category_text(site, "analytics", "en") == ("Audience", CATEGORY_TEXTS["en"]["analytics"][1])
     assert category_text(site, "analytics", "de")[0] == CATEGORY_TEXTS["de"]["analytics"][0]
     assert category_text(site, "chat", "fr") == ("Live chat", "Talk to us.")
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b'<!DOCTYPE html>\n<html lang="de-AT" class="x">', "de-AT"),
+        (b"<!doctype html><HTML class='a' LANG='fr'><head>", "fr"),
+        (b"<html lang=nl><head>", "nl"),
+        (b'<html data-lang="es"><head>', None),
+        (b"<html><head><title>lang=en</title>", None),
+        (b"<p>no html tag</p>", None),
+    ],
+)
+def test_sniff_html_lang(data: bytes, expected: str | None) -> None:
+    assert sniff_html_lang(data) == expected
