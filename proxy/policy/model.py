@@ -1,13 +1,12 @@
-"""The configuration file as typed, validated pydantic models (one model per TOML table).
+"""The configuration file as typed, validated pydantic models: the global tables and the whole file.
 
-``ConfigFile`` is the whole file as written; ``SiteDefaults`` / ``SiteSettings``
-are one ``[defaults]`` / ``[sites."<host>"]`` table; ``SitePolicy`` is a site
-after inheritance (built-ins, then ``[defaults]``, then the site's table), which
-is what the rest of Consentry reads. Every model forbids unknown keys and is
-strict (a string is not silently taken for a number) and frozen (a loaded
-configuration can be shared by concurrent requests). Cross-table checks (unknown
-categories, duplicate hosts, secrets) live in ``loader.py``. Must not depend on
-aiohttp, mitmproxy, jwt or ``proxy.html``.
+``ConfigFile`` is the whole file as written (it also yields the JSON schema);
+``ProxySettings``, ``ConsentSettings`` (with its ``KeySpec`` entries) and
+``ReceiptsSettings`` are the global tables; the site tables and the resolved
+``SitePolicy`` live in ``site_model.py`` and are re-exported here. Every model
+forbids unknown keys, is strict and frozen (``valuetypes.StrictModel``).
+Cross-table checks (categories, hosts, secrets) live in ``sites.py`` and
+``keyring.py``. Must not depend on aiohttp, mitmproxy, jwt or ``proxy.html``.
 """
 
 from __future__ import annotations
@@ -16,12 +15,31 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import AfterValidator, Field, PrivateAttr, model_validator
 
 from proxy.policy import fields as f
-from proxy.policy.builtin import BUILTIN_LANGUAGES
+from proxy.policy.site_model import (
+    Banner,
+    Category,
+    Rule,
+    SiteDefaults,
+    SitePolicy,
+    SiteSettings,
+    Timeouts,
+    VendorOverride,
+)
+from proxy.policy.valuetypes import (
+    MAX_LIFETIME_DAYS,
+    Address,
+    CookieName,
+    LifetimeDays,
+    Network,
+    NonEmpty,
+    StrictModel,
+)
 
 __all__ = [
+    "MAX_LIFETIME_DAYS",
     "Banner",
     "Category",
     "ConfigFile",
@@ -39,56 +57,11 @@ __all__ = [
     "default_receipts_url",
 ]
 
-MAX_LIFETIME_DAYS = 395  # 13 months: the longest consent lifetime EU regulators (CNIL) accept
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-def _max_lifetime(days: int) -> int:
-    if days > MAX_LIFETIME_DAYS:
-        raise ValueError(f"{days} days is longer than the maximum of {MAX_LIFETIME_DAYS} (13 months)")
-    if days < 1:
-        raise ValueError(f"{days} is not a number of days; use 1 to {MAX_LIFETIME_DAYS}")
-    return days
-
-
-def _version_text(value: object) -> object:
-    # policy_version = 2 is as natural to write as "2"; both mean the same version.
-    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-
-
-Seconds = Annotated[float, Field(gt=0)]
-Upstream = Annotated[str, AfterValidator(f.check_upstream)]
-Address = Annotated[str, AfterValidator(f.check_address)]
-Network = Annotated[str, AfterValidator(f.check_network)]
-CookieName = Annotated[str, AfterValidator(f.check_cookie_name)]
-Language = Annotated[str, AfterValidator(f.check_language)]
-LifetimeDays = Annotated[int, AfterValidator(_max_lifetime)]
-PageURL = Annotated[str, AfterValidator(f.check_page_url)]
-ConsentPath = Annotated[str, AfterValidator(f.check_consent_path)]
-RuleHost = Annotated[str, AfterValidator(f.check_rule_host)]
-ScriptSignature = Annotated[str, AfterValidator(f.check_script_signature)]
-PolicyVersion = Annotated[str, BeforeValidator(_version_text), Field(min_length=1)]
-ThemeName = Annotated[str, AfterValidator(f.check_theme_name)]
-ThemeValue = Annotated[str, AfterValidator(f.check_theme_value)]
-NonEmpty = Annotated[str, Field(min_length=1)]
-
 
 # -- [proxy] ---------------------------------------------------------------------
 
 
-class Timeouts(_Model):
-    """Upstream timeouts in seconds: connecting, between reads, and for the whole response."""
-
-    connect: Seconds = 5.0
-    read: Seconds = 30.0
-    # No limit by default: a proxy streams downloads of any size; set one to bound slow upstreams.
-    total: Seconds | None = None
-
-
-class Limits(_Model):
+class Limits(StrictModel):
     """Request limits: header line size, header count, consent API body size, pooled upstream connections."""
 
     max_header_size: Annotated[int, Field(ge=1024, le=1_048_576)] = 8190
@@ -97,7 +70,7 @@ class Limits(_Model):
     max_connections: Annotated[int, Field(ge=1, le=100_000)] = 1000
 
 
-class ProxySettings(_Model):
+class ProxySettings(StrictModel):
     """``[proxy]``: where the proxy listens and how it treats the network around it."""
 
     # 0.0.0.0 so that a container's published port works without flags.
@@ -123,7 +96,7 @@ class ProxySettings(_Model):
 # -- [consent] --------------------------------------------------------------------
 
 
-class KeySpec(_Model):
+class KeySpec(StrictModel):
     """One ``[[consent.keys]]`` entry. After loading, ``secret`` / ``private_key`` /
     ``public_key`` hold the material read from the named env var or file."""
 
@@ -170,7 +143,7 @@ class KeySpec(_Model):
         return self._ephemeral
 
 
-class ConsentSettings(_Model):
+class ConsentSettings(StrictModel):
     """``[consent]``: the cookie every site uses unless it says otherwise, and the key ring."""
 
     cookie_name: CookieName = "consentry"
@@ -189,7 +162,7 @@ def default_receipts_url() -> str:
     return "sqlite://" + str(Path(state).absolute() / "consentry" / "receipts.db")
 
 
-class ReceiptsSettings(_Model):
+class ReceiptsSettings(StrictModel):
     """``[receipts]``: where proof of consent is kept, and the salt that hashes visitor IPs."""
 
     url: Annotated[str, AfterValidator(f.check_receipts_url)] = Field(default_factory=default_receipts_url)
@@ -212,107 +185,7 @@ class ReceiptsSettings(_Model):
         return self
 
 
-# -- sites ------------------------------------------------------------------------
-
-
-class Category(_Model):
-    """A consent category: its label and description per language."""
-
-    label: dict[Language, NonEmpty] = {}
-    description: dict[Language, NonEmpty] = {}
-
-
-class VendorOverride(_Model):
-    """Change what the catalogue says about one vendor: its category, or always allow / never allow."""
-
-    category: str | None = None
-    allow: Literal["always", "never"] | None = None
-
-    @model_validator(mode="after")
-    def _says_something(self) -> Self:
-        if self.category is None and self.allow is None:
-            raise ValueError('give category = "<name>" or allow = "always" | "never"')
-        return self
-
-
-class Rule(_Model):
-    """Classify what the catalogue does not know: by host (and path prefix), URL glob or inline-script signature."""
-
-    category: str
-    vendor: NonEmpty | None = None
-    host: RuleHost | None = None
-    path_prefix: str | None = None
-    url_glob: NonEmpty | None = None
-    script_signature: ScriptSignature | None = None
-
-    @model_validator(mode="after")
-    def _one_matcher(self) -> Self:
-        given = [n for n in ("host", "url_glob", "script_signature") if getattr(self, n) is not None]
-        if self.path_prefix is not None:
-            if self.host is None:
-                raise ValueError("path_prefix needs a host")
-            if not self.path_prefix.startswith("/"):
-                raise ValueError(f'path_prefix "{self.path_prefix}" must start with /')
-        if len(given) != 1:
-            found = f"got {', '.join(given)}" if given else "got none"
-            raise ValueError(f"a rule needs exactly one of host (with optional path_prefix), url_glob or script_signature; {found}")
-        return self
-
-
-class Banner(_Model):
-    """The consent banner: shown or not, its languages and texts, the privacy link and colours."""
-
-    enabled: bool = True
-    languages: list[Language] = Field(default_factory=lambda: list(BUILTIN_LANGUAGES), min_length=1)
-    default_language: Language = "en"
-    # lang -> text key -> text, merged over the built-in texts (see builtin.BANNER_TEXTS).
-    texts: dict[Language, dict[str, NonEmpty]] = {}
-    privacy_policy_url: PageURL | None = None
-    # name -> CSS value; served as the custom property --consentry-<name>.
-    theme: dict[ThemeName, ThemeValue] = {}
-
-    def css_variables(self) -> dict[str, str]:
-        return {f"--consentry-{name}": value for name, value in self.theme.items()}
-
-
-class SiteDefaults(_Model):
-    """``[defaults]``: every site key except ``aliases``; each site inherits these."""
-
-    upstream: Upstream | None = None
-    preserve_host: bool = True
-    policy_version: PolicyVersion = "1"
-    mode: Literal["defer", "strip"] = "defer"
-    categories: dict[str, Category] = {}
-    vendors: dict[str, VendorOverride] = {}
-    rules: list[Rule] = []
-    unknown_third_party: str = "allow"
-    strip_cookies: bool = True
-    banner: Banner = Banner()
-    cookie_name: CookieName = "consentry"
-    lifetime_days: LifetimeDays = 182
-    honor_gpc: bool = True
-    csp: Literal["off", "report", "enforce"] = "report"
-    google_consent_mode: Literal["off", "basic", "advanced"] = "off"
-    consent_path: ConsentPath = "/_consent"
-    trusted_proxies: list[Network] = []
-    timeouts: Timeouts = Timeouts()
-
-
-class SiteSettings(SiteDefaults):
-    """``[sites."<host>"]``: a site's own keys; the table key is the site id and its first host."""
-
-    aliases: list[NonEmpty] = []
-
-
-class SitePolicy(SiteSettings):
-    """A site after inheritance: every key has its final value; this is what the engine and server read."""
-
-    site_id: str
-    hosts: tuple[str, ...]
-    upstream: Upstream  # type: ignore[assignment]  # required once defaults are applied
-
-
-class ConfigFile(_Model):
+class ConfigFile(StrictModel):
     """The whole TOML file as written (used to validate it and to export the JSON schema)."""
 
     proxy: ProxySettings = ProxySettings()
