@@ -1,7 +1,9 @@
 """The static files of the banner (consent.js, consent.css ...) served under ``/_consent/``.
 
 Files live next to this module and are read once, then kept in memory: they are small
-and served on every first page view. Only plain names with a known extension are served,
+and served on every first page view. ``vendors.json`` is generated from the catalogue
+(the runtime fetches it for vendors the page holds that the embedded state does not
+describe). Only plain names with a known extension are served,
 so a request can never walk out of this directory. Standard library only: must not
 import aiohttp, mitmproxy, jwt or pydantic.
 """

@@ -15,6 +15,8 @@
   var S;
   try { S = JSON.parse(stateNode.textContent); } catch (e) { return; }
 
+  S.vendor_allow = S.vendor_allow || {};
+  S.vendor_categories = S.vendor_categories || {};
   var T = S.texts, base = S.consent_path;
   var granted = new Set(S.granted);
   var vendorConsent = Object.assign({}, S.vendor_consent);
