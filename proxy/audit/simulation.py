@@ -39,6 +39,11 @@ class SimulationError(ValueError):
         self.setting = setting
 
 
+def _hint(word: str, choices: Iterable[str]) -> str:
+    """'; did you mean "x"?' when something is close, else the full stop ending the sentence."""
+    return did_you_mean(word, choices) or "."
+
+
 def findings_from_report(report: Report) -> list[TrackerFinding]:
     """The engine's report entries as audit findings (same fields, audit's own type)."""
     return [
@@ -122,7 +127,7 @@ class Simulation:
         text = mode.strip().lower()
         if text not in MODES:
             raise SimulationError(
-                "mode", f"{mode!r} is not a mode{did_you_mean(mode, MODES)}; use defer or strip (or leave it empty for the policy's own)"
+                "mode", f"{mode!r} is not a mode{_hint(mode, MODES)} Use defer or strip (or leave it empty for the policy's own)."
             )
         return text
 
@@ -142,8 +147,8 @@ class Simulation:
             if name not in self.categories:
                 raise SimulationError(
                     "consent",
-                    f"{name!r} is not a category{did_you_mean(name, self.categories)}; "
-                    f"use none, all, or a comma list of: {', '.join(self.categories)}",
+                    f"{name!r} is not a category{_hint(name, self.categories)} "
+                    f"Use none, all, or a comma list of: {', '.join(self.categories)}.",
                 )
         return chosen
 
@@ -166,7 +171,7 @@ class Simulation:
         if self.mode is not None:
             return self.mode
         modes = sorted({str(getattr(site, "mode", "defer")) for site in self.sites()}) or ["defer"]
-        return "/".join(modes) + " (from the policy)"
+        return "/".join(modes)
 
     def fallback_site(self) -> Any:
         """The site for a document with no host (a file): ``default``, else the policy's first."""
@@ -203,7 +208,7 @@ class Simulation:
         if site is None:
             raise SimulationError(
                 "site",
-                f"{site_id!r} is not a site of the policy{did_you_mean(site_id, sites)}; sites are: {', '.join(sites)}",
+                f"{site_id!r} is not a site of the policy{_hint(site_id, sites)} Sites are: {', '.join(sites)}.",
             )
         return site
 

@@ -101,7 +101,7 @@ def run_stream(flow: http.HTTPFlow, body: bytes, sizes: int = 7) -> bytes:
     ("options", "name", "hint"),
     [
         ({"consentry_consent": "analytic"}, "consentry_consent", '"analytics"'),
-        ({"consentry_consent": "analytics,nonsense"}, "consentry_consent", "none, all, or a comma list"),
+        ({"consentry_consent": "analytics,nonsense"}, "consentry_consent", "Use none, all, or a comma list"),
         ({"consentry_mode": "strp"}, "consentry_mode", '"strip"'),
         ({"consentry_config": "/nonexistent/policy.toml"}, "consentry_config", "no such file"),
         ({"consentry_report": "/nonexistent-dir/audit.jsonl"}, "consentry_report", "existing, writable directory"),

@@ -83,7 +83,7 @@ def test_a_missing_file_is_reported_not_raised(tmp_path: Path, tracker_file: Pat
     ("kwargs", "setting", "hint"),
     [
         ({"consent": "analytic"}, "consent", '"analytics"'),
-        ({"consent": "analytics,bogus"}, "consent", "none, all, or a comma list"),
+        ({"consent": "analytics,bogus"}, "consent", "Use none, all, or a comma list"),
         ({"mode": "strp"}, "mode", '"strip"'),
         ({"config_path": "/nonexistent/site.toml"}, "config", "no such file"),
     ],
