@@ -32,10 +32,8 @@ def _load_config(path: str | None, upstream: str | None = None) -> Any:
     """The policy file, or the zero-config defaults; exits 2 with every problem on error."""
     from proxy.policy import ConfigError, default_config, load_config
 
-    if path is None:
-        return default_config(upstream=upstream)
     try:
-        return load_config(Path(path))
+        return default_config(upstream=upstream) if path is None else load_config(Path(path))
     except ConfigError as error:
         for problem in error.problems:
             _err(str(problem))
@@ -222,8 +220,13 @@ def cmd_receipts(args: argparse.Namespace) -> int:
     url = args.database or config.receipts.url
 
     async def run() -> int:
-        store = await open_store(url)
+        store = await open_store(url, ip_salt=config.receipts.ip_salt)
         try:
+            if args.receipts_command == "prune":
+                days = args.days or config.receipts.retention_days
+                deleted = await store.prune(days)
+                print(f"pruned {deleted} receipt{'s' if deleted != 1 else ''} older than {days} days (receipts of consent still in force are kept)")
+                return EXIT_OK
             if args.receipts_command == "export":
                 since = None
                 if args.since:
@@ -354,6 +357,9 @@ def build_parser() -> argparse.ArgumentParser:
     show = receipt_commands.add_parser("show", help="the receipts of one consent id")
     show.set_defaults(handler=cmd_receipts)
     show.add_argument("consent_id")
+    prune = receipt_commands.add_parser("prune", help="delete receipts older than the retention period")
+    prune.set_defaults(handler=cmd_receipts)
+    prune.add_argument("--days", type=int, help="override [receipts] retention_days")
     return parser
 
 

@@ -72,3 +72,36 @@ def test_help_lists_every_subcommand() -> None:
     text = result.stdout.decode()
     for name in ("demo", "run", "rewrite", "scan", "check-config", "keys", "token", "receipts"):
         assert name in text
+
+
+def test_receipts_export_and_show_on_an_empty_store(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path}/receipts.db"
+    exported = consentry("receipts", "--database", database, "export")
+    assert exported.returncode == 0 and exported.stdout == b""
+    shown = consentry("receipts", "--database", database, "show", "no-such-id")
+    assert shown.returncode == 1 and b"no receipts for consent id no-such-id" in shown.stderr
+    pruned = consentry("receipts", "--database", database, "prune", "--days", "30")
+    assert pruned.returncode == 0 and b"pruned 0 receipts" in pruned.stdout
+
+
+def test_token_issue_then_verify_round_trip() -> None:
+    issued = consentry("token", "issue", "--consent", "analytics")
+    assert issued.returncode == 0, issued.stderr
+    token = issued.stdout.decode().strip()
+    verified = consentry("token", "verify", token)
+    assert verified.returncode == 0, verified.stdout
+    assert json.loads(verified.stdout)["cats"] == ["analytics"]
+    forged = consentry("token", "verify", token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB"))
+    assert forged.returncode == 1 and forged.stdout.startswith(b"invalid:")
+
+
+def test_keys_generate_prints_a_config_snippet() -> None:
+    result = consentry("keys", "generate", "--alg", "HS256", "--kid", "k2026")
+    assert result.returncode == 0
+    assert b'kid = "k2026"' in result.stdout
+
+
+def test_check_config_on_the_shipped_example() -> None:
+    result = consentry("check-config", "config/example.toml", env={"CONSENTRY_SECRET": "s" * 40})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == b"ok"
