@@ -9,8 +9,11 @@ import asyncio
 import gzip
 import json
 import os
+import datetime
+import ipaddress
 import signal
 import socket
+import ssl
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -50,8 +53,33 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-async def upstream() -> AsyncIterator[str]:
+def self_signed(tmp_path: Path) -> ssl.SSLContext:
+    """A server context for 127.0.0.1 with a throwaway self-signed certificate."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "upstream.test")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "upstream.pem", tmp_path / "upstream.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_path, key_path)
+    return context
+
+
+async def serve(ssl_context: ssl.SSLContext | None = None) -> tuple[web.AppRunner, str]:
     async def page(request: web.Request) -> web.Response:
         return web.Response(text=PAGE, content_type="text/html", charset="utf-8")
 
@@ -70,11 +98,26 @@ async def upstream() -> AsyncIterator[str]:
     app.router.add_get("/data.json", data)
     runner = web.AppRunner(app)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
     await site.start()
-    port = runner.addresses[0][1]
+    scheme = "https" if ssl_context else "http"
+    return runner, f"{scheme}://127.0.0.1:{runner.addresses[0][1]}"
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[str]:
+    runner, url = await serve()
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield url
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def tls_upstream(tmp_path: Path) -> AsyncIterator[str]:
+    runner, url = await serve(self_signed(tmp_path))
+    try:
+        yield url
     finally:
         await runner.cleanup()
 
@@ -191,6 +234,21 @@ async def test_forward_proxy(tmp_path: Path, upstream: str) -> None:
     assert "consentry audit summary" in log, log
     html_report = (tmp_path / "audit.html").read_text(encoding="utf-8")
     assert "analytics.js" in html_report and upstream in html_report
+
+
+async def test_forward_proxy_to_an_https_site_with_the_ca_trusted(tmp_path: Path, tls_upstream: str) -> None:
+    # The client trusts mitmproxy's CA (confdir/mitmproxy-ca-cert.pem, ~/.mitmproxy by default)
+    # and nothing else; mitmproxy itself is told not to verify the throwaway upstream cert.
+    async with Mitmdump(tmp_path, None, "--set", "ssl_insecure=true") as mitm:
+        ca = tmp_path / "mitmproxy-conf" / "mitmproxy-ca-cert.pem"
+        trust = ssl.create_default_context(cafile=str(ca))
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WAIT)) as client:
+            async with client.get(tls_upstream + "/", proxy=f"http://127.0.0.1:{mitm.port}", ssl=trust) as response:
+                assert response.status == 200
+                assert_rewritten(await response.text())
+        await mitm.stop()
+    pages = [r for r in records(mitm.report) if r["type"] == "page"]
+    assert [p["url"] for p in pages] == [tls_upstream + "/"]
 
 
 async def test_reverse_proxy(tmp_path: Path, upstream: str) -> None:
