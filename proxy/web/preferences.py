@@ -97,7 +97,7 @@ def render_preferences_page(site: Any, state: Any, *, lang: str, return_to: str 
         '<meta name="robots" content="noindex">'
         f'<title>{e(texts["prefs_title"])}</title>'
         f'<link rel="stylesheet" href="{base}/consent.css"></head>'
-        '<body class="consentry-page"><main class="consentry-prefs">'
+        '<body class="consentry-page"><main class="consentry-prefs-page">'
         f'<h1 id="consentry-prefs-title">{e(texts["prefs_title"])}</h1>'
         f'<p>{e(texts["prefs_intro"])}</p>{"".join(notes)}'
         f'<form method="post" action="{base}/" aria-labelledby="consentry-prefs-title">'

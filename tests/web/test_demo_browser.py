@@ -261,6 +261,7 @@ async def test_without_javascript_the_plain_form_works(demo: DemoServers) -> Non
         assert net.requests == [], net.requests
         await page.get_by_role("link", name="Cookie settings").click()
         await page.get_by_role("heading", name="Privacy settings").wait_for()
+        await page.screenshot(path=screenshot_path("preferences-page-no-js.png"), full_page=True)
         assert not await page.get_by_label("Analytics").is_checked()
         await page.get_by_label("Analytics").check()
         await page.get_by_role("button", name="Save choices").click()
