@@ -392,3 +392,15 @@ def test_each_host_gets_its_site_and_other_hosts_the_builtin_policy(tctx: taddon
     assert GA not in shop_out                                   # shop.test's own mode: strip
     assert f'data-consent-src="{GA}"' in other_out              # built-in policy: defer
     assert [page.site_id for page in addon.result.pages] == ["shop.test", "default"]
+
+
+def test_output_flows_before_the_body_ends(tctx: taddons.context, addon: Any) -> None:
+    tctx.configure(addon)
+    filler = b"<p>" + b"lorem ipsum " * 20_000 + b"</p>\n"
+    body = PAGE.replace(b"</body>", filler + b"</body>")
+    flow = html_flow(body)
+    addon.responseheaders(flow)
+    first = flow.response.stream(body[: len(body) // 2])
+    assert len(first) > len(body) // 4        # streamed, not held back until the end
+    rest = flow.response.stream(body[len(body) // 2 :]) + flow.response.stream(b"")
+    assert (first + rest).count(b"lorem ipsum") == 20_000
