@@ -10,6 +10,7 @@ module means the upstream's CSP is left as it is. Must not import aiohttp.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -78,12 +79,42 @@ def make_report() -> Any:
     return Report() if Report is not None else None
 
 
-def head_snippet(site: Any, state: Any, *, lang: str, nonce: str) -> bytes | None:
+# Rendering the snippet costs milliseconds (the guard's vendor table), yet it depends only
+# on the site, the consent state and the language; the nonce, which changes per
+# response, is substituted into a cached rendering made with a placeholder.
+_NONCE_PLACEHOLDER = "CONSENTRYNONCEPLACEHOLDER0000000"
+# Values keep the site object itself: after a reload a new site may reuse an old id().
+_SNIPPETS: OrderedDict[tuple[Any, ...], tuple[Any, bytes | None]] = OrderedDict()
+_SNIPPET_CACHE_SIZE = 1024
+
+
+def _state_key(state: Any) -> tuple[Any, ...]:
+    vendors = getattr(state, "vendors", None) or {}
+    return (
+        getattr(state, "categories", None), tuple(sorted(vendors.items())), getattr(state, "consent_id", None),
+        getattr(state, "expires_at", None), getattr(state, "policy_version", None), getattr(state, "source", None),
+        getattr(state, "gpc", False), getattr(state, "decided", False),
+    )
+
+
+def head_snippet(site: Any, state: Any, *, lang: str, nonce: str | None) -> bytes | None:
     """What goes at the start of ``<head>``: the consent state and the banner assets."""
     func = getattr(_web, "head_snippet", None)
     if func is None:
         return None
-    return func(site, state, lang=lang, nonce=nonce)
+    key = (id(site), _state_key(state), lang, nonce is not None)
+    entry = _SNIPPETS.get(key)
+    if entry is not None and entry[0] is site:
+        cached = entry[1]
+        _SNIPPETS.move_to_end(key)
+    else:
+        cached = func(site, state, lang=lang, nonce=_NONCE_PLACEHOLDER if nonce is not None else None)
+        _SNIPPETS[key] = (site, cached)
+        if len(_SNIPPETS) > _SNIPPET_CACHE_SIZE:
+            _SNIPPETS.popitem(last=False)
+    if cached is None or nonce is None:
+        return cached
+    return cached.replace(_NONCE_PLACEHOLDER.encode("ascii"), nonce.encode("ascii"))
 
 
 def asset(name: str) -> tuple[bytes, str] | None:

@@ -14,6 +14,7 @@ instead of waiting forever.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 
@@ -26,7 +27,7 @@ from proxy.server import errors, headers as h
 from proxy.server.codings import SUPPORTED
 from proxy.server.consent_state import consent_state
 from proxy.server.html_body import rewrite_body
-from proxy.server.runtime import SiteRuntime
+from proxy.server.runtime import SiteRuntime, Timeouts
 from proxy.server.services import SERVICES
 
 log = logging.getLogger(__name__)
@@ -41,9 +42,13 @@ def _upstream_url(runtime: SiteRuntime, request: web.Request) -> URL:
     return URL(runtime.upstream + request.rel_url.raw_path_qs, encoded=True)
 
 
-def _timeout(runtime: SiteRuntime) -> aiohttp.ClientTimeout:
-    t = runtime.timeouts
+@functools.lru_cache(maxsize=64)
+def _client_timeout(t: Timeouts) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(total=t.total, sock_connect=t.connect, sock_read=t.read)
+
+
+def _timeout(runtime: SiteRuntime) -> aiohttp.ClientTimeout:
+    return _client_timeout(runtime.timeouts)
 
 
 def upstream_request_headers(request: web.Request, runtime: SiteRuntime) -> tuple[CIMultiDict[str], h.ClientView]:

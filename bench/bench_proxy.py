@@ -1,0 +1,333 @@
+"""Benchmark Consentry against the proxies a user would otherwise pick, side by side on loopback.
+
+Not a test: run it on demand (as root for nginx, from the repository root):
+
+    .venv/bin/python bench/bench_proxy.py [--seconds 8] [--connections 50]
+
+One nginx serves the files (a 60 KB HTML page full of trackers, a 60 KB binary, a
+200 MB HTML page) and, with the load generators, is pinned to the last CPU; every proxy
+under test is pinned to CPU 0. Rows: direct to the upstream, nginx ``proxy_pass``, a bare
+streaming aiohttp passthrough (``bench/passthrough_proxy.py``), Consentry on the binary,
+Consentry rewriting the page (no cookie, and a full-consent cookie), mitmproxy reverse
+mode with a regex rewrite (``bench/mitm_reference_addon.py``), and Consentry with two
+workers (unpinned: only indicative on a 2-core machine). Requests/s come from ``wrk``,
+p50/p99 latency from ``hey`` (wrk's percentiles are wrong for 60 KB responses). Finally
+the peak RSS growth of one Consentry worker while 200 MB of HTML streams through it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+SECRET = "bench-secret-0123456789abcdef0123456789abcdef"
+
+TRACKERS = """
+<script async src="https://www.googletagmanager.com/gtag/js?id=G-BENCH1"></script>
+<script>window.dataLayer=window.dataLayer||[];function gtag(){dataLayer.push(arguments)}gtag('js',new Date());gtag('config','G-BENCH1');</script>
+<script>!function(f,b,e,v,n,t,s){if(f.fbq)return;n=f.fbq=function(){n.callMethod?n.callMethod.apply(n,arguments):n.queue.push(arguments)};t=b.createElement(e);t.async=!0;t.src=v;s=b.getElementsByTagName(e)[0];s.parentNode.insertBefore(t,s)}(window,document,'script','https://connect.facebook.net/en_US/fbevents.js');fbq('init','123');fbq('track','PageView');</script>
+<script src="https://static.hotjar.com/c/hotjar-1.js?sv=6"></script>
+<link rel="preconnect" href="https://www.google-analytics.com">
+<link rel="stylesheet" href="/static/site.css">
+<script src="/static/app.js" defer></script>
+"""
+BODY_BLOCK = """
+<article class="product"><h2>Product {i}</h2><img src="/img/p{i}.jpg" alt="Product {i}" loading="lazy">
+<p>Hand-made in small batches. Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor
+incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud exercitation.</p>
+<a href="/products/{i}" class="button">Details</a></article>
+"""
+EMBEDS = """
+<iframe width="560" height="315" src="https://www.youtube.com/embed/dQw4w9WgXcQ" allowfullscreen></iframe>
+<img src="https://www.facebook.com/tr?id=123&ev=PageView&noscript=1" width="1" height="1" style="display:none">
+<noscript><iframe src="https://www.googletagmanager.com/ns.html?id=GTM-BENCH" height="0" width="0"></iframe></noscript>
+"""
+
+
+def html_page(target_size: int) -> bytes:
+    head = f"<!doctype html><html lang=en><head><meta charset=utf-8><title>Bench shop</title>{TRACKERS}</head><body>"
+    parts = [head, EMBEDS]
+    i = 0
+    while sum(map(len, parts)) < target_size - 200:
+        parts.append(BODY_BLOCK.format(i=i))
+        i += 1
+    parts.append(EMBEDS + "</body></html>")
+    return "".join(parts).encode()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout}s")
+
+
+@dataclass
+class Row:
+    name: str
+    url: str
+    headers: tuple[str, ...] = ()
+    rps: float = 0.0
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    errors: str = ""
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.tmp = Path(tempfile.mkdtemp(prefix="consentry-bench-"))
+        self.tmp.chmod(0o755)   # nginx workers run as an unprivileged user and must read the files
+        self.processes: list[subprocess.Popen[bytes]] = []
+        cpus = sorted(os.sched_getaffinity(0))
+        self.proxy_cpu = str(cpus[0])
+        self.load_cpu = str(cpus[-1])
+
+    def start(self, argv: list[str], cpu: str | None, **kwargs: object) -> subprocess.Popen[bytes]:
+        if cpu is not None:
+            argv = ["taskset", "-c", cpu, *argv]
+        process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kwargs)  # type: ignore[call-overload]
+        self.processes.append(process)
+        return process
+
+    def close(self) -> None:
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in reversed(self.processes):
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # -- the servers -------------------------------------------------------------------
+
+    def files(self) -> None:
+        www = self.tmp / "www"
+        www.mkdir()
+        (www / "page.html").write_bytes(html_page(60 * 1024))
+        (www / "data.bin").write_bytes(os.urandom(60 * 1024))
+        block = html_page(1024 * 1024)
+        inner = block[block.index(b"<body>") + 6 : block.rindex(b"</body>")]
+        with open(www / "big.html", "wb") as out:
+            out.write(block[: block.index(b"<body>") + 6])
+            for _ in range(200):
+                out.write(inner)
+            out.write(b"</body></html>")
+
+    def nginx(self, name: str, port: int, location: str, cpu: str) -> None:
+        prefix = self.tmp / name
+        (prefix / "logs").mkdir(parents=True)
+        conf = prefix / "nginx.conf"
+        conf.write_text(
+            f"""
+daemon off; worker_processes 1; pid {prefix}/nginx.pid; error_log {prefix}/logs/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;
+  types {{ text/html html; application/octet-stream bin; }}
+  upstream backend {{ server 127.0.0.1:{self.upstream_port}; keepalive 128; }}
+  server {{ listen 127.0.0.1:{port}; {location} }}
+}}
+"""
+        )
+        self.start(["nginx", "-p", str(prefix), "-c", str(conf)], cpu)
+        wait_port(port)
+
+    def consentry(self, port: int, admin_port: int, workers: int, cpu: str | None) -> subprocess.Popen[bytes]:
+        conf = self.tmp / f"consentry-{port}.toml"
+        conf.write_text(
+            f"""
+[proxy]
+listen = "127.0.0.1:{port}"
+admin_listen = "127.0.0.1:{admin_port}"
+workers = {workers}
+access_log = "text"
+
+[[consent.keys]]
+kid = "bench"
+alg = "HS256"
+secret = "{SECRET}"
+
+[receipts]
+url = "sqlite:///{self.tmp}/receipts-{port}.db"
+
+[sites.default]
+upstream = "http://127.0.0.1:{self.upstream_port}"
+"""
+        )
+        process = self.start([PYTHON, "-m", "proxy", "run", "--config", str(conf)], cpu, cwd=ROOT,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+        wait_port(port)
+        wait_port(admin_port)
+        self.consentry_config = conf
+        return process
+
+    def full_consent_cookie(self) -> str:
+        sys.path.insert(0, str(ROOT))
+        from proxy.consent import KeyRing, issue_token
+        from proxy.policy import load_config
+
+        config = load_config(self.consentry_config)
+        site = config.sites["default"]
+        token, _ = issue_token(KeyRing.single_hs256(SECRET, kid="bench"), site=site,
+                               categories=["preferences", "analytics", "marketing"])
+        return f"{site.cookie_name}={token}"
+
+    # -- the load ----------------------------------------------------------------------
+
+    def wrk(self, row: Row) -> None:
+        argv = ["taskset", "-c", self.load_cpu, "wrk", "-t1", f"-c{self.args.connections}", f"-d{self.args.seconds}s"]
+        for header in row.headers:
+            argv += ["-H", header]
+        out = subprocess.run([*argv, row.url], capture_output=True, text=True, timeout=self.args.seconds + 60).stdout
+        match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+        row.rps = float(match.group(1)) if match else 0.0
+        errors = re.search(r"(Non-2xx or 3xx responses: \d+|Socket errors: [^\n]+)", out)
+        row.errors = errors.group(1) if errors else ""
+
+    def hey(self, row: Row) -> None:
+        argv = ["taskset", "-c", self.load_cpu, "hey", "-z", f"{self.args.seconds}s", "-c", str(self.args.connections)]
+        for header in row.headers:
+            argv += ["-H", header]
+        out = subprocess.run([*argv, row.url], capture_output=True, text=True, timeout=self.args.seconds + 60).stdout
+        for pct, attr in (("50", "p50_ms"), ("99", "p99_ms")):
+            match = re.search(rf"\s{pct}% in ([\d.]+) secs", out)
+            setattr(row, attr, float(match.group(1)) * 1000 if match else 0.0)
+
+    def rss_while_streaming(self, process: subprocess.Popen[bytes], url: str) -> tuple[float, float, int]:
+        def hwm() -> int:
+            # The worker is the proxy process itself with --workers 1.
+            for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+            return 0
+
+        urllib.request.urlopen(url.replace("big.html", "page.html"), timeout=30).read()
+        before = hwm()
+        received = 0
+        with urllib.request.urlopen(url, timeout=300) as resp:
+            while chunk := resp.read(1 << 20):
+                received += len(chunk)
+        return before / 2**20, (hwm() - before) / 2**20, received
+
+    # -- the run -----------------------------------------------------------------------
+
+    def run(self) -> None:
+        self.files()
+        self.upstream_port = free_port()
+        upstream_root = self.tmp / "www"
+        self.nginx("upstream", self.upstream_port, f"location / {{ root {upstream_root}; etag on; }}", self.load_cpu)
+        nginx_port = free_port()
+        self.nginx("proxy", nginx_port,
+                   "location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection \"\"; }",
+                   self.proxy_cpu)
+        passthrough_port = free_port()
+        self.start([PYTHON, str(ROOT / "bench" / "passthrough_proxy.py"), f"http://127.0.0.1:{self.upstream_port}",
+                    str(passthrough_port)], self.proxy_cpu)
+        wait_port(passthrough_port)
+        consentry_port, admin_port = free_port(), free_port()
+        consentry = self.consentry(consentry_port, admin_port, 1, self.proxy_cpu)
+        cookie = self.full_consent_cookie()
+        mitm_port = free_port()
+        mitmdump = shutil.which("mitmdump", path=str(Path(PYTHON).parent)) or shutil.which("mitmdump")
+        if mitmdump:
+            self.start([mitmdump, "--mode", f"reverse:http://127.0.0.1:{self.upstream_port}", "-p", str(mitm_port),
+                        "--listen-host", "127.0.0.1", "-q", "-s", str(ROOT / "bench" / "mitm_reference_addon.py")],
+                       self.proxy_cpu)
+            wait_port(mitm_port)
+
+        up = f"http://127.0.0.1:{self.upstream_port}"
+        rows = [
+            Row("direct to upstream (60 KB html)", f"{up}/page.html"),
+            Row("nginx proxy_pass (60 KB html)", f"http://127.0.0.1:{nginx_port}/page.html"),
+            Row("bare aiohttp passthrough (60 KB html)", f"http://127.0.0.1:{passthrough_port}/page.html"),
+            Row("bare aiohttp passthrough (60 KB binary)", f"http://127.0.0.1:{passthrough_port}/data.bin"),
+            Row("consentry, non-HTML (60 KB binary)", f"http://127.0.0.1:{consentry_port}/data.bin"),
+            Row("consentry, 60 KB html, no cookie", f"http://127.0.0.1:{consentry_port}/page.html"),
+            Row("consentry, 60 KB html, full consent", f"http://127.0.0.1:{consentry_port}/page.html",
+                (f"Cookie: {cookie}",)),
+        ]
+        if mitmdump:
+            rows.append(Row("mitmproxy reverse + regex (60 KB html)", f"http://127.0.0.1:{mitm_port}/page.html"))
+        for row in rows:
+            self.wrk(row)
+            self.hey(row)
+            print(f"  measured: {row.name}", file=sys.stderr, flush=True)
+
+        base_rss, growth, received = self.rss_while_streaming(consentry, f"http://127.0.0.1:{consentry_port}/big.html")
+
+        two_port, two_admin = free_port(), free_port()
+        self.consentry(two_port, two_admin, 2, None)
+        two = Row("consentry --workers 2 (unpinned), 60 KB html", f"http://127.0.0.1:{two_port}/page.html")
+        self.wrk(two)
+        self.hey(two)
+        rows.append(two)
+        self.report(rows, base_rss, growth, received)
+
+    def report(self, rows: list[Row], base_rss: float, growth: float, received: int) -> None:
+        by_name = {row.name: row for row in rows}
+        bare_html = by_name["bare aiohttp passthrough (60 KB html)"]
+        bare_bin = by_name["bare aiohttp passthrough (60 KB binary)"]
+        mitm = next((row for row in rows if row.name.startswith("mitmproxy")), None)
+        print(f"\n{self.args.connections} connections, {self.args.seconds}s per run; proxies on CPU {self.proxy_cpu}, "
+              f"upstream and load on CPU {self.load_cpu}\n")
+        print(f"{'target':48} {'req/s':>9} {'x bare':>7} {'p50 ms':>8} {'p99 ms':>8} {'p99 x bare':>10}  errors")
+        for row in rows:
+            bare = bare_bin if "binary" in row.name else bare_html
+            ratio = row.rps / bare.rps if bare.rps else 0.0
+            p99 = row.p99_ms / bare.p99_ms if bare.p99_ms else 0.0
+            print(f"{row.name:48} {row.rps:9.0f} {ratio:7.2f} {row.p50_ms:8.2f} {row.p99_ms:8.2f} {p99:10.2f}  {row.errors}")
+        rewrite = by_name["consentry, 60 KB html, no cookie"]
+        print()
+        print(f"consentry non-HTML / bare passthrough:      {by_name['consentry, non-HTML (60 KB binary)'].rps / bare_bin.rps:.2f}  (target >= 0.9)")
+        print(f"consentry rewriting / bare passthrough:     {rewrite.rps / bare_html.rps:.2f}  (target >= 0.6)")
+        if mitm and mitm.rps:
+            print(f"consentry rewriting / mitmproxy:            {rewrite.rps / mitm.rps:.2f}  (target >= 3)")
+        print(f"consentry rewriting p99 / bare p99:         {rewrite.p99_ms / bare_html.p99_ms:.2f}  (target <= 2)")
+        print(f"peak RSS growth streaming {received / 2**20:.0f} MB of HTML: {growth:.1f} MB over {base_rss:.1f} MB  (target < 32 MB)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--connections", type=int, default=50)
+    args = parser.parse_args()
+    for tool in ("nginx", "wrk", "hey", "taskset"):
+        if shutil.which(tool) is None:
+            print(f"bench: {tool} is not installed (Debian: apt-get install {tool})", file=sys.stderr)
+            return 2
+    bench = Bench(args)
+    try:
+        bench.run()
+    finally:
+        bench.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
