@@ -203,3 +203,20 @@ async def test_unknown_host_is_421(start_upstream, start_proxy, client):
         assert resp.status == 421
     async with client.get(proxy.url + "/", headers={"Host": "shop.example"}) as resp:
         assert resp.status == 200
+
+
+async def test_access_log_has_no_address_query_or_user_agent(start_upstream, start_proxy, client, caplog):
+    import logging
+
+    upstream = await start_upstream(echo_app())
+    proxy = await start_proxy(upstream)
+    with caplog.at_level(logging.INFO, logger="consentry.access"):
+        async with client.get(proxy.url + "/account?email=someone%40example.com",
+                              headers={"User-Agent": "VisitorBrowser/1.0", "Host": "shop.example"}) as resp:
+            await resp.read()
+    lines = [r.getMessage() for r in caplog.records if r.name == "consentry.access"]
+    assert len(lines) == 1
+    assert "shop.example/account" in lines[0] and " 200 " in lines[0]
+    # The visitor connected from 127.0.0.1: that address must not be logged.
+    assert "127.0.0.1" not in lines[0]
+    assert "email" not in lines[0] and "someone" not in lines[0] and "VisitorBrowser" not in lines[0]

@@ -276,3 +276,55 @@ async def test_non_html_passes_through_byte_for_byte(start_upstream, start_proxy
         assert resp.headers["ETag"] == '"js1"'
         assert "Vary" not in resp.headers
         assert await resp.read() == body
+
+
+async def test_gpc_refuses_marketing_even_with_a_full_consent_cookie(start_upstream, start_proxy, client):
+    upstream = await start_upstream(site_app())
+    proxy = await start_proxy(upstream)
+    full = cookie_for(proxy.config, ["analytics", "marketing", "preferences"])
+    async with client.get(proxy.url + "/page", headers={"Cookie": full, "Sec-GPC": "1"}) as resp:
+        html = (await resp.read()).decode()
+        assert "sec-gpc" in resp.headers["Vary"].lower()
+    assert live('src="https://www.google-analytics.com/analytics.js"', html)   # analytics: allowed
+    assert not live('src="https://www.facebook.com/tr', html)                  # marketing: refused by GPC
+
+
+async def test_charset_from_the_header_is_used_and_other_bytes_are_untouched(start_upstream, start_proxy, client):
+    page = "<html><head><title>Caf\u00e9</title>" + GA + "</head><body>na\u00efve \u00e9t\u00e9</body></html>"
+    raw = page.encode("windows-1252")
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=raw, headers={"Content-Type": "text/html; charset=windows-1252"})
+
+    app = web.Application()
+    app.router.add_get("/page", handler)
+    upstream = await start_upstream(app)
+    proxy = await start_proxy(upstream)
+    async with client.get(proxy.url + "/page") as resp:
+        out = await resp.read()
+        assert resp.headers["Content-Type"] == "text/html; charset=windows-1252"
+    assert b"<title>Caf\xe9</title>" in out
+    assert out.endswith(b"<body>na\xefve \xe9t\xe9</body></html>")
+    assert b'data-consent-src="https://www.google-analytics.com/analytics.js"' in out
+
+
+async def test_with_full_consent_and_no_csp_only_the_banner_is_added(start_upstream, start_proxy, client):
+    upstream = await start_upstream(site_app())
+    proxy = await start_proxy(upstream, csp="off")
+    full = cookie_for(proxy.config, ["analytics", "marketing", "preferences"])
+    async with client.get(proxy.url + "/page", headers={"Cookie": full}) as resp:
+        out = (await resp.read()).decode()
+    head = out.index("<head>") + len("<head>")
+    snippet_end = out.index("<title>")
+    assert out[:head] + out[snippet_end:] == PAGE   # byte-identical apart from the inserted snippet
+
+
+async def test_elements_are_counted_by_vendor_category_and_action(start_upstream, start_proxy, client):
+    upstream = await start_upstream(site_app())
+    proxy = await start_proxy(upstream)
+    async with client.get(proxy.url + "/page") as resp:
+        await resp.read()
+    async with client.get(proxy.admin_url + "/metrics") as resp:
+        text = await resp.text()
+    assert re.search(r'consentry_elements_total\{action="defer",category="analytics",vendor="google-analytics"\} 1\.0', text)
+    assert re.search(r'consentry_elements_total\{action="defer",category="marketing",vendor="[a-z-]+"\} 1\.0', text)
