@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from web_browser import WAIT_MS, TrackerNet, launch, new_page
+from web_browser import WAIT_MS, TrackerNet, launch, new_page, screenshot_path
 from web_harness import HarnessVendor, lib_body, make_harness, make_site, serve, sri
 
 pytestmark = pytest.mark.browser
@@ -298,6 +298,46 @@ async def test_a_vendor_the_site_never_allows_stays_inert_after_accept_all() -> 
             assert await page.locator("#yt").get_attribute("src") is None
             assert await page.locator(".consentry-embed").count() == 0, "no click-to-load for a vendor never allowed"
             assert not errors, errors
+            await context.close()
+    finally:
+        await runner.cleanup()
+
+
+async def test_no_javascript_banner_form_posts_and_the_page_follows() -> None:
+    from web_harness import POSTS_KEY
+
+    app = make_harness({"p": SIMPLE_PAGE.replace("<p>content</p>", "<p>content</p><noscript><img id='ns' alt='' data-consent='analytics' data-consent-src='/fp/pixel.gif?ns'></noscript>")})
+    runner, url = await serve(app)
+    try:
+        async with launch() as browser:
+            context, page, _ = await new_page(browser, TrackerNet(), java_script_enabled=False)
+            await page.goto(f"{url}/page/p?from=here")
+            form = page.locator("form.consentry-noscript")
+            await form.wait_for()
+            assert await form.is_visible()
+            assert await page.locator(".consentry-banner[role=dialog]").count() == 0, "no JS, no JS banner"
+            await page.screenshot(path=screenshot_path("banner-no-js.png"))
+            await form.get_by_role("button", name="Reject all").click()
+            await page.wait_for_url(f"{url}/page/p?from=here")
+            assert app[POSTS_KEY][-1] == {"form": True, "action": "reject_all", "categories": []}
+            # Decided: only a settings link is left, to the preferences page, returning here.
+            assert await page.locator("form.consentry-noscript").count() == 0
+            link = page.get_by_role("link", name="Privacy settings")
+            assert await link.get_attribute("href") == "/_consent/?return_to=/page/p%3Ffrom%3Dhere"
+            await context.close()
+    finally:
+        await runner.cleanup()
+
+
+async def test_with_javascript_the_no_js_form_stays_hidden() -> None:
+    app = make_harness({"p": SIMPLE_PAGE})
+    runner, url = await serve(app)
+    try:
+        async with launch() as browser:
+            context, page, _ = await new_page(browser, TrackerNet())
+            await page.goto(f"{url}/page/p")
+            await page.locator(".consentry-banner[role=dialog]").wait_for()
+            assert await page.locator("form.consentry-noscript").count() == 0
             await context.close()
     finally:
         await runner.cleanup()

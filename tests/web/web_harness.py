@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from proxy.consent import ConsentState
-from proxy.web import asset, head_snippet, pick_language
+from proxy.web import asset, body_snippet, head_snippet, pick_language, safe_return_to
 
 STATE_COOKIE = "harness_state"
 SITE_KEY: web.AppKey[Any] = web.AppKey("site", object)
@@ -75,7 +75,11 @@ async def page(request: web.Request) -> web.Response:
     lang = pick_language(site, html_lang=None, accept_language=request.headers.get("Accept-Language"))
     snippet = head_snippet(site, state_from(request), lang=lang, nonce=None,
                            vendors=request.app[VENDORS_KEY]).decode("ascii")
-    return web.Response(text=text.replace("<head>", "<head>" + snippet, 1), content_type="text/html")
+    text = text.replace("<head>", "<head>" + snippet, 1)
+    # As recommended to the server: the no-JS banner appended after the document; the
+    # parser puts it at the end of <body>.
+    text += body_snippet(site, state_from(request), lang=lang, return_to=request.path_qs).decode("ascii")
+    return web.Response(text=text, content_type="text/html")
 
 
 async def consent_asset(request: web.Request) -> web.Response:
@@ -86,7 +90,9 @@ async def consent_asset(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": content_type})
 
 
-async def consent_post(request: web.Request) -> web.Response:
+async def consent_post(request: web.Request) -> web.StreamResponse:
+    if request.content_type == "application/x-www-form-urlencoded":
+        return await consent_form_post(request)
     body = await request.json()
     request.app[POSTS_KEY].append(body)
     everything = ["necessary", "preferences", "analytics", "marketing"]
@@ -95,6 +101,20 @@ async def consent_post(request: web.Request) -> web.Response:
     vendors = {k: bool(v) for k, v in (body.get("vendors") or {}).items()}
     state = {"categories": sorted(set(categories)), "vendors": vendors}
     response = web.json_response({**state, "policy_version": "1", "expires": None, "consent_id": "harness"})
+    response.set_cookie(STATE_COOKIE, base64.urlsafe_b64encode(json.dumps(state).encode()).decode(), path="/")
+    return response
+
+
+async def consent_form_post(request: web.Request) -> web.StreamResponse:
+    """The form side of POST /_consent/ (DESIGN.md): 303 to a same-origin return_to."""
+    form = await request.post()
+    action = form.get("action")
+    chosen = [str(c) for c in form.getall("category", [])]
+    request.app[POSTS_KEY].append({"form": True, "action": action, "categories": chosen})
+    everything = ["necessary", "preferences", "analytics", "marketing"]
+    categories = {"accept_all": everything, "reject_all": ["necessary"]}.get(str(action)) or ["necessary", *chosen]
+    state = {"categories": sorted(set(categories)), "vendors": {}}
+    response = web.Response(status=303, headers={"Location": safe_return_to(str(form.get("return_to", "/")))})
     response.set_cookie(STATE_COOKIE, base64.urlsafe_b64encode(json.dumps(state).encode()).decode(), path="/")
     return response
 
