@@ -31,12 +31,14 @@ CACHED_URL_LENGTH = 1024
 SCRIPT_CACHE_SIZE = 1024
 CACHED_SCRIPT_LENGTH = 8192
 
-# A URL written inside a script: scheme-relative or absolute, with its slashes
-# possibly escaped (\/\/ in JSON, %2F%2F in document.write(unescape(...)), \u002F).
-_SLASH = r"(?:\\?/|%2[Ff]|\\u002[Ff]|\\x2[Ff])"
+# A URL written inside a script, found by its double slash (scheme-relative or
+# absolute alike), which may be escaped: \/\/ in JSON, %2F%2F in
+# document.write(unescape(...)), \u002F. The pattern starts with a literal so
+# the regex engine can skip ahead quickly; the host is capped at DNS's 253 characters.
 _EMBEDDED_URL = re.compile(
-    rf"(?:https?:)?{_SLASH}{_SLASH}(?P<host>[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+)"
-    rf"(?P<path>(?:{_SLASH}[^\s'\"`<>()\\{{}}|^,;?#%]*)*)"
+    r"(?://|\\/\\/|%2[Ff]%2[Ff]|\\u002[Ff]\\u002[Ff]|\\x2[Ff]\\x2[Ff])"
+    r"(?P<host>[A-Za-z0-9][A-Za-z0-9.-]{0,252})"
+    r"(?P<path>(?:(?:/|\\/|%2[Ff]|\\u002[Ff]|\\x2[Ff])[^\s'\"`<>()\\{}|^,;?#%]*)*)"
 )
 _ESCAPED_SLASH = re.compile(r"\\/|%2[Ff]|\\u002[Ff]|\\x2[Ff]")
 
@@ -161,6 +163,8 @@ class Catalogue:
             return []
         found: dict[str, Vendor] = {}
         for match in _EMBEDDED_URL.finditer(text):
+            if "." not in match.group("host"):
+                continue
             path = _ESCAPED_SLASH.sub("/", match.group("path"))
             vendor = self.vendor_for_url(f"//{match.group('host')}{path}")
             if vendor is not None:

@@ -17,6 +17,7 @@ from proxy.catalogue.literals import required_literal
 from proxy.catalogue.urls import host_suffixes
 from proxy.catalogue.vendor import CATEGORIES, CatalogueError, Vendor
 
+MAX_HOST_LENGTH = 253
 _RANK = {category: rank for rank, category in enumerate(CATEGORIES)}
 
 # (path segments of the entry, length of the whole entry, vendor); `*` matches one segment.
@@ -64,6 +65,8 @@ class HostIndex:
         return tuple(found)
 
     def lookup(self, host: str, path: str) -> Vendor | None:
+        if len(host) > MAX_HOST_LENGTH:  # not a resolvable name; and suffix walks must stay short
+            return None
         candidates = self.candidates(host)
         if not candidates:
             return None
