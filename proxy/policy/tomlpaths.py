@@ -49,6 +49,7 @@ class KeyLines:
         self._lines: dict[KeyPath, int] = {}
         # Arrays of tables seen so far -> index of their latest [[entry]].
         self._array_tables: dict[KeyPath, int] = {}
+        self._last_loop_pos = -1
         try:
             self._document()
         except (IndexError, ValueError, tomllib.TOMLDecodeError):
@@ -83,6 +84,12 @@ class KeyLines:
                 self._advance((len(self._text) if end < 0 else end) - self._pos)
             else:
                 return
+
+    def _progress(self) -> None:
+        """Stop (ValueError) rather than loop forever if the text is not TOML as expected."""
+        if self._pos >= len(self._text) or self._pos == self._last_loop_pos:
+            raise ValueError("no progress")
+        self._last_loop_pos = self._pos
 
     def _record(self, path: KeyPath, line: int) -> None:
         for size in range(1, len(path) + 1):
@@ -156,6 +163,8 @@ class KeyLines:
             return
         self._advance()
         while self._peek() != quote:
+            if self._pos >= len(self._text) or self._peek() == "\n":
+                raise ValueError("unterminated string")
             self._advance(2 if quote == '"' and self._peek() == "\\" else 1)
         self._advance()
 
@@ -169,6 +178,7 @@ class KeyLines:
             index = 0
             while True:
                 self._skip_blank(newlines=True)
+                self._progress()
                 if self._peek() == "]":
                     self._advance()
                     return
@@ -182,6 +192,7 @@ class KeyLines:
             self._advance()
             while True:
                 self._skip_blank(newlines=True)
+                self._progress()
                 if self._peek() == "}":
                     self._advance()
                     return

@@ -112,3 +112,8 @@ def _nest(path: tuple[str | int, ...], value: object) -> object:
     for part in reversed(path):
         value = {part: value}
     return value
+
+
+@pytest.mark.parametrize("text", ["a = [1 }", "a = { b = 1 ]", "a = [", "a = {", "[[a", 'a = "unterminated'])
+def test_never_hangs_on_text_that_is_not_toml(text: str) -> None:
+    assert KeyLines(text).line_for(("a", "b")) in (None, 1)
