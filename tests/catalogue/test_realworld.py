@@ -119,7 +119,7 @@ def test_first_party_resources_of_the_pages_are_not_trackers(catalogue: Catalogu
     # except self-hosted tracker copies recognised by file name.
     sites = _sites(realworld_pages)
     # (18 serves a cached copy of Google's gpt.js from its own /wp-content/cache/.)
-    allowed_self_hosted = {"matomo", "google-analytics", "borlabs-cookie", "soundcloud-embed", "google-publisher-tag"}
+    allowed_self_hosted = {"matomo", "google-analytics", "borlabs-cookie", "google-publisher-tag"}
     for page in realworld_pages:
         site = sites[page.name]
         for match in URL_ATTRIBUTE.finditer(page.read_bytes()):
