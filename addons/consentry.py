@@ -100,21 +100,23 @@ class PageStream:
         else:
             yield from self.decoder.flush()
 
-    def __call__(self, chunk: bytes) -> bytes:
+    def __call__(self, chunk: bytes) -> list[bytes]:
+        # A list, never b"": mitmproxy sends every returned item as a chunk, and an empty
+        # chunk on a chunked HTTP/1.1 response is "0\r\n\r\n", the end of the body.
         if self.failed is not None:
-            return b""
+            return []
         try:
             out = b"".join(self.rewriter.feed(data) for data in self._decoded(chunk))
             if not chunk:
                 out += self.rewriter.close()
                 self.finish(None)
-            return out
         except Exception as error:  # noqa: BLE001 - mid-stream all we can do is stop
             # Fail closed: what was not rewritten is not sent. The page ends here, truncated.
             self.failed = f"{type(error).__name__}: {error}"
             log.error("consentry: rewriting stopped, rest of the page withheld: %s", self.failed)
             self.finish(self.failed)
-            return b""
+            return []
+        return [out] if out else []
 
 
 class Consentry:
@@ -314,7 +316,7 @@ class Consentry:
         response.headers.clear()
         response.headers["content-type"] = "text/plain; charset=utf-8"
         response.headers["content-length"] = str(len(message))
-        response.stream = lambda chunk: b"" if chunk else message
+        response.stream = lambda chunk: [] if chunk else [message]
 
     @staticmethod
     def _adjust_headers(response: http.Response, engine: Any, state: Any, page_host: str, *, decoded: bool) -> None:

@@ -35,6 +35,8 @@ PAGE = (
 )
 ADDON_PATH = Path(__file__).resolve().parents[2] / "addons" / "consentry.py"
 TRACKER_HIT = "http://www.google-analytics.com/collect?v=1&t=pageview"
+FILLER = "<p><img src='/x.png'> <a href='/y'>lorem ipsum</a></p>\n"
+BIG_PAGE = PAGE.replace("<p>Welcome</p>", FILLER * 40_000 + f'<img src="{PIXEL_IMG}">')   # ~2.3 MB, tracker last
 WAIT = 30.0   # upper bound for any single wait on mitmdump
 
 
@@ -92,8 +94,12 @@ async def serve(ssl_context: ssl.SSLContext | None = None) -> tuple[web.AppRunne
     async def data(request: web.Request) -> web.Response:
         return web.Response(text=json.dumps({"script": f'<script src="{GA}"></script>'}), content_type="application/json")
 
+    async def big(request: web.Request) -> web.Response:
+        return web.Response(text=BIG_PAGE, content_type="text/html", charset="utf-8")
+
     app = web.Application()
     app.router.add_get("/", page)
+    app.router.add_get("/big", big)
     app.router.add_get("/gz", compressed)
     app.router.add_get("/data.json", data)
     runner = web.AppRunner(app)
@@ -217,6 +223,13 @@ async def test_forward_proxy(tmp_path: Path, upstream: str) -> None:
                 assert response.status == 200
                 assert "Content-Encoding" not in response.headers
                 assert_rewritten((await response.read()).decode())
+            # A page of many chunks, twice on one kept-alive connection: the chunked framing holds.
+            for _ in range(2):
+                async with client.get(upstream + "/big", proxy=proxy_url) as response:
+                    big = await response.text()
+                assert big.count(FILLER) == 40_000
+                assert big.endswith("</body></html>\n") and f' src="{PIXEL_IMG.replace("&", "&amp;")}"' not in big
+                assert f' src="{PIXEL_IMG}"' not in big and PIXEL_IMG.split("?")[0] in big
             async with client.get(upstream + "/data.json", proxy=proxy_url) as response:
                 assert json.loads(await response.text()) == {"script": f'<script src="{GA}"></script>'}
             # The page's tracker, requested as the browser would: refused and answered by the proxy.
@@ -225,10 +238,12 @@ async def test_forward_proxy(tmp_path: Path, upstream: str) -> None:
                 assert response.status == 403
                 assert "x-consentry-blocked" in response.headers
         lines = records(mitm.report)   # written while running, before mitmdump stops
-        assert [r["type"] for r in lines] == ["run", "page", "page", "request"]
+        assert [r["type"] for r in lines] == ["run", "page", "page", "page", "page", "request"]
         assert all(r["url"].startswith(upstream) for r in lines[1:3])
         assert {t["url"] for t in lines[1]["trackers"]} == {GA, PIXEL_IMG}
-        assert lines[3]["url"] == TRACKER_HIT and lines[3]["before_consent"] and lines[3]["blocked"]
+        starts = (BIG_PAGE.index(GA), BIG_PAGE.index(PIXEL_IMG), BIG_PAGE.rindex(PIXEL_IMG))
+        assert [t["line"] for t in lines[3]["trackers"]] == [BIG_PAGE.count("\n", 0, i) + 1 for i in starts]
+        assert lines[5]["url"] == TRACKER_HIT and lines[5]["before_consent"] and lines[5]["blocked"]
         await mitm.stop()
     log = mitm.log()
     assert "consentry audit summary" in log, log
