@@ -73,16 +73,23 @@ def check_page_url(url: str) -> str:
 
 
 def check_receipts_url(url: str) -> str:
-    """``sqlite:///absolute/path.db`` or ``postgresql://user@host/db``."""
-    if url.startswith("sqlite:///"):
-        if len(url) == len("sqlite:///"):
-            raise ValueError('"sqlite:///" needs a file path, e.g. "sqlite:///var/lib/consentry/receipts.db"')
+    """``sqlite:///absolute/path.db``, ``sqlite:relative/path.db`` or ``postgresql://user@host/db``.
+
+    The SQLite forms are the ones ``proxy.receipts`` opens (a relative path is relative
+    to the working directory).
+    """
+    if url.startswith("sqlite:"):
+        rest = url.removeprefix("sqlite:")
+        if rest.startswith("//") and not rest.startswith("///"):
+            raise ValueError(f'"{url}": SQLite has no host; write "sqlite:///absolute/path.db"')
+        if rest.strip("/") == "":
+            raise ValueError(f'"{url}" needs a file path, e.g. "sqlite:///var/lib/consentry/receipts.db"')
         return url
     if url.startswith(("postgresql://", "postgres://")):
         if not urlsplit(url).hostname and "host=" not in url:
             raise ValueError(f'"{url}" names no database host')
         return url
-    raise ValueError(f'"{url}" is not a sqlite:///PATH or postgresql:// URL')
+    raise ValueError(f'"{url}" is not a sqlite:///PATH, sqlite:PATH or postgresql:// URL')
 
 
 def split_address(address: str) -> tuple[str, int]:

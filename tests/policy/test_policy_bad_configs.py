@@ -472,7 +472,8 @@ CASES = [
             '"10.0.0.0/8"',
             "site.toml:5: proxy.workers: must be at least 1, got the integer 0",
             'site.toml:6: proxy.access_log: "jsn" is not a log format; did you mean "json"?',
-            'site.toml:9: receipts.url: "mysql://db/consent" is not a sqlite:///PATH or postgresql:// URL',
+            'site.toml:9: receipts.url: "mysql://db/consent" is not a sqlite:///PATH, sqlite:PATH or '
+            "postgresql:// URL",
             "site.toml:10: receipts.ip_salt_env: environment variable POLICY_TEST_NO_SALT is not set",
             'site.toml:14: sites.default.consent_path: "consent" is not a path prefix such as "/_consent"',
             'site.toml:15: sites.default.cookie_name: "my cookie" is not a valid cookie name '

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pydantic
 import pytest
 
-from proxy.policy import Config, load_config
+from proxy.policy import Config, ConfigError, load_config
 from proxy.policy.builtin import BANNER_TEXTS, BUILTIN_LANGUAGES
 
 FILE = """
@@ -186,3 +186,26 @@ def test_config_is_immutable(write_config: Callable[..., str]) -> None:
     site = _load(write_config).sites["news.example"]
     with pytest.raises(pydantic.ValidationError):
         site.mode = "defer"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("sqlite:///var/lib/consentry/receipts.db", True),
+        ("sqlite:receipts.db", True),
+        ("sqlite:///:memory:", True),
+        ("postgresql://consentry@db.internal/consentry", True),
+        ("postgres://db.internal/consentry", True),
+        ("sqlite://host/receipts.db", False),
+        ("sqlite:///", False),
+        ("mysql://db/consent", False),
+    ],
+)
+def test_receipts_urls_follow_what_the_store_opens(write_config: Callable[..., str], url: str, ok: bool) -> None:
+    path = write_config(f'[receipts]\nurl = "{url}"\n[sites.default]\nupstream = "http://127.0.0.1:8000"\n')
+    if ok:
+        assert load_config(path).receipts.url == url
+    else:
+        with pytest.raises(ConfigError) as raised:
+            load_config(path)
+        assert [p.key_path for p in raised.value.problems] == ["receipts.url"]
