@@ -83,13 +83,8 @@ log = logging.getLogger(__name__)
 REPORT_GROUP = "consentry-csp"
 """The Reporting API endpoint name our ``report-to`` directive points at."""
 
-# Directives that every consent policy carries: the ways a tracker fetches or runs.
+# Directives a vendor without CSP data in the catalogue is assumed to need.
 CORE_DIRECTIVES = ("script-src", "img-src", "frame-src", "connect-src")
-# Emitted only when some catalogued vendor declares it: without a vendor that uses it
-# there is nothing to refuse there, and leaving it out cannot break the site.
-OPTIONAL_DIRECTIVES = ("media-src", "font-src", "style-src")
-# Schemes that cannot reach a third party; blocking them would only break the page.
-_LOCAL_SCHEMES = {"img-src": ("data:", "blob:"), "media-src": ("data:", "blob:"), "font-src": ("data:",)}
 _NONCE = re.compile(r"'nonce-([A-Za-z0-9+/=_-]+)'")
 _GUARD_PLACEHOLDER = "/*CONSENTRY_CONFIG*/null"
 
@@ -178,23 +173,22 @@ def build_csp(
     if report_to:
         parts.append(f"report-to {REPORT_GROUP}")
     name = "Content-Security-Policy" if mode == "enforce" else "Content-Security-Policy-Report-Only"
-    value = "; ".join(parts)
-    if len(value) > LARGE_POLICY_BYTES:
-        _warn_large(getattr(site, "site_id", "default"), len(value))
-    return name, value
+    return name, "; ".join(parts)
 
 
-LARGE_POLICY_BYTES = 8 * 1024
-"""Many proxies and CDNs refuse response headers past 4-8 KB (nginx's proxy_buffer_size)."""
+MAX_ALLOWLIST_BYTES = 6 * 1024
+"""The most host-sources we send. Proxies and CDNs in front of Consentry refuse response
+headers past 4-8 KB (nginx's proxy_buffer_size, aiohttp's 8190-byte lines); a larger
+allowlist falls back to scheme sources, leaving refused trackers to the guard."""
 
 
 @functools.cache
 def _warn_large(site_id: str, size: int) -> None:
-    # Once per site and size: it depends on the consent state, not on the request.
+    # Once per site and size: the size depends on the consent state, not on the request.
     log.warning(
-        "site %s: the consent CSP is %d bytes; proxies in front of Consentry may refuse headers this large "
-        "(the host allowlist of unknown_third_party = <category> lists every necessary vendor)",
-        site_id, size,
+        "site %s: the consent CSP allowlist would be %d bytes (limit %d); sending https:/http: instead, "
+        "so the guard alone stops refused trackers injected at run time for this consent state",
+        site_id, size, MAX_ALLOWLIST_BYTES,
     )
 
 
@@ -217,73 +211,108 @@ def csp_headers(
 
 
 def _directives(site: Any, state: Any, catalogue: Any) -> dict[str, list[str]]:
-    own = ["'self'", *_site_sources(site)]
-    directives: dict[str, list[str]] = {name: list(own) for name in CORE_DIRECTIVES}
-    vendors = list(_vendors(catalogue))
-    used = {d for vendor in vendors for d in (getattr(vendor, "csp", None) or {})}
-    for name in OPTIONAL_DIRECTIVES:
-        if name in used:
-            directives[name] = list(own)
-    # Legacy sites are full of inline styles; styles are not how trackers run.
-    if "style-src" in directives:
-        directives["style-src"].append("'unsafe-inline'")
-    # Dedicated workers fall back to script-src; blob: workers are how many sites build them.
-    directives["worker-src"] = list(own) + ["blob:"]
-    # This is a consent policy, not an XSS policy: breaking eval-based libraries would
-    # break the site without keeping any tracker out (loads still face the allowlist).
-    directives["script-src"].append("'unsafe-eval'")
-    for name, local in _LOCAL_SCHEMES.items():
-        if name in directives:
-            directives[name].extend(local)
+    """Our fetch directives: one allowlist in ``default-src``, the script allowlist in ``script-src``.
 
+    Consent is given per vendor, not per resource type, so a consented vendor's
+    sources may serve any fetch: one union in ``default-src`` (which every other fetch
+    directive falls back to) keeps the header small, and response headers have size
+    limits along the way (aiohttp's client and many proxies stop at 8 KB). Only
+    ``script-src`` is narrower (the sources vendors load scripts from), because it
+    must carry the nonce and does not fall back.
+    """
+    own = ["'self'", *_site_sources(site)]
     unknown = str(getattr(site, "unknown_third_party", "allow") or "allow")
+    schemes: list[str] = []
+    scripts: list[str] = []
+    fetches: list[str] = []
     if unknown == "allow" or Classification(None, unknown).allowed_by(state):
         # A host allowlist cannot say "every host but the trackers": allow the schemes
         # (which cover every vendor host too) and leave refused catalogued trackers to
         # the guard (see the module docstring).
-        for name in directives:
-            directives[name].extend(("https:", "http:"))
-        directives["connect-src"].extend(("wss:", "ws:"))
-        return {name: _compact(sources) for name, sources in directives.items()}
+        schemes = ["https:", "http:"]
+    else:
+        refused: list[str] = []
+        explicit: set[str] = set()   # the site's own rules: kept exactly as written
+        for vendor in _vendors(catalogue):
+            if not _classify_vendor(site, vendor).allowed_by(state):
+                refused.extend(_split_entry(entry)[0] for entry in vendor.hosts)
+                continue
+            for name, sources in _vendor_sources(vendor).items():
+                (scripts if name in ("script-src", "script-src-elem", "worker-src") else fetches).extend(sources)
+        for rule in getattr(site, "rules", None) or ():
+            host = getattr(rule, "host", None)
+            if not host:
+                continue
+            if Classification(getattr(rule, "vendor", None), rule.category).allowed_by(state):
+                source = _host_source(host, getattr(rule, "path_prefix", None))
+                scripts.extend(source)
+                fetches.extend(source)
+                explicit.update(source)
+            else:
+                refused.append(host.lower())
+        scripts = _compact(scripts, refused, keep=explicit)
+        fetches = _compact(scripts + fetches, refused, keep=explicit)
+        if sum(len(source) + 1 for source in scripts + fetches) > MAX_ALLOWLIST_BYTES:
+            # Past this the header risks 502s from proxies in front of us (nginx's
+            # default proxy_buffer_size is 4-8 KB), which is worse than leaving the
+            # refused trackers to the guard alone; say so once.
+            _warn_large(str(getattr(site, "site_id", "default")), sum(len(s) + 1 for s in scripts + fetches))
+            scripts, fetches, schemes = [], [], ["https:", "http:"]
+    return {
+        # Legacy pages are full of inline styles and data: images; neither is how trackers run.
+        "default-src": [*own, *fetches, "data:", "blob:", "'unsafe-inline'", *schemes, *(["wss:", "ws:"] if schemes else [])],
+        # This is a consent policy, not an XSS policy: breaking eval-based libraries would
+        # break the site without keeping any tracker out (loads still face the allowlist).
+        "script-src": [*own, *scripts, "'unsafe-eval'", *schemes],
+        # Workers fall back to script-src, which has no blob:; many sites build workers from blobs.
+        "worker-src": [*own, "blob:", *schemes],
+    }
 
-    for vendor in vendors:
-        if not _classify_vendor(site, vendor).allowed_by(state):
-            continue
-        for name, sources in _vendor_sources(vendor).items():
-            target = "script-src" if name in ("script-src-elem", "script-src") else name
-            if target == "child-src":
-                target = "frame-src"
-            if target == "worker-src":
-                directives["worker-src"].extend(sources)
-            elif target in directives:
-                directives[target].extend(sources)
-    for rule in getattr(site, "rules", None) or ():
-        host = getattr(rule, "host", None)
-        if host and Classification(getattr(rule, "vendor", None), rule.category).allowed_by(state):
-            source = _host_source(host, getattr(rule, "path_prefix", None))
-            for name in directives:
-                directives[name].extend(source)
 
-    return {name: _compact(sources) for name, sources in directives.items()}
+def _compact(sources: list[str], refused: list[str], *, keep: set[str] = frozenset()) -> list[str]:  # type: ignore[assignment]
+    """Host-sources in order, without duplicates, and as few as say the same.
 
-
-def _compact(sources: list[str]) -> list[str]:
-    """Sources in order, without duplicates or hosts a wildcard source already covers.
-
-    Response headers have size limits along the way (8 KB is common), and a policy
-    listing every necessary CDN twice (``host`` and ``*.host``) gets close to them.
-    ``https://`` is dropped from host-sources: a scheme-less source matches the page's
-    own scheme (and https from an http page), which is what a consent policy needs.
+    ``https://`` is dropped (a scheme-less source matches the page's own scheme, and
+    https from an http page). Three or more sources under one registrable domain
+    become ``domain *.domain``, but only when no refused host lives under that domain
+    (google.com serves reCAPTCHA and ads alike). Hosts a wildcard covers go.
     """
     unique = list(dict.fromkeys(s.removeprefix("https://") for s in sources))
-    wildcards = {s[1:] for s in unique if s.startswith("*.") and "/" not in s}  # ".example.com"
-    kept = []
+    refused_domains = {_registrable(host) for host in refused}
+    by_domain: dict[str, set[str]] = {}
     for source in unique:
-        host = source.split("/", 1)[0]
-        covered = any(host.endswith(suffix) and host != "*" + suffix for suffix in wildcards)
-        if not covered:
-            kept.append(source)
-    return kept
+        by_domain.setdefault(_registrable(_bare_host(source)), set()).add(source)
+    widened = {domain for domain, members in by_domain.items() if len(members) > 2 and domain not in refused_domains}
+    out: list[str] = []
+    for source in unique:
+        domain = _registrable(_bare_host(source))
+        out.extend([domain, f"*.{domain}"] if domain in widened else [source])
+    # The catalogue lists every host with its subdomains (``x`` and ``*.x``); below a
+    # registrable domain (cdn.shopify.com, ajax.googleapis.com) sub-subdomains are not
+    # how vendors serve, and the twin doubles the header for nothing.
+    present = set(out)
+    out = [
+        s for s in dict.fromkeys(out)
+        if s in keep or not (s.startswith("*.") and s[2:] in present and s[2:] != _registrable(s[2:]))
+    ]
+    wildcards = {s[1:] for s in out if s.startswith("*.") and "/" not in s}  # ".example.com"
+    return [s for s in out if not any(_host_part(s).endswith(w) and s != "*" + w for w in wildcards)]
+
+
+def _host_part(source: str) -> str:
+    return source.split("/", 1)[0]
+
+
+def _bare_host(source: str) -> str:
+    return _host_part(source).removeprefix("*.").split(":", 1)[0]
+
+
+def _registrable(host: str) -> str:
+    """The last two labels (three under a co.uk-style suffix): the engine's heuristic for one site."""
+    labels = host.split(".")
+    if len(labels) >= 3 and len(labels[-2]) <= 3 and len(labels[-1]) == 2:
+        return ".".join(labels[-3:])
+    return ".".join(labels[-2:])
 
 
 def _vendors(catalogue: Any) -> Iterable[Any]:

@@ -150,9 +150,9 @@ def _loopback(url: str) -> bool:
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>shop</title>
-{head}<script nonce="{nonce}">window.__firstParty = [];</script>
-<script nonce="{nonce}" src="/write.js"></script>
-<script nonce="{nonce}" src="/app.js" defer></script>
+{head}<script{nonce}>window.__firstParty = [];</script>
+<script{nonce} src="/write.js"></script>
+<script{nonce} src="/app.js" defer></script>
 </head><body><h1>Shop</h1><div id="slot"></div><div id="more"></div><p id="status">loading</p></body></html>
 """
 
@@ -198,6 +198,7 @@ class SiteOptions:
     upstream_csp: str | None = None        # the site's own policy, sent unchanged
     upstream_nonce: str | None = None      # the nonce the site itself puts on its scripts
     catalogue: Any = None
+    script_nonces: bool = True             # False: a plain legacy page (the proxy adds nonces itself)
 
 
 def make_test_site(options: SiteOptions) -> tuple[web.Application, CollectorRegistry]:
@@ -212,7 +213,8 @@ def make_test_site(options: SiteOptions) -> tuple[web.Application, CollectorRegi
         head = ""
         if options.guard:
             head = f'<script nonce="{nonce}">{csp.guard_script(options.site, state, catalogue=options.catalogue)}</script>\n'
-        response = web.Response(text=PAGE.format(head=head, nonce=options.upstream_nonce or nonce), content_type="text/html")
+        page_nonce = f' nonce="{options.upstream_nonce or nonce}"' if options.script_nonces else ""
+        response = web.Response(text=PAGE.format(head=head, nonce=page_nonce), content_type="text/html")
         if options.upstream_csp:
             response.headers.add("Content-Security-Policy", options.upstream_csp)
         built = csp.build_csp(options.site, state, upstream_csp=options.upstream_csp, nonce=nonce, catalogue=options.catalogue)

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from types import SimpleNamespace
 
-from csp.csp_fixtures import CATALOGUE, FONTS, GA, GTM, PIXEL, consent, make_site
+from csp.csp_fixtures import CATALOGUE, FONTS, GA, GTM, PIXEL, admits, consent, make_site
 from proxy import csp
 from proxy.catalogue import Catalogue
 from proxy.consent import ConsentState
@@ -73,128 +73,186 @@ def test_csp_headers_pair_report_to_with_its_endpoint() -> None:
 
 # -- what the allowlist admits ----------------------------------------------------------
 
+KINDS = ("script-src-elem", "img-src", "frame-src", "connect-src", "font-src", "style-src-elem", "media-src")
+URLS = {
+    "gtm": f"https://{GTM}/gtm.js?id=GTM-1",
+    "ga": f"https://{GA}/g/collect?v=2",
+    "ga-region": "https://region1.google-analytics.com/g/collect",
+    "pixel": f"https://{PIXEL}/en_US/fbevents.js",
+    "pixel-beacon": "https://www.facebook.com/tr?id=1",
+    "fonts": f"https://{FONTS}/s/roboto.woff2",
+    "recaptcha": "https://www.google.com/recaptcha/api.js",
+    "google-other": "https://www.google.com/pagead/conversion.js",
+    "unknown": "https://cdn.unknown-vendor.example/lib.js",
+    "own": "https://shop.example/app.js",
+    "own-cdn": "https://img.cdn.shop.example/logo.png",
+}
+
+
+def admitted(directives: dict[str, list[str]], name: str, kind: str = "script-src-elem") -> bool:
+    return admits(directives, kind, URLS[name])
+
 
 def test_strict_site_without_consent_admits_only_itself_and_necessary_vendors() -> None:
     directives = policy(make_site(**STRICT), consent())
-    everything = " ".join(sources(directives))
-    for refused in (GTM, GA, PIXEL, "facebook.com"):
-        assert refused not in everything
-    assert f"{FONTS}" in directives["font-src"]
-    assert "www.google.com/recaptcha/" in directives["script-src"]
-    for name in ("script-src", "img-src", "frame-src", "connect-src"):
-        assert directives[name][:1] == ["'self'"] or "'self'" in directives[name]
-        assert "shop.example" in directives[name] and "*.cdn.shop.example" in directives[name]
-        assert "https:" not in directives[name] and "*" not in directives[name]
+    for kind in KINDS:
+        for refused in ("gtm", "ga", "ga-region", "pixel", "pixel-beacon", "google-other", "unknown"):
+            assert not admitted(directives, refused, kind), (refused, kind)
+        for own in ("own", "own-cdn"):
+            assert admitted(directives, own, kind), (own, kind)
+    assert admitted(directives, "fonts", "font-src")
+    assert admitted(directives, "recaptcha", "script-src-elem") and admitted(directives, "recaptcha", "frame-src")
+    # Not an XSS policy: inline styles, data: images and eval stay as the site had them.
+    assert "'unsafe-inline'" in directives["default-src"] and "data:" in directives["default-src"]
+    assert "'unsafe-eval'" in directives["script-src"]
 
 
-def test_granted_category_admits_its_vendors_where_the_catalogue_says() -> None:
+def test_granted_category_admits_its_vendors_for_every_fetch() -> None:
     directives = policy(make_site(**STRICT), consent("analytics"))
-    assert f"{GTM}" in directives["script-src"]
-    assert f"{GA}" in directives["script-src"]
-    assert "*.google-analytics.com" in directives["connect-src"]
-    assert "*.google-analytics.com" in directives["img-src"]
-    assert PIXEL not in " ".join(sources(directives))
+    for kind in ("script-src-elem", "img-src", "connect-src"):
+        assert admitted(directives, "gtm", kind) and admitted(directives, "ga", kind)
+    assert admitted(directives, "ga-region", "connect-src")
+    for kind in KINDS:
+        assert not admitted(directives, "pixel", kind) and not admitted(directives, "pixel-beacon", kind)
 
 
-def test_vendor_without_csp_data_is_admitted_by_its_hosts() -> None:
+def test_script_allowlist_is_the_vendors_script_sources() -> None:
+    directives = policy(make_site(**STRICT), consent("analytics"))
+    # GA declares scripts from www.google-analytics.com only; its regional collectors are
+    # for beacons (connect/img), not scripts.
+    assert admitted(directives, "ga", "script-src-elem")
+    assert not admitted(directives, "ga-region", "script-src-elem")
+
+
+def test_vendor_without_csp_data_is_admitted_by_its_hosts_and_subdomains() -> None:
     directives = policy(make_site(**STRICT), consent("marketing"))
-    for name in ("script-src", "img-src", "connect-src"):
-        assert f"{PIXEL}" in directives[name]
-        assert f"*.{PIXEL}" in directives[name]
+    for kind in ("script-src-elem", "img-src", "connect-src"):
+        assert admitted(directives, "pixel", kind) and admitted(directives, "pixel-beacon", kind)
+    assert not admits(directives, "img-src", "https://www.facebook.com/other")
 
 
 def test_per_vendor_refusal_wins_over_its_category() -> None:
     directives = policy(make_site(**STRICT), consent("analytics", vendors={"google-analytics": False}))
-    assert f"{GTM}" in directives["script-src"]
-    assert GA not in " ".join(sources(directives))
+    assert admitted(directives, "gtm") and not admitted(directives, "ga") and not admitted(directives, "ga", "img-src")
 
 
 def test_site_vendor_overrides_are_respected() -> None:
     override = SimpleNamespace
-    site = make_site(
-        **STRICT,
-        vendors={
-            "google-fonts": override(category=None, allow="never"),
-            "meta-pixel": override(category=None, allow="always"),
-            "google-tag-manager": override(category="preferences", allow=None),
-        },
-    )
-    directives = policy(site, consent())
-    assert FONTS not in " ".join(sources(directives))
-    assert f"{PIXEL}" in directives["script-src"]
-    assert GTM not in " ".join(sources(directives))
-    assert f"{GTM}" in policy(make_site(unknown_third_party="marketing", vendors=site.vendors), consent("preferences"))["script-src"]
+    vendors = {
+        "google-fonts": override(category=None, allow="never"),
+        "meta-pixel": override(category=None, allow="always"),
+        "google-tag-manager": override(category="preferences", allow=None),
+    }
+    directives = policy(make_site(unknown_third_party="marketing", vendors=vendors), consent())
+    assert not admitted(directives, "fonts", "font-src")
+    assert admitted(directives, "pixel") and admitted(directives, "pixel-beacon", "img-src")
+    assert not admitted(directives, "gtm")
+    assert admitted(policy(make_site(unknown_third_party="marketing", vendors=vendors), consent("preferences")), "gtm")
 
 
 def test_global_privacy_control_keeps_marketing_out() -> None:
     state = ConsentState(categories=frozenset({"necessary", "marketing"}), gpc=True, source="cookie", decided=True)
-    assert PIXEL not in " ".join(sources(policy(make_site(**STRICT), state)))
+    directives = policy(make_site(**STRICT), state)
+    assert not admitted(directives, "pixel") and not admitted(directives, "pixel-beacon", "img-src")
 
 
 def test_site_rules_classify_hosts_the_catalogue_does_not_know() -> None:
     rule = SimpleNamespace(category="analytics", vendor="matomo", host="stats.example.org", path_prefix=None)
     site = make_site(**STRICT, rules=[rule])
-    assert "stats.example.org" not in " ".join(sources(policy(site, consent())))
+    assert not admits(policy(site, consent()), "connect-src", "https://stats.example.org/matomo.php")
     granted = policy(site, consent("analytics"))
-    assert "stats.example.org" in granted["connect-src"] and "*.stats.example.org" in granted["script-src"]
+    assert admits(granted, "connect-src", "https://stats.example.org/matomo.php")
+    assert admits(granted, "script-src-elem", "https://cdn.stats.example.org/matomo.js")
 
 
 @pytest.mark.parametrize("state", [consent(), consent("preferences")], ids=["unknown-allowed-by-policy", "unknown-category-granted"])
 def test_allowing_unknown_third_parties_means_scheme_sources(state: ConsentState) -> None:
     site = make_site() if not state.allows("preferences") else make_site(**STRICT)
     directives = policy(site, state)
-    for name in ("script-src", "img-src", "frame-src", "connect-src", "font-src", "style-src"):
-        assert "https:" in directives[name], name
-    assert "wss:" in directives["connect-src"]
+    for kind in KINDS:
+        assert admitted(directives, "unknown", kind) and admitted(directives, "pixel", kind)
+    assert admits(directives, "connect-src", "wss://chat.example/socket")
     # Still no inline script without the nonce, and no strict-dynamic.
     assert "'unsafe-inline'" not in directives["script-src"] and "'strict-dynamic'" not in directives["script-src"]
 
 
-def test_optional_directives_only_when_a_vendor_uses_them() -> None:
-    bare = Catalogue.from_dict({"vendor": [{"id": "tracker", "name": "T", "category": "analytics", "hosts": ["t.example"]}]})
-    built = csp.build_csp(make_site(**STRICT), consent(), upstream_csp=None, nonce="x", catalogue=bare)
+def test_workers_from_blobs_and_the_site_itself() -> None:
+    directives = policy(make_site(**STRICT), consent())
+    assert admits(directives, "worker-src", "https://shop.example/worker.js")
+    assert "blob:" in directives["worker-src"]
+    assert not admits(directives, "worker-src", URLS["pixel"])
+
+
+def test_sources_are_compact() -> None:
+    rules = [
+        SimpleNamespace(category="analytics", vendor=None, host=host, path_prefix=None)
+        for host in ("a.stats.example", "b.stats.example", "c.stats.example", "deep.cdn.example")
+    ]
+    directives = policy(make_site(**STRICT, rules=rules), consent("analytics", "marketing"))
+    connect = directives["default-src"]
+    # Three hosts of one registrable domain with nothing refused under it: the domain.
+    assert "stats.example" in connect and "*.stats.example" in connect
+    assert not [s for s in connect if s.endswith(".stats.example") and s != "*.stats.example"]
+    # A site's own rule keeps its subdomains; a catalogue host below a registrable
+    # domain loses its subdomain twin. Scheme prefixes go everywhere.
+    assert "deep.cdn.example" in connect and "*.deep.cdn.example" in connect
+    assert PIXEL in connect and f"*.{PIXEL}" not in connect
+    assert not [s for s in connect if s.startswith("https://")]
+    assert len(connect) == len(set(connect))
+
+
+def test_a_domain_with_a_refused_host_is_never_widened() -> None:
+    shared = Catalogue.from_dict(
+        {
+            "vendor": [
+                {"id": "a", "name": "A", "category": "necessary", "hosts": ["a.google.com", "b.google.com", "c.google.com"]},
+                {"id": "ads", "name": "Ads", "category": "marketing", "hosts": ["ads.google.com"]},
+            ]
+        }
+    )
+    built = csp.build_csp(make_site(**STRICT), consent(), upstream_csp=None, nonce="x", catalogue=shared)
     assert built is not None
     directives = csp.parse_policy(built[1])[0]
-    assert not {"font-src", "media-src", "style-src"} & set(directives)
-    assert {"font-src", "style-src"} <= set(policy(make_site(**STRICT), consent()))
-
-
-def test_hosts_a_wildcard_covers_are_listed_once() -> None:
-    rule = SimpleNamespace(category="analytics", vendor=None, host="a.stats.example", path_prefix=None)
-    wide = SimpleNamespace(category="analytics", vendor=None, host="stats.example", path_prefix=None)
-    directives = policy(make_site(**STRICT, rules=[rule, wide]), consent("analytics"))
-    connect = directives["connect-src"]
-    assert "stats.example" in connect and "*.stats.example" in connect
-    assert "a.stats.example" not in connect and "*.a.stats.example" not in connect
-
-
-def test_guard_config_lists_each_host_once_per_vendor() -> None:
-    catalogue = Catalogue.from_dict({"vendor": [{"id": "t", "name": "T", "category": "analytics",
-                                                  "hosts": ["t.example", "www.t.example", "t.example/p", "cdn.example/x"]}]})
-    assert config(make_site(), consent(), catalogue)["v"] == [["t", "analytics", "t.example cdn.example/x"]]
+    assert admits(directives, "img-src", "https://b.google.com/x.png")
+    assert not admits(directives, "img-src", "https://ads.google.com/x.png")
 
 
 def test_wildcard_site_hosts_never_become_a_wildcard_source() -> None:
     directives = policy(make_site(**STRICT, hosts=("*", "default", "shop.example:8443")), consent())
     assert "*" not in sources(directives)
-    assert "shop.example:8443" in directives["img-src"]
+    assert admits(directives, "img-src", "https://shop.example:8443/a.png")
+    assert not admits(directives, "img-src", "https://elsewhere.example/a.png")
+
+
+@pytest.mark.parametrize("granted", [(), ("analytics",), ("analytics", "marketing"), ("preferences", "analytics", "marketing")])
+def test_policy_with_the_shipped_catalogue_stays_under_header_limits(granted: tuple[str, ...], caplog: pytest.LogCaptureFixture) -> None:
+    site = make_site(**STRICT)
+    built = csp.build_csp(site, consent(*granted), upstream_csp=None, nonce=csp.new_nonce())
+    assert built is not None
+    # aiohttp's client (and nginx's default proxy buffers) stop at 8 KB per header.
+    assert len(built[1]) < 8 * 1024 - 500, len(built[1])
+    directives = csp.parse_policy(built[1])[0]
+    if "https:" in directives["script-src"]:
+        # Too many vendors for a header: the schemes, and a warning that says so.
+        assert "guard alone" in caplog.text or csp._warn_large.cache_info().currsize > 0
 
 
 @settings(max_examples=60, deadline=None)
 @given(granted=st.sets(st.sampled_from(["preferences", "analytics", "marketing"])), strict=st.booleans())
 def test_every_vendor_is_admitted_exactly_when_consent_allows_it(granted: set[str], strict: bool) -> None:
     site = make_site(**STRICT) if strict else make_site()
-    state = consent(*granted)
-    everything = " ".join(sources(policy(site, state)))
+    directives = policy(site, consent(*granted))
     scheme_open = not strict or "preferences" in granted
     for vendor in CATALOGUE.vendors.values():
-        allowed = vendor.category == "necessary" or vendor.category in granted
-        for declared in vendor.csp.values():
-            for source in (s.removeprefix("https://") for s in declared):
-                if allowed and not scheme_open:
-                    assert source in everything, (vendor.id, source)
-                if not allowed:
-                    assert source not in everything, (vendor.id, source)
+        allowed = vendor.category == "necessary" or vendor.category in granted or scheme_open
+        for directive, declared in vendor.csp.items():
+            kind = {"script-src": "script-src-elem", "style-src": "style-src-elem"}.get(directive, directive)
+            for source in declared:
+                if source.startswith("https://*.") and source.count(".") > 2 and allowed:
+                    continue  # subdomains of a non-registrable host are dropped on purpose (_compact)
+                rest = source.removeprefix("https://").replace("*.", "sub.")
+                url = "https://" + rest + ("x" if rest.endswith("/") else "" if "/" in rest else "/x")
+                assert admits(directives, kind, url) == allowed, (vendor.id, url, kind)
 
 
 # -- merging with the upstream's policy -------------------------------------------------
