@@ -124,7 +124,7 @@ def _summary(report: Any, site: Any, state: Any, mode: str) -> str:
     lines = [f"consentry: site {site.site_id}, mode {mode}, consent: {granted}"]
     for entry in report.entries:
         where = f"line {entry.line}"
-        what = entry.vendor or "unknown third party"
+        what = entry.vendor or {"rule": "site rule", "author": "marked by the site"}.get(entry.source, "unknown third party")
         lines.append(f"  {entry.action:<8} {entry.tag:<7} {what:<22} {entry.category or '-':<12} {where:<10} {entry.url or '(inline)'}")
     counts = report.counts()
     lines.append("  " + (", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "no trackers found"))

@@ -63,6 +63,7 @@ class Classification:
     # "always" / "never" from the site's vendor overrides; None follows consent.
     override: str | None = None
     unknown_third_party: bool = False
+    source: str = "catalogue"  # "catalogue", "rule" (the site's rules), "author" (marked markup) or "unknown"
 
     def allowed_by(self, state: ConsentLike) -> bool:
         if self.override == "always":
@@ -84,6 +85,7 @@ class ReportEntry:
     offset: int
     line: int
     context: str = ""  # "noscript", "template", "srcdoc", "svg" when inside one
+    source: str = "catalogue"  # what classified it: "catalogue", "rule", "author" or "unknown"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -95,6 +97,7 @@ class ReportEntry:
             "offset": self.offset,
             "line": self.line,
             "context": self.context,
+            "source": self.source,
         }
 
 
@@ -239,20 +242,20 @@ class Engine:
         host = _host_of(stripped)
         rule = self._rule_for_url(stripped, host) if self.rules else None
         if rule is not None:
-            return Classification(rule.vendor, rule.category)
+            return Classification(rule.vendor, rule.category, source="rule")
         vendor = self.catalogue.vendor_for_url(stripped)
         if vendor is not None:
             return self._from_vendor(vendor)
         if self.is_first_party(host, page_host):
             return None
         if self.unknown_third_party == "allow":
-            return Classification(None, NECESSARY, unknown_third_party=True)
-        return Classification(None, self.unknown_third_party, unknown_third_party=True)
+            return Classification(None, NECESSARY, unknown_third_party=True, source="unknown")
+        return Classification(None, self.unknown_third_party, unknown_third_party=True, source="unknown")
 
     def classify_script(self, text: str) -> Classification | None:
         for rule in self.rules:
             if rule.script_pattern is not None and rule.script_pattern.search(text):
-                return Classification(rule.vendor, rule.category)
+                return Classification(rule.vendor, rule.category, source="rule")
         vendor = self.catalogue.vendor_for_script(text)
         return self._from_vendor(vendor) if vendor is not None else None
 
@@ -334,7 +337,7 @@ class Engine:
 
         author_category = self._author_category(element)
         if author_category is not None:
-            author = Classification(seen.vendor if seen else None, author_category)
+            author = Classification(seen.vendor if seen else None, author_category, source="author")
             if refused is None and not author.allowed_by(state):
                 refused = author
                 refused_url = seen_url or (element.urls[0].url if element.urls else None)
@@ -378,6 +381,7 @@ class Engine:
                         offset=element.offset,
                         line=element.line,
                         context=_context(element),
+                        source=found.source,
                     )
                 )
             return decision

@@ -174,3 +174,10 @@ def test_refuses_url() -> None:
     assert found is not None and found.category == "analytics"
     assert engine.refuses_url("https://www.google-analytics.com/g/collect?v=2", ANALYTICS, "shop.example") is None
     assert engine.refuses_url("https://shop.example/api", NONE, "shop.example") is None
+
+
+def test_report_names_what_classified_each_element() -> None:
+    rule = SimpleNamespace(category="analytics", vendor=None, host="stats.shop.example", path_prefix=None, url_glob=None, script_signature=None)
+    page = b'<img src="https://stats.shop.example/p.gif"><img src="https://cdn.unknown.test/a.png">' + GA
+    _, report = rewrite(page, NONE, make_site(rules=[rule]))
+    assert [entry.source for entry in report.entries] == ["rule", "unknown", "catalogue"]
