@@ -133,8 +133,13 @@ async def test_proxy_csp_alone_is_reported_to_its_metrics(tmp_path: Any, monkeyp
     # The proxy always sends the guard; without it (a browser extension stripping inline
     # scripts, a guard bug) the enforced CSP still holds, and the browser says so.
     import proxy.web.snippet as snippet
+    from proxy import csp
 
     monkeypatch.setattr(snippet, "_guard_markup", lambda site, state, nonce: "")
+    # With report-to, Chromium sends reports through the Reporting API only, batched;
+    # headless Chromium here never delivered them (75 s, --short-reporting-delay), so
+    # this test sends report-uri alone, which every browser delivers at once.
+    monkeypatch.setattr(csp, "csp_headers", lambda site, state, **kw: [csp.build_csp(site, state, **kw)])
     async with proxied_site(tmp_path, csp="enforce", unknown_third_party="marketing") as proxied:
         async with launch() as browser:
             context = await browser.new_context()
