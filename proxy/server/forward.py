@@ -204,19 +204,32 @@ def _rewrite_redirects(headers: CIMultiDict[str], runtime: SiteRuntime, view: h.
 
 
 def _enforce_on_headers(headers: CIMultiDict[str], engine: object, state: object, view: h.ClientView) -> None:
-    """Drop Set-Cookie of refused categories and Link preloads of refused trackers."""
+    """Drop Set-Cookie of refused categories and Link preloads of refused trackers.
+
+    When that changes anything the response now depends on the consent cookie, so it
+    gets ``Vary: Cookie`` like a rewritten page (a shared cache must not mix them up).
+    """
     page_host = view.host.rsplit(":", 1)[0]
+    changed = False
     if "Set-Cookie" in headers:
-        kept = [v for v in headers.getall("Set-Cookie") if not engine.refused_cookie(h.set_cookie_name(v), state)]  # type: ignore[attr-defined]
-        headers.popall("Set-Cookie")
-        for value in kept:
-            headers.add("Set-Cookie", value)
+        cookies = headers.getall("Set-Cookie")
+        kept = [v for v in cookies if not engine.refused_cookie(h.set_cookie_name(v), state)]  # type: ignore[attr-defined]
+        if len(kept) != len(cookies):
+            changed = True
+            headers.popall("Set-Cookie")
+            for value in kept:
+                headers.add("Set-Cookie", value)
     if "Link" in headers:
-        links = [engine.filter_link_header(v, state, page_host) for v in headers.getall("Link")]  # type: ignore[attr-defined]
-        headers.popall("Link")
-        for value in links:
-            if value:
-                headers.add("Link", value)
+        links = headers.getall("Link")
+        filtered = [engine.filter_link_header(v, state, page_host) for v in links]  # type: ignore[attr-defined]
+        if filtered != links:
+            changed = True
+            headers.popall("Link")
+            for value in filtered:
+                if value:
+                    headers.add("Link", value)
+    if changed:
+        headers["Vary"] = h.merge_vary(headers.getall("Vary", []), ["Cookie"])
 
 
 def _consent_variant_headers(headers: CIMultiDict[str], suffix: str, runtime: SiteRuntime) -> None:
