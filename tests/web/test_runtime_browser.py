@@ -341,3 +341,25 @@ async def test_with_javascript_the_no_js_form_stays_hidden() -> None:
             await context.close()
     finally:
         await runner.cleanup()
+
+
+async def test_escape_on_the_first_layer_decides_nothing() -> None:
+    from web_harness import POSTS_KEY
+
+    app = make_harness({"p": SIMPLE_PAGE})
+    runner, url = await serve(app)
+    try:
+        async with launch() as browser:
+            context, page, _ = await new_page(browser, TrackerNet())
+            await page.goto(f"{url}/page/p")
+            banner = page.locator(".consentry-banner")
+            await banner.wait_for()
+            assert await banner.evaluate("e => e.contains(document.activeElement)")
+            await page.keyboard.press("Escape")
+            assert not await banner.evaluate("e => e.contains(document.activeElement)"), "Escape leaves the banner"
+            assert await banner.is_visible(), "no choice was made, so the banner stays"
+            assert app[POSTS_KEY] == []
+            assert await page.locator("#img").get_attribute("src") is None
+            await context.close()
+    finally:
+        await runner.cleanup()
