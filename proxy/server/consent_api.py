@@ -103,19 +103,29 @@ def _origin_of(url: str) -> tuple[str, str, int] | None:
         return None
 
 
+def _same_origin(claimed: tuple[str, str, int] | None, ours: tuple[str, str, int] | None, view: h.ClientView) -> bool:
+    if claimed is None or ours is None:
+        return False
+    if claimed == ours:
+        return True
+    # TLS ended before us by a proxy not (yet) listed in trusted_proxies: the browser says
+    # https://host, we see http://host. Same host, and only a secure origin is accepted.
+    return view.proto == "http" and claimed[0] == "https" and claimed[1] == ours[1] and claimed[2] == 443
+
+
 def is_cross_site(request: web.BaseRequest, view: h.ClientView) -> bool:
     """Origin first, then Sec-Fetch-Site, then Referer; with none of them (curl), allowed."""
     ours = _origin_of(f"{view.proto}://{view.host}")
     origin = request.headers.get("Origin")
     if origin is not None:
-        return origin.strip() == "null" or _origin_of(origin.strip()) != ours
+        return origin.strip() == "null" or not _same_origin(_origin_of(origin.strip()), ours, view)
     fetch_site = request.headers.get("Sec-Fetch-Site")
     if fetch_site is not None:
         # "same-site" is a sibling subdomain: still another party's page.
         return fetch_site.strip().lower() not in ("same-origin", "none")
     referer = request.headers.get("Referer")
     if referer is not None:
-        return _origin_of(referer) != ours
+        return not _same_origin(_origin_of(referer), ours, view)
     return False
 
 

@@ -192,3 +192,13 @@ async def test_decisions_are_counted(proxy, client):
         text = await resp.text()
     assert 'consentry_consent_decisions_total{action="reject_all",site="default"} 2.0' in text
     assert 'consentry_consent_decisions_total{action="accept_all",site="default"} 1.0' in text
+
+
+async def test_https_origin_is_accepted_behind_an_unlisted_tls_terminator(proxy, client):
+    host = proxy.url.removeprefix("http://").split(":")[0]
+    headers = {"Origin": f"https://{host}", "Host": host}
+    async with client.post(proxy.url + "/_consent/", json={"action": "reject_all"}, headers=headers) as resp:
+        assert resp.status == 200
+    headers = {"Origin": f"http://{host}:1", "Host": host}
+    async with client.post(proxy.url + "/_consent/", json={"action": "reject_all"}, headers=headers) as resp:
+        assert resp.status == 403
