@@ -184,7 +184,9 @@
   function restoreFocus(fallback) {
     var target = lastFocus && lastFocus !== doc.body && doc.contains(lastFocus) && !root.contains(lastFocus) ? lastFocus : fallback;
     lastFocus = null;
-    if (target && target.focus) target.focus({ preventScroll: true });
+    if (target && target !== doc.body && target.focus) target.focus({ preventScroll: true });
+    // <body> cannot take focus: letting go of ours puts the keyboard back at the page.
+    else if (root.contains(doc.activeElement)) doc.activeElement.blur();
   }
   function openPrefs(invoker) {
     prefs.querySelectorAll('input[data-category]').forEach(function (box) {
