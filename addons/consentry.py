@@ -37,7 +37,6 @@ from proxy.audit import (
     Simulation,
     SimulationError,
     TrackerRequest,
-    findings_from_report,
     format_html,
     format_table,
     html_path_for,
@@ -263,6 +262,7 @@ class Consentry:
             before_consent=refused,
             blocked=blocked,
             time=now_iso(),
+            vendor_name=self.simulation.vendor_name(found.vendor),
         )
         self._record_request(record)
 
@@ -293,10 +293,11 @@ class Consentry:
         )
         self._adjust_headers(response, engine, state, flow.request.pretty_host, decoded=bool(codings))
         url, status, site_id = flow.request.pretty_url, response.status_code, str(site.site_id)
+        simulation = self.simulation
 
         def finish(error: str | None) -> None:
             self._record_page(PageAudit(
-                url=url, site_id=site_id, findings=findings_from_report(report), status=status,
+                url=url, site_id=site_id, findings=simulation.findings(report), status=status,
                 error=error, time=now_iso(),
             ))
 

@@ -38,6 +38,14 @@ def _cell(value: object, css: str = "") -> str:
     return f"<td{attr}>{escape(text)}</td>"
 
 
+def _vendor_cell(vendor: str | None, name: str | None) -> str:
+    if vendor is None:
+        return _cell("unknown third party")
+    if name and name != vendor:
+        return f'<td>{escape(name)}<br><span class="meta">{escape(vendor)}</span></td>'
+    return _cell(vendor)
+
+
 def _table(headers: Sequence[str], rows: Iterable[str]) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
@@ -59,7 +67,7 @@ def _page_section(page: PageAudit) -> str:
         "<tr>"
         + _cell(f.line)
         + _cell(f.tag + (f" (in {f.context})" if f.context else ""))
-        + _cell(f.vendor or "unknown third party")
+        + _vendor_cell(f.vendor, f.vendor_name)
         + _cell(f.category or "-")
         + _cell(f.action, f"action-{f.action}")
         + _cell(f.url or "(inline script)", "url")
@@ -76,7 +84,7 @@ def _request_rows(requests: Sequence[TrackerRequest]) -> Iterable[str]:
         yield (
             f"<tr{css}>"
             + _cell(r.time)
-            + _cell(r.vendor or "unknown third party")
+            + _vendor_cell(r.vendor, r.vendor_name)
             + _cell(r.category)
             + _cell("yes" if r.before_consent else "no")
             + _cell("yes" if r.blocked else "no")

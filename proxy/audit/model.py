@@ -40,6 +40,7 @@ class TrackerFinding:
     line: int
     offset: int
     context: str = ""           # "noscript", "template", "srcdoc", "svg" when inside one
+    vendor_name: str | None = None   # the catalogue's display name ("Meta Pixel"), for readers
 
     @property
     def neutralised(self) -> bool:
@@ -56,6 +57,7 @@ class TrackerFinding:
             line=int(data.get("line", 0)),
             offset=int(data.get("offset", 0)),
             context=str(data.get("context", "")),
+            vendor_name=data.get("vendor_name"),
         )
 
 
@@ -120,6 +122,7 @@ class TrackerRequest:
     before_consent: bool
     blocked: bool = False       # answered by the addon itself (consentry_block)
     time: str = ""
+    vendor_name: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"type": "request", **asdict(self)}
@@ -136,6 +139,7 @@ class TrackerRequest:
             before_consent=bool(data.get("before_consent", False)),
             blocked=bool(data.get("blocked", False)),
             time=str(data.get("time", "")),
+            vendor_name=data.get("vendor_name"),
         )
 
 

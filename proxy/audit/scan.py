@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 from proxy.audit.model import AuditResult, PageAudit, now_iso
-from proxy.audit.simulation import Simulation, findings_from_report
+from proxy.audit.simulation import Simulation
 from proxy.engine import Report
 
 __all__ = ["scan_targets", "audit_document", "extract_links"]
@@ -109,7 +109,7 @@ def audit_document(
     page = PageAudit(
         url=url,
         site_id=str(getattr(site, "site_id", "default")),
-        findings=findings_from_report(report),
+        findings=simulation.findings(report),
         status=status,
         depth=depth,
         time=now_iso(),

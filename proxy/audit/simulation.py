@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from proxy.audit.model import TrackerFinding
+from proxy.catalogue import Catalogue
 from proxy.consent import ConsentState
 from proxy.engine import Engine, Report
 from proxy.policy.problems import did_you_mean
@@ -44,8 +45,9 @@ def _hint(word: str, choices: Iterable[str]) -> str:
     return did_you_mean(word, choices) or "."
 
 
-def findings_from_report(report: Report) -> list[TrackerFinding]:
-    """The engine's report entries as audit findings (same fields, audit's own type)."""
+def findings_from_report(report: Report, catalogue: Any | None = None) -> list[TrackerFinding]:
+    """The engine's report entries as audit findings, with the vendors' display names."""
+    vendors = getattr(catalogue, "vendors", {}) if catalogue is not None else {}
     return [
         TrackerFinding(
             tag=entry.tag,
@@ -56,6 +58,7 @@ def findings_from_report(report: Report) -> list[TrackerFinding]:
             line=entry.line,
             offset=entry.offset,
             context=getattr(entry, "context", "") or "",
+            vendor_name=vendors[entry.vendor].name if entry.vendor in vendors else None,
         )
         for entry in report.entries
     ]
@@ -218,6 +221,17 @@ class Simulation:
         if engine is None:
             engine = self._engines[key] = Engine(site, catalogue=self.catalogue)
         return engine
+
+    def vendor_name(self, vendor_id: str | None) -> str | None:
+        """The catalogue's display name of a vendor id, None when unknown."""
+        if vendor_id is None:
+            return None
+        catalogue = self.catalogue or Catalogue.default()
+        vendor = catalogue.vendors.get(vendor_id)
+        return vendor.name if vendor is not None else None
+
+    def findings(self, report: Report) -> list[TrackerFinding]:
+        return findings_from_report(report, self.catalogue or Catalogue.default())
 
     def state_for(self, site: Any) -> ConsentState:
         # The site's own list, so "all" means all of *its* categories.

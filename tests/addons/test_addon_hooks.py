@@ -309,6 +309,8 @@ def test_without_block_the_request_goes_out_and_is_flagged(tctx: taddons.context
     record = addon.result.requests[-1]
     assert record.before_consent and not record.blocked
     assert record.page == "http://shop.test/" and record.category == category_of(GA)
+    vendor = Catalogue.default().vendor_for_url(GA)
+    assert vendor is not None and (record.vendor, record.vendor_name) == (vendor.id, vendor.name)
 
 
 def test_consented_trackers_are_neither_blocked_nor_flagged(tctx: taddons.context, addon: Any) -> None:

@@ -32,7 +32,8 @@ def sample_result() -> AuditResult:
             site_id="shop",
             status=200,
             findings=[
-                TrackerFinding("script", "meta-pixel", "marketing", "defer", "https://connect.facebook.net/en_US/fbevents.js", 12, 340),
+                TrackerFinding("script", "meta-pixel", "marketing", "defer", "https://connect.facebook.net/en_US/fbevents.js", 12, 340,
+                               vendor_name="Meta <Pixel>"),
                 TrackerFinding("img", "meta-pixel", "marketing", "defer", "https://www.facebook.com/tr?id=1", 20, 700, "noscript"),
                 TrackerFinding("script", "google-analytics", "analytics", "keep", "https://www.google-analytics.com/analytics.js", 7, 120),
             ],
@@ -150,6 +151,7 @@ def test_html_report_is_self_contained_and_escaped() -> None:
     text = "".join(parser.text)
     assert HOSTILE_URL in text          # shown to the reader as text, intact
     assert "fbevents.js" in text and "meta-pixel" in text
+    assert "Meta <Pixel>" in text and "<Pixel>" not in document   # display names shown, escaped
     assert "not fetched: timed out" in text
 
 

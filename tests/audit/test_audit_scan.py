@@ -51,6 +51,7 @@ def test_a_file_lists_each_tracker_with_vendor_category_line_and_action(tracker_
         vendor, category = vendor_of(url)
         assert (found[url].vendor, found[url].category, found[url].line, found[url].tag) == (vendor, category, line, "script")
         assert found[url].action == "defer"
+        assert found[url].vendor_name == Catalogue.default().vendors[vendor].name   # for human readers
     assert result.pages[0].status is None and result.pages[0].error is None
 
 
