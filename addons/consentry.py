@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -79,11 +79,11 @@ class PageStream:
 
     mitmproxy calls it with every body chunk as it arrives and once with ``b""`` at the
     end; whatever it returns goes to the client. Chunks are decoded (when the upstream
-    compressed them) and fed to the engine's rewriter; at the end the page's audit is
-    handed to ``on_done``.
+    compressed them) and fed to the engine's rewriter; at the end ``finish(error)`` is
+    called once (error None, or why the rest of the page was withheld).
     """
 
-    def __init__(self, rewriter: Any, decoder: DecodeChain | None, finish: Any) -> None:
+    def __init__(self, rewriter: Any, decoder: DecodeChain | None, finish: Callable[[str | None], None]) -> None:
         self.rewriter = rewriter
         self.decoder = decoder
         self.finish = finish
