@@ -7,8 +7,9 @@ how to fix it. Standard library only: this module must not import aiohttp,
 mitmproxy, jwt or pydantic.
 """
 
+import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -100,14 +101,16 @@ def vendor_from_table(table: Mapping[str, Any], where: str) -> Vendor:
             raise CatalogueError(f"{where}: missing required key {key!r}")
     unknown = sorted(set(table) - _KNOWN)
     if unknown:
-        raise CatalogueError(f"{where}: unknown key {unknown[0]!r}; known keys are {', '.join(sorted(_KNOWN))}")
+        raise CatalogueError(f"{where}: unknown key {unknown[0]!r}{_did_you_mean(unknown[0], _KNOWN)}")
 
     vendor_id = _text(table, "id", where)
     if not _ID.fullmatch(vendor_id):
         raise CatalogueError(f"{where}: id: {vendor_id!r} must be kebab-case, e.g. 'google-analytics'")
     category = _text(table, "category", where)
     if category not in CATEGORIES:
-        raise CatalogueError(f"{where}: category: {category!r} is not one of {', '.join(CATEGORIES)}")
+        raise CatalogueError(
+            f"{where}: category: {category!r} is not one of {', '.join(CATEGORIES)}{_did_you_mean(category, CATEGORIES)}"
+        )
 
     hosts = tuple(_host_entry(h, where) for h in _strings(table, "hosts", where))
     cookies = _strings(table, "cookies", where)
@@ -126,7 +129,8 @@ def vendor_from_table(table: Mapping[str, Any], where: str) -> Vendor:
             compiled = re.compile(signature)
         except re.error as error:
             raise CatalogueError(f"{where}: signatures: {signature!r} does not compile: {error}") from None
-        # Signatures are joined into one regex; numbered or named groups of their own would clash.
+        # A signature only answers "is it there?"; a capturing group hints at a regex
+        # copied from elsewhere and makes every match slower for nothing.
         if compiled.groups:
             raise CatalogueError(f"{where}: signatures: {signature!r} has a capturing group; use (?:...)")
         if compiled.search(""):
@@ -158,6 +162,11 @@ def vendor_from_table(table: Mapping[str, Any], where: str) -> Vendor:
         csp=_csp(table, hosts, category, where),
         description=_text(table, "description", where, default=""),
     )
+
+
+def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f"; did you mean {close[0]!r}?" if close else f"; expected one of {', '.join(sorted(choices))}"
 
 
 def _text(table: Mapping[str, Any], key: str, where: str, default: str | None = None) -> str:

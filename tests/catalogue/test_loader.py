@@ -63,7 +63,7 @@ def test_from_dict_digest_is_stable_and_content_based() -> None:
 @pytest.mark.parametrize(
     ("table", "message"),
     [
-        (vendor(category="analytic"), "category: 'analytic' is not one of necessary, preferences, analytics, marketing"),
+        (vendor(category="analytic"), "category: 'analytic' is not one of necessary, preferences, analytics, marketing; did you mean 'analytics'?"),
         (vendor(id="Acme_Pixel"), "id: 'Acme_Pixel' must be kebab-case"),
         (vendor(hosts=["https://acme.test"]), "hosts: 'https://acme.test' must not have a scheme; write it as 'acme.test'"),
         (vendor(hosts=["ACME.test"]), "hosts: 'ACME.test' is not a lowercase host"),
@@ -78,7 +78,8 @@ def test_from_dict_digest_is_stable_and_content_based() -> None:
         (vendor(embed="yes"), "embed: expected true or false"),
         (vendor(csp={"script-src": ["http://acme.test"]}), "csp.script-src: expected a list of https://"),
         (vendor(csp={"scripts": ["https://acme.test"]}), "csp: 'scripts' is not a fetch directive"),
-        (vendor(colour="red"), "unknown key 'colour'"),
+        (vendor(colour="red"), "unknown key 'colour'; expected one of "),
+        (vendor(signature=["fbq\\("]), "unknown key 'signature'; did you mean 'signatures'?"),
         ({"id": "acme", "name": "Acme", "category": "marketing"}, "missing required key 'hosts'"),
         (vendor(name=""), "name: expected a non-empty string"),
         (vendor(hosts="acme.test"), "hosts: expected a list of non-empty strings"),
