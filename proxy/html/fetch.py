@@ -34,7 +34,9 @@ _URL_ATTRS: dict[str, tuple[str, ...]] = {
 # Elements the caller is asked about even without a URL (inline code, fallback content).
 ALWAYS_ASKED = frozenset(_URL_ATTRS) | {"style"}
 _SVG_URL_ELEMENTS = frozenset({"image", "use", "feimage", "script"})
-_SVG_URL_ATTRS = ("href", "xlink:href")
+# SVG scripts load only href/xlink:href, but a src there is treated as a fetch too:
+# cheaper to neutralise than to prove harmless.
+_SVG_URL_ATTRS = ("href", "xlink:href", "src")
 _SRCSET_ATTRS = frozenset({"srcset", "imagesrcset", "data-srcset"})
 # Lazy-load conventions: a script copies these into src, so they count as fetches.
 LAZY_ATTRS = ("data-src", "data-srcset", "data-lazy-src", "data-bg")
@@ -51,7 +53,7 @@ BREAKOUT = frozenset({"b", "big", "blockquote", "body", "br", "center", "code", 
                       "strong", "strike", "sub", "sup", "table", "tt", "u", "ul", "var"})
 FOREIGN_CONTAINERS = frozenset({"svg", "math", "foreignobject", "desc", "title", "annotation-xml",
                                 "mi", "mo", "mn", "ms", "mtext"})
-FOREIGN_INTERESTING = BREAKOUT | FOREIGN_CONTAINERS | ALWAYS_ASKED | {"image", "use", "feimage", "font", "a", "area"}
+FOREIGN_INTERESTING = BREAKOUT | FOREIGN_CONTAINERS | ALWAYS_ASKED | {"image", "use", "feimage", "font", "a", "area", "input"}
 # End tags there that close a tracked element or an HTML ancestor (leaving foreign content).
 HTML_ELEMENTS = frozenset({
     "a", "abbr", "address", "article", "aside", "b", "blockquote", "body", "button", "caption", "center",
@@ -89,16 +91,17 @@ def inspect_tag(tag: str, attrs: dict[str, str], *, foreign: bool, base: str | N
                 urls.append(FetchURL(attribute, resolve(url, base)))
         result.moved.append(attribute)
 
-    if foreign:
-        if tag in _SVG_URL_ELEMENTS:
-            result.asked = True
-            for name in _SVG_URL_ATTRS:
-                if name in attrs:
-                    add(name, attrs[name])
-    elif tag in _URL_ATTRS:
+    if foreign and tag in _SVG_URL_ELEMENTS:
+        result.asked = True
+        for name in _SVG_URL_ATTRS:
+            if name in attrs:
+                add(name, attrs[name])
+    # HTML names inside SVG/MathML fetch nothing in browsers; they get the HTML rules
+    # anyway, because a wrong guess about foreign content must not leave them live.
+    if tag in _URL_ATTRS:
         result.asked = True
         for name in _URL_ATTRS[tag]:
-            if name in attrs:
+            if name in attrs and name not in result.moved:
                 add(name, attrs[name])
         if tag in ("iframe", "frame") and "srcdoc" in attrs:
             result.moved.append("srcdoc")

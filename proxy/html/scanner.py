@@ -585,7 +585,7 @@ class Scanner:
                     truncated: bool = False, fail_closed: bool = False) -> tuple[bytes | None, bool]:
         """(edited tag or None, strip the whole element?) for one start tag."""
         builder = EditBuilder(raw, attrs, self.encoding)
-        whole = inspection.author_marked or (name in SVG_WHOLE if foreign else name in WHOLE_ELEMENT)
+        whole = inspection.author_marked or name in WHOLE_ELEMENT or (foreign and name in SVG_WHOLE)
         inert_type = name in ("script", "style")
         if inspection.asked:
             element = self._element(name, decoded, start, foreign=foreign, urls=inspection.urls, text=text,
