@@ -145,14 +145,20 @@ def cmd_scan(args: argparse.Namespace) -> int:
                 sys.stderr.write("\n")
             sys.stderr.flush()
 
-    result = audit.scan_targets(
-        args.targets,
-        config=config,
-        site_id=args.site,
-        consent=args.consent or "none",
-        depth=args.depth,
-        progress=progress,
-    )
+    try:
+        result = audit.scan_targets(
+            args.targets,
+            config=config,
+            site_id=args.site,
+            consent=args.consent or "none",
+            depth=args.depth,
+            mode=args.mode,
+            same_site=not args.all_hosts,
+            progress=progress,
+        )
+    except audit.SimulationError as error:
+        _err(f"--{error.setting}: {error}")
+        return EXIT_USAGE
     formatter = {"table": audit.format_table, "json": audit.format_json, "html": audit.format_html}[args.format]
     text = formatter(result)
     if args.output:
@@ -318,7 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--config")
     scan.add_argument("--site")
     scan.add_argument("--consent")
+    scan.add_argument("--mode", choices=("defer", "strip"))
     scan.add_argument("--depth", type=int, default=0, help="follow same-site links to this depth (URLs only)")
+    scan.add_argument("--all-hosts", action="store_true", help="also follow links to other hosts")
     scan.add_argument("--format", choices=("table", "json", "html"), default="table")
     scan.add_argument("-o", "--output", help="write to this file instead of stdout")
 

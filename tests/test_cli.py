@@ -105,3 +105,16 @@ def test_check_config_on_the_shipped_example() -> None:
     result = consentry("check-config", "config/example.toml", env={"CONSENTRY_SECRET": "s" * 40})
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == b"ok"
+
+
+def test_scan_sample_page_as_json() -> None:
+    result = consentry("scan", str(SAMPLE), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    text = result.stdout.decode()
+    assert "google-analytics" in text and "meta-pixel" in text
+
+
+def test_scan_with_a_bad_consent_is_a_usage_error() -> None:
+    result = consentry("scan", str(SAMPLE), "--consent", "analytic")
+    assert result.returncode == 2
+    assert result.stderr.startswith(b"--consent:") and b"Traceback" not in result.stderr

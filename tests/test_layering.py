@@ -16,6 +16,7 @@ FORBIDDEN = {
     "proxy.consent": ("aiohttp", "mitmproxy", "pydantic", "asyncpg"),
     "proxy.policy": ("aiohttp", "mitmproxy", "jwt", "asyncpg"),
     "proxy.cli": ("aiohttp", "mitmproxy", "asyncpg", "playwright"),
+    "proxy.audit": ("aiohttp", "mitmproxy", "asyncpg", "playwright"),
 }
 
 
