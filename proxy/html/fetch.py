@@ -18,7 +18,7 @@ from proxy.html.urls import refresh_url, resolve, srcset_urls
 
 # Attributes that hold one URL or a srcset, per HTML element.
 _URL_ATTRS: dict[str, tuple[str, ...]] = {
-    "script": ("src",),
+    "script": ("src", "href", "xlink:href"),  # href: an SVG script read as HTML (fail closed)
     "iframe": ("src",),
     "frame": ("src",),
     "img": ("src", "srcset"),
@@ -43,7 +43,8 @@ LAZY_ATTRS = ("data-src", "data-srcset", "data-lazy-src", "data-bg")
 AUTHOR_MARKERS = ("data-category", "data-cookieconsent", "data-cookiecategory")
 # Tag names and attribute names the fast path must stop at (see patterns.py).
 INTERESTING_TAGS = ALWAYS_ASKED | {"input", "meta", "base", "svg", "math", "noscript", "template",
-                                   "title", "textarea", "xmp", "noembed", "noframes", "plaintext"}
+                                   "title", "textarea", "xmp", "noembed", "noframes", "plaintext",
+                                   "select", "keygen"}
 
 # Start tags inside <svg>/<math> the scanner must see: fetching SVG elements, integration
 # points, nested roots, and every HTML tag that breaks out of foreign content.
@@ -53,7 +54,6 @@ BREAKOUT = frozenset({"b", "big", "blockquote", "body", "br", "center", "code", 
                       "strong", "strike", "sub", "sup", "table", "tt", "u", "ul", "var"})
 FOREIGN_CONTAINERS = frozenset({"svg", "math", "foreignobject", "desc", "title", "annotation-xml",
                                 "mi", "mo", "mn", "ms", "mtext"})
-FOREIGN_INTERESTING = BREAKOUT | FOREIGN_CONTAINERS | ALWAYS_ASKED | {"image", "use", "feimage", "font", "a", "area", "input"}
 # End tags there that close a tracked element or an HTML ancestor (leaving foreign content).
 HTML_ELEMENTS = frozenset({
     "a", "abbr", "address", "article", "aside", "b", "blockquote", "body", "button", "caption", "center",
@@ -62,6 +62,10 @@ HTML_ELEMENTS = frozenset({
     "nav", "noscript", "object", "ol", "p", "br", "pre", "section", "select", "span", "strong",
     "summary", "table", "tbody", "td", "template", "tfoot", "th", "thead", "tr", "u", "ul"})
 FOREIGN_END_INTERESTING = FOREIGN_CONTAINERS | HTML_ELEMENTS | {"script", "style"}
+# Start tags there the scanner must see; foreign elements with HTML names are tracked so
+# that their end tags are not mistaken for an HTML ancestor's.
+FOREIGN_INTERESTING = (BREAKOUT | FOREIGN_END_INTERESTING | ALWAYS_ASKED
+                       | {"image", "use", "feimage", "font", "a", "area", "input"})
 
 
 @dataclass(slots=True)

@@ -51,7 +51,7 @@ def _alternatives(words: list[str]) -> bytes:
 
 
 _TAG_WORDS = _alternatives(sorted(INTERESTING_TAGS))
-_END_WORDS = _alternatives(["noscript", "template", "svg", "math"])
+_END_WORDS = _alternatives(["noscript", "template", "svg", "math", "select"])
 # Attribute names that can fetch or run something, or mark consent; prefixes suffice
 # because the Python side checks exact names.
 _ATTR_WORDS = _alternatives(["style", "background", "on", "ping", "data-src", "data-lazy-src", "data-bg",

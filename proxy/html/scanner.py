@@ -41,7 +41,7 @@ from proxy.html.charrefs import decode_attribute
 from proxy.html.css import css_urls
 from proxy.html.edits import PREFIX, EditBuilder
 from proxy.html.element import Action, Decision, Element, FetchURL
-from proxy.html.fetch import ALWAYS_ASKED, BREAKOUT, HTML_ELEMENTS, LAZY_ATTRS, Inspection, inspect_tag
+from proxy.html.fetch import ALWAYS_ASKED, BREAKOUT, FOREIGN_END_INTERESTING, HTML_ELEMENTS, LAZY_ATTRS, Inspection, inspect_tag
 from proxy.html.tags import TAG, Attr, apply_edit, parse_attributes, truncated_attributes
 from proxy.html.urls import resolve, usable_base
 
@@ -114,6 +114,8 @@ class Scanner:
         self._foreign: list[tuple[str, bool]] = []  # open foreign elements: (name, HTML inside?)
         self._noscript = 0
         self._template = 0
+        self._select = False
+        self._raw_dual = False
         # STRIP of an element with content: suppress until its end tag.
         self._strip_name: str | None = None
         self._strip_depth = 0
@@ -440,6 +442,8 @@ class Scanner:
             if self._in_foreign() and name in HTML_ELEMENTS:
                 # </p>, </br> and end tags of HTML ancestors leave foreign content.
                 self._leave_foreign()
+        if name == "select":
+            self._select = False
         if name == "noscript" and self._noscript:
             self._noscript -= 1
         elif name == "template" and self._template:
@@ -555,11 +559,17 @@ class Scanner:
                     self._foreign.append((name, True))
                 elif name == "annotation-xml" and decoded.get("encoding", "").strip().lower() in ("text/html", "application/xhtml+xml"):
                     self._foreign.append((name, True))
+                elif name in FOREIGN_END_INTERESTING and name not in VOID:
+                    self._foreign.append((name, False))
             return
         if name in ("svg", "math"):
             if not self_closing:
                 self._foreign.append((name, False))
             return
+        if name == "select":
+            self._select = True
+        elif name in ("input", "keygen", "textarea"):
+            self._select = False  # these close an open select before anything else
         if name == "noscript":
             self._noscript += 1
         elif name == "template":
@@ -630,6 +640,13 @@ class Scanner:
             return None
         return out.decode("utf-8", errors="replace")
 
+    def _markup_reading(self, body: bytes) -> bytes:
+        """A raw-text body rewritten as if it were markup (for the other reading)."""
+        inner = Scanner(self._decide, encoding=self.encoding, base_url=self._base, max_buffer=self._max,
+                        in_srcdoc=self._in_srcdoc)
+        inner._base_seen = True
+        return inner.feed(body) + inner.close()
+
     # ----------------------------------------------------------------- RAWTEXT / RCDATA / script data
 
     def _enter_raw(self, name: str, body_start: int, pending: tuple[bytes, int, str, bool] | None) -> None:
@@ -639,7 +656,10 @@ class Scanner:
         self._script_state = S_DATA
         self._raw_body = self._raw_scan = self._offset + body_start
         self._raw_pending = pending
-        self._raw_hold = pending is not None or self._noscript > 0
+        # Inside <select>, older parsers (and the spec before customizable selects)
+        # ignore <style>, <xmp>, <title>...: their bodies are markup there. Read both ways.
+        self._raw_dual = self._select and name != "script"
+        self._raw_hold = pending is not None or self._noscript > 0 or self._raw_dual
 
     def _scan_script(self, buf: bytes, position: int) -> int | None:
         """Run the script-data states from ``position``; the start of ``</script`` or None."""
@@ -730,9 +750,10 @@ class Scanner:
         pending = self._raw_pending
         self._raw_pending = None
         self._raw_hold = False
-        if pending is None:  # a body held only because of <noscript>
+        if pending is None:  # a body held only because of <noscript> or <select>
             chunk = buf[body:cut]
-            defused = _defuse_noscript(chunk) if not truncated else chunk
+            defused = self._markup_reading(chunk) if self._raw_dual else chunk
+            defused = _defuse_noscript(defused) if not truncated else defused
             if defused != chunk and not self._suppressing:
                 self._out.append(buf[self._emit_from:body])
                 self._out.append(defused)
@@ -767,8 +788,9 @@ class Scanner:
             self._out.append(new_tag)
             self._emit_from = start + len(raw)
         body_bytes = buf[body:cut]
-        if self._noscript and not truncated:
-            defused = _defuse_noscript(body_bytes)
+        if (self._noscript or self._raw_dual) and not truncated:
+            defused = self._markup_reading(body_bytes) if self._raw_dual else body_bytes
+            defused = _defuse_noscript(defused) if self._noscript else defused
             if defused != body_bytes:
                 if new_tag is None:
                     self._out.append(buf[self._emit_from:body])

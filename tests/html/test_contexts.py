@@ -138,3 +138,11 @@ def test_element_in_svg_is_marked_in_foreign() -> None:
     run_split(b'<svg><image href="https://tracker.test/i.png"/></svg><img src="https://tracker.test/p.gif">',
               lambda: recorder)
     assert [e.in_foreign for e in recorder.seen[:2]] == [True, False]
+
+
+def test_raw_text_inside_select_is_read_both_ways() -> None:
+    # Parsers that ignore <xmp>/<style> inside <select> read their bodies as markup.
+    document = b"<select><xmp>" + PIXEL + b"</xmp></select><xmp>" + PIXEL + b"</xmp>"
+    out = run_split(document, Recorder)
+    assert out.count(b"data-consent-src") == 1
+    assert out.index(b"data-consent-src") < out.index(b"</select>")
