@@ -291,17 +291,28 @@ class Engine:
 
     # -- decisions --------------------------------------------------------------------
 
-    def _author_category(self, element: Element) -> str | None:
-        for name in AUTHOR_MARK_ATTRIBUTES:
-            value = element.attrs.get(name)
-            if value:
-                category = value.strip().lower()
-                return AUTHOR_CATEGORY_ALIASES.get(category, category)
-        return None
+    def _author_categories(self, element: Element) -> list[str]:
+        """Categories an author (or an earlier pass of ours) marked the element with.
+
+        ``data-consent`` is our own contract and counts on any element. The consent-library
+        dialects (``data-category``, ``data-cookieconsent``...) count only on an inert
+        ``<script type="text/plain">``: on other elements those names are common for
+        unrelated purposes (analytics event labels, galleries) and must not change them.
+        Lists (``"statistics,marketing"``) need every category.
+        """
+        value = element.attrs.get("data-consent")
+        if not value and element.tag == "script" and element.attrs.get("type", "").strip().lower() == "text/plain":
+            value = next((element.attrs[name] for name in AUTHOR_MARK_ATTRIBUTES[1:] if element.attrs.get(name)), None)
+        if not value:
+            return []
+        names = (AUTHOR_CATEGORY_ALIASES.get(name, name) for name in re.split(r"[\s,;]+", value.strip().lower()) if name)
+        return [name for name in names if name != "ignore"]
 
     def _is_inert(self, element: Element) -> bool:
         if element.tag == "script":
             return element.attrs.get("type", "").strip().lower() == "text/plain"
+        if any(name.startswith("data-consent-") and name != "data-consent-vendor" for name in element.attrs):
+            return True
         return not any(name in element.attrs for name in ("src", "srcset", "href", "data", "srcdoc", "poster"))
 
     def decide(
@@ -335,15 +346,16 @@ class Engine:
                 if not found.allowed_by(state):
                     refused, refused_url = found, None
 
-        author_category = self._author_category(element)
-        if author_category is not None:
-            author = Classification(seen.vendor if seen else None, author_category, source="author")
-            if refused is None and not author.allowed_by(state):
-                refused = author
+        author_categories = self._author_categories(element)
+        if author_categories:
+            vendor = seen.vendor if seen else None
+            marks = [Classification(vendor, category, source="author") for category in author_categories]
+            if refused is None:
+                refused = next((mark for mark in marks if not mark.allowed_by(state)), None)
                 refused_url = seen_url or (element.urls[0].url if element.urls else None)
-            if refused is None and self._is_inert(element):
-                return Decision(Action.ACTIVATE, author_category, author.vendor, _nonce_attrs(element, nonce)), author, seen_url
-            if refused is not None and self._is_inert(element):
+            if self._is_inert(element):
+                if refused is None:
+                    return Decision(Action.ACTIVATE, author_categories[0], vendor, _nonce_attrs(element, nonce)), marks[0], seen_url
                 return KEEP, refused, refused_url  # already inert, the author's way: leave it alone
 
         if refused is not None:

@@ -181,3 +181,28 @@ def test_report_names_what_classified_each_element() -> None:
     page = b'<img src="https://stats.shop.example/p.gif"><img src="https://cdn.unknown.test/a.png">' + GA
     _, report = rewrite(page, NONE, make_site(rules=[rule]))
     assert [entry.source for entry in report.entries] == ["rule", "unknown", "catalogue"]
+
+
+def test_author_mark_lists_need_every_category() -> None:
+    marked = b'<script type="text/plain" data-cookieconsent="statistics, marketing" src="/stats.js"></script>'
+    assert rewrite(marked, ANALYTICS)[0] == marked
+    assert b"text/plain" not in rewrite(marked, ALL)[0]
+
+
+def test_consent_library_names_on_other_elements_are_not_marks() -> None:
+    page = b'<img data-category="gallery" src="/a.jpg"><a data-category="nav" href="/x">x</a>'
+    assert rewrite(page, NONE)[0] == page
+
+
+def test_cookiebot_ignore_is_not_a_category() -> None:
+    """Cookiebot's "ignore" means "not mine to block": neither a category nor a reason to activate."""
+    page = b'<script type="text/plain" data-cookieconsent="ignore">var a = 1;</script><script data-cookieconsent="ignore" src="/app.js"></script>'
+    assert rewrite(page, NONE)[0] == page
+    assert rewrite(page, ALL)[0] == page
+
+
+def test_deferred_ping_is_restored_on_consent() -> None:
+    deferred, _ = rewrite(b'<a href="/" ping="https://www.facebook.com/tr?id=1">x</a>', NONE)
+    assert b"data-consent-ping" in deferred and b" ping=" not in deferred
+    restored, _ = rewrite(deferred, ALL)
+    assert b' ping="https://www.facebook.com/tr?id=1"' in restored
