@@ -42,7 +42,7 @@ from proxy.html.css import css_urls
 from proxy.html.edits import PREFIX, EditBuilder
 from proxy.html.element import Action, Decision, Element, FetchURL
 from proxy.html.fetch import ALWAYS_ASKED, BREAKOUT, FOREIGN_END_INTERESTING, HTML_ELEMENTS, LAZY_ATTRS, Inspection, inspect_tag
-from proxy.html.tags import TAG, Attr, apply_edit, parse_attributes, truncated_attributes
+from proxy.html.tags import TAG, Attr, apply_edit, parse_attributes, quick_attributes, truncated_attributes
 from proxy.html.urls import resolve, usable_base
 
 log = logging.getLogger(__name__)
@@ -119,6 +119,7 @@ class Scanner:
         # STRIP of an element with content: suppress until its end tag.
         self._strip_name: str | None = None
         self._strip_depth = 0
+        self._strip_restores: list[tuple[str, bool]] | None = None
         # Over-long tag streaming state.
         self._long_quote = b""           # b'"', b"'", b" " (unquoted) or b"" (between attributes)
         self._long_decision: Decision | None = None
@@ -463,15 +464,23 @@ class Scanner:
         self._strip_name = None
         self._strip_depth = 0
         self._emit_from = at
+        self._restore_after_strip()
+
+    def _restore_after_strip(self) -> None:
+        """Follow the output: a stripped breakout tag never left foreign content there."""
+        if self._strip_restores is not None:
+            self._foreign = self._strip_restores
+            self._strip_restores = None
 
     def _start_tag(self, match: re.Match[bytes], name: str, eof: bool) -> bool:
         buf = self._buf
         start, end = match.span()
         foreign = self._in_foreign()
         raw = buf[start:end]
-        attrs = parse_attributes(raw, match.start(3) - start, len(raw))
-        self_closing = raw.endswith(b"/>") and (not attrs or attrs[-1].end <= len(raw) - 2)
-        if foreign and (name in BREAKOUT or (name == "font" and any(a.name in ("color", "face", "size") for a in attrs))):
+        decoded, self_closing = quick_attributes(raw, match.start(3) - start, self.encoding)
+        before_breakout: list[tuple[str, bool]] | None = None
+        if foreign and (name in BREAKOUT or (name == "font" and ("color" in decoded or "face" in decoded or "size" in decoded))):
+            before_breakout = list(self._foreign)
             self._leave_foreign()
             foreign = self._in_foreign()
         if foreign and name in ("script", "style") and not self_closing and self._strip_name is None:
@@ -484,10 +493,6 @@ class Scanner:
                 self._place_inject(start)
             elif name not in HEAD_CONTENT and name != "head":
                 self._place_inject(start)
-        decoded: dict[str, str] = {}
-        for attr in attrs:
-            if attr.name not in decoded:
-                decoded[attr.name] = decode_attribute(raw[attr.value_start:attr.value_end].decode(self.encoding, errors="replace"))
         if name == "base" and not foreign and not self._base_seen and "href" in decoded:
             self._base_seen = True
             target = resolve(decoded["href"], self._document_url)
@@ -515,10 +520,14 @@ class Scanner:
                     body_end = close.start() if close is not None else len(buf)
                     truncated = body_end - end > self._max
                     text = buf[end:min(body_end, end + self._max)].decode(self.encoding, errors="replace")
-                new_tag, strip_element = self._decide_tag(raw, name, attrs, decoded, inspection, foreign=foreign,
+                new_tag, strip_element = self._decide_tag(raw, name, None, decoded, inspection, foreign=foreign,
                                                           start=start, text=text, truncated=truncated)
+        if strip_element and before_breakout is not None:
+            # The output will not contain the tag that broke out of foreign content.
+            self._strip_restores = before_breakout
         if strip_element and (name in VOID or (foreign and self_closing)):
             self._replace(start, end, b"")
+            self._restore_after_strip()
         elif strip_element:
             self._start_suppressing(start)
             if html_text_mode:
@@ -590,45 +599,52 @@ class Scanner:
                        in_srcdoc=self._in_srcdoc, offset=self._offset + start, line=self._line_at(start),
                        attribute=attribute)
 
-    def _decide_tag(self, raw: bytes, name: str, attrs: list[Attr], decoded: dict[str, str],
+    def _decide_tag(self, raw: bytes, name: str, attrs: list[Attr] | None, decoded: dict[str, str],
                     inspection: Inspection, *, foreign: bool, start: int, text: str | None = None,
-                    truncated: bool = False, fail_closed: bool = False) -> tuple[bytes | None, bool]:
+                    truncated: bool = False) -> tuple[bytes | None, bool]:
         """(edited tag or None, strip the whole element?) for one start tag."""
-        builder = EditBuilder(raw, attrs, self.encoding)
-        whole = inspection.author_marked or name in WHOLE_ELEMENT or (foreign and name in SVG_WHOLE)
-        inert_type = name in ("script", "style")
+        builder: EditBuilder | None = None
+
+        def edit() -> EditBuilder:
+            # Attribute spans are only worth finding for a tag that changes (most do not).
+            nonlocal builder, attrs
+            if builder is None:
+                if attrs is None:
+                    attrs = parse_attributes(raw, len(name) + 1, len(raw))
+                builder = EditBuilder(raw, attrs, self.encoding)
+            return builder
+
         if inspection.asked:
             element = self._element(name, decoded, start, foreign=foreign, urls=inspection.urls, text=text,
                                     truncated=truncated)
             decision = self._decide(element)
-            if fail_closed and decision.action in (Action.KEEP, Action.ACTIVATE):
-                decision = Decision(Action.DEFER, decision.category or "unclassified", decision.vendor)
             action = decision.action
             if action is Action.STRIP:
-                if whole:
+                if inspection.author_marked or name in WHOLE_ELEMENT or (foreign and name in SVG_WHOLE):
                     return None, True
-                builder.strip_attributes(inspection.moved)
+                edit().strip_attributes(inspection.moved)
             elif action is Action.DEFER:
-                builder.defer(decision, inspection.moved, inert_type=inert_type)
+                edit().defer(decision, inspection.moved, inert_type=name in ("script", "style"))
             elif action is Action.ACTIVATE:
-                builder.activate(decision)
-            else:
-                builder.add_extra(decision)
+                edit().activate(decision)
+            elif decision.extra_attrs:
+                edit().add_extra(decision)
             if action in (Action.KEEP, Action.ACTIVATE) and name == "iframe" and "srcdoc" in decoded and not foreign:
                 rewritten = self._rewrite_srcdoc(decoded["srcdoc"])
                 if rewritten is not None:
-                    builder.set_attribute("srcdoc", rewritten)
+                    edit().set_attribute("srcdoc", rewritten)
         for handler in inspection.handlers:
             element = self._element(name, decoded, start, foreign=foreign, urls=[], text=decoded[handler],
                                     attribute=handler)
             decision = self._decide(element)
             if decision.action is Action.DEFER:
-                builder.move(handler, PREFIX + handler)
-                builder.mark(decision)
+                edit().move(handler, PREFIX + handler)
+                edit().mark(decision)
             elif decision.action is Action.STRIP:
-                builder.drop_all(handler)
-        if not builder.edit:
+                edit().drop_all(handler)
+        if builder is None or not builder.edit:
             return None, False
+        assert attrs is not None
         return apply_edit(raw, 0, len(raw), attrs, builder.edit), False
 
     def _rewrite_srcdoc(self, document: str) -> str | None:
@@ -765,15 +781,11 @@ class Scanner:
         raw, offset, name, foreign = pending
         start = offset - self._offset
         text = buf[body:cut].decode(self.encoding, errors="replace").replace("\x00", "\ufffd")
-        attrs = parse_attributes(raw, len(name) + 1, len(raw))
-        decoded: dict[str, str] = {}
-        for attr in attrs:
-            if attr.name not in decoded:
-                decoded[attr.name] = decode_attribute(raw[attr.value_start:attr.value_end].decode(self.encoding, errors="replace"))
+        decoded, _ = quick_attributes(raw, len(name) + 1, self.encoding)
         inspection = inspect_tag(name, decoded, foreign=foreign, base=self._base)
         if name == "style":
             inspection.urls.extend(FetchURL("text", resolve(url, self._base)) for url in css_urls(text))
-        new_tag, strip_element = self._decide_tag(raw, name, attrs, decoded, inspection, foreign=foreign,
+        new_tag, strip_element = self._decide_tag(raw, name, None, decoded, inspection, foreign=foreign,
                                                   start=start, text=text, truncated=truncated)
         if strip_element:
             # Nothing of it was emitted yet (emit_from is the tag start): drop from here.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import tracemalloc
 
@@ -120,21 +119,28 @@ def test_decide_is_never_called_for_a_page_without_fetching_elements() -> None:
 
 
 def _generated_page(size: int):
-    unit = (b'<div class="post"><h2>Title</h2><p>Lorem ipsum <a href="/x">dolor</a> sit amet.</p>'
-            b'<img src="https://tracker.test/p.gif"><script>trackerSignature(1)</script>'
-            b'<!-- comment --><style>p{color:red}</style></div>\n')
+    boring = b'<div class="post"><h2>Title</h2><p>Lorem ipsum <a href="/x">dolor</a> sit amet.</p></div>\n' * 200
+    unit = (boring + b'<img src="https://tracker.test/p.gif"><script>trackerSignature(1)</script>'
+            b'<!-- comment --><style>p{color:red}</style>\n')
     yield b"<!doctype html><html><head><title>big</title></head><body>"
     produced = 0
+    block = unit * 16
     while produced < size:
-        yield unit * 64
-        produced += len(unit) * 64
+        yield block
+        produced += len(block)
     yield b"</body></html>"
+
+
+def _stateless_decide(element: Element) -> Decision:
+    if any("tracker.test" in url.url for url in element.urls) or "trackerSignature" in (element.text or ""):
+        return Decision(Action.DEFER, "marketing")
+    return Decision(Action.KEEP)
 
 
 @pytest.mark.slow
 def test_bounded_memory_for_200_mb() -> None:
-    size = 200 * 1024 * 1024 if os.environ.get("CONSENTRY_FULL_MEMORY_TEST", "1") == "1" else 20 * 1024 * 1024
-    rewriter = Rewriter(Recorder().__class__(), encoding="utf-8")
+    size = 200 * 1024 * 1024
+    rewriter = Rewriter(_stateless_decide, encoding="utf-8")
     tracemalloc.start()
     total_in = total_out = 0
     try:
@@ -152,4 +158,6 @@ def test_bounded_memory_for_200_mb() -> None:
         tracemalloc.stop()
     assert total_in >= size
     assert total_out > total_in  # every pixel and inline script was deferred
-    assert peak < 8 * 1024 * 1024, f"peak {peak} bytes"
+    # The generator's own block and chunk copies are a few hundred KB; the rewriter
+    # must add only its bounded tail on top.
+    assert peak < 4 * 1024 * 1024, f"peak {peak} bytes"
