@@ -61,18 +61,39 @@
     }
     return false;
   }
+  // A URL with a scheme or starting with two slashes (the URL parser drops tabs and
+  // newlines anywhere, and spaces and controls in front) can leave the page's origin.
+  var ABSOLUTE = /^[\x00-\x20]*(?:[a-z][a-z0-9+.\-]*:|[\\/][\\/])/i, WHITESPACE = /[\t\n\r]/g;
+  var ORIGIN = location.origin + "/";
+  function ownBase() {
+    return D.baseURI.lastIndexOf(ORIGIN, 0) === 0;
+  }
+  // The catalogue entries whose host covers this host, found once per host.
+  var byHost = {}, hosts = 0;
+  function candidates(host) {
+    var found = byHost[host];
+    if (!found) {
+      found = [];
+      for (var i = 0; i < H.length; i++) if (suffix(host, H[i][0])) found.push(H[i]);
+      if (++hosts > 500) { byHost = {}; hosts = 0; }
+      byHost[host] = found;
+    }
+    return found;
+  }
   // The refusal for one URL ({vendor, category}) or null. Cached: pages ask about the same URLs.
   function refuses(url) {
     if (url == null) return null;
     url = String(url);
+    // Relative URLs stay on the site (unless a <base> points elsewhere): the common case, fast.
+    if (!ABSOLUTE.test(url.replace(WHITESPACE, "")) && ownBase()) return null;
     if (cache.hasOwnProperty(url)) return cache[url];
     var hit = null, u = null;
     try { u = new URL(url, D.baseURI); } catch (e) { /* not a URL: fetches nothing */ }
     if (u && /^(https?|wss?):$/.test(u.protocol)) {
-      var host = u.hostname.toLowerCase().replace(/\.$/, ""), best = -1, len = -1;
-      for (var i = 0; i < H.length; i++) {
-        var e = H[i];
-        if (suffix(host, e[0]) && u.pathname.indexOf(e[1]) === 0 && e[0].length + e[1].length > len) {
+      var host = u.hostname.toLowerCase().replace(/\.$/, ""), best = -1, len = -1, list = candidates(host);
+      for (var i = 0; i < list.length; i++) {
+        var e = list[i];
+        if (u.pathname.indexOf(e[1]) === 0 && e[0].length + e[1].length > len) {
           best = e[2]; len = e[0].length + e[1].length;
         }
       }
@@ -201,8 +222,12 @@
   function guardInsert(proto, name, firstOnly) {
     var f = proto && proto[name];
     if (typeof f !== "function") return;
-    proto[name] = function () {
-      for (var i = 0; i < (firstOnly ? 1 : arguments.length); i++) scrub(arguments[i]);
+    // appendChild and friends are hot: no arguments object, no apply on their path.
+    proto[name] = firstOnly ? function (node, other) {
+      if (node && node.nodeType) scrub(node);
+      return arguments.length > 1 ? f.call(this, node, other) : f.call(this, node);
+    } : function () {
+      for (var i = 0; i < arguments.length; i++) scrub(arguments[i]);
       return f.apply(this, arguments);
     };
   }
@@ -222,10 +247,12 @@
   // 4. Markup strings: parsed in an inert <template> (no fetch, no script runs there),
   // neutralised, serialised again. Only markup that can fetch pays for this.
   var MAY_FETCH = /<(script|img|image|iframe|frame|source|video|audio|embed|object|link|input|track)[\s/>]|\sping\s*=/i;
+  // Markup can only point elsewhere with "//", a backslash or a character reference.
+  var MAY_LEAVE = /\/[\t\n\r]*\/|\\|&/;
   var innerHTML = Object.getOwnPropertyDescriptor(EP, "innerHTML");
   var createElement = D.createElement;
   function clean(markup) {
-    if (typeof markup !== "string" || !MAY_FETCH.test(markup)) return markup;
+    if (typeof markup !== "string" || !MAY_FETCH.test(markup) || !MAY_LEAVE.test(markup) && ownBase()) return markup;
     var t = createElement.call(D, "template");
     innerHTML.set.call(t, markup);
     return scrub(t.content) ? innerHTML.get.call(t) : markup;

@@ -222,3 +222,42 @@ async def test_site_with_its_own_strict_nonce_csp_gets_its_trackers_after_consen
         await assert_site_works(page)
         hits = net.hits()
         assert hits["gtm-createElement"] and hits["sendBeacon"] and hits["innerHTML-img"], net.requests
+
+
+async def test_guard_sees_through_url_spellings_the_url_parser_accepts() -> None:
+    spellings = [
+        "//www.facebook.com/tr?a=1",
+        "https:\\\\www.facebook.com\\tr?b=1",
+        "ht\ttps://www.facebook.com/tr?c=1",
+        " \n//www.facebook.com/tr?d=1",
+        "/\t/www.facebook.com/tr?e=1",
+        "HTTPS://WWW.FACEBOOK.COM/tr?f=1",
+        "https://www.facebook.com./tr?g=1",
+        "https://user:pw@www.facebook.com:443/tr?h=1",
+    ]
+    async with visit({"csp": "off"}, guard=True) as (page, net, _, _r):
+        await page.evaluate(
+            """spellings => {
+                for (const url of spellings) {
+                    const img = document.createElement('img'); img.src = url; document.body.appendChild(img);
+                    const other = document.createElement('img'); other.setAttribute('SRC', url); document.body.appendChild(other);
+                }
+                const set = document.createElement('img'); set.srcset = '/ok.png 1x, https://www.facebook.com/tr?i=1 2x';
+                document.body.appendChild(set);
+                const box = document.createElement('div'); document.body.appendChild(box);
+                box.innerHTML = '<img src="https:&#x2F;&#x2F;www.facebook.com/tr?j=1"><img src="&#47;/www.facebook.com/tr?k=1">';
+                box.insertAdjacentHTML('beforeend', '<img src="/\\t/www.facebook.com/tr?l=1">');
+                const base = document.createElement('base'); base.href = 'https://www.facebook.com/'; document.head.appendChild(base);
+                const relative = document.createElement('img'); relative.src = 'tr?m=1'; document.body.appendChild(relative);
+                base.remove();
+            }""",
+            spellings,
+        )
+        await settle(page)
+        await net.quiet()
+        assert [url for url in net.requests if "facebook" in url] == []
+        blocked = await page.evaluate("() => window.__consentry_guard.blocked.filter(b => b.vendor === 'meta-pixel').length")
+        assert blocked >= 2 * len(spellings) + 4
+        # First-party URLs of every spelling still load.
+        await page.evaluate("() => { const i = document.createElement('img'); i.src = '/api/ping?img=1'; document.body.appendChild(i); }")
+        assert await page.evaluate("() => window.__consentry_guard.refuses('/api/ping') === null")
