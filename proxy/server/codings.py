@@ -103,11 +103,12 @@ class _BrotliDecoder:
             out = self._obj.process(data, output_buffer_limit=_STEP)
             if out:
                 yield out
-            while not self._obj.can_accept_more_data():
+            # Output capped at _STEP: drain what the decoder still holds until it has
+            # nothing more to give for the input it was handed.
+            while out and not self._obj.is_finished():
                 out = self._obj.process(b"", output_buffer_limit=_STEP)
-                if not out:
-                    break
-                yield out
+                if out:
+                    yield out
         except brotli.error as exc:
             raise CodingError(str(exc)) from exc
 
@@ -136,13 +137,12 @@ class _ZstdDecoder:
         try:
             while data:
                 if self._obj.eof:
-                    # Concatenated zstd frames are one valid body.
-                    data = self._obj.unused_data + data if self._obj.unused_data else data
+                    # Concatenated zstd frames are one valid body: a new frame starts here.
                     self._obj = zstandard.ZstdDecompressor().decompressobj()
                 out = self._obj.decompress(data)
-                data = self._obj.unused_data if self._obj.eof else b""
                 if out:
                     yield out
+                data = self._obj.unused_data if self._obj.eof else b""
         except zstandard.ZstdError as exc:
             raise CodingError(str(exc)) from exc
 
