@@ -161,3 +161,31 @@ def test_bounded_memory_for_200_mb() -> None:
     # The generator's own block and chunk copies are a few hundred KB; the rewriter
     # must add only its bounded tail on top.
     assert peak < 4 * 1024 * 1024, f"peak {peak} bytes"
+
+
+def test_tag_longer_than_the_cap_strip_removes_it() -> None:
+    document = b'<p>a</p><img src="https://tracker.test/p.gif" alt="' + b"a" * 3000 + b'"><p>b</p>'
+    out = run_random_chunks(document, lambda: Recorder(Action.STRIP), seed=21, largest=500, max_buffer=1000)
+    assert out == b"<p>a</p><p>b</p>"
+
+
+def test_tag_longer_than_the_cap_kept_by_decide_is_still_neutralised() -> None:
+    # Nothing fetching was visible before the cap, so decide says keep: fail closed anyway.
+    document = b'<p>a</p><img alt="' + b"a" * 3000 + b'" src="https://tracker.test/p.gif"><p>b</p>'
+    out = run_random_chunks(document, lambda: Recorder(Action.STRIP), seed=21, largest=500, max_buffer=1000)
+    assert out.endswith(b'" data-consent-src="https://tracker.test/p.gif" data-consent="unclassified"><p>b</p>')
+
+
+def test_long_script_start_tag_strip_removes_its_body() -> None:
+    document = (b'<p>a</p><script src="https://tracker.test/a.js" data-x="' + b"x" * 3000 + b'">var a = "<p>";'
+                b"</script><p>b</p>")
+    out = run_random_chunks(document, lambda: Recorder(Action.STRIP), seed=22, largest=500, max_buffer=1000)
+    assert out == b"<p>a</p><p>b</p>"
+
+
+def test_long_script_start_tag_defer_keeps_it_inert() -> None:
+    document = b'<script src="https://tracker.test/a.js" data-x="' + b"x" * 3000 + b'" type=module>go()</script>'
+    out = run_random_chunks(document, lambda: Recorder(), seed=23, largest=500, max_buffer=1000)
+    assert out.startswith(b'<script data-consent-src="https://tracker.test/a.js" data-x="xxx')
+    assert out.endswith(b'" data-consent-type=module data-consent="marketing" data-consent-vendor="tracker-vendor" '
+                        b'type="text/plain">go()</script>')
