@@ -35,10 +35,11 @@ import json
 import logging
 import re
 import secrets
-from collections.abc import Iterable, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 NECESSARY = "necessary"
 
@@ -79,6 +80,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 REPORT_GROUP = "consentry-csp"
 """The Reporting API endpoint name our ``report-to`` directive points at."""
@@ -160,14 +163,16 @@ def build_csp(
     if mode == "off":
         return None
     catalogue = catalogue if catalogue is not None else _default_catalogue()
-    directives = _directives(site, state, catalogue)
     nonces = [nonce] if nonce else []
     theirs = upstream_nonce(upstream_csp)
     if theirs and theirs not in nonces:
         log.debug("upstream CSP nonce differs from ours; admitting both")
         nonces.append(theirs)
-    directives["script-src"] = [f"'nonce-{n}'" for n in nonces] + directives["script-src"]
-    parts = [f"{name} {' '.join(sources)}" for name, sources in directives.items()]
+    parts = []
+    for name, sources in _cached(_serialized_directives, site, state, catalogue):
+        if name == "script-src" and nonces:
+            sources = " ".join(f"'nonce-{n}'" for n in nonces) + " " + sources
+        parts.append(f"{name} {sources}")
     parts.append("script-src-attr 'unsafe-inline'")
     parts.append(f"report-uri {report_path(site)}")
     if report_to:
@@ -208,6 +213,11 @@ def csp_headers(
 
 
 # -- the allowlist --------------------------------------------------------------------
+
+
+def _serialized_directives(site: Any, state: Any, catalogue: Any) -> tuple[tuple[str, str], ...]:
+    """The directives as (name, sources text) pairs: immutable, so one consent state can share them."""
+    return tuple((name, " ".join(sources)) for name, sources in _directives(site, state, catalogue).items())
 
 
 def _directives(site: Any, state: Any, catalogue: Any) -> dict[str, list[str]]:
@@ -407,9 +417,12 @@ def guard_config(site: Any, state: Any, *, catalogue: Any = None) -> dict[str, A
                            "refused" if not found.allowed_by(state) else "allowed", [(host.lower(), getattr(rule, "path_prefix", None) or "")]))
 
     refused_hosts = {host for *_, status, entries in candidates if status == "refused" for host, _ in entries}
+    # A host overlaps a refused one when either is the other or a subdomain of it.
+    refused_parents = {".".join(h.split(".")[i:]) for h in refused_hosts for i in range(h.count(".") + 1)}
 
     def overlaps(host: str) -> bool:
-        return any(host == r or host.endswith("." + r) or r.endswith("." + host) for r in refused_hosts)
+        labels = host.split(".")
+        return host in refused_parents or any(".".join(labels[i:]) in refused_hosts for i in range(1, len(labels)))
 
     vendors: list[list[Any]] = []
     for vendor_id, category, forced, status, entries in candidates:
@@ -448,10 +461,45 @@ def _fewest_hosts(entries: list[tuple[str, str]]) -> list[str]:
 
 def guard_script(site: Any, state: Any, *, catalogue: Any = None) -> str:
     """Inline JavaScript for the first ``<script>`` in ``<head>``: guard.js with its config baked in."""
+    return _cached(_baked_guard, site, state, catalogue if catalogue is not None else _default_catalogue())
+
+
+def _baked_guard(site: Any, state: Any, catalogue: Any) -> str:
     config = json.dumps(guard_config(site, state, catalogue=catalogue), separators=(",", ":"), ensure_ascii=True)
     # Inside a <script> element "</script" or "<!--" in the JSON would end or confuse it.
     config = config.replace("<", "\\u003c").replace(">", "\\u003e")
     return _guard_source().replace(_GUARD_PLACEHOLDER, config, 1)
+
+
+# -- per-consent-state cache ----------------------------------------------------------
+
+_CACHE: OrderedDict[tuple[Any, ...], tuple[Any, Any, Any]] = OrderedDict()
+_CACHE_SIZE = 512
+
+
+def _cached(build: Callable[[Any, Any, Any], _T], site: Any, state: Any, catalogue: Any) -> _T:
+    """`build(site, state, catalogue)`, remembered per site and consent state.
+
+    Both results depend only on the site policy, the catalogue and what the visitor
+    chose, never on the request; building them walks the whole catalogue, which costs
+    milliseconds, so every response of one consent state shares one result. Sites and
+    catalogues are keyed by identity (a reloaded config is a new object) and kept in
+    the entry, so a recycled id() can never return another site's result.
+    """
+    try:
+        choices = tuple(sorted((str(k), bool(v)) for k, v in (getattr(state, "vendors", None) or {}).items()))
+        key = (build.__name__, id(site), id(catalogue), frozenset(state.categories), choices, bool(getattr(state, "gpc", False)))
+    except (AttributeError, TypeError):
+        return build(site, state, catalogue)  # a state we cannot key: build every time
+    entry = _CACHE.get(key)
+    if entry is not None and entry[0] is site and entry[1] is catalogue:
+        _CACHE.move_to_end(key)
+        return entry[2]  # type: ignore[no-any-return]
+    result = build(site, state, catalogue)
+    _CACHE[key] = (site, catalogue, result)
+    if len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return result
 
 
 @functools.cache

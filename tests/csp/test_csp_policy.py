@@ -364,3 +364,23 @@ def test_building_a_policy_loads_no_http_or_rewriter_code() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.strip() == ""
+
+
+def test_each_response_carries_only_its_own_nonce() -> None:
+    site, state = make_site(**STRICT), consent("analytics")
+    first = csp.build_csp(site, state, upstream_csp=None, nonce="first", catalogue=CATALOGUE)
+    second = csp.build_csp(site, state, upstream_csp=None, nonce="second", catalogue=CATALOGUE)
+    assert first is not None and second is not None
+    assert "'nonce-first'" in first[1] and "first" not in second[1]
+    assert second[1].count("'nonce-") == 1
+
+
+def test_a_new_site_policy_is_never_answered_from_another_sites_cache() -> None:
+    state = consent()
+    before = policy(make_site(**STRICT, hosts=("old.example",)), state)
+    after = policy(make_site(**STRICT, hosts=("new.example",)), state)
+    assert "old.example" in before["default-src"] and "old.example" not in after["default-src"]
+    assert "new.example" in after["default-src"]
+    guard_old = csp.guard_script(make_site(hosts=("old.example",)), state, catalogue=CATALOGUE)
+    guard_new = csp.guard_script(make_site(hosts=("new.example",)), state, catalogue=CATALOGUE)
+    assert "old.example" in guard_old and "old.example" not in guard_new
