@@ -74,6 +74,7 @@ _NAME_HEAD = re.compile(rb"[\t\n\f\r /]*+([^\t\n\f\r />][^\t\n\f\r />=]*+)")
 _AFTER_NAME = re.compile(rb"[\t\n\f\r ]*+(?:(=)[\t\n\f\r ]*+([\"']?))?")
 _SEPARATORS = re.compile(rb"[\t\n\f\r /]*+")
 _UNQUOTED_END = re.compile(rb"[\t\n\f\r >]")
+_TERMINATOR_BYTES = frozenset(b"\t\n\f\r />")
 
 
 def _defuse_noscript(data: bytes) -> bytes:
@@ -103,6 +104,7 @@ class Scanner:
         self._mode = DATA
         # Text-mode (RAW) state, absolute offsets.
         self._raw_name = ""
+        self._raw_name_bytes = b""
         self._raw_script = False
         self._script_state = S_DATA
         self._raw_scan = 0
@@ -668,6 +670,7 @@ class Scanner:
     def _enter_raw(self, name: str, body_start: int, pending: tuple[bytes, int, str, bool] | None) -> None:
         self._mode = RAW
         self._raw_name = name
+        self._raw_name_bytes = name.encode("ascii")
         self._raw_script = name == "script"
         self._script_state = S_DATA
         self._raw_body = self._raw_scan = self._offset + body_start
@@ -678,37 +681,67 @@ class Scanner:
         self._raw_hold = pending is not None or self._noscript > 0 or self._raw_dual
 
     def _scan_script(self, buf: bytes, position: int) -> int | None:
-        """Run the script-data states from ``position``; the start of ``</script`` or None."""
+        """Run the script-data states from ``position``; the start of ``</script`` or None.
+
+        Uses ``bytes.find`` (memchr) rather than a regex search: script bodies are the
+        bulk of many pages and a regex without a literal prefix walks them byte by byte.
+        """
         state = self._script_state
+        size = len(buf)
+        dash = -2  # position of the next "-->", computed lazily (-2: not yet looked)
         while True:
-            if state == S_DATA:
-                match = P.SCRIPT_DATA.search(buf, position)
-            elif state == S_ESCAPED:
-                match = P.SCRIPT_ESCAPED.search(buf, position)
-            else:
-                match = P.SCRIPT_DOUBLE_ESCAPED.search(buf, position)
-            if match is None:
+            if state != S_DATA and (dash == -2 or (0 <= dash < position)):
+                dash = buf.find(b"-->", position)
+            less = buf.find(b"<", position)
+            if state != S_DATA and dash >= 0 and (less < 0 or dash < less):
+                state = S_DATA if state == S_ESCAPED or state == S_DOUBLE else state
+                position = dash + 3
+                dash = -2
+                continue
+            if less < 0 or less + 9 > size:
+                if less >= 0 and less + 9 > size:
+                    # Maybe the start of a token that the next chunk completes.
+                    pass
                 self._script_state = state
-                self._raw_scan = self._offset + max(position, len(buf) - 8)
+                self._raw_scan = self._offset + max(position, size - 8)
                 return None
-            token = match.group()
-            if token.startswith(b"</"):
-                if state == S_DOUBLE:
+            following = buf[less + 1]
+            if following == 0x2F:  # "</"
+                if buf[less + 2:less + 8].lower() == b"script" and buf[less + 8] in _TERMINATOR_BYTES:
+                    if state == S_DOUBLE:
+                        state = S_ESCAPED
+                        position = less + 8
+                        continue
+                    self._script_state = state
+                    self._raw_scan = self._offset + less
+                    return less
+            elif following == 0x21 and state == S_DATA:  # "<!--"
+                if buf[less + 2:less + 4] == b"--":
                     state = S_ESCAPED
-                    position = match.end() - 1
+                    position = less + 2  # its dashes count towards "-->"
+                    dash = -2
                     continue
-                self._script_state = state
-                self._raw_scan = self._offset + match.start()
-                return match.start()
-            if token == b"<!--":
-                state = S_ESCAPED
-                position = match.start() + 2  # its dashes count towards "-->"
-            elif token == b"-->":
-                state = S_DATA
-                position = match.end()
-            else:  # "<script" + terminator inside an escaped script
-                state = S_DOUBLE
-                position = match.end() - 1
+            elif state == S_ESCAPED and following in (0x53, 0x73):  # "<script" + terminator
+                if buf[less + 1:less + 7].lower() == b"script" and buf[less + 7] in _TERMINATOR_BYTES:
+                    state = S_DOUBLE
+                    position = less + 7
+                    continue
+            position = less + 1
+
+    def _find_end_tag(self, buf: bytes, position: int) -> int | None:
+        """Start of ``</name`` + terminator for the current RAWTEXT/RCDATA element."""
+        name = self._raw_name_bytes
+        length = len(name) + 2
+        size = len(buf)
+        while True:
+            found = buf.find(b"</", position)
+            if found < 0 or found + length >= size:
+                self._raw_scan = self._offset + max(position, size - length)
+                return None
+            if buf[found + 2:found + length].lower() == name and buf[found + length] in _TERMINATOR_BYTES:
+                self._raw_scan = self._offset + found
+                return found
+            position = found + 2
 
     def _raw(self, eof: bool) -> bool:
         buf = self._buf
@@ -718,9 +751,7 @@ class Scanner:
         if self._raw_script:
             end = self._scan_script(buf, scan)
         else:
-            found = P.end_tag(self._raw_name).search(buf, scan)
-            end = found.start() if found is not None else None
-            self._raw_scan = self._offset + (end if end is not None else max(scan, size - len(self._raw_name) - 2))
+            end = self._find_end_tag(buf, scan)
         if end is None:
             if eof:
                 end = size
