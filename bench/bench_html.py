@@ -121,10 +121,19 @@ def run_lolhtml(data: bytes) -> bytes:
             if "url(" in (element.get_attribute("style") or ""):
                 element.get_attribute("style")
 
+    class StyleBlockHandler:
+        def text(self, chunk) -> None:  # noqa: ANN001 - look at <style> text as we do
+            text = chunk.text
+            position = text.find("url(")
+            while position >= 0:
+                refused_url(text[position + 4:position + 80].strip("'\" "))
+                position = text.find("url(", position + 4)
+
     rewriter = lolhtml.HTMLRewriter(out.append)
     handler = Handler()
     rewriter.on(", ".join(ELEMENTS), handler)
     rewriter.on("[style]", StyleHandler())
+    rewriter.on("style", StyleBlockHandler())
     rewriter.on("[background], [data-src]", handler)
     rewriter.write(data)
     rewriter.end()
