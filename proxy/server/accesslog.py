@@ -4,6 +4,7 @@ Each line names the method, the path (query strings often carry e-mail addresses
 tokens, so they are left out), the status, the response size and the time taken;
 ``json=True`` writes one JSON object per line for log shippers. Goes to the
 ``consentry.access`` logger, so deployments route it like any other log.
+Imports aiohttp (this package is the one place that may); must not import mitmproxy.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ Prometheus scrapes never share a port with visitors. ``/healthz`` says the proce
 answers; ``/readyz`` also checks that every configured upstream accepts a TCP
 connection and that the receipts store is writable, and answers 503 with the failing
 checks (names only, no addresses) otherwise; ``/metrics`` is the Prometheus text format.
+Imports aiohttp (this package is the one place that may); must not import mitmproxy.
 """
 
 from __future__ import annotations

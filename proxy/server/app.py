@@ -7,6 +7,7 @@ forwarded upstream. The upstream sessions and the receipts store are opened and
 closed in ``cleanup_ctx``, so tests and ``run`` share one lifecycle. The config is
 read from the holder once per request, so a reload (SIGHUP) takes effect for new
 requests while running ones finish under the config they started with.
+Imports aiohttp (this package is the one place that may); must not import mitmproxy.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ consent.css and the rest of ``proxy.web``'s assets. A decision is stored as a re
 *before* its cookie is issued: if the store fails the visitor gets a 503 and no cookie
 (no consent without proof). Cross-site posts are refused, so no other site can consent
 on the visitor's behalf. The decision logic itself lives in ``proxy.consent``.
+Imports aiohttp (this package is the one place that may); must not import mitmproxy.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@
 need the state for its Cookie header, its ETag, its Set-Cookie filtering and its HTML,
 so the result is kept on the request object instead of verifying the JWT four times.
 Never raises: a bad cookie is "necessary only", as ``proxy.consent`` promises.
+Imports aiohttp (this package is the one place that may); must not import mitmproxy.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 A browser gets a small HTML page, an API client asking for ``application/json`` gets
 ``{"error": ..., "status": ...}``. Neither ever contains internal details (upstream
 addresses, exception text): those go to the log only.
+Imports aiohttp (this package is the one place that may); must not import mitmproxy.
 """
 
 from __future__ import annotations

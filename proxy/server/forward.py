@@ -9,6 +9,7 @@ body: HTML goes through ``html_body.rewrite_body``; everything else is copied ch
 chunk without touching it. Upstream failures become ``errors`` pages; a failure after
 the headers went out aborts the connection so the client sees a truncated body
 instead of waiting forever.
+Imports aiohttp (this package is the one place that may); must not import mitmproxy.
 """
 
 from __future__ import annotations
@@ -44,7 +45,10 @@ def _upstream_url(runtime: SiteRuntime, request: web.Request) -> URL:
 
 @functools.lru_cache(maxsize=64)
 def _client_timeout(t: Timeouts) -> aiohttp.ClientTimeout:
-    return aiohttp.ClientTimeout(total=t.total, sock_connect=t.connect, sock_read=t.read)
+    # No total here: aiohttp's total would also cut long bodies (downloads, event streams).
+    # The total bounds the wait for the response headers (see forward); a body is bounded
+    # by the read timeout, the longest silence allowed, as nginx's proxy_read_timeout.
+    return aiohttp.ClientTimeout(total=None, sock_connect=t.connect, sock_read=t.read)
 
 
 def _timeout(runtime: SiteRuntime) -> aiohttp.ClientTimeout:
@@ -91,24 +95,27 @@ async def forward(request: web.Request, runtime: SiteRuntime) -> web.StreamRespo
     session = services.session_for(runtime)
     started = time.perf_counter()
     try:
-        upstream = await session.request(
-            request.method,
-            _upstream_url(runtime, request),
-            headers=out,
-            data=data,
-            allow_redirects=False,
-            timeout=_timeout(runtime),
-            skip_auto_headers=_SKIP_AUTO,
-            compress=None,
-            chunked=None,
-        )
-    except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+        async with asyncio.timeout(runtime.timeouts.total):
+            upstream = await session.request(
+                request.method,
+                _upstream_url(runtime, request),
+                headers=out,
+                data=data,
+                allow_redirects=False,
+                timeout=_timeout(runtime),
+                skip_auto_headers=_SKIP_AUTO,
+                compress=None,
+                chunked=None,
+            )
+    except (TimeoutError, aiohttp.ServerTimeoutError):
         metrics.upstream_errors.labels(runtime.site_id, "timeout").inc()
         log.warning("upstream %s timed out for %s %s", runtime.upstream_origin, request.method, request.path)
+        _count(request, runtime, "error", 504)
         return errors.error_response(request, 504)
     except (aiohttp.ClientError, OSError) as exc:
         metrics.upstream_errors.labels(runtime.site_id, "connect").inc()
         log.warning("upstream %s failed for %s %s: %s", runtime.upstream_origin, request.method, request.path, exc)
+        _count(request, runtime, "error", 502)
         return errors.error_response(request, 502)
     metrics.upstream_latency.labels(runtime.site_id).observe(time.perf_counter() - started)
 

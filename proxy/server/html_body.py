@@ -6,6 +6,7 @@ to and inserts the banner snippet at the start of ``<head>``, and the output is 
 again with the same coding and flushed per chunk, so the browser starts parsing before
 the page has finished arriving. A fresh CSP nonce (or the upstream CSP's own nonce) is
 given both to the rewriter (for scripts it keeps) and to the CSP builder.
+Imports aiohttp (this package is the one place that may); must not import mitmproxy.
 """
 
 from __future__ import annotations

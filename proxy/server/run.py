@@ -8,6 +8,7 @@ processes each bind the same port with SO_REUSEPORT and the kernel spreads
 connections across them; the parent forwards signals and waits. uvloop is used when
 it is importable. ``start_servers`` is the in-process form the tests use. Nothing here
 prints: ``announce`` (the CLI passes ``print``) receives the one line worth showing.
+Imports aiohttp (this package is the one place that may); must not import mitmproxy.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ the pooled upstream sessions (one keep-alive ``ClientSession`` per upstream orig
 ``auto_decompress=False`` so compressed bodies pass through untouched), the receipts
 store and the metrics. ``cleanup_ctx`` in ``app.py`` opens and closes it. Sessions for
 upstreams that appear after a reload are opened on first use and closed with the rest.
+Imports aiohttp (this package is the one place that may); must not import mitmproxy.
 """
 
 from __future__ import annotations

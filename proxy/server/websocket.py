@@ -5,6 +5,7 @@ instead of an accepted socket that closes at once; the subprotocol the upstream 
 is the one offered to the client. Messages are relayed as they are (text, binary,
 ping/pong handled by aiohttp), and a close on either side closes the other with the
 same code. Consent does not touch WebSocket payloads: they are not HTML.
+Imports aiohttp (this package is the one place that may); must not import mitmproxy.
 """
 
 from __future__ import annotations

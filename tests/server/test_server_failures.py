@@ -171,3 +171,23 @@ async def test_header_size_and_count_limits(start_upstream, start_proxy):
     assert (await raw_exchange(proxy.url, many, read_until_close=True))[8:13] in (b" 400 ", b" 431 ")
     fine = f"GET / HTTP/1.1\r\nHost: {host}\r\nX-Ok: {'a' * 1000}\r\nConnection: close\r\n\r\n".encode()
     assert (await raw_exchange(proxy.url, fine, read_until_close=True)).startswith(b"HTTP/1.1 200")
+
+
+async def test_total_timeout_bounds_the_headers_not_a_long_body(start_upstream, start_proxy, client):
+    async def trickle(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        for index in range(8):
+            await response.write(f"data: {index}\n\n".encode())
+            await asyncio.sleep(0.15)   # each gap is under the read timeout; all together over the total
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_get("/events", trickle)
+    upstream = await start_upstream(app)
+    proxy = await start_proxy(upstream, timeouts=Timeouts(connect=1.0, read=2.0, total=0.5))
+    async with client.get(proxy.url + "/events") as resp:
+        assert resp.status == 200
+        body = await resp.read()
+    assert body == b"".join(f"data: {i}\n\n".encode() for i in range(8))
