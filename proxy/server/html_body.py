@@ -28,6 +28,18 @@ from proxy.server.services import SERVICES
 log = logging.getLogger(__name__)
 
 
+# Fetch destinations that render a whole document; anything else (fetch/XHR fragments
+# swapped into a page) is still rewritten but gets no second banner.
+_DOCUMENT_DESTINATIONS = frozenset({"document", "iframe", "frame", "embed", "object"})
+
+
+def is_page_load(request: web.BaseRequest) -> bool:
+    destination = request.headers.get("Sec-Fetch-Dest")
+    if destination is not None and destination.lower() not in _DOCUMENT_DESTINATIONS:
+        return False
+    return request.headers.get("X-Requested-With", "").lower() != "xmlhttprequest"
+
+
 def public_url(request: web.BaseRequest, view_proto: str, view_host: str) -> str:
     return f"{view_proto}://{view_host}{request.rel_url.raw_path_qs}"
 
@@ -63,10 +75,12 @@ async def rewrite_body(
         nonce_for_page = None
     else:
         nonce_for_page = nonce
-    inject = collaborators.head_snippet(
-        runtime.site, state, lang=collaborators.pick_language(runtime.site, request.headers.get("Accept-Language")),
-        nonce=nonce_for_page,
-    )
+    inject = None
+    if is_page_load(request):
+        inject = collaborators.head_snippet(
+            runtime.site, state, lang=collaborators.pick_language(runtime.site, request.headers.get("Accept-Language")),
+            nonce=nonce_for_page,
+        )
     report = collaborators.make_report()
     rewriter = runtime.engine.rewriter(
         state,

@@ -329,3 +329,19 @@ async def test_elements_are_counted_by_vendor_category_and_action(start_upstream
         text = await resp.text()
     assert re.search(r'consentry_elements_total\{action="defer",category="analytics",vendor="google-analytics"\} 1\.0', text)
     assert re.search(r'consentry_elements_total\{action="defer",category="marketing",vendor="[a-z-]+"\} 1\.0', text)
+
+
+@pytest.mark.parametrize(("headers", "banner"), [
+    ({"Sec-Fetch-Dest": "document"}, True),
+    ({"Sec-Fetch-Dest": "iframe"}, True),
+    ({"Sec-Fetch-Dest": "empty"}, False),
+    ({"X-Requested-With": "XMLHttpRequest"}, False),
+])
+async def test_fragments_fetched_by_scripts_are_rewritten_without_a_second_banner(start_upstream, start_proxy, client,
+                                                                                   headers, banner):
+    upstream = await start_upstream(site_app())
+    proxy = await start_proxy(upstream)
+    async with client.get(proxy.url + "/page", headers=headers) as resp:
+        html = (await resp.read()).decode()
+    assert ('id="consentry-state"' in html) is banner
+    assert_neutralised(html)
