@@ -110,7 +110,7 @@ class Scanner:
         self._raw_scan = 0
         self._raw_body = 0
         self._raw_hold = False           # body not yet emitted (decision pending or noscript)
-        self._raw_pending: tuple[bytes, int, str, bool] | None = None  # start tag bytes, offset, name, foreign
+        self._raw_pending: tuple[bytes, int, str, dict[str, str]] | None = None  # tag bytes, offset, name, attributes
         self._raw_suppress = False
         # Tree-builder simulation.
         self._foreign: list[tuple[str, bool]] = []  # open foreign elements: (name, HTML inside?)
@@ -511,7 +511,7 @@ class Scanner:
             if inspection.asked or inspection.handlers:
                 if not foreign and name in ("script", "style"):
                     # The body decides too: hold the start tag until the end tag is seen.
-                    self._enter_raw(name, end, pending=(raw, self._offset + start, name, False))
+                    self._enter_raw(name, end, pending=(raw, self._offset + start, name, decoded))
                     self._hold_from(start)
                     self._advance(end)
                     return True
@@ -667,7 +667,7 @@ class Scanner:
 
     # ----------------------------------------------------------------- RAWTEXT / RCDATA / script data
 
-    def _enter_raw(self, name: str, body_start: int, pending: tuple[bytes, int, str, bool] | None) -> None:
+    def _enter_raw(self, name: str, body_start: int, pending: tuple[bytes, int, str, dict[str, str]] | None) -> None:
         self._mode = RAW
         self._raw_name = name
         self._raw_name_bytes = name.encode("ascii")
@@ -809,10 +809,12 @@ class Scanner:
             if self._suppressing:
                 self._emit_from = cut
             return
-        raw, offset, name, foreign = pending
+        raw, offset, name, decoded = pending
+        foreign = False  # only HTML script/style bodies are held (SVG ones are markup)
         start = offset - self._offset
-        text = buf[body:cut].decode(self.encoding, errors="replace").replace("\x00", "\ufffd")
-        decoded, _ = quick_attributes(raw, len(name) + 1, self.encoding)
+        text = buf[body:cut].decode(self.encoding, errors="replace")
+        if "\x00" in text:
+            text = text.replace("\x00", "\ufffd")
         inspection = inspect_tag(name, decoded, foreign=foreign, base=self._base)
         if name == "style":
             inspection.urls.extend(FetchURL("text", resolve(url, self._base)) for url in css_urls(text))

@@ -105,3 +105,18 @@ def test_nothing_refused_is_live_after_strip(document: bytes) -> None:
 @given(documents)
 def test_keep_is_byte_identical(document: bytes) -> None:
     assert run(document, lambda element: KEEP, encoding="utf-8") == document
+
+
+# Markup-ish noise: the small cap forces the over-long tag and body paths.
+noise = st.lists(st.one_of(fragment, st.binary(max_size=40).map(lambda b: b.decode("latin-1")),
+                           st.sampled_from(['<img alt="' + "a" * 90, "x" * 100, '<script src="https://tracker.test/q.js" data-x="' + "y" * 80 + '">'])),
+                 min_size=1, max_size=12).map(lambda parts: "".join(parts).encode("utf-8", errors="surrogatepass"))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(noise, st.lists(st.integers(min_value=1, max_value=50), max_size=8), st.sampled_from([decide, strip_decide]))
+def test_any_chunking_gives_the_same_output_and_never_raises(document: bytes, chunks: list[int], how) -> None:
+    whole = run(document, how, encoding="utf-8", max_buffer=64)
+    assert run(document, how, chunks, encoding="utf-8", max_buffer=64) == whole
+    # (keeping everything is byte-identical only below the cap: over it, fetching tags fail closed)
+    assert run(document, lambda element: KEEP, chunks, encoding="utf-8") == document
