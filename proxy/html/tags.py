@@ -32,30 +32,27 @@ _ATTR_PARTS = re.compile(
 )
 
 
+_ATTR_TEXT = re.compile(_ATTR_PARTS.pattern.decode("latin-1"))
+
+
 def quick_attributes(data: bytes, start: int, encoding: str) -> tuple[dict[str, str], bool]:
     """Decoded attributes (first of duplicates wins) and the self-closing flag of a tag.
 
-    The cheap path for tags nobody edits: no spans, one ``findall``.
+    The cheap path for tags nobody edits: decode once, one ``findall``, no spans.
     """
     from proxy.html.charrefs import decode_attribute
 
+    text = data[start:].decode(encoding, errors="replace")
+    parts = _ATTR_TEXT.findall(text)
     decoded: dict[str, str] = {}
-    last_unquoted = b""
-    for name, _, double, single, unquoted in _ATTR_PARTS.findall(data, start):
-        key = name.lower().decode("latin-1")
-        if b"\x00" in name:
-            key = key.replace("\x00", "\ufffd")
-        last_unquoted = unquoted
-        if key in decoded:
-            continue
-        value = double or single or unquoted
-        if not value:
-            decoded[key] = ""
-            continue
-        text = value.decode(encoding, errors="replace")
-        decoded[key] = decode_attribute(text) if ("&" in text or "\x00" in text) else text
+    for name, _, double, single, unquoted in reversed(parts):  # reversed: the first one wins
+        decoded[name.lower()] = double or single or unquoted
+    if "&" in text or "\x00" in text:
+        decoded = {name.replace("\x00", "\ufffd"): decode_attribute(value) if ("&" in value or "\x00" in value) else value
+                   for name, value in decoded.items()}
     # "/>" closes the tag unless that "/" ends an unquoted value (<a href=x/>).
-    self_closing = data.endswith(b"/>") and not (last_unquoted and data.endswith(last_unquoted + b">"))
+    last_unquoted = parts[-1][4] if parts else ""
+    self_closing = data.endswith(b"/>") and not (last_unquoted and text.endswith(last_unquoted + ">"))
     return decoded, self_closing
 
 

@@ -13,6 +13,7 @@ from urllib.parse import urljoin, urlsplit
 
 _STRIP = "\t\n\f\r "
 _TAB_OR_NEWLINE = re.compile(r"[\t\n\r]")
+_ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 _REFRESH = re.compile(
     r"""^[\t\n\f\r ]*[0-9.]*[\t\n\f\r ]*[;,]?[\t\n\f\r ]*(?:url[\t\n\f\r ]*=[\t\n\f\r ]*)?(.*)$""",
     re.I | re.S,
@@ -21,9 +22,13 @@ _REFRESH = re.compile(
 
 def resolve(url: str, base: str | None) -> str:
     """Absolute form of ``url`` against ``base`` (or as written when impossible)."""
-    url = _TAB_OR_NEWLINE.sub("", url.strip(_STRIP))
+    url = url.strip(_STRIP)
+    if "\t" in url or "\n" in url or "\r" in url:
+        url = _TAB_OR_NEWLINE.sub("", url)
     if not url:
         return url
+    if "/." not in url and _ABSOLUTE.match(url) is not None:
+        return url  # already absolute, no dot segments: nothing for a base to change
     try:
         if base:
             return urljoin(base, url)
