@@ -70,6 +70,7 @@ SVG_WHOLE = frozenset({"image", "use", "feimage", "script", "style"})
 # Attribute names renamed after the cut of an over-long tag that is being deferred.
 LONG_TAG_MOVED = frozenset({"src", "srcset", "srcdoc", "poster", "data", "href", "xlink:href", "imagesrcset",
                             "ping", "style", "background", "http-equiv", *LAZY_ATTRS})
+LONG_TAG_GENERIC = frozenset({"background", *LAZY_ATTRS})
 _NAME_HEAD = re.compile(rb"[\t\n\f\r /]*+([^\t\n\f\r />][^\t\n\f\r />=]*+)")
 _AFTER_NAME = re.compile(rb"[\t\n\f\r ]*+(?:(=)[\t\n\f\r ]*+([\"']?))?")
 _SEPARATORS = re.compile(rb"[\t\n\f\r /]*+")
@@ -946,14 +947,19 @@ class Scanner:
     def _long_neutralises(self, attribute: str, name: str) -> bool:
         """Should this attribute, seen after the cut of an over-long tag, be renamed?"""
         decision = self._long_decision
-        if decision is not None and decision.action is not Action.DEFER:
-            return False
-        if not (attribute in LONG_TAG_MOVED or (attribute.startswith("on") and len(attribute) > 2)
-                or (attribute == "type" and name in ("script", "style"))):
-            return False
-        if decision is None:  # fail closed: a fetching attribute nobody was asked about
+        handler = attribute.startswith("on") and len(attribute) > 2
+        if not self._long_info[3]:  # nobody was asked about this tag
+            # Nobody was asked about this tag. Rename only what makes the fast path stop
+            # too, so the output does not depend on whether the chunking let us see the
+            # tag whole. (A style attribute is left alone: only its value says whether
+            # it fetches. Documented limit for tags over max_buffer.)
+            if not (handler or attribute in LONG_TAG_GENERIC or (attribute == "ping" and name in ("a", "area"))):
+                return False
             self._long_decision = Decision(Action.DEFER, "unclassified")
-        return True
+            return True
+        if decision is None or decision.action is not Action.DEFER:
+            return False
+        return (attribute in LONG_TAG_MOVED or handler or (attribute == "type" and name in ("script", "style")))
 
     def _finish_long_tag(self, gt: int, name: str, end_tag: bool) -> bool:
         foreign = self._long_info[2]
