@@ -17,7 +17,17 @@ from proxy.html.scanner import Decide, Scanner
 
 
 class Rewriter:
-    """Rewrite one HTML document as it streams; see docs/internals.md."""
+    """Rewrite one HTML document as it streams; see docs/internals.md.
+
+    ``decide(element) -> Decision`` is called once per element that can fetch or run
+    (and once per ``on*`` handler, with ``element.attribute`` naming it). ``encoding``
+    is the HTTP charset if any; ``rewriter.encoding`` is None until the encoding is
+    chosen (at most 1024 bytes in). ``base_url`` is the document's URL, against which
+    ``Element.urls`` are resolved (after the first ``<base href>``). ``max_buffer``
+    bounds what is held back; what happens at the cap is described in
+    ``proxy.html.scanner``. ``inject`` is inserted after ``<head>``, else before
+    ``<body>``, else before the first content, else at the end.
+    """
 
     def __init__(self, decide: Decide, *, encoding: str | None = None, base_url: str | None = None,
                  max_buffer: int = 256 * 1024, inject: bytes | None = None) -> None:

@@ -18,14 +18,24 @@ Readings it chooses where a browser could go either way (STYLE.md habit 4):
   value, comment, or raw-text body inside the noscript), the ``</`` is rewritten to
   ``<\\/`` so both readings agree on where the noscript ends, and ``<plaintext>`` inside
   noscript does not switch to PLAINTEXT.
-* An end tag inside SVG/MathML that matches no open foreign element leaves foreign
-  content (the common case: it closes an HTML ancestor).
-* A tag longer than ``max_buffer`` is decided on what was seen, marked
-  ``text_truncated``; if it is a kind that can fetch, it is deferred even when the
-  decision was to keep it (fail closed) and every later fetching attribute is renamed
-  as it streams past. Script and style bodies longer than ``max_buffer`` are decided on
-  their first ``max_buffer`` bytes and then streamed. Comments stream.
-* Input that ends inside a tag is passed through unchanged (a browser drops it).
+* Inside ``<select>``, parsers disagree on whether ``<style>``, ``<xmp>``, ``<title>``...
+  switch to raw text (the classic spec ignores them there). Their bodies are scanned as
+  raw text for the tokenizer state and also rewritten as markup.
+* Inside SVG/MathML, HTML fetch rules apply too (an ``<iframe src>`` there fetches
+  nothing, but neutralising it costs nothing). An end tag that matches no open foreign
+  element but names an HTML element leaves foreign content (it closes an ancestor).
+* The scanner follows its *output*: when a tag is stripped, the state it would have
+  caused (breaking out of SVG, a raw-text body) is not assumed for what follows.
+
+The ``max_buffer`` cap (the "fail closed" setting): a tag longer than ``max_buffer`` is
+decided on its first ``max_buffer`` bytes (``text_truncated``); if it can fetch, it is
+deferred even when the decision was to keep it, and every later fetching attribute is
+renamed as it streams past (for a tag nobody was asked about, only attributes that make
+the fast path stop, so a late ``style`` there is the one documented gap). Script and
+style bodies longer than ``max_buffer`` are decided on their first ``max_buffer`` bytes
+and then streamed. Comments, bogus comments and CDATA stream. Input that ends inside a
+tag is passed through unchanged (a browser drops it). The same input gives the same
+output for every chunking, the cap included.
 
 Standard library only; must not import aiohttp, mitmproxy, jwt or pydantic.
 """
