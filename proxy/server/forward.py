@@ -184,11 +184,14 @@ def abort_midway(request: web.Request, runtime: SiteRuntime, exc: BaseException)
     can tell the client the body is incomplete; finishing it cleanly would pass off a
     truncated page as whole, and waiting would leave the client hanging.
     """
+    transport = request.transport
+    if transport is None or transport.is_closing():
+        # Not the upstream's fault: the visitor went away while we were writing.
+        log.debug("client went away during %s %s", request.method, request.path)
+        return
     request.app[SERVICES].metrics.upstream_errors.labels(runtime.site_id, "body").inc()
     log.warning("upstream %s failed mid-body for %s %s: %r", runtime.upstream_origin, request.method, request.path, exc)
-    transport = request.transport
-    if transport is not None:
-        transport.abort()
+    transport.abort()
 
 
 def _count(request: web.Request, runtime: SiteRuntime, kind: str, status: int) -> None:
