@@ -42,57 +42,26 @@ Standard library only; must not import aiohttp, mitmproxy, jwt or pydantic.
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable
 
 from proxy.html import patterns as P
-from proxy.html.charrefs import decode_attribute
-from proxy.html.css import css_urls
 from proxy.html.edits import PREFIX, EditBuilder
 from proxy.html.element import Action, Decision, Element, FetchURL
-from proxy.html.fetch import ALWAYS_ASKED, BREAKOUT, FOREIGN_END_INTERESTING, HTML_ELEMENTS, LAZY_ATTRS, Inspection, inspect_tag
-from proxy.html.tags import TAG, Attr, apply_edit, parse_attributes, quick_attributes, truncated_attributes
+from proxy.html.fetch import BREAKOUT, FOREIGN_END_INTERESTING, HTML_ELEMENTS, Inspection, inspect_tag
+from proxy.html.overlong import OverlongTags
+from proxy.html.rules import (BOGUS, CDATA, COMMENT, DATA, HEAD_CONTENT, LONG_TAG, MATHML_TEXT_INTEGRATION, PLAINTEXT, RAW,
+                              RAWTEXT_ELEMENTS, S_DATA, SVG_INTEGRATION, SVG_WHOLE, TEXT_MODE_ELEMENTS, VOID,
+                              WHOLE_ELEMENT, defuse_noscript)
+from proxy.html.tags import TAG, Attr, apply_edit, parse_attributes, quick_attributes
+from proxy.html.textmodes import TextModes
 from proxy.html.urls import resolve, usable_base
 
-log = logging.getLogger(__name__)
 
 Decide = Callable[[Element], Decision]
 
-# Tokenizer modes.
-DATA, RAW, COMMENT, BOGUS, CDATA, PLAINTEXT, LONG_TAG = range(7)
-# Script data sub-states.
-S_DATA, S_ESCAPED, S_DOUBLE = range(3)
 
-VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "image", "input", "link", "meta",
-                  "source", "track", "wbr", "param", "keygen", "frame", "basefont", "bgsound"})
-RAWTEXT_ELEMENTS = frozenset({"style", "xmp", "iframe", "noembed", "noframes", "title", "textarea"})
-TEXT_MODE_ELEMENTS = RAWTEXT_ELEMENTS | {"script"}
-# Start tags that end foreign content (tree construction, "in foreign content").
-SVG_INTEGRATION = frozenset({"foreignobject", "desc", "title"})
-MATHML_TEXT_INTEGRATION = frozenset({"mi", "mo", "mn", "ms", "mtext"})
-HEAD_CONTENT = frozenset({"html", "meta", "title", "link", "base", "style", "script", "noscript",
-                          "template", "basefont", "bgsound"})
-# Elements a STRIP removes entirely; for the rest it removes only the fetching attributes
-# (a <div style="background:url(tracker)"> keeps its content, an <a ping> stays a link).
-WHOLE_ELEMENT = ALWAYS_ASKED | {"input", "meta"}
-SVG_WHOLE = frozenset({"image", "use", "feimage", "script", "style"})
-# Attribute names renamed after the cut of an over-long tag that is being deferred.
-LONG_TAG_MOVED = frozenset({"src", "srcset", "srcdoc", "poster", "data", "href", "xlink:href", "imagesrcset",
-                            "ping", "style", "background", "http-equiv", *LAZY_ATTRS})
-LONG_TAG_GENERIC = frozenset({"background", *LAZY_ATTRS})
-_NAME_HEAD = re.compile(rb"[\t\n\f\r /]*+([^\t\n\f\r />][^\t\n\f\r />=]*+)")
-_AFTER_NAME = re.compile(rb"[\t\n\f\r ]*+(?:(=)[\t\n\f\r ]*+([\"']?))?")
-_SEPARATORS = re.compile(rb"[\t\n\f\r /]*+")
-_UNQUOTED_END = re.compile(rb"[\t\n\f\r >]")
-_TERMINATOR_BYTES = frozenset(b"\t\n\f\r />")
-
-
-def _defuse_noscript(data: bytes) -> bytes:
-    return P.NOSCRIPT_END.sub(rb"<\\/", data)
-
-
-class Scanner:
+class Scanner(TextModes, OverlongTags):
     """Byte-preserving streaming rewriter for one ASCII-compatible document."""
 
     def __init__(self, decide: Decide, *, encoding: str, base_url: str | None = None,
@@ -347,7 +316,7 @@ class Scanner:
         """A comment-like token [start, end) is complete; defuse it inside noscript."""
         if self._noscript and not self._suppressing:
             chunk = self._buf[start:end]
-            defused = _defuse_noscript(chunk)
+            defused = defuse_noscript(chunk)
             if defused != chunk:
                 self._replace(start, end, defused)
                 return True
@@ -441,7 +410,7 @@ class Scanner:
                     return True
         self._close_contexts(name)
         if self._noscript and not self._suppressing and P.NOSCRIPT_END.search(self._buf, start + 1, end):
-            self._replace(start, end, self._buf[start:start + 1] + _defuse_noscript(self._buf[start + 1:end]))
+            self._replace(start, end, self._buf[start:start + 1] + defuse_noscript(self._buf[start + 1:end]))
             return True
         self._advance(end)
         return True
@@ -552,7 +521,7 @@ class Scanner:
         else:
             if self._noscript and not self._suppressing:
                 edited = new_tag if new_tag is not None else raw
-                defused = _defuse_noscript(edited)
+                defused = defuse_noscript(edited)
                 if defused != raw:
                     new_tag = defused
             if new_tag is not None:
@@ -668,330 +637,3 @@ class Scanner:
         if out == data:
             return None
         return out.decode("utf-8", errors="replace")
-
-    def _markup_reading(self, body: bytes) -> bytes:
-        """A raw-text body rewritten as if it were markup (for the other reading)."""
-        inner = Scanner(self._decide, encoding=self.encoding, base_url=self._base, max_buffer=self._max,
-                        in_srcdoc=self._in_srcdoc)
-        inner._base_seen = True
-        return inner.feed(body) + inner.close()
-
-    # ----------------------------------------------------------------- RAWTEXT / RCDATA / script data
-
-    def _enter_raw(self, name: str, body_start: int, pending: tuple[bytes, int, str, dict[str, str]] | None) -> None:
-        self._mode = RAW
-        self._raw_name = name
-        self._raw_name_bytes = name.encode("ascii")
-        self._raw_script = name == "script"
-        self._script_state = S_DATA
-        self._raw_body = self._raw_scan = self._offset + body_start
-        self._raw_pending = pending
-        # Inside <select>, older parsers (and the spec before customizable selects)
-        # ignore <style>, <xmp>, <title>...: their bodies are markup there. Read both ways.
-        self._raw_dual = self._select and name != "script"
-        self._raw_hold = pending is not None or self._noscript > 0 or self._raw_dual
-
-    def _scan_script(self, buf: bytes, position: int) -> int | None:
-        """Run the script-data states from ``position``; the start of ``</script`` or None.
-
-        Uses ``bytes.find`` (memchr) rather than a regex search: script bodies are the
-        bulk of many pages and a regex without a literal prefix walks them byte by byte.
-        """
-        state = self._script_state
-        size = len(buf)
-        dash = -2  # position of the next "-->", computed lazily (-2: not yet looked)
-        while True:
-            if state != S_DATA and (dash == -2 or (0 <= dash < position)):
-                dash = buf.find(b"-->", position)
-            less = buf.find(b"<", position)
-            if state != S_DATA and dash >= 0 and (less < 0 or dash < less):
-                state = S_DATA if state == S_ESCAPED or state == S_DOUBLE else state
-                position = dash + 3
-                dash = -2
-                continue
-            if less < 0 or less + 9 > size:
-                if less >= 0 and less + 9 > size:
-                    # Maybe the start of a token that the next chunk completes.
-                    pass
-                self._script_state = state
-                self._raw_scan = self._offset + max(position, size - 8)
-                return None
-            following = buf[less + 1]
-            if following == 0x2F:  # "</"
-                if buf[less + 2:less + 8].lower() == b"script" and buf[less + 8] in _TERMINATOR_BYTES:
-                    if state == S_DOUBLE:
-                        state = S_ESCAPED
-                        position = less + 8
-                        continue
-                    self._script_state = state
-                    self._raw_scan = self._offset + less
-                    return less
-            elif following == 0x21 and state == S_DATA:  # "<!--"
-                if buf[less + 2:less + 4] == b"--":
-                    state = S_ESCAPED
-                    position = less + 2  # its dashes count towards "-->"
-                    dash = -2
-                    continue
-            elif state == S_ESCAPED and following in (0x53, 0x73):  # "<script" + terminator
-                if buf[less + 1:less + 7].lower() == b"script" and buf[less + 7] in _TERMINATOR_BYTES:
-                    state = S_DOUBLE
-                    position = less + 7
-                    continue
-            position = less + 1
-
-    def _find_end_tag(self, buf: bytes, position: int) -> int | None:
-        """Start of ``</name`` + terminator for the current RAWTEXT/RCDATA element."""
-        name = self._raw_name_bytes
-        length = len(name) + 2
-        size = len(buf)
-        while True:
-            found = buf.find(b"</", position)
-            if found < 0 or found + length >= size:
-                self._raw_scan = self._offset + max(position, size - length)
-                return None
-            if buf[found + 2:found + length].lower() == name and buf[found + length] in _TERMINATOR_BYTES:
-                self._raw_scan = self._offset + found
-                return found
-            position = found + 2
-
-    def _raw(self, eof: bool) -> bool:
-        buf = self._buf
-        size = len(buf)
-        scan = max(self._raw_scan - self._offset, 0)
-        body = self._raw_body - self._offset
-        if self._raw_script:
-            end = self._scan_script(buf, scan)
-        else:
-            end = self._find_end_tag(buf, scan)
-        if end is None:
-            if eof:
-                end = size
-            else:
-                safe = self._raw_scan - self._offset
-                if self._raw_hold and safe - body > self._max:
-                    self._release_body(body, body + self._max, truncated=True)
-                if not self._raw_hold:
-                    self._advance(max(safe, self._pos))
-                return False
-        if self._raw_hold:
-            # The same cut whatever the chunking: a body over the cap is judged on its prefix.
-            truncated = end - body > self._max
-            self._release_body(body, body + self._max if truncated else end, truncated=truncated)
-        if end >= size:
-            self._advance(size)
-            self._mode = DATA
-            self._raw_suppress = False
-            return False
-        closing = TAG.match(buf, end)
-        if closing is None:
-            if not eof and size - end < self._max:
-                self._advance(max(end, self._pos))
-                return False
-            # An end tag that never closes: let the long-tag path stream it.
-            self._advance(max(end, self._pos))
-            self._mode = DATA
-            was_suppressing = self._raw_suppress
-            self._raw_suppress = False
-            if was_suppressing:
-                self._emit_from = end
-            return True
-        self._advance(closing.end())
-        if self._raw_suppress:
-            self._raw_suppress = False
-            self._emit_from = closing.end()
-        self._mode = DATA
-        return True
-
-    def _release_body(self, body: int, cut: int, *, truncated: bool) -> None:
-        """Decide on a held start tag with ``_buf[body:cut]`` as its text, then emit."""
-        buf = self._buf
-        pending = self._raw_pending
-        self._raw_pending = None
-        self._raw_hold = False
-        if pending is None:  # a body held only because of <noscript> or <select>
-            chunk = buf[body:cut]
-            defused = self._markup_reading(chunk) if self._raw_dual else chunk
-            defused = _defuse_noscript(defused) if not truncated else defused
-            if defused != chunk and not self._suppressing:
-                self._out.append(buf[self._emit_from:body])
-                self._out.append(defused)
-                self._emit_from = cut
-            self._advance(max(cut, self._pos))
-            if self._suppressing:
-                self._emit_from = cut
-            return
-        raw, offset, name, decoded = pending
-        foreign = False  # only HTML script/style bodies are held (SVG ones are markup)
-        start = offset - self._offset
-        text = buf[body:cut].decode(self.encoding, errors="replace")
-        if "\x00" in text:
-            text = text.replace("\x00", "\ufffd")
-        inspection = inspect_tag(name, decoded, foreign=foreign, base=self._base)
-        if name == "style":
-            inspection.urls.extend(FetchURL("text", resolve(url, self._base)) for url in css_urls(text))
-        new_tag, strip_element = self._decide_tag(raw, name, None, decoded, inspection, foreign=foreign,
-                                                  start=start, text=text, truncated=truncated)
-        if strip_element:
-            # Nothing of it was emitted yet (emit_from is the tag start): drop from here.
-            self._raw_suppress = True
-            self._emit_from = max(self._pos, start)
-            return
-        if self._noscript and not self._suppressing:
-            defused_tag = _defuse_noscript(new_tag if new_tag is not None else raw)
-            if defused_tag != raw:
-                new_tag = defused_tag
-        if new_tag is not None and not self._suppressing:
-            self._out.append(new_tag)
-            self._emit_from = start + len(raw)
-        body_bytes = buf[body:cut]
-        if (self._noscript or self._raw_dual) and not truncated:
-            defused = self._markup_reading(body_bytes) if self._raw_dual else body_bytes
-            defused = _defuse_noscript(defused) if self._noscript else defused
-            if defused != body_bytes:
-                if new_tag is None:
-                    self._out.append(buf[self._emit_from:body])
-                self._out.append(defused)
-                self._emit_from = cut
-        self._pos = max(self._pos, cut if not truncated else self._pos)
-
-    # ----------------------------------------------------------------- over-long tags
-
-    def _begin_long_tag(self, position: int, end_tag: bool) -> bool:
-        """A tag longer than max_buffer: decide on what was seen, then stream it."""
-        buf = self._buf
-        name_match = re.match(rb"</?([^\t\n\f\r />]*+)", buf[position:position + self._max])
-        assert name_match is not None
-        name = name_match.group(1).lower().decode("latin-1")
-        foreign = self._in_foreign()
-        interesting = False
-        self._long_decision = None
-        if not end_tag and self._strip_name is None:
-            seen = buf[position:position + self._max]
-            attrs = truncated_attributes(seen, name_match.end(), len(seen))
-            decoded: dict[str, str] = {}
-            for attr in attrs:
-                if attr.name not in decoded:
-                    decoded[attr.name] = decode_attribute(seen[attr.value_start:attr.value_end].decode(self.encoding, errors="replace"))
-            inspection = inspect_tag(name, decoded, foreign=foreign, base=self._base)
-            if inspection.asked:
-                interesting = True
-                element = self._element(name, decoded, position, foreign=foreign, urls=inspection.urls,
-                                        truncated=True)
-                decision = self._decide(element)
-                if decision.action in (Action.KEEP, Action.ACTIVATE):
-                    decision = Decision(Action.DEFER, decision.category or "unclassified", decision.vendor)
-                self._long_decision = decision
-                if decision.action is Action.STRIP:
-                    self._start_suppressing(position)
-                    self._strip_name = name
-                    self._strip_depth = 1
-                    self._long_info = (name, end_tag, foreign, True)
-                    self._long_strip_void = name in VOID
-                    self._mode = LONG_TAG
-                    self._long_quote = b""
-                    self._advance(position + name_match.end())
-                    return True
-            log.warning("tag at byte %d is longer than max_buffer (%d); decided on its first bytes",
-                        self._offset + position, self._max)
-        self._long_strip_void = False
-        self._long_info = (name, end_tag, foreign, interesting)
-        self._long_quote = b""
-        self._mode = LONG_TAG
-        self._advance(position + name_match.end())
-        return True
-
-    def _long_tag(self, eof: bool) -> bool:
-        """Stream an over-long tag: attribute by attribute, values as they come."""
-        buf = self._buf
-        size = len(buf)
-        position = self._pos
-        name, end_tag, _, _ = self._long_info
-        while position < size:
-            state = self._long_quote
-            if state in (b'"', b"'", b" "):  # inside a value
-                if state == b" ":
-                    found = _UNQUOTED_END.search(buf, position)
-                    stop = found.start() if found is not None else -1
-                else:
-                    stop = buf.find(state, position)
-                    stop = stop + 1 if stop >= 0 else -1
-                if stop < 0:
-                    position = size
-                    break
-                self._long_quote = b""
-                position = stop
-                continue
-            if state == b"=":  # right after an attribute name
-                after = _AFTER_NAME.match(buf, position)
-                assert after is not None
-                if after.end() >= size and not eof:
-                    break
-                position = after.end()
-                self._long_quote = b""
-                if after.group(1):
-                    if after.group(2):
-                        self._long_quote = after.group(2)
-                    elif position < size and buf[position] != 0x3E:
-                        self._long_quote = b" "
-                continue
-            position = _SEPARATORS.match(buf, position).end()
-            if position >= size:
-                break
-            if buf[position] == 0x3E:  # ">"
-                return self._finish_long_tag(position, name, end_tag)
-            head = _NAME_HEAD.match(buf, position)
-            assert head is not None
-            if head.end() >= size and not eof:
-                break  # the attribute name may continue in the next chunk
-            if not end_tag and self._long_neutralises(head.group(1).lower().decode("latin-1"), name):
-                self._advance(head.start(1))
-                self._insert(head.start(1), PREFIX.encode("ascii"))
-            position = head.end()
-            self._long_quote = b"="
-        self._advance(position)
-        if eof:
-            self._advance(size)
-            self._mode = DATA
-        return False
-
-    def _long_neutralises(self, attribute: str, name: str) -> bool:
-        """Should this attribute, seen after the cut of an over-long tag, be renamed?"""
-        decision = self._long_decision
-        handler = attribute.startswith("on") and len(attribute) > 2
-        if not self._long_info[3]:  # nobody was asked about this tag
-            # Nobody was asked about this tag. Rename only what makes the fast path stop
-            # too, so the output does not depend on whether the chunking let us see the
-            # tag whole. (A style attribute is left alone: only its value says whether
-            # it fetches. Documented limit for tags over max_buffer.)
-            if not (handler or attribute in LONG_TAG_GENERIC or (attribute == "ping" and name in ("a", "area"))):
-                return False
-            self._long_decision = Decision(Action.DEFER, "unclassified")
-            return True
-        if decision is None or decision.action is not Action.DEFER:
-            return False
-        return (attribute in LONG_TAG_MOVED or handler or (attribute == "type" and name in ("script", "style")))
-
-    def _finish_long_tag(self, gt: int, name: str, end_tag: bool) -> bool:
-        foreign = self._long_info[2]
-        decision = self._long_decision
-        if decision is not None and decision.action is Action.DEFER and not end_tag:
-            extra = ' data-consent="%s"' % (decision.category or "unclassified")
-            if decision.vendor:
-                extra += ' data-consent-vendor="%s"' % decision.vendor
-            if name in ("script", "style"):
-                extra += ' type="text/plain"'
-            self._advance(gt)
-            self._insert(gt, extra.encode("ascii", errors="replace"))
-        self._advance(gt + 1)
-        self._mode = DATA
-        if self._strip_name is not None and self._long_info[3] and self._long_strip_void:
-            self._stop_strip(gt + 1)
-        elif self._strip_name is not None and self._long_info[3]:
-            if name in RAWTEXT_ELEMENTS or name == "script":
-                self._strip_name = None
-                self._raw_suppress = True
-        if end_tag:
-            self._close_contexts(name)
-        else:
-            self._open_contexts(name, foreign, False, {})
-        return True
