@@ -97,6 +97,7 @@ class Scanner(TextModes, OverlongTags):
         self._noscript = 0
         self._template = 0
         self._select = False
+        self._foreign_doubt = False   # maybe still in SVG/MathML (see _close_contexts)
         self._raw_dual = False
         # STRIP of an element with content: suppress until its end tag.
         self._strip_name: str | None = None
@@ -423,8 +424,14 @@ class Scanner(TextModes, OverlongTags):
                 del self._foreign[index:]
                 return
             if self._in_foreign() and name in HTML_ELEMENTS:
-                # </p>, </br> and end tags of HTML ancestors leave foreign content.
+                # </p> and </br> always leave foreign content; the end tag of an HTML
+                # ancestor leaves it only if that ancestor is open, which we cannot know:
+                # read what follows both ways until the readings meet again.
                 self._leave_foreign()
+                if name not in ("p", "br"):
+                    self._foreign_doubt = True
+        if self._foreign_doubt and name in ("svg", "math"):
+            self._foreign_doubt = False
         if name == "select":
             self._select = False
         if name == "noscript" and self._noscript:
@@ -460,6 +467,8 @@ class Scanner(TextModes, OverlongTags):
         foreign = self._in_foreign()
         raw = buf[start:end]
         decoded, self_closing = quick_attributes(raw, match.start(3) - start, self.encoding)
+        if self._foreign_doubt and name in BREAKOUT:
+            self._foreign_doubt = False  # both readings are in HTML content after this
         before_breakout: list[tuple[str, bool]] | None = None
         if foreign and (name in BREAKOUT or (name == "font" and ("color" in decoded or "face" in decoded or "size" in decoded))):
             before_breakout = list(self._foreign)

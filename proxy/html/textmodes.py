@@ -45,7 +45,7 @@ class TextModes:
         self._raw_pending = pending
         # Inside <select>, older parsers (and the spec before customizable selects)
         # ignore <style>, <xmp>, <title>...: their bodies are markup there. Read both ways.
-        self._raw_dual = self._select and name != "script"
+        self._raw_dual = (self._select and name != "script") or self._foreign_doubt
         self._raw_hold = pending is not None or self._noscript > 0 or self._raw_dual
 
     def _scan_script(self, buf: bytes, position: int) -> int | None:

@@ -146,3 +146,15 @@ def test_raw_text_inside_select_is_read_both_ways() -> None:
     out = run_split(document, Recorder)
     assert out.count(b"data-consent-src") == 1
     assert out.index(b"data-consent-src") < out.index(b"</select>")
+
+
+def test_stray_html_end_tag_in_svg_is_read_both_ways() -> None:
+    # </noscript> with no open noscript leaves SVG open (the <img> breaks out: live);
+    # </div> closing an open div leaves SVG (the <style> is raw text). Both are covered.
+    for document in (b"<svg></noscript><script>" + PIXEL + b"</script>",
+                     b"<div><svg></div><style><!--</style>" + PIXEL + b"-->"):
+        out = run_split(document, Recorder)
+        assert b"data-consent-src" in out, document
+        for scripting in (True, False):
+            tree = html5lib.HTMLParser(namespaceHTMLElements=False).parse(out, scripting=scripting)
+            assert not [img for img in tree.iter() if str(img.tag).endswith("img") and img.get("src")]
