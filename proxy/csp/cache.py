@@ -1,0 +1,43 @@
+"""One build per site and consent state: the policy and the guard never depend on the request.
+
+Standard library only: must not import aiohttp, mitmproxy, jwt, pydantic or ``proxy.html``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
+
+
+_CACHE: OrderedDict[tuple[Any, ...], tuple[Any, Any, Any]] = OrderedDict()
+
+
+_CACHE_SIZE = 512
+
+
+def per_consent_state(build: Callable[[Any, Any, Any], _T], site: Any, state: Any, catalogue: Any) -> _T:
+    """`build(site, state, catalogue)`, remembered per site and consent state.
+
+    Both results depend only on the site policy, the catalogue and what the visitor
+    chose, never on the request; building them walks the whole catalogue, which costs
+    milliseconds, so every response of one consent state shares one result. Sites and
+    catalogues are keyed by identity (a reloaded config is a new object) and kept in
+    the entry, so a recycled id() can never return another site's result.
+    """
+    try:
+        choices = tuple(sorted((str(k), bool(v)) for k, v in (getattr(state, "vendors", None) or {}).items()))
+        key = (build.__name__, id(site), id(catalogue), frozenset(state.categories), choices, bool(getattr(state, "gpc", False)))
+    except (AttributeError, TypeError):
+        return build(site, state, catalogue)  # a state we cannot key: build every time
+    entry = _CACHE.get(key)
+    if entry is not None and entry[0] is site and entry[1] is catalogue:
+        _CACHE.move_to_end(key)
+        return entry[2]  # type: ignore[no-any-return]
+    result = build(site, state, catalogue)
+    _CACHE[key] = (site, catalogue, result)
+    if len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return result

@@ -1,0 +1,221 @@
+"""The consent-scoped Content-Security-Policy for one response, and reading upstream policies.
+
+See the package docstring for what the policy admits and why (no 'strict-dynamic',
+scheme sources when unknown third parties are allowed, a size cap). Standard
+library only: must not import aiohttp, mitmproxy, jwt, pydantic or ``proxy.html``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import secrets
+from typing import Any
+
+from proxy.csp.cache import per_consent_state
+from proxy.csp.sources import compact
+from proxy.csp.vendors import (
+    Classification,
+    classify_vendor,
+    consent_path,
+    default_catalogue,
+    host_source,
+    site_sources,
+    split_entry,
+    vendor_sources,
+    vendors_of,
+)
+
+log = logging.getLogger(__name__)
+
+
+REPORT_GROUP = "consentry-csp"
+"""The Reporting API endpoint name our ``report-to`` directive points at."""
+
+
+_NONCE = re.compile(r"'nonce-([A-Za-z0-9+/=_-]+)'")
+
+
+MAX_ALLOWLIST_BYTES = 6 * 1024
+"""The most host-sources we send. Proxies and CDNs in front of Consentry refuse response
+headers past 4-8 KB (nginx's proxy_buffer_size, aiohttp's 8190-byte lines); a larger
+allowlist falls back to scheme sources, leaving refused trackers to the guard."""
+
+
+def new_nonce() -> str:
+    """A fresh per-response nonce (128 random bits, URL-safe base64: valid in CSP and HTML)."""
+    return secrets.token_urlsafe(16)
+
+
+def parse_policy(text: str) -> list[dict[str, list[str]]]:
+    """Parse a CSP header value into policies (a value may join several with commas).
+
+    Directive names are lower-cased; the first occurrence of a directive wins, as in
+    browsers. Sources are kept as written.
+    """
+    policies: list[dict[str, list[str]]] = []
+    for serialized in text.split(","):
+        policy: dict[str, list[str]] = {}
+        for directive in serialized.split(";"):
+            tokens = directive.split()
+            if tokens:
+                policy.setdefault(tokens[0].lower(), tokens[1:])
+        if policy:
+            policies.append(policy)
+    return policies
+
+
+def upstream_nonce(upstream_csp: str | None) -> str | None:
+    """The nonce the upstream's policy admits scripts with (script-src-elem, script-src, default-src)."""
+    if not upstream_csp:
+        return None
+    for policy in parse_policy(upstream_csp):
+        for name in ("script-src-elem", "script-src", "default-src"):
+            if name in policy:
+                for source in policy[name]:
+                    match = _NONCE.fullmatch(source)
+                    if match:
+                        return match.group(1)
+                break
+    return None
+
+
+def nonce_for(upstream_csp: str | None) -> str:
+    """The nonce for one response: the upstream's when it has one, so both policies agree, else fresh."""
+    return upstream_nonce(upstream_csp) or new_nonce()
+
+
+def report_path(site: Any) -> str:
+    """Where browsers send violation reports for this site: ``<consent_path>/csp-report``."""
+    return f"{consent_path(site)}/csp-report"
+
+
+def build_csp(
+    site: Any,
+    state: Any,
+    *,
+    upstream_csp: str | None,
+    nonce: str,
+    catalogue: Any = None,
+    report_to: bool = False,
+) -> tuple[str, str] | None:
+    """Our policy for one HTML response as (header name, value); None when ``site.csp`` is "off".
+
+    The upstream's own header must be sent unchanged beside ours. When the upstream
+    admits scripts by a nonce other than `nonce`, that nonce is admitted too: the
+    rewriter leaves a script's existing nonce alone, and refusing it here would make
+    ours the policy that breaks the site. `report_to` adds ``report-to`` — only pass
+    it when the response also carries `reporting_endpoints_header` (Chromium ignores
+    ``report-uri`` once ``report-to`` is present, and drops reports for an endpoint
+    it was never told about); `csp_headers` does both.
+    """
+    mode = str(getattr(site, "csp", "report") or "report")
+    if mode == "off":
+        return None
+    catalogue = catalogue if catalogue is not None else default_catalogue()
+    nonces = [nonce] if nonce else []
+    theirs = upstream_nonce(upstream_csp)
+    if theirs and theirs not in nonces:
+        log.debug("upstream CSP nonce differs from ours; admitting both")
+        nonces.append(theirs)
+    parts = []
+    for name, sources in per_consent_state(_serialized_directives, site, state, catalogue):
+        if name == "script-src" and nonces:
+            sources = " ".join(f"'nonce-{n}'" for n in nonces) + " " + sources
+        parts.append(f"{name} {sources}")
+    parts.append("script-src-attr 'unsafe-inline'")
+    parts.append(f"report-uri {report_path(site)}")
+    if report_to:
+        parts.append(f"report-to {REPORT_GROUP}")
+    name = "Content-Security-Policy" if mode == "enforce" else "Content-Security-Policy-Report-Only"
+    return name, "; ".join(parts)
+
+
+@functools.cache
+def _warn_large(site_id: str, size: int) -> None:
+    # Once per site and size: the size depends on the consent state, not on the request.
+    log.warning(
+        "site %s: the consent CSP allowlist would be %d bytes (limit %d); sending https:/http: instead, "
+        "so the guard alone stops refused trackers injected at run time for this consent state",
+        site_id, size, MAX_ALLOWLIST_BYTES,
+    )
+
+
+def reporting_endpoints_header(site: Any) -> tuple[str, str]:
+    """The ``Reporting-Endpoints`` header that makes ``report-to consentry-csp`` deliverable."""
+    return "Reporting-Endpoints", f'{REPORT_GROUP}="{report_path(site)}"'
+
+
+def csp_headers(
+    site: Any, state: Any, *, upstream_csp: str | None, nonce: str, catalogue: Any = None
+) -> list[tuple[str, str]]:
+    """Every header our policy needs (the policy with ``report-to``, and ``Reporting-Endpoints``)."""
+    built = build_csp(site, state, upstream_csp=upstream_csp, nonce=nonce, catalogue=catalogue, report_to=True)
+    if built is None:
+        return []
+    return [built, reporting_endpoints_header(site)]
+
+
+def _serialized_directives(site: Any, state: Any, catalogue: Any) -> tuple[tuple[str, str], ...]:
+    """The directives as (name, sources text) pairs: immutable, so one consent state can share them."""
+    return tuple((name, " ".join(sources)) for name, sources in _directives(site, state, catalogue).items())
+
+
+def _directives(site: Any, state: Any, catalogue: Any) -> dict[str, list[str]]:
+    """Our fetch directives: one allowlist in ``default-src``, the script allowlist in ``script-src``.
+
+    Consent is given per vendor, not per resource type, so a consented vendor's
+    sources may serve any fetch: one union in ``default-src`` (which every other fetch
+    directive falls back to) keeps the header small, and response headers have size
+    limits along the way (aiohttp's client and many proxies stop at 8 KB). Only
+    ``script-src`` is narrower (the sources vendors load scripts from), because it
+    must carry the nonce and does not fall back.
+    """
+    own = ["'self'", *site_sources(site)]
+    unknown = str(getattr(site, "unknown_third_party", "allow") or "allow")
+    schemes: list[str] = []
+    scripts: list[str] = []
+    fetches: list[str] = []
+    if unknown == "allow" or Classification(None, unknown).allowed_by(state):
+        # A host allowlist cannot say "every host but the trackers": allow the schemes
+        # (which cover every vendor host too) and leave refused catalogued trackers to
+        # the guard (see the module docstring).
+        schemes = ["https:", "http:"]
+    else:
+        refused: list[str] = []
+        explicit: set[str] = set()   # the site's own rules: kept exactly as written
+        for vendor in vendors_of(catalogue):
+            if not classify_vendor(site, vendor).allowed_by(state):
+                refused.extend(split_entry(entry)[0] for entry in vendor.hosts)
+                continue
+            for name, sources in vendor_sources(vendor).items():
+                (scripts if name in ("script-src", "script-src-elem", "worker-src") else fetches).extend(sources)
+        for rule in getattr(site, "rules", None) or ():
+            host = getattr(rule, "host", None)
+            if not host:
+                continue
+            if Classification(getattr(rule, "vendor", None), rule.category).allowed_by(state):
+                source = host_source(host, getattr(rule, "path_prefix", None))
+                scripts.extend(source)
+                fetches.extend(source)
+                explicit.update(source)
+            else:
+                refused.append(host.lower())
+        scripts = compact(scripts, refused, keep=explicit)
+        fetches = compact(scripts + fetches, refused, keep=explicit)
+        if sum(len(source) + 1 for source in scripts + fetches) > MAX_ALLOWLIST_BYTES:
+            # Past this the header risks 502s from proxies in front of us (nginx's
+            # default proxy_buffer_size is 4-8 KB), which is worse than leaving the
+            # refused trackers to the guard alone; say so once.
+            _warn_large(str(getattr(site, "site_id", "default")), sum(len(s) + 1 for s in scripts + fetches))
+            scripts, fetches, schemes = [], [], ["https:", "http:"]
+    return {
+        # Legacy pages are full of inline styles and data: images; neither is how trackers run.
+        "default-src": [*own, *fetches, "data:", "blob:", "'unsafe-inline'", *schemes, *(["wss:", "ws:"] if schemes else [])],
+        # This is a consent policy, not an XSS policy: breaking eval-based libraries would
+        # break the site without keeping any tracker out (loads still face the allowlist).
+        "script-src": [*own, *scripts, "'unsafe-eval'", *schemes],
+        # Workers fall back to script-src, which has no blob:; many sites build workers from blobs.
+        "worker-src": [*own, "blob:", *schemes],
+    }
