@@ -98,10 +98,21 @@ def guard_script(site: Any, state: Any, *, catalogue: Any = None) -> str:
 
 
 def _baked_guard(site: Any, state: Any, catalogue: Any) -> str:
-    config = json.dumps(guard_config(site, state, catalogue=catalogue), separators=(",", ":"), ensure_ascii=True)
+    found = guard_config(site, state, catalogue=catalogue)
+    if not found["v"] and (found["u"] is None or found["u"] in found["g"]):
+        # Nothing can be refused, now or after a decision (consent only widens without
+        # a reload): the same API, without a line of wrapping to download or run.
+        return _STUB.replace("CSP_MODE", json.dumps(found["c"]).replace("<", "\\u003c"))
+    config = json.dumps(found, separators=(",", ":"), ensure_ascii=True)
     # Inside a <script> element "</script" or "<!--" in the JSON would end or confuse it.
     config = config.replace("<", "\\u003c").replace(">", "\\u003e")
     return _guard_source().replace(_GUARD_PLACEHOLDER, config, 1)
+
+
+_STUB = (
+    "window.__consentry_guard=window.__consentry_guard||{update:function(){},"
+    "refuses:function(){return null},blocked:[],csp:CSP_MODE};"
+)
 
 
 @functools.cache

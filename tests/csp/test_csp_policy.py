@@ -386,3 +386,14 @@ def test_a_new_site_policy_is_never_answered_from_another_sites_cache() -> None:
     guard_old = csp.guard_script(make_site(hosts=("old.example",)), state, catalogue=CATALOGUE)
     guard_new = csp.guard_script(make_site(hosts=("new.example",)), state, catalogue=CATALOGUE)
     assert "old.example" in guard_old and "old.example" not in guard_new
+
+
+def test_guard_is_a_stub_when_nothing_can_be_refused() -> None:
+    everything = consent("preferences", "analytics", "marketing")
+    stub = csp.guard_script(make_site(), everything, catalogue=CATALOGUE)
+    assert len(stub) < 200 and "__consentry_guard" in stub and "update" in stub
+    full = csp.guard_script(make_site(), consent("preferences", "analytics"), catalogue=CATALOGUE)
+    assert len(full) > 2000
+    # Unknown third parties in a refused category keep the real guard.
+    strict = csp.guard_script(make_site(unknown_third_party="marketing"), consent("preferences", "analytics"), catalogue=CATALOGUE)
+    assert len(strict) > 2000
