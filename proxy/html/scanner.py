@@ -61,6 +61,9 @@ from proxy.html.urls import resolve, usable_base
 Decide = Callable[[Element], Decision]
 
 
+_MARKUP_IN_FOREIGN_TEXT = re.compile(rb"<!\[CDATA\[(.*?)(?:\]\]>|$)|<!--.*?-->|<[A-Za-z/!?][^>]*>", re.S)
+
+
 class Scanner(TextModes, OverlongTags):
     """Byte-preserving streaming rewriter for one ASCII-compatible document."""
 
@@ -510,7 +513,9 @@ class Scanner(TextModes, OverlongTags):
                     close = P.end_tag(name).search(buf, end)
                     body_end = close.start() if close is not None else len(buf)
                     truncated = body_end - end > self._max
-                    text = buf[end:min(body_end, end + self._max)].decode(self.encoding, errors="replace")
+                    # Its text is its text nodes: the markup inside is elements, not code.
+                    body = _MARKUP_IN_FOREIGN_TEXT.sub(lambda m: m.group(1) or b"", buf[end:min(body_end, end + self._max)])
+                    text = body.decode(self.encoding, errors="replace")
                 new_tag, strip_element = self._decide_tag(raw, name, None, decoded, inspection, foreign=foreign,
                                                           start=start, text=text, truncated=truncated)
         if strip_element and before_breakout is not None:
