@@ -50,7 +50,10 @@ def normalise(label: str | None) -> str | None:
         return None
     if name.startswith("cp125") and name[5:].isdigit():
         return "windows-125" + name[5:]
-    return {"latin-1": DEFAULT, "iso8859-1": DEFAULT}.get(name, name)
+    if name in ("latin-1", "iso8859-1"):
+        return DEFAULT
+    # WHATWG-style spelling ("euc-jp", "iso-8859-2"), which Python accepts as well.
+    return name.replace("_", "-").replace("iso8859-", "iso-8859-")
 
 
 def is_utf16(name: str) -> bool:

@@ -14,14 +14,14 @@ def test_caller_encoding_wins_over_meta() -> None:
     rewriter = Rewriter(keep_all, encoding="ISO-8859-2")
     rewriter.feed(b'<meta charset="utf-8"><p>x')
     rewriter.close()
-    assert rewriter.encoding == "iso8859-2"
+    assert rewriter.encoding == "iso-8859-2"
 
 
 @pytest.mark.parametrize("declaration,expected", [
     (b'<meta charset="windows-1256">', "windows-1256"),
-    (b"<meta charset=shift_jis>", "shift_jis"),
+    (b"<meta charset=shift_jis>", "shift-jis"),
     (b'<META HTTP-EQUIV="Content-Type" CONTENT="text/html; charset=ISO-8859-1">', "windows-1252"),
-    (b'<meta content="text/html;charset=euc-jp" http-equiv=content-type>', "euc_jp"),
+    (b'<meta content="text/html;charset=euc-jp" http-equiv=content-type>', "euc-jp"),
     (b"<meta charset=utf-16>", "utf-8"),
     (b"<!-- <meta charset=koi8-r> --><meta charset=gbk>", "gbk"),
     (b"<p>no declaration", "windows-1252"),
