@@ -94,6 +94,8 @@ async def forward(request: web.Request, runtime: SiteRuntime) -> web.StreamRespo
     data = request.content if request.body_exists else None
     session = services.session_for(runtime)
     started = time.perf_counter()
+    # A pooled keep-alive connection the upstream closed just as we reused it: aiohttp
+    # itself sends an idempotent request once more on a fresh connection (tested).
     try:
         async with asyncio.timeout(runtime.timeouts.total):
             upstream = await session.request(

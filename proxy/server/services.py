@@ -62,7 +62,9 @@ class Services:
             auto_decompress=False,      # compressed bodies pass through as they are
             cookie_jar=aiohttp.DummyCookieJar(),  # never mix one visitor's cookies into another's request
             timeout=aiohttp.ClientTimeout(total=None),
-            max_field_size=max(max_field_size, 8190) * 2,
+            # Upstreams send long CSP and Set-Cookie lines; allow more than from visitors.
+            max_field_size=max(max_field_size, 8190) * 4,
+            max_line_size=max(max_field_size, 8190) * 4,
             read_bufsize=64 * 1024,
             skip_auto_headers=(),
             trust_env=False,

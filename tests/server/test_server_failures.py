@@ -191,3 +191,40 @@ async def test_total_timeout_bounds_the_headers_not_a_long_body(start_upstream, 
         assert resp.status == 200
         body = await resp.read()
     assert body == b"".join(f"data: {i}\n\n".encode() for i in range(8))
+
+
+async def test_a_reused_connection_closed_by_the_upstream_is_retried_for_get(start_proxy, client):
+    """The upstream answers the first request on a connection and silently drops the second."""
+    served: list[int] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        count = 0
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                count += 1
+                if count == 2:
+                    break   # close without answering, as an idle-timeout race does
+                served.append(count)
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok")
+                await writer.drain()
+                del head
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        proxy = await start_proxy(f"http://127.0.0.1:{port}")
+        for _ in range(3):
+            async with client.get(proxy.url + "/x") as resp:
+                assert resp.status == 200
+                assert await resp.read() == b"ok"
+        async with client.post(proxy.url + "/x", data=b"body") as resp:
+            # A request with a body is never replayed: it may have had an effect.
+            assert resp.status in (200, 502)
+    finally:
+        server.close()
+        await server.wait_closed()
