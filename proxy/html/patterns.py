@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from proxy.html.fetch import FOREIGN_END_INTERESTING, FOREIGN_INTERESTING, INTERESTING_TAGS
+from proxy.html.fetch import FOREIGN_CONTAINERS, FOREIGN_END_INTERESTING, FOREIGN_INTERESTING, INTERESTING_TAGS
 from proxy.html.tags import ATTR, TAG_NAME
 
 _TERMINATOR = rb"[\t\n\f\r />]"
@@ -51,7 +51,9 @@ def _alternatives(words: list[str]) -> bytes:
 
 
 _TAG_WORDS = _alternatives(sorted(INTERESTING_TAGS))
-_END_WORDS = _alternatives(["noscript", "template", "svg", "math", "select"])
+# End tags the tree-builder simulation needs; the SVG/MathML integration points are
+# here so that the fast path can run inside them too.
+_END_WORDS = _alternatives(["noscript", "template", "svg", "math", "select", *FOREIGN_CONTAINERS])
 # Attribute names that can fetch or run something, or mark consent; prefixes suffice
 # because the Python side checks exact names.
 _ATTR_WORDS = _alternatives(["style", "background", "on", "ping", "data-src", "data-lazy-src", "data-bg",

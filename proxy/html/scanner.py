@@ -236,8 +236,8 @@ class Scanner(TextModes, OverlongTags):
         if self._inject is None and self._strip_name is None and not self._noscript:
             if not self._foreign:
                 position = P.SKIP.match(buf, start).end()
-            elif self._foreign[-1][1]:  # HTML inside an integration point: tag by tag
-                position = P.TEXT.match(buf, start).end()
+            elif self._foreign[-1][1]:  # HTML inside an integration point
+                position = P.SKIP.match(buf, start).end()
             else:
                 position = P.SKIP_FOREIGN.match(buf, start).end()
         else:
