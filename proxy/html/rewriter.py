@@ -25,8 +25,10 @@ class Rewriter:
     chosen (at most 1024 bytes in). ``base_url`` is the document's URL, against which
     ``Element.urls`` are resolved (after the first ``<base href>``). ``max_buffer``
     bounds what is held back; what happens at the cap is described in
-    ``proxy.html.scanner``. ``inject`` is inserted after ``<head>``, else before
-    ``<body>``, else before the first content, else at the end.
+    ``proxy.html.scanner``. ``inject`` (UTF-8 bytes, re-encoded to the document's
+    encoding) is inserted after ``<head>``, else before ``<body>``, else before the first
+    content, else at the end. For UTF-16 input, ``Element.offset`` counts bytes of the
+    UTF-8 transcoding.
     """
 
     def __init__(self, decide: Decide, *, encoding: str | None = None, base_url: str | None = None,
@@ -73,8 +75,12 @@ class Rewriter:
             scan_encoding = "utf-8"
         else:
             scan_encoding = name
+        inject = self._inject
+        if inject and scan_encoding != "utf-8":
+            # inject is UTF-8 (usually ASCII); write it in the document's own encoding.
+            inject = inject.decode("utf-8", errors="replace").encode(scan_encoding, errors="xmlcharrefreplace")
         self._scanner = Scanner(self._decide, encoding=scan_encoding, base_url=self._base_url,
-                                max_buffer=self._max_buffer, inject=self._inject)
+                                max_buffer=self._max_buffer, inject=inject)
         self._scanner._offset = len(bom)  # offsets count from the first byte of input
         return bom + self._through(rest)
 

@@ -96,3 +96,11 @@ def test_utf16_from_caller_without_bom() -> None:
     document = '<script src="https://tracker.test/a.js"></script>'.encode("utf-16-le")
     out = run(document, Recorder(), encoding="utf-16le")
     assert b"d\x00a\x00t\x00a\x00-\x00c\x00o\x00n\x00s\x00e\x00n\x00t\x00-\x00s\x00r\x00c\x00" in out
+
+
+def test_inject_is_written_in_the_document_encoding() -> None:
+    banner = "<p>Zustimmung für Cookies</p>".encode()
+    out = run(b"<head><meta charset=windows-1252></head>", keep_all, inject=banner)
+    assert out == b"<head><p>Zustimmung f\xfcr Cookies</p><meta charset=windows-1252></head>"
+    utf16 = run(codecs.BOM_UTF16_LE + "<head></head>".encode("utf-16-le"), keep_all, inject=banner)
+    assert utf16[2:].decode("utf-16-le") == "<head><p>Zustimmung für Cookies</p></head>"
