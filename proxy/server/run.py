@@ -5,7 +5,8 @@ SIGTERM/SIGINT, then stops accepting and lets in-flight requests finish for up t
 ``proxy.drain_timeout`` seconds. SIGHUP re-reads the config file (``holder.reload()``):
 a bad file is logged and the running config stays. With N > 1 workers, N forked
 processes each bind the same port with SO_REUSEPORT and the kernel spreads
-connections across them; the parent forwards signals and waits. uvloop is used when
+connections across them; worker i serves its own metrics on the admin port + i (scrape
+each); the parent forwards signals and waits. uvloop is used when
 it is importable. ``start_servers`` is the in-process form the tests use. Nothing here
 prints: ``announce`` (the CLI passes ``print``) receives the one line worth showing.
 Imports aiohttp (this package is the one place that may); must not import mitmproxy.
@@ -209,15 +210,16 @@ def run(
     # Port 0 would give every worker its own port: pick one free port for all of them.
     if public[1] == 0:
         public = (public[0], _free_port(public[0]))
-    if admin[1] == 0:
-        admin = (admin[0], _free_port(admin[0]))
     children: list[int] = []
     for index in range(count):
+        # Each worker has its own admin port (admin port + index): a shared one would
+        # answer each scrape from a random worker and make every counter jump around.
+        worker_admin = (admin[0], admin[1] + index if admin[1] else 0)
         pid = os.fork()
         if pid == 0:   # worker: serve, then leave without running the parent's atexit hooks
             code = 0
             try:
-                runner(serve(holder, listen=public, admin_listen=admin, reuse_port=True,
+                runner(serve(holder, listen=public, admin_listen=worker_admin, reuse_port=True,
                              announce=announce if index == 0 else None))
             except BaseException:
                 log.exception("worker %d failed", index)

@@ -96,6 +96,20 @@ async def test_two_workers_share_one_port(start_upstream, tmp_path):
                 async with session.get(proxy.url + "/", headers={"Connection": "close"}) as resp:
                     assert resp.status == 200
                     assert "multi" in await resp.text()
+            # Each worker answers for itself on its own admin port; together they saw every request.
+            total = 0.0
+            for offset in range(2):
+                async with asyncio.timeout(20):
+                    while True:   # the second worker may still be starting its admin listener
+                        try:
+                            async with session.get(f"http://127.0.0.1:{admin_port + offset}/metrics") as resp:
+                                text = await resp.text()
+                            break
+                        except aiohttp.ClientConnectionError:
+                            await asyncio.sleep(0.05)
+                total += sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                             if line.startswith("consentry_requests_total{") and 'kind="html"' in line)
+            assert total == 20
     finally:
         code = await proxy.stop()
     assert code == 0
