@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import statistics
+from importlib import resources
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -59,7 +60,7 @@ def site(unknown: str = "allow") -> SimpleNamespace:
 
 
 def sizes() -> list[tuple[str, int, int]]:
-    source = (Path(csp.__file__).parent / "web" / "guard.js").read_text(encoding="utf-8")
+    source = (resources.files("proxy.web") / "guard.js").read_text(encoding="utf-8")
     rows = [("guard.js as written", len(source.encode()), len(gzip.compress(source.encode(), 9)))]
     small = csp.minify_guard(source)
     rows.append(("guard.js minified, no config", len(small.encode()), len(gzip.compress(small.encode(), 9))))
