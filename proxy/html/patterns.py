@@ -78,9 +78,17 @@ _COMMENT = rb"<!--(?:-?>|(?:[^-]++|-(?!-!?>))*+--!?>)"
 
 # meta without http-equiv and input without type are only ever data.
 _QUIET_ATTR = rb"(?!(?i:http-equiv|type)[\t\n\f\r /=>])" + ATTR
+# An input type that is not (and does not contain) "image" loads nothing.
+_NO_IMAGE = rb"(?:(?![iI][mM][aA][gG][eE])"
+_INERT_INPUT_TYPE = (
+    rb"(?i:type)[\t\n\f\r ]*+=[\t\n\f\r ]*+(?:\"" + _NO_IMAGE + rb"[^\"])*+\"|'" + _NO_IMAGE + rb"[^'])*+'"
+    rb"|" + _NO_IMAGE + rb"[^\t\n\f\r >\"'])" + _NO_IMAGE + rb"[^\t\n\f\r >])*+)(?=[\t\n\f\r />])"
+)
 _BORING_VOID = (
     rb"<(?i:meta|input)(?=[\t\n\f\r />])(?:[\t\n\f\r /]++|(?!" + _ATTR_WORDS + rb")" + _QUIET_ATTR
     + rb"|" + _INERT_STYLE + rb")*+>"
+    rb"|<(?i:input)(?=[\t\n\f\r />])(?:[\t\n\f\r /]++|(?!" + _ATTR_WORDS + rb")" + _QUIET_ATTR
+    + rb"|" + _INERT_STYLE + rb"|" + _INERT_INPUT_TYPE + rb")*+>"
 )
 
 # Most frequent first: text, ordinary start and end tags.
