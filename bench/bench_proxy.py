@@ -201,7 +201,7 @@ upstream = "http://127.0.0.1:{self.upstream_port}"
     # -- the load ----------------------------------------------------------------------
 
     def wrk(self, row: Row) -> None:
-        argv = ["taskset", "-c", self.load_cpu, "wrk", "-t1", f"-c{self.args.connections}", f"-d{self.args.seconds}s"]
+        argv = ["taskset", "-c", self.load_cpu, "wrk", "-t1", f"-c{self.args.connections}", f"-d{self.args.seconds}s", "--timeout", "30s"]
         for header in row.headers:
             argv += ["-H", header]
         out = subprocess.run([*argv, row.url], capture_output=True, text=True, timeout=self.args.seconds + 60).stdout
