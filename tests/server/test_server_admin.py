@@ -57,3 +57,16 @@ async def test_public_port_does_not_serve_admin_paths(start_upstream, start_prox
     proxy = await start_proxy(upstream)
     async with client.get(proxy.url + "/metrics") as resp:
         assert "consentry_requests_total" not in await resp.text()
+
+
+async def test_csp_reports_are_received_and_counted_on_the_admin_metrics(start_upstream, start_proxy, client):
+    upstream = await start_upstream(plain_app())
+    proxy = await start_proxy(upstream)
+    report = {"csp-report": {"document-uri": "http://shop.example/", "effective-directive": "script-src-elem",
+                             "blocked-uri": "https://www.google-analytics.com/analytics.js"}}
+    async with client.post(proxy.url + "/_consent/csp-report", data=json.dumps(report),
+                           headers={"Content-Type": "application/csp-report"}) as resp:
+        assert resp.status == 204
+    async with client.get(proxy.admin_url + "/metrics") as resp:
+        text = await resp.text()
+    assert 'consentry_csp_violations_total{directive="script-src-elem",host="www.google-analytics.com"} 1.0' in text
