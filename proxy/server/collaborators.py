@@ -45,9 +45,15 @@ class _IdentityRewriter:
 
 
 class _IdentityEngine:
-    """Stand-in while ``proxy.engine`` cannot be imported: passes HTML through unchanged."""
+    """Stand-in while ``proxy.engine`` cannot be imported (a broken install).
+
+    Header-level enforcement is off and ``enforces`` is False: the server then refuses
+    HTML with a 502 instead of passing trackers through (fail closed), while every other
+    response still flows.
+    """
 
     catalogue = None
+    enforces = False
 
     def __init__(self, site: Any) -> None:
         self.site = site
@@ -70,7 +76,7 @@ class _IdentityEngine:
 
 def make_engine(site: Any, catalogue: Any = None) -> Any:
     if Engine is None:
-        log.error("proxy.engine is missing: HTML passes through WITHOUT consent enforcement")
+        log.error("proxy.engine is missing: HTML responses are refused (502) until it is installed")
         return _IdentityEngine(site)
     return Engine(site, catalogue=catalogue)
 

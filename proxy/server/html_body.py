@@ -56,6 +56,8 @@ async def rewrite_body(
     headers = response.headers
     view = h.client_view(request.remote, request.headers, request.scheme, request.host, runtime.trusted)
 
+    if not getattr(runtime.engine, "enforces", True):
+        return errors.error_response(request, 502)
     codings = parse_codings(headers.get("Content-Encoding"))
     try:
         decoder = DecodeChain(codings) if codings else None
