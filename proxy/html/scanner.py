@@ -100,6 +100,7 @@ class Scanner(TextModes, OverlongTags):
         self._noscript = 0
         self._template = 0
         self._select = False
+        self._last_action = Action.KEEP   # of the last element decision (a style body may follow it)
         self._foreign_doubt = False   # maybe still in SVG/MathML (see _close_contexts)
         self._raw_dual = False
         # STRIP of an element with content: suppress until its end tag.
@@ -610,11 +611,12 @@ class Scanner(TextModes, OverlongTags):
                 builder = EditBuilder(raw, attrs, self.encoding)
             return builder
 
+        self._last_action = Action.KEEP
         if inspection.asked:
             element = self._element(name, decoded, start, foreign=foreign, urls=inspection.urls, text=text,
                                     truncated=truncated)
             decision = self._decide(element)
-            action = decision.action
+            action = self._last_action = decision.action
             if action is Action.STRIP:
                 if inspection.author_marked or name in WHOLE_ELEMENT or (foreign and name in SVG_WHOLE):
                     return None, True

@@ -9,12 +9,17 @@ mitmproxy, jwt or pydantic.
 
 from __future__ import annotations
 
+import re
+
 from proxy.html.css import css_urls
-from proxy.html.element import FetchURL
+from proxy.html.element import Action, FetchURL
 from proxy.html.fetch import inspect_tag
 from proxy.html.rules import DATA, RAW, S_DATA, S_DOUBLE, S_ESCAPED, TERMINATOR_BYTES, defuse_noscript
 from proxy.html.tags import TAG
 from proxy.html.urls import resolve
+
+
+_IMPORT = re.compile(rb"@(?i:import)")
 
 
 class TextModes:
@@ -201,9 +206,17 @@ class TextModes:
             self._out.append(new_tag)
             self._emit_from = start + len(raw)
         body_bytes = buf[body:cut]
-        if (self._noscript or self._raw_dual) and not truncated:
-            defused = self._markup_reading(body_bytes) if self._raw_dual else body_bytes
-            defused = defuse_noscript(defused) if self._noscript else defused
+        hide_imports = name == "style" and self._last_action is Action.DEFER and b"@" in body_bytes
+        if (self._noscript or self._raw_dual or hide_imports) and not (truncated and not hide_imports):
+            defused = body_bytes
+            if hide_imports:
+                # Chromium's preload scanner fetches @import from a <style> whatever its
+                # type; "@\69mport" is the same at-rule to CSS once restored, but not to it.
+                defused = _IMPORT.sub(rb"@\\69mport", defused)
+            if self._raw_dual and not truncated:
+                defused = self._markup_reading(defused)
+            if self._noscript and not truncated:
+                defused = defuse_noscript(defused)
             if defused != body_bytes:
                 if new_tag is None:
                     self._out.append(buf[self._emit_from:body])
