@@ -6,8 +6,10 @@ body it must see before deciding) stays in a tail capped by ``max_buffer``. It t
 only what decides where tags start and end: data, RCDATA, RAWTEXT, script data with its
 escaped and double-escaped states, comments, bogus comments, CDATA (foreign content
 only) and PLAINTEXT, plus a small simulation of the tree builder (``<svg>``/``<math>``
-with breakout tags and integration points, ``<template>``, ``<noscript>``). Bytes are
-copied through untouched except the tags it edits.
+with breakout tags and integration points, ``<template>``, ``<noscript>``, ``<select>``).
+Bytes are copied through untouched except the tags it edits. Raw-text bodies are handled
+in ``textmodes.py``, over-long tags in ``overlong.py``, the element sets in ``rules.py``,
+what fetches in ``fetch.py`` and the edits themselves in ``edits.py``/``tags.py``.
 
 Readings it chooses where a browser could go either way (STYLE.md habit 4):
 
