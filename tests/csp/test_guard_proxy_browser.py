@@ -171,3 +171,27 @@ async def test_site_with_its_own_strict_nonce_csp_keeps_working_behind_the_proxy
         hits, net, _, guard_first = await browse(proxied)
         assert hits == dict.fromkeys(INJECTED, False), net.requests
         assert guard_first
+
+
+@pytest.mark.parametrize("csp_mode", ["off", "report", "enforce"])
+async def test_accept_all_in_the_banner_brings_the_blocked_trackers_to_life(tmp_path: Any, csp_mode: str) -> None:
+    # The consent runtime tells the guard first, then activates in place (or reloads
+    # under an enforced CSP, which cannot widen for a decision made after it).
+    async with proxied_site(tmp_path, csp=csp_mode, unknown_third_party="marketing") as proxied, launch() as browser:
+        context = await browser.new_context()
+        net = TrackerNet()
+        await net.attach(context)
+        page = await context.new_page()
+        await page.goto(proxied.url + "/", wait_until="load", timeout=WAIT * 1000)
+        await page.wait_for_function("document.getElementById('status').textContent.startsWith('ready')", timeout=WAIT * 1000)
+        await settle(page)
+        await net.quiet()
+        assert net.requests == []
+        await page.click('button[data-action="accept_all"]', timeout=WAIT * 1000)
+        await page.wait_for_function("(window.__trackersRan || 0) >= 2", timeout=WAIT * 1000)
+        await settle(page)
+        await net.quiet()
+        hits = net.hits()
+        for method in ("gtm-createElement", "document.write", "innerHTML-img"):
+            assert hits[method], (method, net.requests)
+        await context.close()
