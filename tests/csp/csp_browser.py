@@ -38,6 +38,8 @@ CHROMIUM_ARGS = [
 ]
 WAIT = 10.0  # seconds: the bound on every wait for the page or for reports
 
+FENCES = ("/api/ping?fence=beacon", "/api/ping?fence=img")
+
 # The URL markers each injection method requests when nothing stops it.
 INJECTED = {
     "gtm-createElement": "www.googletagmanager.com/gtm.js",
@@ -84,6 +86,7 @@ class TrackerNet:
 
     outcome: dict[Any, str | None] = field(default_factory=dict)   # request -> None (pending), "ok" or failure text
     routed: list[str] = field(default_factory=list)
+    everything: list[str] = field(default_factory=list)   # every request URL, loopback included
     scripts: dict[str, str] = field(default_factory=dict)   # URL marker -> body of that fake tracker script
 
     async def attach(self, context: Any) -> None:
@@ -93,8 +96,41 @@ class TrackerNet:
         await context.route("**/*", self._answer)
 
     def _seen(self, request: Any) -> None:
+        self.everything.append(request.url)
         if not _loopback(request.url):
             self.outcome.setdefault(request, None)
+
+    async def wait_until(self, done: Callable[[], bool]) -> bool:
+        """Poll `done` (bounded by WAIT): requests surface asynchronously, beacons last."""
+        deadline = asyncio.get_running_loop().time() + WAIT
+        while not done():
+            if asyncio.get_running_loop().time() > deadline:
+                return False
+            await asyncio.sleep(0.02)
+        return True
+
+    async def fenced(self) -> None:
+        """Wait for the site's first-party fence requests, sent after its tracker injections.
+
+        A beacon and an image to the site itself go out right after the trackers were
+        injected; once both surfaced, a tracker request made before them had its chance
+        to surface too, so "no tracker request" is a result rather than a race.
+        """
+        assert await self.wait_until(
+            lambda: all(any(marker in url for url in self.everything) for marker in FENCES)
+        ), f"fence requests never arrived: {self.everything}"
+        await self.quiet()
+
+    async def wait_seen(self, marker: str) -> None:
+        """Wait (bounded) for a request whose URL contains `marker` (a fence), then for quiet."""
+        assert await self.wait_until(lambda: any(marker in url for url in self.everything)), f"{marker} never requested"
+        await self.quiet()
+
+    async def wait_for_hits(self, *names: str) -> dict[str, bool]:
+        """Wait (bounded) until the named injection methods reached the network; return all hits."""
+        await self.wait_until(lambda: all(self.hits()[name] for name in names))
+        await self.quiet()
+        return self.hits()
 
     def _done(self, request: Any, result: str) -> None:
         if request in self.outcome:
@@ -178,6 +214,9 @@ APP_JS = """function injectTrackers() {
   new Image().src = 'https://www.google-analytics.com/collect?v=1&t=pageview';
   fetch('https://www.google-analytics.com/g/collect?fetch=1', {method: 'POST', mode: 'no-cors'}).catch(function () {});
   var x = new XMLHttpRequest(); x.open('GET', 'https://www.googletagmanager.com/xhr'); x.send();
+  // Fences: first-party requests made the same ways, after every injection above.
+  navigator.sendBeacon('/api/ping?fence=beacon', 'fence');
+  new Image().src = '/api/ping?fence=img';
 }
 window.addEventListener('load', function () {
   injectTrackers();
@@ -234,7 +273,7 @@ def make_test_site(options: SiteOptions) -> tuple[web.Application, CollectorRegi
     app.router.add_get("/", page)
     app.router.add_get("/write.js", script(WRITE_JS))
     app.router.add_get("/app.js", script(APP_JS))
-    app.router.add_get("/api/ping", ping)
+    app.router.add_route("*", "/api/ping", ping)
     return app, registry
 
 
@@ -260,7 +299,7 @@ async def open_page(browser: Any, url: str, *, net: TrackerNet | None = None) ->
     await page.goto(url, wait_until="load", timeout=WAIT * 1000)
     await page.wait_for_function("document.getElementById('status').textContent.startsWith('ready')", timeout=WAIT * 1000)
     await settle(page)
-    await net.quiet()
+    await net.fenced()
     return context, page, net
 
 

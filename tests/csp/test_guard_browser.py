@@ -73,7 +73,7 @@ async def _open(browser: Any, url: str, net: TrackerNet | None, responses: list[
     await page.goto(url + "/", wait_until="load", timeout=WAIT * 1000)
     await page.wait_for_function("document.getElementById('status').textContent.startsWith('ready')", timeout=WAIT * 1000)
     await settle(page)
-    await net.quiet()
+    await net.fenced()
     return context, page, net
 
 
@@ -128,7 +128,7 @@ async def test_guard_keeps_blocked_elements_inert_and_restorable() -> None:
 async def test_everything_runs_after_full_consent(layer: str) -> None:
     site_changes, guard = LAYERS[layer]
     async with visit(site_changes, guard=guard, granted=("preferences", "analytics", "marketing")) as (page, net, _, _r):
-        assert net.hits() == EVERYTHING, net.requests
+        assert await net.wait_for_hits(*INJECTED) == EVERYTHING, net.requests
         # gtm.js and fbevents.js execute (scripts added by insertAdjacentHTML never run, by spec).
         await page.wait_for_function("window.__trackersRan >= 2", timeout=WAIT * 1000)
         await assert_site_works(page)
@@ -138,7 +138,7 @@ async def test_everything_runs_after_full_consent(layer: str) -> None:
 async def test_analytics_consent_lets_analytics_run_and_nothing_of_marketing(layer: str) -> None:
     site_changes, guard = LAYERS[layer]
     async with visit(site_changes, guard=guard, granted=("analytics",)) as (page, net, _, _r):
-        hits = net.hits()
+        hits = await net.wait_for_hits(*ANALYTICS)
         assert {name: hits[name] for name in ANALYTICS} == dict.fromkeys(ANALYTICS, True), net.requests
         assert {name: hits[name] for name in MARKETING} == dict.fromkeys(MARKETING, False), net.requests
         assert not [url for url in net.requests if "facebook" in url]
@@ -152,13 +152,13 @@ async def test_an_allowed_tag_manager_cannot_load_a_refused_tracker(layer: str) 
         "var s = document.createElement('script');"
         "s.src = 'https://connect.facebook.net/en_US/fbevents.js?via=gtm';"
         "document.head.appendChild(s);"
+        "new Image().src = '/api/ping?fence=gtm';"
     )})
     site_changes, guard = LAYERS[layer]
     async with visit(site_changes, guard=guard, granted=("analytics",), net=net) as (page, net, _, _r):
         assert any("gtm.js" in url for url in net.routed), "GTM itself was consented and must load"
         await page.wait_for_function("window.__trackersRan >= 1", timeout=WAIT * 1000)
-        await settle(page)
-        await net.quiet()
+        await net.wait_seen("fence=gtm")
         assert not [url for url in net.requests if "via=gtm" in url]
 
 
@@ -179,9 +179,7 @@ async def test_guard_update_lifts_the_block_in_place() -> None:
             }"""
         )
         await page.wait_for_function("window.__trackersRan >= 3", timeout=WAIT * 1000)
-        await settle(page)
-        await net.quiet()
-        hits = net.hits()
+        hits = await net.wait_for_hits("gtm-createElement", "document.write", "insertAdjacentHTML", "innerHTML-img")
         assert hits["gtm-createElement"] and hits["document.write"] and hits["insertAdjacentHTML"] and hits["innerHTML-img"]
         # Per-vendor choices are honoured after an update too.
         await page.evaluate("() => window.__consentry_guard.update(['analytics', 'marketing'], {'google-analytics': false})")
@@ -194,7 +192,7 @@ async def test_report_mode_reports_without_blocking() -> None:
     async with visit({"csp": "report", **STRICT}, guard=False) as (page, net, registry, response):
         headers = await response.all_headers()
         assert "content-security-policy-report-only" in headers and "content-security-policy" not in headers
-        assert net.hits()["gtm-createElement"]
+        assert (await net.wait_for_hits("gtm-createElement"))["gtm-createElement"]
         assert await wait_for_violations(registry, directive="script-src-elem", host="www.googletagmanager.com") >= 1
         assert await wait_for_violations(registry, directive="img-src", host="www.facebook.com") >= 1
         await assert_site_works(page)
@@ -220,7 +218,7 @@ async def test_site_with_its_own_strict_nonce_csp_gets_its_trackers_after_consen
     async with visit({"csp": "enforce", **STRICT}, guard=True, upstream_csp=upstream, upstream_nonce="SiteOwnNonce42",
                      granted=("analytics", "marketing")) as (page, net, _, _r):
         await assert_site_works(page)
-        hits = net.hits()
+        hits = await net.wait_for_hits("gtm-createElement", "sendBeacon", "innerHTML-img")
         assert hits["gtm-createElement"] and hits["sendBeacon"] and hits["innerHTML-img"], net.requests
 
 
@@ -250,11 +248,11 @@ async def test_guard_sees_through_url_spellings_the_url_parser_accepts() -> None
                 const base = document.createElement('base'); base.href = 'https://www.facebook.com/'; document.head.appendChild(base);
                 const relative = document.createElement('img'); relative.src = 'tr?m=1'; document.body.appendChild(relative);
                 base.remove();
+                new Image().src = '/api/ping?fence=spellings';
             }""",
             spellings,
         )
-        await settle(page)
-        await net.quiet()
+        await net.wait_seen("fence=spellings")
         assert [url for url in net.requests if "facebook" in url] == []
         blocked = await page.evaluate("() => window.__consentry_guard.blocked.filter(b => b.vendor === 'meta-pixel').length")
         assert blocked >= 2 * len(spellings) + 4

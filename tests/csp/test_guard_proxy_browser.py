@@ -82,7 +82,9 @@ async def browse(proxied: Proxied, *, granted: list[str] | None = None) -> tuple
         await page.goto(proxied.url + "/", wait_until="load", timeout=WAIT * 1000)
         await page.wait_for_function("document.getElementById('status').textContent.startsWith('ready')", timeout=WAIT * 1000)
         await settle(page)
-        await net.quiet()
+        if granted:
+            await net.wait_for_hits(*INJECTED)
+        await net.fenced()
         assert await page.evaluate("window.__firstParty") == ["write", "app"]
         assert await page.evaluate("typeof window.__consentry_guard") == "object"
         assert errors == []
@@ -150,7 +152,7 @@ async def test_proxy_csp_alone_is_reported_to_its_metrics(tmp_path: Any, monkeyp
             await page.wait_for_function("document.getElementById('status').textContent.startsWith('ready')", timeout=WAIT * 1000)
             assert await page.evaluate("typeof window.__consentry_guard") == "undefined"
             await settle(page)
-            await net.quiet()
+            await net.fenced()
             assert net.requests == [] and net.csp_blocked
             # The browser posts its reports while the page is open.
             line = 'consentry_csp_violations_total{directive="script-src-elem",host="www.googletagmanager.com"}'
@@ -185,13 +187,11 @@ async def test_accept_all_in_the_banner_brings_the_blocked_trackers_to_life(tmp_
         await page.goto(proxied.url + "/", wait_until="load", timeout=WAIT * 1000)
         await page.wait_for_function("document.getElementById('status').textContent.startsWith('ready')", timeout=WAIT * 1000)
         await settle(page)
-        await net.quiet()
+        await net.fenced()
         assert net.requests == []
         await page.click('button[data-action="accept_all"]', timeout=WAIT * 1000)
         await page.wait_for_function("(window.__trackersRan || 0) >= 2", timeout=WAIT * 1000)
-        await settle(page)
-        await net.quiet()
-        hits = net.hits()
+        hits = await net.wait_for_hits("gtm-createElement", "document.write", "innerHTML-img")
         for method in ("gtm-createElement", "document.write", "innerHTML-img"):
             assert hits[method], (method, net.requests)
         await context.close()
