@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 async def dispatch(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     config = services.config()
-    site = config.site_for_host(request.host)
+    site = services.runtimes.site_for_host(config, request.host)
     if site is None:
         services.metrics.requests.labels("-", "misdirected", "4xx").inc()
         return errors.error_response(request, 421)

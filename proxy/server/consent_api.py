@@ -184,10 +184,13 @@ async def decide(request: web.Request, runtime: SiteRuntime) -> web.StreamRespon
 
     previous = consent_state(request, runtime)
     # Keep the visitor's consent id across changes so an audit sees one history.
-    token, claims = issue_token(
-        runtime.keyring, site=site, categories=decision.categories, vendors=decision.vendors or None,
-        consent_id=previous.consent_id if previous.source == "cookie" else None,
-    )
+    try:
+        token, claims = issue_token(
+            runtime.keyring, site=site, categories=decision.categories, vendors=decision.vendors or None,
+            consent_id=previous.consent_id if previous.source == "cookie" else None,
+        )
+    except ValueError as exc:   # e.g. so many vendor choices that the cookie would not fit
+        return _bad_request(request, str(exc))
     store = services.receipts
     if store is None:
         services.metrics.receipt_errors.labels(runtime.site_id).inc()

@@ -55,16 +55,18 @@ def _timeout(runtime: SiteRuntime) -> aiohttp.ClientTimeout:
     return _client_timeout(runtime.timeouts)
 
 
+# Request fields never copied upstream as they came: "Expect" was already answered
+# ("100 Continue") by aiohttp, the forwarding fields are rebuilt, Accept-Encoding is
+# filtered, and without preserve_host aiohttp sets the upstream's own Host from the URL.
+_REQUEST_DROP = frozenset({"expect", "accept-encoding", *h.FORWARDING})
+_REQUEST_DROP_WITH_HOST = _REQUEST_DROP | {"host"}
+
+
 def upstream_request_headers(request: web.Request, runtime: SiteRuntime) -> tuple[CIMultiDict[str], h.ClientView]:
-    out = CIMultiDict(request.headers)
-    h.strip_hop_by_hop(out)
-    out.popall("Expect", None)   # aiohttp already answered "100 Continue" to the client
+    out = h.without_hop_by_hop(request.headers, _REQUEST_DROP if runtime.preserve_host else _REQUEST_DROP_WITH_HOST)
     view = h.client_view(request.remote, request.headers, request.scheme, request.host, runtime.trusted)
     h.set_forwarding(out, request.headers, request.remote, view)
-    if not runtime.preserve_host:
-        out.popall("Host", None)   # aiohttp sets the upstream's own host from the URL
-    accept = h.filter_accept_encoding(out.get("Accept-Encoding"), SUPPORTED)
-    out.popall("Accept-Encoding", None)
+    accept = h.filter_accept_encoding(request.headers.get("Accept-Encoding"), SUPPORTED)
     if accept:
         out["Accept-Encoding"] = accept
     return out, view
@@ -119,7 +121,7 @@ async def forward(request: web.Request, runtime: SiteRuntime) -> web.StreamRespo
         log.warning("upstream %s failed for %s %s: %s", runtime.upstream_origin, request.method, request.path, exc)
         _count(request, runtime, "error", 502)
         return errors.error_response(request, 502)
-    metrics.upstream_latency.labels(runtime.site_id).observe(time.perf_counter() - started)
+    metrics.observe_latency(runtime.site_id, time.perf_counter() - started)
 
     try:
         return await _respond(request, runtime, upstream, view, state, translated_etag)
@@ -135,8 +137,7 @@ async def _respond(
     state: object | None,
     translated_etag: bool,
 ) -> web.StreamResponse:
-    headers = CIMultiDict(upstream.headers)
-    h.strip_hop_by_hop(headers)
+    headers = h.without_hop_by_hop(upstream.headers)
     engine = runtime.engine
     if not runtime.preserve_host:
         _rewrite_redirects(headers, runtime, view)
@@ -197,7 +198,7 @@ def abort_midway(request: web.Request, runtime: SiteRuntime, exc: BaseException)
 
 
 def _count(request: web.Request, runtime: SiteRuntime, kind: str, status: int) -> None:
-    request.app[SERVICES].metrics.requests.labels(runtime.site_id, kind, f"{status // 100}xx").inc()
+    request.app[SERVICES].metrics.count_request(runtime.site_id, kind, status)
 
 
 def _rewrite_redirects(headers: CIMultiDict[str], runtime: SiteRuntime, view: h.ClientView) -> None:

@@ -44,6 +44,18 @@ def strip_hop_by_hop(headers: CIMultiDict[str]) -> None:
         headers.popall(name, None)
 
 
+def without_hop_by_hop(headers: CIMultiDict[str] | object, also: frozenset[str] = frozenset()) -> CIMultiDict[str]:
+    """A copy without hop-by-hop fields (and the lower-case names in ``also``), in one pass."""
+    drop = HOP_BY_HOP | also
+    if "Connection" in headers:  # type: ignore[operator]
+        drop = drop | {
+            token.strip().lower()
+            for value in headers.getall("Connection", [])  # type: ignore[attr-defined]
+            for token in value.split(",")
+        }
+    return CIMultiDict([(name, value) for name, value in headers.items() if name.lower() not in drop])  # type: ignore[attr-defined]
+
+
 def parse_networks(entries: Iterable[str]) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(entry.strip(), strict=False) for entry in entries)
 
@@ -101,8 +113,8 @@ def set_forwarding(out: CIMultiDict[str], incoming: CIMultiDict[str] | object, p
     peer = peer or "unknown"
     previous_xff = ", ".join(incoming.getall("X-Forwarded-For", [])) if view.via_trusted else ""  # type: ignore[attr-defined]
     previous_fwd = ", ".join(incoming.getall("Forwarded", [])) if view.via_trusted else ""  # type: ignore[attr-defined]
-    for name in FORWARDING:
-        out.popall(name, None)
+    out.popall("X-Real-IP", None)
+    # Item assignment replaces every earlier value of the field.
     out["X-Forwarded-For"] = f"{previous_xff}, {peer}" if previous_xff else peer
     out["X-Forwarded-Proto"] = view.proto
     out["X-Forwarded-Host"] = view.host

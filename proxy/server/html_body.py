@@ -125,5 +125,5 @@ async def rewrite_body(
         if report is not None:
             metrics.count_report(report.entries)
     await response.write_eof()
-    metrics.requests.labels(runtime.site_id, "html", f"{response.status // 100}xx").inc()
+    metrics.count_request(runtime.site_id, "html", response.status)
     return response

@@ -11,6 +11,7 @@ and the consent package's failure counter; must not import aiohttp.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily
@@ -68,6 +69,22 @@ class Metrics:
             ["site"], registry=r,
         )
         r.register(_TokenFailures())
+        self._request_children: dict[tuple[str, str, int], Any] = {}
+        self._latency_children: dict[str, Any] = {}
+
+    # labels() validates and hashes on every call; the hot path reuses the children.
+    def count_request(self, site: str, kind: str, status: int) -> None:
+        key = (site, kind, status // 100)
+        child = self._request_children.get(key)
+        if child is None:
+            child = self._request_children[key] = self.requests.labels(site, kind, f"{status // 100}xx")
+        child.inc()
+
+    def observe_latency(self, site: str, seconds: float) -> None:
+        child = self._latency_children.get(site)
+        if child is None:
+            child = self._latency_children[site] = self.upstream_latency.labels(site)
+        child.observe(seconds)
 
     def count_report(self, entries: list[object]) -> None:
         for entry in entries:

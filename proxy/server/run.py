@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import inspect
 import logging
 import os
@@ -148,6 +149,10 @@ async def serve(
     loop.add_signal_handler(signal.SIGHUP, on_hup)
     servers = await start_servers(holder, listen=listen, admin_listen=admin_listen, reuse_port=reuse_port,
                                   catalogue=catalogue)
+    # Everything loaded so far (policy, catalogue, modules) lives as long as the process:
+    # keep the garbage collector from re-scanning it on every full collection.
+    gc.collect()
+    gc.freeze()
     host, port = servers.public_address
     message = f"consentry listening on http://{host}:{port}/"
     if servers.admin_address:

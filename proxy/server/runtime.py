@@ -139,6 +139,22 @@ class RuntimeCache:
         self._keyring: Any = None
         self._sites: dict[str, SiteRuntime] = {}
         self._lock = threading.Lock()
+        self._hosts_config: Any = None
+        self._hosts: dict[str, Any] = {}
+
+    def site_for_host(self, config: Any, host: str) -> Any:
+        """``config.site_for_host`` remembered per Host value (parsing it costs on every request)."""
+        if config is not self._hosts_config:
+            self._hosts_config, self._hosts = config, {}
+        try:
+            return self._hosts[host]
+        except KeyError:
+            pass
+        site = config.site_for_host(host)
+        if len(self._hosts) >= 4096:   # Host is visitor-controlled: keep the table bounded
+            self._hosts.clear()
+        self._hosts[host] = site
+        return site
 
     def get(self, config: Any, site: Any) -> SiteRuntime:
         key = str(_get(site, "site_id", default="default"))
