@@ -20,8 +20,25 @@ _REFRESH = re.compile(
 )
 
 
+# resolve() is pure and pages repeat the same few URL shapes (every thumbnail under one
+# base): remembering answers saves the urljoin, which dominated dense pages. Bounded by
+# clearing, so a page of unique URLs costs one dict insert each and no growing memory.
+_RESOLVED: dict[tuple[str, str | None], str] = {}
+_RESOLVED_MAX = 4096
+
+
 def resolve(url: str, base: str | None) -> str:
     """Absolute form of ``url`` against ``base`` (or as written when impossible)."""
+    key = (url, base)
+    found = _RESOLVED.get(key)
+    if found is None:
+        if len(_RESOLVED) >= _RESOLVED_MAX:
+            _RESOLVED.clear()
+        found = _RESOLVED[key] = _resolve(url, base)
+    return found
+
+
+def _resolve(url: str, base: str | None) -> str:
     url = url.strip(_STRIP)
     if "\t" in url or "\n" in url or "\r" in url:
         url = _TAB_OR_NEWLINE.sub("", url)
