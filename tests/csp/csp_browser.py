@@ -297,7 +297,7 @@ async def open_page(browser: Any, url: str, *, net: TrackerNet | None = None) ->
     await net.attach(context)
     page = await context.new_page()
     await page.goto(url, wait_until="load", timeout=WAIT * 1000)
-    await page.wait_for_function("document.getElementById('status').textContent.startsWith('ready')", timeout=WAIT * 1000)
+    await wait_for_js(page, "document.getElementById('status').textContent.startsWith('ready')")
     await settle(page)
     await net.fenced()
     return context, page, net
@@ -309,6 +309,29 @@ async def settle(page: Any) -> None:
         "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r, 50))))"
     )
     await asyncio.sleep(0)
+
+
+async def wait_for_js(page: Any, expression: str) -> None:
+    """Poll a JavaScript expression until it is truthy, bounded by WAIT.
+
+    Not ``page.wait_for_function``: it evaluates its predicate with eval inside the
+    page, which a site's own strict CSP (no 'unsafe-eval') rightly refuses; evaluate
+    goes through the DevTools protocol, outside the page's CSP.
+    """
+    from playwright.async_api import Error as PlaywrightError
+
+    deadline = asyncio.get_running_loop().time() + WAIT
+    while True:
+        try:
+            if await page.evaluate(expression):
+                return
+        except PlaywrightError as error:
+            # The page is navigating (a reload after consent): ask the next document.
+            if "context was destroyed" not in str(error) and "navigat" not in str(error):
+                raise
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"still false after {WAIT}s: {expression}")
+        await asyncio.sleep(0.02)
 
 
 def violation_count(registry: CollectorRegistry, **labels: str) -> float:

@@ -26,6 +26,7 @@ from csp.csp_browser import (
     open_page,
     serve,
     settle,
+    wait_for_js,
     violation_count,
     wait_for_violations,
 )
@@ -71,7 +72,7 @@ async def _open(browser: Any, url: str, net: TrackerNet | None, responses: list[
     page = await context.new_page()
     page.on("response", lambda response: responses.append(response) if response.url == url + "/" else None)
     await page.goto(url + "/", wait_until="load", timeout=WAIT * 1000)
-    await page.wait_for_function("document.getElementById('status').textContent.startsWith('ready')", timeout=WAIT * 1000)
+    await wait_for_js(page, "document.getElementById('status').textContent.startsWith('ready')")
     await settle(page)
     await net.fenced()
     return context, page, net
@@ -130,7 +131,7 @@ async def test_everything_runs_after_full_consent(layer: str) -> None:
     async with visit(site_changes, guard=guard, granted=("preferences", "analytics", "marketing")) as (page, net, _, _r):
         assert await net.wait_for_hits(*INJECTED) == EVERYTHING, net.requests
         # gtm.js and fbevents.js execute (scripts added by insertAdjacentHTML never run, by spec).
-        await page.wait_for_function("window.__trackersRan >= 2", timeout=WAIT * 1000)
+        await wait_for_js(page, "window.__trackersRan >= 2")
         await assert_site_works(page)
 
 
@@ -157,7 +158,7 @@ async def test_an_allowed_tag_manager_cannot_load_a_refused_tracker(layer: str) 
     site_changes, guard = LAYERS[layer]
     async with visit(site_changes, guard=guard, granted=("analytics",), net=net) as (page, net, _, _r):
         assert any("gtm.js" in url for url in net.routed), "GTM itself was consented and must load"
-        await page.wait_for_function("window.__trackersRan >= 1", timeout=WAIT * 1000)
+        await wait_for_js(page, "window.__trackersRan >= 1")
         await net.wait_seen("fence=gtm")
         assert not [url for url in net.requests if "via=gtm" in url]
 
@@ -178,7 +179,7 @@ async def test_guard_update_lifts_the_block_in_place() -> None:
                 img.src = img.dataset.consentSrc;
             }"""
         )
-        await page.wait_for_function("window.__trackersRan >= 3", timeout=WAIT * 1000)
+        await wait_for_js(page, "window.__trackersRan >= 3")
         hits = await net.wait_for_hits("gtm-createElement", "document.write", "insertAdjacentHTML", "innerHTML-img")
         assert hits["gtm-createElement"] and hits["document.write"] and hits["insertAdjacentHTML"] and hits["innerHTML-img"]
         # Per-vendor choices are honoured after an update too.

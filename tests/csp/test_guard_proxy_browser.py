@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from csp.csp_browser import INJECTED, WAIT, SiteOptions, TrackerNet, launch, make_test_site, serve, settle
+from csp.csp_browser import INJECTED, WAIT, SiteOptions, TrackerNet, launch, make_test_site, serve, settle, wait_for_js
 from csp.csp_fixtures import consent, make_site
 
 pytestmark = pytest.mark.browser
@@ -80,7 +80,7 @@ async def browse(proxied: Proxied, *, granted: list[str] | None = None) -> tuple
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         await page.goto(proxied.url + "/", wait_until="load", timeout=WAIT * 1000)
-        await page.wait_for_function("document.getElementById('status').textContent.startsWith('ready')", timeout=WAIT * 1000)
+        await wait_for_js(page, "document.getElementById('status').textContent.startsWith('ready')")
         await settle(page)
         if granted:
             await net.wait_for_hits(*INJECTED)
@@ -149,7 +149,7 @@ async def test_proxy_csp_alone_is_reported_to_its_metrics(tmp_path: Any, monkeyp
             await net.attach(context)
             page = await context.new_page()
             await page.goto(proxied.url + "/", wait_until="load", timeout=WAIT * 1000)
-            await page.wait_for_function("document.getElementById('status').textContent.startsWith('ready')", timeout=WAIT * 1000)
+            await wait_for_js(page, "document.getElementById('status').textContent.startsWith('ready')")
             assert await page.evaluate("typeof window.__consentry_guard") == "undefined"
             await settle(page)
             await net.fenced()
@@ -185,12 +185,12 @@ async def test_accept_all_in_the_banner_brings_the_blocked_trackers_to_life(tmp_
         await net.attach(context)
         page = await context.new_page()
         await page.goto(proxied.url + "/", wait_until="load", timeout=WAIT * 1000)
-        await page.wait_for_function("document.getElementById('status').textContent.startsWith('ready')", timeout=WAIT * 1000)
+        await wait_for_js(page, "document.getElementById('status').textContent.startsWith('ready')")
         await settle(page)
         await net.fenced()
         assert net.requests == []
         await page.click('button[data-action="accept_all"]', timeout=WAIT * 1000)
-        await page.wait_for_function("(window.__trackersRan || 0) >= 2", timeout=WAIT * 1000)
+        await wait_for_js(page, "(window.__trackersRan || 0) >= 2")
         hits = await net.wait_for_hits("gtm-createElement", "document.write", "innerHTML-img")
         for method in ("gtm-createElement", "document.write", "innerHTML-img"):
             assert hits[method], (method, net.requests)
