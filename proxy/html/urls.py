@@ -27,6 +27,31 @@ _RESOLVED: dict[tuple[str, str | None], str] = {}
 _RESOLVED_MAX = 4096
 
 
+# "/path/file.ext" with nothing urljoin would rewrite: no "//" authority, no dot segment
+# ("/." is excluded by the caller), no query, fragment or params, no space, control or
+# backslash. Against an http(s) base, urljoin returns the base's origin followed by it.
+_PLAIN_PATH = re.compile(r"/(?!/)[^?#;\x00-\x20\\]*\Z")
+_ORIGINS: dict[str, str | None] = {}
+
+
+def _origin(base: str) -> str | None:
+    """``scheme://netloc`` exactly as urljoin rebuilds it, for http(s) bases with a host."""
+    try:
+        return _ORIGINS[base]
+    except KeyError:
+        pass
+    try:
+        parts = urlsplit(base)
+    except ValueError:
+        origin = None
+    else:
+        origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else None
+    if len(_ORIGINS) >= 64:
+        _ORIGINS.clear()
+    _ORIGINS[base] = origin
+    return origin
+
+
 def resolve(url: str, base: str | None) -> str:
     """Absolute form of ``url`` against ``base`` (or as written when impossible)."""
     key = (url, base)
@@ -46,6 +71,10 @@ def _resolve(url: str, base: str | None) -> str:
         return url
     if "/." not in url and _ABSOLUTE.match(url) is not None:
         return url  # already absolute, no dot segments: nothing for a base to change
+    if base and "/." not in url and _PLAIN_PATH.match(url) is not None:
+        origin = _origin(base)
+        if origin is not None:
+            return origin + url  # what urljoin returns for these, without its parsing
     try:
         if base:
             return urljoin(base, url)
