@@ -35,11 +35,27 @@ _ATTR_PARTS = re.compile(
 _ATTR_TEXT = re.compile(_ATTR_PARTS.pattern.decode("latin-1"))
 
 
+# Pages repeat tags byte for byte (thumbnails, spacers, social icons): their decoded
+# attributes are remembered, bounded by clearing. Callers get a fresh dict each time.
+_QUICK: dict[tuple[bytes, int, str], tuple[dict[str, str], bool]] = {}
+_QUICK_MAX = 2048
+
+
 def quick_attributes(data: bytes, start: int, encoding: str) -> tuple[dict[str, str], bool]:
     """Decoded attributes (first of duplicates wins) and the self-closing flag of a tag.
 
     The cheap path for tags nobody edits: decode once, one ``findall``, no spans.
     """
+    key = (data, start, encoding)
+    found = _QUICK.get(key)
+    if found is None:
+        if len(_QUICK) >= _QUICK_MAX:
+            _QUICK.clear()
+        found = _QUICK[key] = _quick_attributes(data, start, encoding)
+    return dict(found[0]), found[1]
+
+
+def _quick_attributes(data: bytes, start: int, encoding: str) -> tuple[dict[str, str], bool]:
     from proxy.html.charrefs import decode_attribute
 
     text = data[start:].decode(encoding, errors="replace")
