@@ -149,11 +149,23 @@ def csp_headers(site: Any, state: Any, *, upstream_csp: str | None, nonce: str) 
     return [built] if built is not None else []
 
 
-def pick_language(site: Any, accept_language: str | None) -> str:
+def pick_language(site: Any, accept_language: str | None, *, html_lang: str | None = None) -> str:
     func = getattr(_web, "pick_language", None)
     if func is None:
         return "en"
-    return func(site, html_lang=None, accept_language=accept_language)
+    return func(site, html_lang=html_lang, accept_language=accept_language)
+
+
+def sniff_html_lang(data: bytes) -> str | None:
+    func = getattr(_web, "sniff_html_lang", None)
+    return func(data) if func is not None else None
+
+
+def body_snippet(site: Any, state: Any, *, lang: str | None, return_to: str) -> bytes | None:
+    func = getattr(_web, "body_snippet", None)
+    if func is None:
+        return None
+    return func(site, state, lang=lang, return_to=return_to)
 
 
 def safe_return_to(value: str | None) -> str:

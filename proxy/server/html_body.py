@@ -44,6 +44,19 @@ def public_url(request: web.BaseRequest, view_proto: str, view_host: str) -> str
     return f"{view_proto}://{view_host}{request.rel_url.raw_path_qs}"
 
 
+def no_script_banner(request: web.BaseRequest, runtime: SiteRuntime, state: Any, lang: str | None, encoding: str | None) -> bytes:
+    """The <noscript> consent form, appended after the document's last byte.
+
+    A form may not stand in <head>, and the rewriter injects only there; after the end of
+    the document a parser puts it at the end of <body>, where it belongs (browsers render
+    it only with JavaScript off). It is ASCII with character references, so it is valid in
+    every ASCII-compatible encoding; UTF-16 pages (rare) go without it.
+    """
+    if encoding is not None and encoding.lower().replace("_", "-").startswith("utf-16"):
+        return b""
+    return collaborators.body_snippet(runtime.site, state, lang=lang, return_to=request.rel_url.raw_path_qs) or b""
+
+
 async def rewrite_body(
     request: web.Request,
     runtime: SiteRuntime,
@@ -77,28 +90,40 @@ async def rewrite_body(
         nonce_for_page = None
     else:
         nonce_for_page = nonce
-    inject = None
-    if is_page_load(request):
-        inject = collaborators.head_snippet(
-            runtime.site, state, lang=collaborators.pick_language(runtime.site, request.headers.get("Accept-Language")),
-            nonce=nonce_for_page,
-        )
+    page_load = is_page_load(request)
     report = collaborators.make_report()
-    rewriter = runtime.engine.rewriter(
-        state,
-        base_url=public_url(request, view.proto, view.host),
-        encoding=h.charset_of(headers.get("Content-Type")),
-        report=report,
-        nonce=nonce_for_page,
-        inject=inject,
-    )
+    rewriter: Any = None
 
+    def start_rewriter(first_piece: bytes) -> Any:
+        # Built on the first decoded bytes: the banner's language comes from <html lang>,
+        # which precedes <head>, so the snippet for <head> can be made in time.
+        nonlocal lang
+        inject = None
+        if page_load:
+            lang = collaborators.pick_language(
+                runtime.site, request.headers.get("Accept-Language"), html_lang=collaborators.sniff_html_lang(first_piece)
+            )
+            inject = collaborators.head_snippet(runtime.site, state, lang=lang, nonce=nonce_for_page)
+        return runtime.engine.rewriter(
+            state,
+            base_url=public_url(request, view.proto, view.host),
+            encoding=h.charset_of(headers.get("Content-Type")),
+            report=report,
+            nonce=nonce_for_page,
+            inject=inject,
+        )
+
+    lang: str | None = None
     await response.prepare(request)
     seen = 0
     try:
         async for chunk in upstream.content.iter_any():
             pieces = decoder.decode(chunk) if decoder is not None else (chunk,)
             for piece in pieces:
+                if not piece:
+                    continue
+                if rewriter is None:
+                    rewriter = start_rewriter(piece)
                 seen += len(piece)
                 out = rewriter.feed(piece)
                 if encoder is not None:
@@ -108,9 +133,15 @@ async def rewrite_body(
         tail = b""
         if decoder is not None:
             for piece in decoder.flush():
+                if rewriter is None:
+                    rewriter = start_rewriter(piece)
                 seen += len(piece)
                 tail += rewriter.feed(piece)
+        if rewriter is None:
+            rewriter = start_rewriter(b"")
         tail += rewriter.close()
+        if page_load:
+            tail += no_script_banner(request, runtime, state, lang, rewriter.encoding)
         if encoder is not None:
             tail = encoder.encode(tail) + encoder.finish()
         if tail:

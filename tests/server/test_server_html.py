@@ -152,7 +152,7 @@ async def test_a_tracker_tag_split_across_network_chunks_is_still_neutralised(st
         html = (await resp.read()).decode()
     assert not live('src="https://www.google-analytics.com', html)
     assert 'data-consent-src="https://www.google-analytics.com/analytics.js"' in html
-    assert html.endswith("</head><body>ok</body></html>")
+    assert html[: html.index("</html>") + 7].endswith("</head><body>ok</body></html>")
 
 
 async def test_rewritten_html_streams_before_the_upstream_has_finished(start_upstream, start_proxy, client):
@@ -170,7 +170,8 @@ async def test_rewritten_html_streams_before_the_upstream_has_finished(start_ups
                 early += chunk
         gate.set()   # only now may the upstream send the rest: the proxy did not wait for it
         rest = await resp.read()
-    assert (early + rest).endswith(second)
+    whole = early + rest
+    assert whole[: whole.index(b"</html>") + 7].endswith(second)
 
 
 async def test_vary_cookie_and_consent_specific_etag_with_working_304(start_upstream, start_proxy, client):
@@ -305,7 +306,9 @@ async def test_charset_from_the_header_is_used_and_other_bytes_are_untouched(sta
         out = await resp.read()
         assert resp.headers["Content-Type"] == "text/html; charset=windows-1252"
     assert b"<title>Caf\xe9</title>" in out
-    assert out.endswith(b"<body>na\xefve \xe9t\xe9</body></html>")
+    document_end = out.index(b"</html>") + len(b"</html>")
+    assert out[:document_end].endswith(b"<body>na\xefve \xe9t\xe9</body></html>")
+    assert out[document_end:].startswith(b"<noscript>") and out[document_end:].isascii()
     assert b'data-consent-src="https://www.google-analytics.com/analytics.js"' in out
 
 
@@ -317,7 +320,10 @@ async def test_with_full_consent_and_no_csp_only_the_banner_is_added(start_upstr
         out = (await resp.read()).decode()
     head = out.index("<head>") + len("<head>")
     snippet_end = out.index("<title>")
-    assert out[:head] + out[snippet_end:] == PAGE   # byte-identical apart from the inserted snippet
+    document_end = out.index("</html>") + len("</html>")
+    # Byte-identical apart from the inserted snippet and the no-JS settings link after the end.
+    assert out[:head] + out[snippet_end:document_end] == PAGE
+    assert out[document_end:].startswith("<noscript><a class=\"consentry-settings\"")
 
 
 async def test_elements_are_counted_by_vendor_category_and_action(start_upstream, start_proxy, client):
@@ -345,3 +351,21 @@ async def test_fragments_fetched_by_scripts_are_rewritten_without_a_second_banne
         html = (await resp.read()).decode()
     assert ('id="consentry-state"' in html) is banner
     assert_neutralised(html)
+
+
+async def test_no_js_banner_follows_the_document_in_the_page_language(start_upstream, start_proxy, client):
+    german = PAGE.replace("<html>", '<html lang="de">')
+    upstream = await start_upstream(site_app(body=german))
+    proxy = await start_proxy(upstream)
+    async with client.get(proxy.url + "/page?x=1", headers={"Accept-Language": "fr"}) as resp:
+        out = (await resp.read()).decode()
+    document_end = out.index("</html>") + len("</html>")
+    banner = out[document_end:]
+    assert banner.startswith("<noscript><form") and banner.endswith("</noscript>")
+    assert 'name="action" value="reject_all"' in banner and 'name="action" value="accept_all"' in banner
+    assert 'name="return_to" value="/page?x=1"' in banner
+    assert 'lang="de"' in banner   # <html lang> wins over Accept-Language
+    import html5lib
+
+    tree = html5lib.parse(out, namespaceHTMLElements=False)
+    assert tree.find("body/noscript") is not None   # a parser puts it at the end of <body>
