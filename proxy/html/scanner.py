@@ -95,7 +95,7 @@ class Scanner(TextModes, OverlongTags):
         self._raw_scan = 0
         self._raw_body = 0
         self._raw_hold = False           # body not yet emitted (decision pending or noscript)
-        self._raw_pending: tuple[bytes, int, str, dict[str, str]] | None = None  # tag bytes, offset, name, attributes
+        self._raw_pending: tuple[bytes, int, str, dict[str, str], Inspection] | None = None  # tag bytes, offset, name, attributes, what it fetches
         self._raw_suppress = False
         # Tree-builder simulation.
         self._foreign: list[tuple[str, bool]] = []  # open foreign elements: (name, HTML inside?)
@@ -506,7 +506,7 @@ class Scanner(TextModes, OverlongTags):
             if inspection.asked or inspection.handlers:
                 if not foreign and name in ("script", "style"):
                     # The body decides too: hold the start tag until the end tag is seen.
-                    self._enter_raw(name, end, pending=(raw, self._offset + start, name, decoded))
+                    self._enter_raw(name, end, pending=(raw, self._offset + start, name, decoded, inspection))
                     self._hold_from(start)
                     self._advance(end)
                     return True

@@ -13,7 +13,7 @@ import re
 
 from proxy.html.css import css_urls
 from proxy.html.element import Action, FetchURL
-from proxy.html.fetch import inspect_tag
+from proxy.html.fetch import Inspection
 from proxy.html.rules import DATA, RAW, S_DATA, S_DOUBLE, S_ESCAPED, TERMINATOR_BYTES, defuse_noscript
 from proxy.html.tags import TAG
 from proxy.html.urls import resolve
@@ -40,7 +40,8 @@ class TextModes:
         inner._base_seen = True
         return inner.feed(body) + inner.close()
 
-    def _enter_raw(self, name: str, body_start: int, pending: tuple[bytes, int, str, dict[str, str]] | None) -> None:
+    def _enter_raw(self, name: str, body_start: int,
+                   pending: tuple[bytes, int, str, dict[str, str], Inspection] | None) -> None:
         self._mode = RAW
         self._raw_name = name
         self._raw_name_bytes = name.encode("ascii")
@@ -182,13 +183,13 @@ class TextModes:
             if self._suppressing:
                 self._emit_from = cut
             return
-        raw, offset, name, decoded = pending
+        # The start tag's inspection: no <base> can come between it and its body.
+        raw, offset, name, decoded, inspection = pending
         foreign = False  # only HTML script/style bodies are held (SVG ones are markup)
         start = offset - self._offset
         text = buf[body:cut].decode(self.encoding, errors="replace")
         if "\x00" in text:
             text = text.replace("\x00", "\ufffd")
-        inspection = inspect_tag(name, decoded, foreign=foreign, base=self._base)
         if name == "style":
             inspection.urls.extend(FetchURL("text", resolve(url, self._base)) for url in css_urls(text))
         new_tag, strip_element = self._decide_tag(raw, name, None, decoded, inspection, foreign=foreign,
