@@ -51,6 +51,16 @@ async def cookie_names(context: Any) -> set[str]:
     return {cookie["name"] for cookie in await context.cookies()}
 
 
+async def wait_for_cookies(context: Any, names: set[str]) -> None:
+    """A tracker sets its cookie when its script has run, some time after it was fetched."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT_MS / 1000
+    while not names <= await cookie_names(context):
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for cookies {sorted(names)}; have {sorted(await cookie_names(context))}")
+        await asyncio.sleep(0.05)
+
+
 async def first_visit(browser: Any, url: str, net: TrackerNet, **options: Any) -> tuple[Any, Any, list[str]]:
     context, page, errors = await new_page(browser, net, **options)
     await page.goto(url)
@@ -168,7 +178,7 @@ async def test_accept_all_makes_every_request_of_the_original_page(demo: DemoSer
         # The inline `ga('create' ...)` needs analytics.js: it ran after it.
         assert await page.get_attribute("html", "data-ga-ready") == "yes"
         await settle(page)
-        assert {"_ga", "_fbp"} <= await cookie_names(context)
+        await wait_for_cookies(context, {"_ga", "_fbp"})
         assert not errors, errors
 
         # Embeds load in place too once marketing is granted.
@@ -186,7 +196,7 @@ async def test_withdrawal_reloads_and_tracker_cookies_are_gone(demo: DemoServers
         await page.get_by_role("button", name="Accept all").click()
         await wait_until(lambda: net.hit("fbevents.js") and net.hit("analytics.js"), "trackers after Accept all")
         await settle(page)
-        assert {"_ga", "_fbp"} <= await cookie_names(context)
+        await wait_for_cookies(context, {"_ga", "_fbp"})
         await page.evaluate("window.__same_page = true")
 
         await page.get_by_role("button", name="Privacy settings").click()
