@@ -83,68 +83,78 @@ def is_author_marked(attrs: dict[str, str]) -> bool:
     return attrs.get("type", "").strip().lower() == "text/plain" and any(m in attrs for m in AUTHOR_MARKERS)
 
 
+# Attributes that can make any element fetch or count as author-marked; an element with
+# none of them skips those checks (most asked elements: plain img, link, script).
+_ANY_ELEMENT_ATTRS = frozenset({"background", "style", "data-consent", "type", *LAZY_ATTRS})
+
+
+def _add(urls: list[FetchURL], moved: list[str], attribute: str, value: str, base: str | None) -> None:
+    found = srcset_urls(value) if attribute in _SRCSET_ATTRS else (value,)
+    for url in found:
+        if url.strip():
+            urls.append(FetchURL(attribute, resolve(url, base)))
+    moved.append(attribute)
+
+
 def inspect_tag(tag: str, attrs: dict[str, str], *, foreign: bool, base: str | None) -> Inspection:
     """What this start tag fetches or runs; ``attrs`` are decoded, first-wins."""
-    result = Inspection()
-    urls = result.urls
-
-    def add(attribute: str, value: str) -> None:
-        found = srcset_urls(value) if attribute in _SRCSET_ATTRS else [value]
-        for url in found:
-            if url.strip():
-                urls.append(FetchURL(attribute, resolve(url, base)))
-        result.moved.append(attribute)
-
+    # Runs for every tag the fast path stops at: plain locals and early outs, no closures.
+    urls: list[FetchURL] = []
+    moved: list[str] = []
+    asked = False
+    author_marked = False
     if foreign and tag in _SVG_URL_ELEMENTS:
-        result.asked = True
+        asked = True
         for name in _SVG_URL_ATTRS:
             if name in attrs:
-                add(name, attrs[name])
+                _add(urls, moved, name, attrs[name], base)
     # HTML names inside SVG/MathML fetch nothing in browsers; they get the HTML rules
     # anyway, because a wrong guess about foreign content must not leave them live.
-    if tag in _URL_ATTRS:
-        result.asked = True
-        for name in _URL_ATTRS[tag]:
-            if name in attrs and name not in result.moved:
-                add(name, attrs[name])
-        if tag in ("iframe", "frame") and "srcdoc" in attrs:
-            result.moved.append("srcdoc")
+    url_attrs = _URL_ATTRS.get(tag)
+    if url_attrs is not None:
+        asked = True
+        for name in url_attrs:
+            if name in attrs and name not in moved:
+                _add(urls, moved, name, attrs[name], base)
+        if (tag == "iframe" or tag == "frame") and "srcdoc" in attrs:
+            moved.append("srcdoc")
     elif tag == "style":
-        result.asked = True
+        asked = True
     elif tag == "input":
         if attrs.get("type", "").strip().lower() == "image":
-            result.asked = True
+            asked = True
             if "src" in attrs:
-                add("src", attrs["src"])
+                _add(urls, moved, "src", attrs["src"], base)
     elif tag == "meta":
         if attrs.get("http-equiv", "").strip().lower() == "refresh":
             target = refresh_url(attrs.get("content", ""))
             if target:
-                result.asked = True
+                asked = True
                 urls.append(FetchURL("content", resolve(target, base)))
-                result.moved.append("http-equiv")
+                moved.append("http-equiv")
 
-    if tag in ("a", "area") and "ping" in attrs:
+    if (tag == "a" or tag == "area") and "ping" in attrs:
         # ping is a space-separated list of URLs fetched when the link is followed.
-        result.asked = True
+        asked = True
         urls.extend(FetchURL("ping", resolve(value, base)) for value in attrs["ping"].split())
-        result.moved.append("ping")
-    if "background" in attrs and attrs["background"].strip():
-        result.asked = True
-        add("background", attrs["background"])
-    for name in LAZY_ATTRS:
-        if name in attrs and attrs[name].strip():
-            result.asked = True
-            add(name, attrs[name])
-    style = attrs.get("style")
-    if style:
-        found = css_urls(style)
-        if found:
-            result.asked = True
-            urls.extend(FetchURL("style", resolve(url, base)) for url in found)
-            result.moved.append("style")
-    if is_author_marked(attrs):
-        result.asked = True
-        result.author_marked = True
-    result.handlers = [name for name in attrs if name.startswith("on") and len(name) > 2]
-    return result
+        moved.append("ping")
+    if not _ANY_ELEMENT_ATTRS.isdisjoint(attrs):
+        if "background" in attrs and attrs["background"].strip():
+            asked = True
+            _add(urls, moved, "background", attrs["background"], base)
+        for name in LAZY_ATTRS:
+            if name in attrs and attrs[name].strip():
+                asked = True
+                _add(urls, moved, name, attrs[name], base)
+        style = attrs.get("style")
+        if style:
+            found = css_urls(style)
+            if found:
+                asked = True
+                urls.extend(FetchURL("style", resolve(url, base)) for url in found)
+                moved.append("style")
+        if is_author_marked(attrs):
+            asked = True
+            author_marked = True
+    handlers = [name for name in attrs if name[:2] == "on" and len(name) > 2]
+    return Inspection(asked, urls, moved, handlers, author_marked)

@@ -148,7 +148,7 @@ class Scanner(TextModes, OverlongTags):
 
     def _advance(self, position: int) -> None:
         self._pos = position
-        if self._suppressing:
+        if self._strip_name is not None or self._raw_suppress:  # _suppressing, inlined: a hot path
             self._emit_from = position
 
     def _replace(self, start: int, end: int, data: bytes) -> None:
@@ -470,7 +470,7 @@ class Scanner(TextModes, OverlongTags):
     def _start_tag(self, match: re.Match[bytes], name: str, eof: bool) -> bool:
         buf = self._buf
         start, end = match.span()
-        foreign = self._in_foreign()
+        foreign = bool(self._foreign) and not self._foreign[-1][1]  # _in_foreign(), inlined: a hot path
         raw = buf[start:end]
         decoded, self_closing = quick_attributes(raw, match.start(3) - start, self.encoding)
         if self._foreign_doubt and name in BREAKOUT:
