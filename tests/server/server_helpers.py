@@ -155,11 +155,15 @@ class ProxyProcess:
     async def stop(self) -> int:
         if self.process.returncode is None:
             self.process.send_signal(signal.SIGTERM)
+        # communicate() reads stdout to its end, so the pipe transport is closed here and
+        # not by the garbage collector after the loop is gone (an unraisable ResourceWarning).
         try:
-            return await asyncio.wait_for(self.process.wait(), 20)
+            await asyncio.wait_for(self.process.communicate(), 20)
         except asyncio.TimeoutError:
             self.process.kill()
-            return await self.process.wait()
+            await self.process.communicate()
+        assert self.process.returncode is not None
+        return self.process.returncode
 
 
 async def start_process(config: Path, port: int, admin_port: int, workers: int = 1) -> ProxyProcess:
