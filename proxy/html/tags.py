@@ -36,9 +36,11 @@ _ATTR_TEXT = re.compile(_ATTR_PARTS.pattern.decode("latin-1"))
 
 
 # Pages repeat tags byte for byte (thumbnails, spacers, social icons): their decoded
-# attributes are remembered, bounded by clearing. Callers get a fresh dict each time.
+# attributes are remembered, bounded by clearing and only for short tags (a few MB at
+# most, whatever the page). Callers get a fresh dict each time.
 _QUICK: dict[tuple[bytes, int, str], tuple[dict[str, str], bool]] = {}
 _QUICK_MAX = 2048
+_QUICK_LENGTH = 512
 
 
 def quick_attributes(data: bytes, start: int, encoding: str) -> tuple[dict[str, str], bool]:
@@ -46,6 +48,8 @@ def quick_attributes(data: bytes, start: int, encoding: str) -> tuple[dict[str, 
 
     The cheap path for tags nobody edits: decode once, one ``findall``, no spans.
     """
+    if len(data) > _QUICK_LENGTH:
+        return _quick_attributes(data, start, encoding)
     key = (data, start, encoding)
     found = _QUICK.get(key)
     if found is None:

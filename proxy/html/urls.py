@@ -22,9 +22,11 @@ _REFRESH = re.compile(
 
 # resolve() is pure and pages repeat the same few URL shapes (every thumbnail under one
 # base): remembering answers saves the urljoin, which dominated dense pages. Bounded by
-# clearing, so a page of unique URLs costs one dict insert each and no growing memory.
+# clearing, so a page of unique URLs costs one dict insert each and no growing memory;
+# long URLs (data: images) are never kept, so the memo stays within a few MB.
 _RESOLVED: dict[tuple[str, str | None], str] = {}
-_RESOLVED_MAX = 4096
+_RESOLVED_MAX = 2048
+_REMEMBERED_LENGTH = 512
 
 
 # "/path/file.ext" with nothing urljoin would rewrite: no "//" authority, no dot segment
@@ -54,6 +56,8 @@ def _origin(base: str) -> str | None:
 
 def resolve(url: str, base: str | None) -> str:
     """Absolute form of ``url`` against ``base`` (or as written when impossible)."""
+    if len(url) > _REMEMBERED_LENGTH:
+        return _resolve(url, base)
     key = (url, base)
     found = _RESOLVED.get(key)
     if found is None:

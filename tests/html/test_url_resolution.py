@@ -42,3 +42,10 @@ def test_memo_stays_bounded() -> None:
     for index in range(urls._RESOLVED_MAX * 2 + 10):
         urls.resolve(f"/p/{index}", "https://shop.example/")
     assert len(urls._RESOLVED) <= urls._RESOLVED_MAX
+
+
+def test_long_urls_are_resolved_but_not_remembered() -> None:
+    urls._RESOLVED.clear()
+    long_path = "/" + "a" * (urls._REMEMBERED_LENGTH + 1)
+    assert urls.resolve(long_path, "https://shop.example/") == "https://shop.example" + long_path
+    assert not urls._RESOLVED
