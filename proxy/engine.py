@@ -283,6 +283,17 @@ class Engine:
             kept.append(entry.strip())
         return ", ".join(kept) if kept else None
 
+    def allows_everything(self, state: ConsentLike) -> bool:
+        """True when no element can be refused for this visitor (full consent, no vendor
+        blocked by the site, unknown third parties allowed): output is then byte-identical."""
+        if any(not state.allows(category) for category in self.categories):
+            return False
+        if any(getattr(override, "allow", None) == "never" for override in self.overrides.values()):
+            return False
+        if any(vendors is False for vendors in (getattr(state, "vendors", None) or {}).values()):
+            return False
+        return self.unknown_third_party == "allow" or state.allows(self.unknown_third_party)
+
     def etag_suffix(self, state: Any) -> str:
         """A short digest of everything in ``state`` that changes this site's output."""
         granted = ",".join(c for c in self.categories if state.allows(c))
@@ -398,7 +409,12 @@ class Engine:
                 )
             return decision
 
-        options: dict[str, Any] = {"encoding": encoding, "base_url": base_url, "inject": inject}
+        options: dict[str, Any] = {
+            "encoding": encoding,
+            "base_url": base_url,
+            "inject": inject,
+            "defuse_ambiguous": not self.allows_everything(state),
+        }
         if max_buffer is not None:
             options["max_buffer"] = max_buffer
         return Rewriter(decide, **options)

@@ -206,3 +206,10 @@ def test_deferred_ping_is_restored_on_consent() -> None:
     assert b"data-consent-ping" in deferred and b" ping=" not in deferred
     restored, _ = rewrite(deferred, ALL)
     assert b' ping="https://www.facebook.com/tr?id=1"' in restored
+
+
+def test_full_consent_keeps_ambiguous_noscript_bytes_and_no_consent_defuses_them() -> None:
+    page = b'<noscript><p title="</noscript><img src=https://www.facebook.com/tr?id=1>">x</p></noscript>'
+    assert rewrite(page, ALL)[0] == page
+    out, _ = rewrite(page, NONE)
+    assert out != page and b"</noscript><img" not in out

@@ -32,8 +32,11 @@ class Rewriter:
     """
 
     def __init__(self, decide: Decide, *, encoding: str | None = None, base_url: str | None = None,
-                 max_buffer: int = 256 * 1024, inject: bytes | None = None) -> None:
+                 max_buffer: int = 256 * 1024, inject: bytes | None = None, defuse_ambiguous: bool = True) -> None:
         self._decide = decide
+        # False when the caller will keep every element (full consent): the ``</noscript``
+        # defusing then has nothing to protect and the output stays byte-identical.
+        self._defuse_ambiguous = defuse_ambiguous
         self._requested = enc.normalise(encoding) if encoding else None
         self._base_url = base_url
         self._max_buffer = max_buffer
@@ -80,7 +83,7 @@ class Rewriter:
             # inject is UTF-8 (usually ASCII); write it in the document's own encoding.
             inject = inject.decode("utf-8", errors="replace").encode(scan_encoding, errors="xmlcharrefreplace")
         self._scanner = Scanner(self._decide, encoding=scan_encoding, base_url=self._base_url,
-                                max_buffer=self._max_buffer, inject=inject)
+                                max_buffer=self._max_buffer, inject=inject, defuse_ambiguous=self._defuse_ambiguous)
         self._scanner._offset = len(bom)  # offsets count from the first byte of input
         return bom + self._through(rest)
 

@@ -70,8 +70,10 @@ class Scanner(TextModes, OverlongTags):
     """Byte-preserving streaming rewriter for one ASCII-compatible document."""
 
     def __init__(self, decide: Decide, *, encoding: str, base_url: str | None = None,
-                 max_buffer: int = 256 * 1024, inject: bytes | None = None, in_srcdoc: bool = False) -> None:
+                 max_buffer: int = 256 * 1024, inject: bytes | None = None, in_srcdoc: bool = False,
+                 defuse_ambiguous: bool = True) -> None:
         self._decide = decide
+        self._defuse_ambiguous = defuse_ambiguous
         self.encoding = encoding
         self._document_url = base_url if base_url and usable_base(base_url) else None
         self._base = self._document_url
@@ -141,6 +143,15 @@ class Scanner(TextModes, OverlongTags):
         return out
 
     # ----------------------------------------------------------------- plumbing
+
+    def _defuse(self, data: bytes) -> bytes:
+        """``</noscript`` made unambiguous, unless the caller keeps everything anyway.
+
+        The defusing protects against the scripting-enabled reading exposing markup the
+        scripting-disabled reading hid; when nothing will be refused there is nothing to
+        protect, and the bytes stay as they were.
+        """
+        return defuse_noscript(data) if self._defuse_ambiguous else data
 
     @property
     def _suppressing(self) -> bool:
@@ -323,7 +334,7 @@ class Scanner(TextModes, OverlongTags):
         """A comment-like token [start, end) is complete; defuse it inside noscript."""
         if self._noscript and not self._suppressing:
             chunk = self._buf[start:end]
-            defused = defuse_noscript(chunk)
+            defused = self._defuse(chunk)
             if defused != chunk:
                 self._replace(start, end, defused)
                 return True
@@ -417,7 +428,7 @@ class Scanner(TextModes, OverlongTags):
                     return True
         self._close_contexts(name)
         if self._noscript and not self._suppressing and P.NOSCRIPT_END.search(self._buf, start + 1, end):
-            self._replace(start, end, self._buf[start:start + 1] + defuse_noscript(self._buf[start + 1:end]))
+            self._replace(start, end, self._buf[start:start + 1] + self._defuse(self._buf[start + 1:end]))
             return True
         self._advance(end)
         return True
@@ -538,7 +549,7 @@ class Scanner(TextModes, OverlongTags):
         else:
             if self._noscript and not self._suppressing:
                 edited = new_tag if new_tag is not None else raw
-                defused = defuse_noscript(edited)
+                defused = self._defuse(edited)
                 if defused != raw:
                     new_tag = defused
             if new_tag is not None:
@@ -649,7 +660,8 @@ class Scanner(TextModes, OverlongTags):
 
     def _rewrite_srcdoc(self, document: str) -> str | None:
         """The srcdoc document rewritten with the same decisions, or None if unchanged."""
-        inner = Scanner(self._decide, encoding="utf-8", base_url=self._base, max_buffer=self._max, in_srcdoc=True)
+        inner = Scanner(self._decide, encoding="utf-8", base_url=self._base, max_buffer=self._max, in_srcdoc=True,
+                        defuse_ambiguous=self._defuse_ambiguous)
         data = document.encode("utf-8", errors="surrogatepass")
         out = inner.feed(data) + inner.close()
         if out == data:

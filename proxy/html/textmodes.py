@@ -9,12 +9,14 @@ mitmproxy, jwt or pydantic.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import re
 
 from proxy.html.css import css_urls
 from proxy.html.element import Action, FetchURL
 from proxy.html.fetch import Inspection
-from proxy.html.rules import DATA, RAW, S_DATA, S_DOUBLE, S_ESCAPED, TERMINATOR_BYTES, defuse_noscript
+from proxy.html.rules import DATA, RAW, S_DATA, S_DOUBLE, S_ESCAPED, TERMINATOR_BYTES
 from proxy.html.tags import TAG
 from proxy.html.urls import resolve
 
@@ -30,13 +32,16 @@ class TextModes:
     _pos: int
     _emit_from: int
     _out: list[bytes]
+    _defuse_ambiguous: bool
+
+    _defuse: Callable[[bytes], bytes]   # Scanner's: </noscript made unambiguous when asked
 
     def _markup_reading(self, body: bytes) -> bytes:
         """A raw-text body rewritten as if it were markup (for the other reading)."""
         from proxy.html.scanner import Scanner  # the mixin's own class: imported late, no cycle
 
         inner = Scanner(self._decide, encoding=self.encoding, base_url=self._base, max_buffer=self._max,
-                        in_srcdoc=self._in_srcdoc)
+                        in_srcdoc=self._in_srcdoc, defuse_ambiguous=self._defuse_ambiguous)
         inner._base_seen = True
         return inner.feed(body) + inner.close()
 
@@ -174,7 +179,7 @@ class TextModes:
         if pending is None:  # a body held only because of <noscript> or <select>
             chunk = buf[body:cut]
             defused = self._markup_reading(chunk) if self._raw_dual else chunk
-            defused = defuse_noscript(defused) if not truncated else defused
+            defused = self._defuse(defused) if not truncated else defused
             if defused != chunk and not self._suppressing:
                 self._out.append(buf[self._emit_from:body])
                 self._out.append(defused)
@@ -200,7 +205,7 @@ class TextModes:
             self._emit_from = max(self._pos, start)
             return
         if self._noscript and not self._suppressing:
-            defused_tag = defuse_noscript(new_tag if new_tag is not None else raw)
+            defused_tag = self._defuse(new_tag if new_tag is not None else raw)
             if defused_tag != raw:
                 new_tag = defused_tag
         if new_tag is not None and not self._suppressing:
@@ -217,7 +222,7 @@ class TextModes:
             if self._raw_dual and not truncated:
                 defused = self._markup_reading(defused)
             if self._noscript and not truncated:
-                defused = defuse_noscript(defused)
+                defused = self._defuse(defused)
             if defused != body_bytes:
                 if new_tag is None:
                     self._out.append(buf[self._emit_from:body])
