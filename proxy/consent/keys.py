@@ -21,6 +21,8 @@ from typing import Any, Final, Literal
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from proxy.keytypes import wrong_key_type
+
 __all__ = [
     "ALGORITHMS",
     "GeneratedKey",
@@ -180,15 +182,8 @@ def _public_bytes(key: Any) -> bytes:
 
 
 def _check_key_type(key: Any, alg: str, where: str, field: str) -> None:
-    if alg == "ES256":
-        ok = isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) and isinstance(
-            key.curve, ec.SECP256R1
-        )
-        wanted = "an EC P-256 key"
-    else:
-        ok = isinstance(key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey)
-        wanted = "an Ed25519 key"
-    if not ok:
+    wanted = wrong_key_type(key, alg)
+    if wanted is not None:
         raise ValueError(f"{where}.{field}: {alg} needs {wanted}, got {type(key).__name__}")
 
 

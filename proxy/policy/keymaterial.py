@@ -16,6 +16,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from proxy.keytypes import wrong_key_type
+
 __all__ = [
     "MIN_HMAC_SECRET_BYTES",
     "MaterialError",
@@ -103,15 +105,8 @@ def check_pem(pem: str, alg: str, *, private: bool) -> str:
     except (ValueError, TypeError, UnsupportedAlgorithm) as error:
         detail = str(error).split(". See https://")[0]  # drop cryptography's FAQ link
         raise MaterialError(f"is not an unencrypted PEM {kind} key ({detail})", complete=False) from None
-    if alg == "ES256":
-        ok = isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) and isinstance(
-            key.curve, ec.SECP256R1
-        )
-        wanted = "an EC P-256 key"
-    else:
-        ok = isinstance(key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey)
-        wanted = "an Ed25519 key"
-    if not ok:
+    wanted = wrong_key_type(key, alg)
+    if wanted is not None:
         raise MaterialError(f"holds a {_key_kind(key)} key; {alg} needs {wanted}", complete=False)
     return pem
 

@@ -14,23 +14,11 @@ from collections.abc import Iterable, Iterator
 from typing import Final
 
 from proxy.receipts.model import Receipt
+from proxy.receipts.schema import RECEIPT_COLUMNS
 
 __all__ = ["CSV_FIELDS", "export_lines", "receipts_from_lines"]
 
-CSV_FIELDS: Final[tuple[str, ...]] = (
-    "consent_id",
-    "site_id",
-    "policy_version",
-    "vendor_list_digest",
-    "granted",
-    "refused",
-    "action",
-    "created_at",
-    "expires_at",
-    "ip_hash",
-    "user_agent",
-    "gpc",
-)
+CSV_FIELDS: Final[tuple[str, ...]] = RECEIPT_COLUMNS   # one column per stored field, in store order
 # Category names never contain spaces (they are TOML keys/identifiers), so a space
 # joins a list inside one CSV cell and spreadsheets still show it readably.
 _LIST_SEPARATOR: Final = " "
