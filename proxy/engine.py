@@ -143,15 +143,6 @@ def _host_matches(host: str, pattern: str) -> bool:
     return host == pattern or host.endswith("." + pattern)
 
 
-def _registrable_guess(host: str) -> str:
-    """The last two labels (three under a two-letter second-level like co.uk): a heuristic,
-    used only to decide what is first party; it errs towards *third* party, which fails closed."""
-    labels = host.split(".")
-    if len(labels) >= 3 and len(labels[-2]) <= 3 and len(labels[-1]) == 2:
-        return ".".join(labels[-3:])
-    return ".".join(labels[-2:])
-
-
 class Engine:
     """Decisions for one site. Build one per site (and again when the policy reloads)."""
 
@@ -209,17 +200,15 @@ class Engine:
                     return rule
         return None
 
-    def is_first_party(self, host: str, page_host: str | None) -> bool:
-        if not host:
-            return True  # relative URL
-        candidates = list(self.site_hosts)
+    def is_first_party(self, url: str, page_host: str | None) -> bool:
+        """Served by the site itself: the catalogue's same-site rule against the page's host
+        and every host of the site. Without either, only host-less URLs are first party."""
+        own = [host[2:] if host.startswith("*.") else host for host in self.site_hosts]
         if page_host:
-            candidates.append(page_host.lower().split(":")[0])
-        for own in candidates:
-            own = own.lstrip("*.")
-            if host == own or _registrable_guess(host) == _registrable_guess(own):
-                return True
-        return False
+            own.append(page_host.lower().split(":")[0])
+        if not own:
+            return not _host_of(url)
+        return any(self.catalogue.first_party(url, host) for host in own)
 
     def classify_url(self, url: str, page_host: str | None = None) -> Classification | None:
         """The category of ``url`` on this site, or None for first-party / harmless URLs."""
@@ -246,7 +235,7 @@ class Engine:
         vendor = self.catalogue.vendor_for_url(stripped)
         if vendor is not None:
             return self._from_vendor(vendor)
-        if self.is_first_party(host, page_host):
+        if self.is_first_party(stripped, page_host):
             return None
         if self.unknown_third_party == "allow":
             return Classification(None, NECESSARY, unknown_third_party=True, source="unknown")

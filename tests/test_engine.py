@@ -213,3 +213,19 @@ def test_full_consent_keeps_ambiguous_noscript_bytes_and_no_consent_defuses_them
     assert rewrite(page, ALL)[0] == page
     out, _ = rewrite(page, NONE)
     assert out != page and b"</noscript><img" not in out
+
+
+@pytest.mark.parametrize(
+    ("url", "first_party"),
+    [
+        ("https://cdn.shop.example.co.uk/a.png", True),
+        ("https://shop.example.co.uk/a.png", True),
+        ("https://other.co.uk/a.png", False),
+        ("https://someone-else.github.io/a.png", False),
+        ("/a.png", True),
+    ],
+)
+def test_first_party_uses_the_catalogues_same_site_rule(url: str, first_party: bool) -> None:
+    engine = Engine(make_site(hosts=["www.shop.example.co.uk", "me.github.io"], unknown_third_party="marketing"))
+    found = engine.classify_url(url, "www.shop.example.co.uk")
+    assert (found is None) is first_party
