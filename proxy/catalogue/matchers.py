@@ -18,6 +18,7 @@ from proxy.catalogue.urls import host_suffixes
 from proxy.catalogue.vendor import CATEGORIES, CatalogueError, Vendor
 
 MAX_HOST_LENGTH = 253
+SCAN_MATCH_BUDGET = 256  # literal matches found one by one before the scan switches to substring tests
 _RANK = {category: rank for rank, category in enumerate(CATEGORIES)}
 
 # (path segments of the entry, length of the whole entry, vendor); `*` matches one segment.
@@ -122,8 +123,11 @@ class SignatureIndex:
     Python's regex engine tries every branch of an alternation at every offset,
     so one regex joining ~200 signatures costs seconds on a megabyte of script.
     Instead each signature carries a literal it cannot match without
-    (``_gaq.push(`` for ``_gaq\\.push\\(``); a substring test, which runs at memory
-    speed, rules most signatures out and only the rest run as regexes.
+    (``_gaq.push(`` for ``_gaq\\.push\\(``); only signatures whose literal occurs
+    run as regexes. The literals themselves are found in one pass by a regex
+    shaped as a trie (one branch per distinct next character, so a failing
+    offset costs a few comparisons); where many offsets match, the scan falls
+    back to one substring test per literal so its cost stays bounded.
     """
 
     def __init__(self, vendors: Iterable[Vendor]) -> None:
@@ -132,13 +136,54 @@ class SignatureIndex:
             for signature in vendor.signatures:
                 # vendor_from_table has checked that the literal is long enough to be selective.
                 self._checks.append((required_literal(signature), re.compile(signature), vendor))
+        checks_by_literal: dict[str, list[int]] = {}
+        for position, (literal, _, _) in enumerate(self._checks):
+            checks_by_literal.setdefault(literal, []).append(position)
+        self._checks_by_literal = {literal: tuple(found) for literal, found in checks_by_literal.items()}
+        # The trie regex reports the longest literal at an offset; every literal that is a
+        # prefix of it occurs there too, so each literal maps to the checks of all its prefixes.
+        self._implied: dict[str, tuple[int, ...]] = {
+            literal: tuple(
+                position
+                for prefix, positions in self._checks_by_literal.items()
+                if literal.startswith(prefix)
+                for position in positions
+            )
+            for literal in self._checks_by_literal
+        }
+        literals = [literal for literal in self._checks_by_literal if literal]
+        self._always = self._checks_by_literal.get("", ())  # no known literal: always run
+        self._literal_scan = re.compile(_trie_pattern(literals)) if literals else None
+
+    def _candidates(self, text: str) -> list[int]:
+        """Positions in `_checks` of every signature whose required literal occurs in `text`."""
+        candidates = set(self._always)
+        scan = self._literal_scan
+        if scan is None:
+            return sorted(candidates)
+        seen: set[str] = set()
+        match = scan.search(text)
+        budget = SCAN_MATCH_BUDGET
+        while match is not None:
+            literal = match.group()
+            if literal not in seen:
+                seen.add(literal)
+                candidates.update(self._implied[literal])
+            budget -= 1
+            if budget == 0:
+                # Dense matches (a megabyte of `config`): finish with one substring test per literal.
+                for literal, positions in self._checks_by_literal.items():
+                    if literal and literal not in seen and literal in text:
+                        candidates.update(positions)
+                break
+            match = scan.search(text, match.start() + 1)
+        return sorted(candidates)
 
     def vendors_in(self, text: str) -> list[Vendor]:
         """Vendors whose signature occurs in `text`, in order of first occurrence."""
         first_seen: dict[str, tuple[int, Vendor]] = {}
-        for literal, regex, vendor in self._checks:
-            if literal not in text:
-                continue
+        for position in self._candidates(text):
+            _, regex, vendor = self._checks[position]
             match = regex.search(text)
             if match is None:
                 continue
@@ -146,6 +191,26 @@ class SignatureIndex:
             if seen is None or match.start() < seen[0]:
                 first_seen[vendor.id] = (match.start(), vendor)
         return [vendor for _, vendor in sorted(first_seen.values(), key=lambda item: item[0])]
+
+
+def _trie_pattern(words: Iterable[str]) -> str:
+    """A regex matching the longest of `words` that starts at an offset, shaped as a trie."""
+    trie: dict[str, dict] = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}  # end of a word
+
+    def emit(node: dict[str, dict]) -> str:
+        branches = [re.escape(char) + emit(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 and "" not in node else "(?:" + "|".join(branches) + ")"
+        # A word ending here: the longer words are tried first (greedy), so the longest match wins.
+        return f"(?:{body})?" if "" in node and len(branches) == 1 else body + ("?" if "" in node else "")
+
+    return emit(trie)
 
 
 class CookieIndex:
