@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from proxy.catalogue import Catalogue
-from proxy.catalogue.matchers import SCAN_MATCH_BUDGET, SignatureIndex
+from proxy.catalogue.matchers import SCAN_MATCH_BUDGET, SignatureIndex, compile_signature
 from proxy.catalogue.vendor import Vendor
 
 # Literals chosen to overlap: "conf" is a prefix of "config", "fig(" starts inside it,
@@ -22,6 +22,7 @@ SIGNATURES = {
     "long": [r"config\.set\(", r"abcabc\d"],
     "inner": [r"fig\(\s*1", r"onfig\.x"],
     "other": [r"window\.zz=\d+"],
+    "bounded": [r"\bgax\(", r"\b_tr\b"],
 }
 
 
@@ -30,14 +31,23 @@ def _vendors() -> list[Vendor]:
 
 
 def _reference(index: SignatureIndex, text: str) -> list[str]:
+    """Vendor ids in order of first match, by a substring test and the signature as written."""
     first_seen: dict[str, int] = {}
-    for literal, regex, vendor in index._checks:
+    for literal, compiled, vendor in index._checks:
         if literal not in text:
             continue
-        match = regex.search(text)
+        match = re.search(_original_signature(vendor, compiled), text)
         if match is not None and match.start() < first_seen.get(vendor.id, len(text) + 1):
             first_seen[vendor.id] = match.start()
     return sorted(first_seen, key=first_seen.__getitem__)
+
+
+def _original_signature(vendor: Vendor, compiled: re.Pattern[str]) -> str:
+    """The signature as the data file writes it (the index may compile an equivalent rewrite)."""
+    for signature in vendor.signatures:
+        if compile_signature(signature).pattern == compiled.pattern:
+            return signature
+    raise AssertionError(f"{compiled.pattern!r} is not one of {vendor.id}'s signatures")
 
 
 def test_prefix_and_overlapping_literals_at_one_offset_are_all_found() -> None:
@@ -59,7 +69,7 @@ def test_dense_matches_switch_to_substring_tests_without_losing_any() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from(["conf", "ig(", "config.set(", "config.", " 1", "onfig.x", "abc", "7", "window.zz=", "9", ";", "fig("]), max_size=60))
+@given(st.lists(st.sampled_from(["conf", "ig(", "config.set(", "config.", " 1", "onfig.x", "abc", "7", "window.zz=", "9", ";", "fig(", "gax(", "_tr", "é", "x"]), max_size=60))
 def test_scan_agrees_with_one_substring_test_per_signature(pieces: list[str]) -> None:
     index = SignatureIndex(_vendors())
     text = "".join(pieces)
@@ -84,3 +94,29 @@ def test_the_literal_scan_only_matches_catalogued_literals() -> None:
     for literal in literals:
         assert scan.fullmatch(literal) is not None, literal
     assert scan.fullmatch(re.escape("definitely-not-a-tracker")) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from([sig for vendor in Catalogue.default().vendors.values() for sig in vendor.signatures if sig.startswith("\\b")]),
+    st.text(alphabet="ab_1é .(", max_size=4),
+    st.text(alphabet="ab_1é .(", max_size=4),
+    st.data(),
+)
+def test_rewritten_leading_boundary_matches_the_same_span(signature: str, before: str, after: str, data: st.DataObject) -> None:
+    literal = data.draw(st.from_regex(signature, fullmatch=True).filter(lambda s: len(s) < 80))
+    text = before + literal + after
+    original = re.search(signature, text)
+    rewritten = compile_signature(signature).search(text)
+    assert (original and original.span()) == (rewritten and rewritten.span())
+
+
+def test_leading_boundary_rewrite_keeps_boundary_semantics() -> None:
+    rewritten = compile_signature(r"\bga\(")
+    assert rewritten.pattern != r"\bga\("  # the rewrite applies here
+    assert rewritten.search("ga(").span() == (0, 3)
+    assert rewritten.search(" ga(").span() == (1, 4)
+    assert rewritten.search("xga(") is None
+    assert rewritten.search("éga(") is None  # \w is Unicode-aware on both sides
+    assert rewritten.search("é ga(").span() == (2, 5)
+    assert compile_signature(r"\bg+x").pattern == r"\bg+x"  # a quantified first character is left alone
