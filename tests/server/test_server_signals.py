@@ -89,7 +89,11 @@ async def test_two_workers_share_one_port(start_upstream, tmp_path):
     write_config(config, upstream, port, admin_port, tmp_path)
     proxy = await start_process(config, port, admin_port, workers=2)
     try:
-        children = Path(f"/proc/{proxy.process.pid}/task/{proxy.process.pid}/children").read_text().split()
+        children_file = Path(f"/proc/{proxy.process.pid}/task/{proxy.process.pid}/children")
+        async with asyncio.timeout(20):   # workers are started one after the other
+            while len(children_file.read_text().split()) < 2:
+                await asyncio.sleep(0.05)
+        children = children_file.read_text().split()
         assert len(children) == 2
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
             for _ in range(20):
