@@ -20,22 +20,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+
+import chromium
+from chromium import CHROMIUM, CHROMIUM_ARGS, require_chromium  # noqa: F401  (re-exported for the tests)
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from proxy import csp
 from proxy.server import csp_routes
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 WAIT = 10.0  # seconds: the bound on every wait for the page or for reports
 
 FENCES = ("/api/ping?fence=beacon", "/api/ping?fence=img")
@@ -54,25 +47,10 @@ INJECTED = {
 }
 
 
-def require_chromium() -> None:
-    if os.path.exists(CHROMIUM):
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{CHROMIUM} is missing and CI=true: browser tests must run in CI")
-    pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium); browser tests skipped")
-
-
 @asynccontextmanager
 async def launch() -> AsyncIterator[Any]:
-    require_chromium()
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=WAIT * 3000)
-        try:
-            yield browser
-        finally:
-            await browser.close()
+    async with chromium.launch(timeout_ms=WAIT * 3000) as browser:
+        yield browser
 
 
 @dataclass

@@ -21,16 +21,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+import chromium
+from chromium import CHROMIUM, CHROMIUM_ARGS, require_chromium  # noqa: F401  (re-exported for the tests)
+
 WAIT_MS = 10_000   # the bound on every wait for the page, in milliseconds
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
@@ -46,26 +39,10 @@ MARKETING_HOSTS = (
 GIF = bytes.fromhex("47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b")
 
 
-def require_chromium() -> None:
-    if os.path.exists(CHROMIUM):
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{CHROMIUM} is missing and CI=true: the browser tests must run in CI")
-    print(f"SKIP: {CHROMIUM} not installed (apt-get install chromium)")
-    pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium); browser tests skipped")
-
-
 @asynccontextmanager
 async def launch() -> AsyncIterator[Any]:
-    require_chromium()
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=WAIT_MS * 3)
-        try:
-            yield browser
-        finally:
-            await browser.close()
+    async with chromium.launch(timeout_ms=WAIT_MS * 3) as browser:
+        yield browser
 
 
 def host_of(url: str) -> str:
