@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from proxy.receipts.base import EXPORT_PAGE_SIZE, StoreBase, prune_cutoff
 from proxy.receipts.model import Receipt, ReceiptStoreError
-from proxy.receipts.schema import MIGRATIONS, MIGRATIONS_TABLE_POSTGRES, RECEIPT_COLUMNS
+from proxy.receipts.schema import MIGRATIONS, MIGRATIONS_TABLE_POSTGRES, RECEIPT_COLUMNS, row_values
 
 if TYPE_CHECKING:
     import asyncpg
@@ -34,23 +34,6 @@ _INSERT: Final = (
     f"VALUES ({', '.join(f'${i}' for i in range(1, len(RECEIPT_COLUMNS) + 1))})"
 )
 _SELECT: Final = f"SELECT id, {', '.join(RECEIPT_COLUMNS)} FROM receipts"
-
-
-def _row_values(receipt: Receipt) -> tuple[Any, ...]:
-    return (
-        receipt.consent_id,
-        receipt.site_id,
-        receipt.policy_version,
-        receipt.vendor_list_digest,
-        json.dumps(receipt.granted),
-        json.dumps(receipt.refused),
-        receipt.action,
-        receipt.created_at,
-        receipt.expires_at,
-        receipt.ip_hash,
-        receipt.user_agent,
-        receipt.gpc,
-    )
 
 
 def _receipt(row: Any) -> Receipt:
@@ -141,7 +124,7 @@ class PostgresReceiptStore(StoreBase):
     async def record(self, receipt: Receipt) -> None:
         """Store one receipt; returns after it is committed, raises ReceiptStoreError."""
         try:
-            await self._live_pool().execute(_INSERT, *_row_values(receipt))
+            await self._live_pool().execute(_INSERT, *row_values(receipt))
         except ReceiptStoreError:
             raise
         except Exception as exc:
@@ -189,7 +172,7 @@ class PostgresReceiptStore(StoreBase):
                 transaction = connection.transaction()
                 await transaction.start()
                 try:
-                    await connection.execute(_INSERT, *_row_values(probe))
+                    await connection.execute(_INSERT, *row_values(probe))
                 finally:
                     await transaction.rollback()  # a probe, never kept
         except ReceiptStoreError:

@@ -9,8 +9,13 @@ one. Imports the stdlib only.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from proxy.receipts.model import Receipt
 
 __all__ = ["MIGRATIONS", "Migration", "MIGRATIONS_TABLE_POSTGRES", "MIGRATIONS_TABLE_SQLITE", "RECEIPT_COLUMNS"]
 
@@ -99,3 +104,25 @@ CREATE INDEX receipts_created_at ON receipts (created_at);
 """,
     ),
 )
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def row_values(
+    receipt: Receipt, *, encode_time: Callable[[Any], Any] = _same, encode_flag: Callable[[bool], Any] = _same
+) -> tuple[Any, ...]:
+    """A receipt's values in ``RECEIPT_COLUMNS`` order, so insert order cannot drift from
+    the column list; each backend says only how it stores times and the GPC flag."""
+    values: list[Any] = []
+    for column in RECEIPT_COLUMNS:
+        value = getattr(receipt, column)
+        if column in ("granted", "refused"):
+            value = json.dumps(value)
+        elif column in ("created_at", "expires_at"):
+            value = encode_time(value)
+        elif column == "gpc":
+            value = encode_flag(value)
+        values.append(value)
+    return tuple(values)

@@ -21,7 +21,7 @@ from typing import Any, Final, TypeVar
 
 from proxy.receipts.base import EXPORT_PAGE_SIZE, StoreBase, prune_cutoff
 from proxy.receipts.model import Receipt, ReceiptStoreError
-from proxy.receipts.schema import MIGRATIONS, MIGRATIONS_TABLE_SQLITE, RECEIPT_COLUMNS
+from proxy.receipts.schema import MIGRATIONS, MIGRATIONS_TABLE_SQLITE, RECEIPT_COLUMNS, row_values
 
 __all__ = ["SQLiteReceiptStore"]
 
@@ -44,20 +44,7 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 
 def _row_values(receipt: Receipt) -> tuple[Any, ...]:
-    return (
-        receipt.consent_id,
-        receipt.site_id,
-        receipt.policy_version,
-        receipt.vendor_list_digest,
-        json.dumps(receipt.granted),
-        json.dumps(receipt.refused),
-        receipt.action,
-        _iso(receipt.created_at),
-        _iso(receipt.expires_at),
-        receipt.ip_hash,
-        receipt.user_agent,
-        int(receipt.gpc),
-    )
+    return row_values(receipt, encode_time=_iso, encode_flag=int)
 
 
 def _receipt(row: sqlite3.Row | tuple[Any, ...]) -> Receipt:
