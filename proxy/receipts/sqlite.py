@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import logging
 import sqlite3
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final, TypeVar
@@ -41,6 +42,25 @@ _SELECT: Final = f"SELECT id, {', '.join(RECEIPT_COLUMNS)} FROM receipts"
 def _iso(value: dt.datetime | None) -> str | None:
     # Fixed width (always microseconds, always +00:00) so text order is time order.
     return value.astimezone(dt.UTC).isoformat(timespec="microseconds") if value else None
+
+
+def _switch_to_wal(connection: sqlite3.Connection) -> str:
+    """``PRAGMA journal_mode=WAL``, waiting out another process doing the same.
+
+    SQLite answers "database is locked" at once, without its busy handler, when two
+    processes open a new file together (workers starting side by side), so the switch
+    is retried here within the same busy timeout as every other statement.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    delay = 0.005
+    while True:
+        try:
+            return str(connection.execute("PRAGMA journal_mode=WAL").fetchone()[0])
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
 
 
 def _row_values(receipt: Receipt) -> tuple[Any, ...]:
@@ -94,7 +114,7 @@ class SQLiteReceiptStore(StoreBase):
     def _connect(self) -> None:
         connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
         try:
-            self.journal_mode = str(connection.execute("PRAGMA journal_mode=WAL").fetchone()[0])
+            self.journal_mode = _switch_to_wal(connection)
             # FULL: a commit survives power loss, which "durable before the cookie" needs.
             connection.execute("PRAGMA synchronous=FULL")
             self._db_migrate(connection)
