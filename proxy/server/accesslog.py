@@ -24,7 +24,8 @@ class PrivacyAccessLogger(AbstractAccessLogger):
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
         fields = {
             "method": request.method,
-            "host": request.host,
+            # The Host header as sent: request.host falls back to this machine's name.
+            "host": request.headers.get("Host", "-"),
             "path": request.path,
             "status": response.status,
             "bytes": response.body_length,
