@@ -2,7 +2,8 @@
 
 `ReceiptStore` is the interface the server and the CLI use; `StoreBase` holds the
 IP salt and the paged export loop. A store records durably (committed) before
-`record` returns and turns every backend failure into `ReceiptStoreError`.
+`record` returns the receipt's row id, and turns every backend failure into
+`ReceiptStoreError`.
 Imports the stdlib only.
 """
 
@@ -19,6 +20,7 @@ from proxy.receipts.model import Receipt, hash_ip
 
 __all__ = [
     "EXPORT_PAGE_SIZE",
+    "PROCESS_SALT",
     "BannerTexts",
     "DecisionCount",
     "ImpressionCount",
@@ -34,6 +36,11 @@ logger = logging.getLogger(__name__)
 # Export reads this many rows per round trip, so memory stays flat for any store size
 # and the writer is never blocked for long.
 EXPORT_PAGE_SIZE: Final = 500
+# Drawn once when this module is imported: a server imports it before it forks its
+# workers, so without a configured salt they still hash one visitor's IP alike.
+# Replicas on other hosts cannot share it; the policy loader refuses a shared
+# (PostgreSQL) store without a configured salt.
+PROCESS_SALT: Final = os.urandom(16)
 
 
 # (site id, UTC day, variant id or None): what one impression is counted under.
@@ -82,7 +89,7 @@ def day_bounds(since: dt.date | None, until: dt.date | None) -> tuple[dt.datetim
 class ReceiptStore(Protocol):
     url: str
 
-    async def record(self, receipt: Receipt) -> None: ...
+    async def record(self, receipt: Receipt) -> int: ...
     def export(self, since: dt.datetime | None = None) -> AsyncIterator[Receipt]: ...
     async def get(self, consent_id: str) -> list[Receipt]: ...
     async def prune(self, retention_days: float, *, now: dt.datetime | None = None) -> int: ...
@@ -116,10 +123,10 @@ class StoreBase:
     def __init__(self, url: str, ip_salt: bytes | None) -> None:
         self.url = url
         if ip_salt is None:
-            # Hashes stay comparable within this process only; set receipts.ip_salt to keep
-            # them comparable across restarts.
+            # Hashes stay comparable within this process (and its workers) only; set
+            # receipts.ip_salt_env/ip_salt_file to keep them comparable across restarts.
             logger.info("receipts: no ip_salt configured; using a random per-process salt")
-            ip_salt = os.urandom(16)
+            ip_salt = PROCESS_SALT
         self._ip_salt = ip_salt
 
     def hash_ip(self, ip: str | None) -> str | None:

@@ -122,7 +122,7 @@ class SQLiteReceiptStore(StoreBase):
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="receipts-sqlite")
         self._connection: sqlite3.Connection | None = None
         self._closed = False
-        self._pending: list[tuple[Receipt, asyncio.Future[None]]] = []
+        self._pending: list[tuple[Receipt, asyncio.Future[int]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self.journal_mode: str | None = None
 
@@ -180,20 +180,21 @@ class SQLiteReceiptStore(StoreBase):
             raise ReceiptStoreError("the receipt store is closed")
         return self._connection
 
-    def _db_write_batch(self, receipts: list[Receipt]) -> list[Exception | None]:
+    def _db_write_batch(self, receipts: list[Receipt]) -> list[int | Exception]:
+        """Each receipt's row id, or the error that kept it out; one transaction for all."""
         connection = self._db()
-        errors: list[Exception | None] = []
+        results: list[int | Exception] = []
         try:
             connection.execute("BEGIN IMMEDIATE")
             for receipt in receipts:
                 connection.execute("SAVEPOINT one_receipt")
                 try:
-                    connection.execute(_INSERT, _row_values(receipt))
+                    cursor = connection.execute(_INSERT, _row_values(receipt))
                 except sqlite3.Error as exc:
                     connection.execute("ROLLBACK TO one_receipt")
-                    errors.append(exc)
+                    results.append(exc)
                 else:
-                    errors.append(None)
+                    results.append(int(cursor.lastrowid or 0))
                 connection.execute("RELEASE one_receipt")
             connection.execute("COMMIT")
         except Exception as exc:  # the whole transaction is lost: every receipt in it fails
@@ -203,7 +204,7 @@ class SQLiteReceiptStore(StoreBase):
                 except sqlite3.Error:
                     logger.exception("receipts: rollback failed after %s", exc)
             return [exc] * len(receipts)
-        return errors
+        return results
 
     def _db_page(self, since: str | None, after_id: int) -> list[Receipt]:
         if since is None:
@@ -299,28 +300,28 @@ class SQLiteReceiptStore(StoreBase):
         except (sqlite3.Error, OSError, RuntimeError, ValueError) as exc:
             raise ReceiptStoreError(f"{self.url}: {exc}") from exc
 
-    async def record(self, receipt: Receipt) -> None:
-        """Store one receipt; returns after it is committed, raises ReceiptStoreError."""
+    async def record(self, receipt: Receipt) -> int:
+        """Store one receipt; returns its row id once committed, raises ReceiptStoreError."""
         if self._closed:
             raise ReceiptStoreError("the receipt store is closed")
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._pending.append((receipt, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.get_running_loop().create_task(self._flush())
-        await future
+        return await future
 
     async def _flush(self) -> None:
         while self._pending:
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             try:
-                errors: list[Exception | None] = await self._call(self._db_write_batch, [r for r, _ in batch])
+                results: list[int | Exception] = await self._call(self._db_write_batch, [r for r, _ in batch])
             except Exception as exc:
-                errors = [exc] * len(batch)
-            for (receipt, future), error in zip(batch, errors, strict=True):
+                results = [exc] * len(batch)
+            for (receipt, future), error in zip(batch, results, strict=True):
                 if future.done():  # the caller gave up (cancelled); the row may still be stored
                     continue
-                if error is None:
-                    future.set_result(None)
+                if isinstance(error, int):
+                    future.set_result(error)
                 else:
                     message = f"could not record receipt for consent {receipt.consent_id}: {error}"
                     logger.error("receipts: %s", message)
