@@ -25,6 +25,7 @@ __all__ = [
     "check_network",
     "check_page_url",
     "check_receipts_url",
+    "redact_url",
     "check_rule_host",
     "check_script_signature",
     "check_theme_name",
@@ -70,6 +71,16 @@ def check_page_url(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f'"{url}" is not an http(s) URL or a path starting with /')
     return url
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by ``***`` (for messages and logs)."""
+    scheme, sep, rest = url.partition("://")
+    authority, slash, tail = rest.partition("/")
+    userinfo, at, host = authority.rpartition("@")
+    if not sep or not at or ":" not in userinfo:
+        return url
+    return f"{scheme}{sep}{userinfo.split(':', 1)[0]}:***@{host}{slash}{tail}"
 
 
 def check_receipts_url(url: str) -> str:

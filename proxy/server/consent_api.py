@@ -4,8 +4,10 @@
 the banner's form (answered 303 to a same-origin ``return_to``) or from JSON (answered
 with the new state), ``GET /status`` the current state, ``GET /<asset>`` consent.js,
 consent.css and the rest of ``proxy.web``'s assets. A decision is stored as a receipt
-*before* its cookie is issued: if the store fails the visitor gets a 503 and no cookie
-(no consent without proof). Cross-site posts are refused, so no other site can consent
+*before* its cookie is issued: if the store fails (after retrying a lost PostgreSQL
+connection for ``[receipts] write_timeout`` seconds) the visitor gets a 503 and no cookie
+(no consent without proof). A successful answer carries the committed receipt's id
+(``receipt_id`` in the JSON, the ``Consentry-Receipt-Id`` header on both forms). Cross-site posts are refused, so no other site can consent
 on the visitor's behalf. The decision logic itself lives in ``proxy.consent``.
 Imports aiohttp (this package is the one place that may); must not import mitmproxy.
 """
@@ -43,6 +45,8 @@ _NO_STORE = {"Cache-Control": "no-store", "Vary": "Cookie"}
 # The consent pages must not be framed by another site (clickjacking a "yes").
 _NO_FRAMING = {"X-Frame-Options": "SAMEORIGIN", "Content-Security-Policy": "frame-ancestors 'self'"}
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# The committed receipt's id, on every successful decision (the form's 303 has no body).
+RECEIPT_HEADER = "Consentry-Receipt-Id"
 
 
 async def handle_consent(request: web.Request, runtime: SiteRuntime) -> web.StreamResponse:
@@ -214,7 +218,7 @@ async def decide(request: web.Request, runtime: SiteRuntime) -> web.StreamRespon
             gpc=previous.gpc,
         )
         # Shielded: a visitor who hangs up mid-write must not leave half a proof behind.
-        await asyncio.shield(store.record(receipt))
+        receipt_id = await asyncio.shield(store.record(receipt))
     except Exception:
         services.metrics.receipt_errors.labels(runtime.site_id).inc()
         log.exception("consent decision refused: the receipt could not be stored")
@@ -245,7 +249,9 @@ async def decide(request: web.Request, runtime: SiteRuntime) -> web.StreamRespon
 
         response: web.StreamResponse = web.Response(status=303, headers={"Location": safe_return_to(return_to), **_NO_STORE})
     else:
-        response = web.json_response(status_json(state, site=site), headers=_NO_STORE)
+        response = web.json_response({**status_json(state, site=site), "receipt_id": receipt_id}, headers=_NO_STORE)
+    # The acknowledgement: only now, with the receipt committed, does the visitor get a cookie.
+    response.headers[RECEIPT_HEADER] = str(receipt_id)
     response.headers.add("Set-Cookie", consent_cookie_header(token, site=site, secure=secure))
     for value in expired:
         response.headers.add("Set-Cookie", value)

@@ -212,6 +212,9 @@ def run(
     if count <= 1:
         runner(serve(holder, listen=public, admin_listen=admin, announce=announce))
         return 0
+    # Drawn here, before the fork, so every worker hashes IPs with the same fallback salt.
+    import proxy.receipts.base  # noqa: F401
+
     # Port 0 would give every worker its own port: pick one free port for all of them.
     if public[1] == 0:
         public = (public[0], _free_port(public[0]))
