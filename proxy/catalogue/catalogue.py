@@ -8,6 +8,7 @@ Standard library only (`tomllib`): this module must not import aiohttp,
 mitmproxy, jwt or pydantic.
 """
 
+import fnmatch
 import functools
 import hashlib
 import json
@@ -26,6 +27,9 @@ from proxy.catalogue.vendor import CATEGORIES, CatalogueError, Vendor, vendor_fr
 log = logging.getLogger(__name__)
 
 DATA_FILE = "vendors.toml"
+# The shipped catalogue is vendors.toml plus the files beside it named vendors-<class>.toml
+# (necessary services, analytics, ads, ...), read in name order: one data set split by class.
+DATA_FILE_GLOB = "vendors-*.toml"
 URL_CACHE_SIZE = 8192
 CACHED_URL_LENGTH = 1024
 SCRIPT_CACHE_SIZE = 1024
@@ -94,6 +98,26 @@ class Catalogue:
         return cls._from_table(table, hashlib.sha256(data).hexdigest(), source)
 
     @classmethod
+    def from_parts(cls, parts: Iterable[tuple[str, bytes]]) -> Self:
+        """One catalogue from several data files (name, bytes): vendors of all, digest over all.
+
+        A vendor id or host entry defined in two files is an error naming both.
+        """
+        vendors: list[Vendor] = []
+        digest = hashlib.sha256()
+        names = []
+        for name, data in parts:
+            try:
+                table = tomllib.loads(data.decode("utf-8"))
+            except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+                raise CatalogueError(f"{name}: {error}") from None
+            _check_top_level(table, name)
+            vendors += [vendor_from_table(raw, f"{name}: vendor #{n}") for n, raw in enumerate(table["vendor"], 1)]
+            digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+            names.append(name)
+        return cls(vendors, digest.hexdigest(), "+".join(names))
+
+    @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "<dict>") -> Self:
         """Build from the data file's shape: ``{"vendor": [{"id": ..., ...}, ...]}``."""
         canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str).encode()
@@ -101,13 +125,8 @@ class Catalogue:
 
     @classmethod
     def _from_table(cls, table: Mapping[str, Any], digest: str, source: str) -> Self:
-        unknown = sorted(set(table) - {"vendor", "version"})
-        if unknown:
-            raise CatalogueError(f"{source}: unknown top-level key {unknown[0]!r}; expected [[vendor]] tables")
-        raw_vendors = table.get("vendor")
-        if not isinstance(raw_vendors, list):
-            raise CatalogueError(f"{source}: expected [[vendor]] tables")
-        vendors = [vendor_from_table(raw, f"{source}: vendor #{n}") for n, raw in enumerate(raw_vendors, 1)]
+        _check_top_level(table, source)
+        vendors = [vendor_from_table(raw, f"{source}: vendor #{n}") for n, raw in enumerate(table["vendor"], 1)]
         return cls(vendors, digest, source)
 
     # -- classification ----------------------------------------------------------------
@@ -189,6 +208,14 @@ class Catalogue:
         return f"<Catalogue {self.source} vendors={len(self.vendors)} digest={self.digest[:12]}>"
 
 
+def _check_top_level(table: Mapping[str, Any], source: str) -> None:
+    unknown = sorted(set(table) - {"vendor", "version"})
+    if unknown:
+        raise CatalogueError(f"{source}: unknown top-level key {unknown[0]!r}; expected [[vendor]] tables")
+    if not isinstance(table.get("vendor"), list):
+        raise CatalogueError(f"{source}: expected [[vendor]] tables")
+
+
 def _is_json(text: str) -> bool:
     """True for JSON data (JSON-LD, framework state): it names URLs but never runs.
 
@@ -205,7 +232,13 @@ def _is_json(text: str) -> bool:
     return True
 
 
+def default_data_files() -> list[tuple[str, bytes]]:
+    """The shipped data files as (name, bytes): vendors.toml first, then vendors-*.toml by name."""
+    package = resources.files("proxy.catalogue")
+    names = sorted(entry.name for entry in package.iterdir() if fnmatch.fnmatch(entry.name, DATA_FILE_GLOB))
+    return [(name, package.joinpath(name).read_bytes()) for name in [DATA_FILE, *names]]
+
+
 @functools.cache
 def _default_catalogue() -> Catalogue:
-    data = resources.files("proxy.catalogue").joinpath(DATA_FILE).read_bytes()
-    return Catalogue.from_bytes(data, source=DATA_FILE)
+    return Catalogue.from_parts(default_data_files())
