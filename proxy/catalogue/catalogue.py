@@ -8,6 +8,7 @@ Standard library only (`tomllib`): this module must not import aiohttp,
 mitmproxy, jwt or pydantic.
 """
 
+import dataclasses
 import fnmatch
 import functools
 import hashlib
@@ -20,7 +21,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Self
 
-from proxy.catalogue.matchers import CookieIndex, FileNameIndex, HostIndex, SignatureIndex, most_restrictive
+from proxy.catalogue.matchers import (
+    CookieIndex,
+    FileNameIndex,
+    HostIndex,
+    LibraryIndex,
+    SignatureIndex,
+    TagIdIndex,
+    most_restrictive,
+)
 from proxy.catalogue.urls import is_first_party, last_segment, split_url
 from proxy.catalogue.vendor import CATEGORIES, CatalogueError, Vendor, vendor_from_table
 
@@ -66,6 +75,8 @@ class Catalogue:
             raise CatalogueError(f"{source}: {error}") from None
         self._file_names = FileNameIndex(ordered)
         self._cookies = CookieIndex(ordered)
+        self._tag_ids = TagIdIndex(ordered)
+        self._libraries = LibraryIndex(ordered)
         # The same tracker URLs and snippets come back on every page of a site;
         # short ones are remembered (long ones would make the cache a memory sink).
         self._url_cache = functools.lru_cache(maxsize=URL_CACHE_SIZE)(self._classify_url)
@@ -129,6 +140,27 @@ class Catalogue:
         vendors = [vendor_from_table(raw, f"{source}: vendor #{n}") for n, raw in enumerate(table["vendor"], 1)]
         return cls(vendors, digest, source)
 
+    def with_overlay(self, overlay: "Catalogue") -> "Catalogue":
+        """This catalogue plus what `overlay` knows that it does not.
+
+        An overlay (an operator's list turned into vendor data by ``consentry catalogue
+        import``) adds vendors and hosts; it never re-judges what this catalogue already
+        classifies: an overlay host entry that this catalogue already matches is dropped,
+        and an overlay vendor whose id is taken is renamed ``<id>-overlay``. A site moves
+        a shipped vendor with its ``vendors`` overrides, not with an overlay.
+        """
+        vendors = list(self.vendors.values())
+        taken = set(self.vendors)
+        for vendor in overlay.vendors.values():
+            hosts = tuple(entry for entry in vendor.hosts if self.vendor_for_url("//" + entry) is None)
+            if vendor.hosts and not hosts and not vendor.signatures and not vendor.file_names:
+                continue  # everything it names is known already
+            vendor_id = vendor.id if vendor.id not in taken else f"{vendor.id}-overlay"
+            taken.add(vendor_id)
+            vendors.append(dataclasses.replace(vendor, id=vendor_id, hosts=hosts))
+        digest = hashlib.sha256(f"{self.digest}+{overlay.digest}".encode()).hexdigest()
+        return type(self)(vendors, digest, f"{self.source}+{overlay.source}")
+
     # -- classification ----------------------------------------------------------------
 
     def vendor_for_url(self, url: str) -> Vendor | None:
@@ -145,6 +177,9 @@ class Catalogue:
         if host:
             vendor = self._hosts.lookup(host, path)
             if vendor is not None:
+                if vendor.tag_ids:
+                    # A shared loader (gtag/js serves Analytics and Ads alike): its id decides.
+                    return self._tag_ids.for_url(url) or vendor
                 return vendor
         return self._file_names.lookup(last_segment(path))
 
@@ -172,10 +207,21 @@ class Catalogue:
     def _classify_script(self, text: str) -> Vendor | None:
         if _is_json(text):
             return None
-        vendor = most_restrictive(self._signatures.vendors_in(text))
-        if vendor is not None:
-            return vendor
-        return most_restrictive(self._vendors_in_urls(text))
+        found = self._signatures.vendors_in(text)
+        if not found:
+            found = self._vendors_in_urls(text)
+        if any(vendor.tag_ids for vendor in found):
+            # gtag('config', 'AW-...') beside 'G-...': each id names its vendor; the strictest wins.
+            found = [*found, *self._tag_ids.in_text(text)]
+        return most_restrictive(found)
+
+    def vendor_for_library(self, body: str) -> Vendor | None:
+        """The vendor whose JavaScript library `body` (its first kilobytes) is, by content.
+
+        Recognises a self-hosted tracker library whatever its file is called, when its
+        body passes through the proxy; None for anything else.
+        """
+        return self._libraries.lookup(body)
 
     def _vendors_in_urls(self, text: str) -> list[Vendor]:
         if "/" not in text and not _ESCAPED_SLASH.search(text):
@@ -242,3 +288,22 @@ def default_data_files() -> list[tuple[str, bytes]]:
 @functools.cache
 def _default_catalogue() -> Catalogue:
     return Catalogue.from_parts(default_data_files())
+
+
+@functools.lru_cache(maxsize=32)
+def _with_overlays(paths: tuple[str, ...]) -> Catalogue:
+    catalogue = Catalogue.default()
+    for path in paths:
+        catalogue = catalogue.with_overlay(Catalogue.load(path))
+    return catalogue
+
+
+def catalogue_for(site: Any) -> Catalogue:
+    """The catalogue a site judges with: the shipped one plus the site's ``catalogues`` overlays.
+
+    Overlay paths are absolute once the policy loader has resolved them; each combination
+    is built once per process. Raises `CatalogueError` for an unreadable overlay (the
+    policy loader reports that earlier, naming the key).
+    """
+    paths = tuple(str(path) for path in (getattr(site, "catalogues", None) or ()))
+    return _with_overlays(paths) if paths else Catalogue.default()

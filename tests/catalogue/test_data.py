@@ -15,7 +15,7 @@ RAW_VENDORS = tomllib.loads(DATA.decode("utf-8"))["vendor"]
 # DESIGN.md defaults plus the brief's list: vendor id -> category.
 EXPECTED_CATEGORIES = {
     "google-analytics": "analytics",
-    "google-tag-manager": "analytics",
+    "google-tag-manager": "marketing",
     "google-ads": "marketing",
     "doubleclick": "marketing",
     "meta-pixel": "marketing",
