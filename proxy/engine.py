@@ -27,6 +27,7 @@ from proxy.catalogue import CATEGORIES, Catalogue, Vendor
 from proxy.html import KEEP, Action, Decision, Element, FetchURL
 from proxy.html.rewriter import Rewriter
 from proxy.inline import ScriptJudge
+from proxy.urls import resolve as resolve_url
 
 if TYPE_CHECKING:
     from proxy.consent import ConsentState
@@ -439,6 +440,7 @@ class Engine:
             "base_url": base_url,
             "inject": inject,
             "defuse_ambiguous": not self.allows_everything(state),
+            "resolve_url": resolve_url,
         }
         if max_buffer is not None:
             options["max_buffer"] = max_buffer
