@@ -31,6 +31,7 @@ from proxy.policy.site_model import (
 from proxy.policy.valuetypes import (
     MAX_LIFETIME_DAYS,
     Address,
+    AdminAddress,
     CookieName,
     LifetimeDays,
     Network,
@@ -76,21 +77,25 @@ class ProxySettings(StrictModel):
     # 0.0.0.0 so that a container's published port works without flags.
     listen: Address = "0.0.0.0:8080"
     # /metrics and /healthz stay on loopback unless someone decides otherwise.
-    admin_listen: Address = "127.0.0.1:9090"
+    # "off": no admin listener (no /healthz, /readyz, /metrics).
+    admin_listen: AdminAddress = "127.0.0.1:9090"
     workers: Annotated[int, Field(ge=1, le=64)] = 1
     timeouts: Timeouts = Timeouts()
     limits: Limits = Limits()
     trusted_proxies: list[Network] = []
     drain_timeout: Annotated[float, Field(ge=0)] = 30.0
-    access_log: Literal["text", "json"] = "text"
+    # One line per request: "common" (Common Log Format without client address or query),
+    # "json", or "off". "text" is the older name of "common".
+    access_log: Literal["common", "json", "off", "text"] = "common"
 
     @property
     def listen_address(self) -> tuple[str, int]:
         return f.split_address(self.listen)
 
     @property
-    def admin_address(self) -> tuple[str, int]:
-        return f.split_address(self.admin_listen)
+    def admin_address(self) -> tuple[str, int] | None:
+        """None when ``admin_listen = "off"``."""
+        return None if self.admin_listen == "off" else f.split_address(self.admin_listen)
 
 
 # -- [consent] --------------------------------------------------------------------

@@ -12,12 +12,24 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from typing import Final, Protocol
 
 from proxy.receipts.model import Receipt, hash_ip
 
-__all__ = ["EXPORT_PAGE_SIZE", "PROCESS_SALT", "ReceiptStore", "StoreBase", "prune_cutoff"]
+__all__ = [
+    "EXPORT_PAGE_SIZE",
+    "PROCESS_SALT",
+    "BannerTexts",
+    "DecisionCount",
+    "ImpressionCount",
+    "ImpressionKey",
+    "ReceiptStore",
+    "StoreBase",
+    "day_bounds",
+    "prune_cutoff",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +43,49 @@ EXPORT_PAGE_SIZE: Final = 500
 PROCESS_SALT: Final = os.urandom(16)
 
 
+# (site id, UTC day, variant id or None): what one impression is counted under.
+type ImpressionKey = tuple[str, dt.date, str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class ImpressionCount:
+    """How many pages of a site showed the banner (variant, or None) on one UTC day."""
+
+    site_id: str
+    day: dt.date
+    variant: str | None
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionCount:
+    """How many receipts of one UTC day, variant, action and granted set a site holds."""
+
+    day: dt.date
+    variant: str | None
+    action: str
+    granted: tuple[str, ...]
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class BannerTexts:
+    """The texts behind one ``banner_texts_digest``: the canonical JSON that was hashed."""
+
+    digest: str
+    site_id: str
+    lang: str
+    canonical: str
+    first_seen: dt.datetime
+
+
+def day_bounds(since: dt.date | None, until: dt.date | None) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """[start, end) in UTC for the inclusive day range since..until (None: open)."""
+    start = dt.datetime.combine(since, dt.time(), dt.UTC) if since else None
+    end = dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), dt.UTC) if until else None
+    return start, end
+
+
 class ReceiptStore(Protocol):
     url: str
 
@@ -41,6 +96,15 @@ class ReceiptStore(Protocol):
     async def check_writable(self) -> None: ...
     async def close(self) -> None: ...
     def hash_ip(self, ip: str | None) -> str | None: ...
+    async def add_impressions(self, counts: Mapping[ImpressionKey, int]) -> None: ...
+    async def impression_counts(
+        self, site_id: str | None, since: dt.date | None = None, until: dt.date | None = None
+    ) -> list[ImpressionCount]: ...
+    async def decision_counts(
+        self, site_id: str, since: dt.date | None = None, until: dt.date | None = None
+    ) -> list[DecisionCount]: ...
+    async def keep_banner_texts(self, digest: str, site_id: str, lang: str, canonical: str) -> None: ...
+    async def banner_texts(self, digest: str) -> BannerTexts | None: ...
 
 
 def prune_cutoff(retention_days: float, now: dt.datetime | None) -> tuple[dt.datetime, dt.datetime]:

@@ -17,9 +17,19 @@ import asyncio
 import datetime as dt
 import json
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from proxy.receipts.base import EXPORT_PAGE_SIZE, StoreBase, prune_cutoff
+from proxy.receipts.base import (
+    EXPORT_PAGE_SIZE,
+    BannerTexts,
+    DecisionCount,
+    ImpressionCount,
+    ImpressionKey,
+    StoreBase,
+    day_bounds,
+    prune_cutoff,
+)
 from proxy.receipts.model import Receipt, ReceiptStoreError
 from proxy.receipts.schema import MIGRATIONS, MIGRATIONS_TABLE_POSTGRES, RECEIPT_COLUMNS, row_values
 
@@ -46,6 +56,21 @@ _FIND_SAME: Final = (
     + " ORDER BY id DESC LIMIT 1"
 )
 _SELECT: Final = f"SELECT id, {', '.join(RECEIPT_COLUMNS)} FROM receipts"
+_ADD_IMPRESSIONS: Final = (
+    "INSERT INTO banner_impressions (site_id, day, variant, impressions) VALUES ($1, $2, $3, $4) "
+    "ON CONFLICT (site_id, day, variant) DO UPDATE SET impressions = banner_impressions.impressions + EXCLUDED.impressions"
+)
+
+
+def _range_clause(column: str, site_id: str | None, start: Any, end: Any) -> tuple[str, tuple[Any, ...]]:
+    """`` WHERE site_id = $1 AND column >= $2 AND column < $3`` with only the parts given."""
+    parts: list[str] = []
+    args: list[Any] = []
+    for clause, value in (("site_id = $", site_id), (f"{column} >= $", start), (f"{column} < $", end)):
+        if value is not None:
+            args.append(value)
+            parts.append(f"{clause}{len(args)}")
+    return (" WHERE " + " AND ".join(parts) if parts else ""), tuple(args)
 DEFAULT_WRITE_TIMEOUT_SECONDS: Final = 5.0
 _FIRST_RETRY_DELAY_SECONDS: Final = 0.05
 _MAX_RETRY_DELAY_SECONDS: Final = 1.0
@@ -79,6 +104,8 @@ def _receipt(row: Any) -> Receipt:
         ip_hash=row["ip_hash"],
         user_agent=row["user_agent"],
         gpc=row["gpc"],
+        banner_variant=row["banner_variant"],
+        banner_texts_digest=row["banner_texts_digest"],
         receipt_id=row["id"],
     )
 
@@ -253,6 +280,73 @@ class PostgresReceiptStore(StoreBase):
             raise
         except Exception as exc:
             raise ReceiptStoreError(f"{self.url}: not writable: {exc}") from exc
+
+    async def _rows(self, query: str, *args: Any) -> list[Any]:
+        try:
+            return list(await self._live_pool().fetch(query, *args))
+        except ReceiptStoreError:
+            raise
+        except Exception as exc:
+            raise ReceiptStoreError(f"{self.url}: {exc}") from exc
+
+    async def add_impressions(self, counts: Mapping[ImpressionKey, int]) -> None:
+        """Add the counts to the stored per-day totals, in one transaction (all or nothing)."""
+        rows = [(site, day, variant or "", int(n)) for (site, day, variant), n in counts.items() if n]
+        if not rows:
+            return
+        try:
+            async with self._live_pool().acquire() as connection, connection.transaction():
+                await connection.executemany(_ADD_IMPRESSIONS, rows)
+        except ReceiptStoreError:
+            raise
+        except Exception as exc:
+            raise ReceiptStoreError(f"{self.url}: could not store impressions: {exc}") from exc
+
+    async def impression_counts(
+        self, site_id: str | None, since: dt.date | None = None, until: dt.date | None = None
+    ) -> list[ImpressionCount]:
+        """Stored impressions per day and variant (all sites when site_id is None); days inclusive."""
+        where, args = _range_clause("day", site_id, since, until + dt.timedelta(days=1) if until else None)
+        rows = await self._rows(
+            f"SELECT site_id, day, variant, impressions FROM banner_impressions{where} ORDER BY day, variant", *args
+        )
+        return [ImpressionCount(r["site_id"], r["day"], r["variant"] or None, int(r["impressions"])) for r in rows]
+
+    async def decision_counts(
+        self, site_id: str, since: dt.date | None = None, until: dt.date | None = None
+    ) -> list[DecisionCount]:
+        """Receipts of a site counted per UTC day, variant, action and granted set; days inclusive."""
+        start, end = day_bounds(since, until)
+        where, args = _range_clause("created_at", site_id, start, end)
+        rows = await self._rows(
+            "SELECT (created_at AT TIME ZONE 'UTC')::date AS day, banner_variant, action, granted, count(*) AS n"
+            f" FROM receipts{where} GROUP BY 1, 2, 3, 4 ORDER BY 1", *args,
+        )
+        return [
+            DecisionCount(r["day"], r["banner_variant"] or None, r["action"], tuple(json.loads(r["granted"])), int(r["n"]))
+            for r in rows
+        ]
+
+    async def keep_banner_texts(self, digest: str, site_id: str, lang: str, canonical: str) -> None:
+        """Keep the texts behind a digest (the first copy wins: same digest, same texts)."""
+        try:
+            await self._live_pool().execute(
+                "INSERT INTO banner_texts (digest, site_id, lang, canonical, first_seen) VALUES ($1, $2, $3, $4, now()) "
+                "ON CONFLICT (digest) DO NOTHING", digest, site_id, lang, canonical,
+            )
+        except ReceiptStoreError:
+            raise
+        except Exception as exc:
+            raise ReceiptStoreError(f"{self.url}: could not keep banner texts: {exc}") from exc
+
+    async def banner_texts(self, digest: str) -> BannerTexts | None:
+        rows = await self._rows(
+            "SELECT digest, site_id, lang, canonical, first_seen FROM banner_texts WHERE digest = $1", digest
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return BannerTexts(r["digest"], r["site_id"], r["lang"], r["canonical"], r["first_seen"])
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None

@@ -16,11 +16,20 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final, TypeVar
 
-from proxy.receipts.base import EXPORT_PAGE_SIZE, StoreBase, prune_cutoff
+from proxy.receipts.base import (
+    EXPORT_PAGE_SIZE,
+    BannerTexts,
+    DecisionCount,
+    ImpressionCount,
+    ImpressionKey,
+    StoreBase,
+    day_bounds,
+    prune_cutoff,
+)
 from proxy.receipts.model import Receipt, ReceiptStoreError
 from proxy.receipts.schema import MIGRATIONS, MIGRATIONS_TABLE_SQLITE, RECEIPT_COLUMNS, row_values
 
@@ -37,6 +46,21 @@ _INSERT: Final = (
     f"INSERT INTO receipts ({', '.join(RECEIPT_COLUMNS)}) VALUES ({', '.join('?' for _ in RECEIPT_COLUMNS)})"
 )
 _SELECT: Final = f"SELECT id, {', '.join(RECEIPT_COLUMNS)} FROM receipts"
+_ADD_IMPRESSIONS: Final = (
+    "INSERT INTO banner_impressions (site_id, day, variant, impressions) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (site_id, day, variant) DO UPDATE SET impressions = impressions + excluded.impressions"
+)
+
+
+def _range_clause(column: str, site_id: str | None, start: str | None, end: str | None) -> tuple[str, tuple[Any, ...]]:
+    """`` WHERE site_id = ? AND column >= ? AND column < ?`` with only the parts given."""
+    parts: list[str] = []
+    args: list[Any] = []
+    for clause, value in (("site_id = ?", site_id), (f"{column} >= ?", start), (f"{column} < ?", end)):
+        if value is not None:
+            parts.append(clause)
+            args.append(value)
+    return (" WHERE " + " AND ".join(parts) if parts else ""), tuple(args)
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -68,7 +92,8 @@ def _row_values(receipt: Receipt) -> tuple[Any, ...]:
 
 
 def _receipt(row: sqlite3.Row | tuple[Any, ...]) -> Receipt:
-    (row_id, consent_id, site_id, pv, digest, granted, refused, action, created, expires, ip_hash, ua, gpc) = row
+    (row_id, consent_id, site_id, pv, digest, granted, refused, action, created, expires, ip_hash, ua, gpc,
+     variant, texts_digest) = row
     return Receipt(
         consent_id=consent_id,
         site_id=site_id,
@@ -82,6 +107,8 @@ def _receipt(row: sqlite3.Row | tuple[Any, ...]) -> Receipt:
         ip_hash=ip_hash,
         user_agent=ua,
         gpc=bool(gpc),
+        banner_variant=variant,
+        banner_texts_digest=texts_digest,
         receipt_id=row_id,
     )
 
@@ -201,6 +228,52 @@ class SQLiteReceiptStore(StoreBase):
         )
         return cursor.rowcount
 
+    def _db_add_impressions(self, rows: list[tuple[str, str, str, int]]) -> None:
+        connection = self._db()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            connection.executemany(_ADD_IMPRESSIONS, rows)
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+
+    def _db_impressions(self, site_id: str | None, start: str | None, end: str | None) -> list[ImpressionCount]:
+        where, args = _range_clause("day", site_id, start, end)
+        rows = self._db().execute(
+            f"SELECT site_id, day, variant, impressions FROM banner_impressions{where} ORDER BY day, variant", args
+        )
+        return [
+            ImpressionCount(site, dt.date.fromisoformat(day), variant or None, int(count))
+            for site, day, variant, count in rows.fetchall()
+        ]
+
+    def _db_decisions(self, site_id: str, start: str | None, end: str | None) -> list[DecisionCount]:
+        where, args = _range_clause("created_at", site_id, start, end)
+        rows = self._db().execute(
+            "SELECT substr(created_at, 1, 10), banner_variant, action, granted, count(*) FROM receipts"
+            f"{where} GROUP BY 1, 2, 3, 4 ORDER BY 1", args,
+        )
+        return [
+            DecisionCount(dt.date.fromisoformat(day), variant or None, action, tuple(json.loads(granted)), int(count))
+            for day, variant, action, granted, count in rows.fetchall()
+        ]
+
+    def _db_keep_texts(self, digest: str, site_id: str, lang: str, canonical: str) -> None:
+        self._db().execute(
+            "INSERT INTO banner_texts (digest, site_id, lang, canonical, first_seen) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (digest) DO NOTHING",
+            (digest, site_id, lang, canonical, _iso(dt.datetime.now(dt.UTC))),
+        )
+
+    def _db_texts(self, digest: str) -> BannerTexts | None:
+        row = self._db().execute(
+            "SELECT digest, site_id, lang, canonical, first_seen FROM banner_texts WHERE digest = ?", (digest,)
+        ).fetchone()
+        if row is None:
+            return None
+        return BannerTexts(row[0], row[1], row[2], row[3], dt.datetime.fromisoformat(row[4]))
+
     def _db_check_writable(self) -> None:
         connection = self._db()
         connection.execute("BEGIN IMMEDIATE")
@@ -268,6 +341,35 @@ class SQLiteReceiptStore(StoreBase):
     async def check_writable(self) -> None:
         """Raise ReceiptStoreError unless a receipt could be written right now (for /readyz)."""
         await self._call(self._db_check_writable)
+
+    async def add_impressions(self, counts: Mapping[ImpressionKey, int]) -> None:
+        """Add the counts to the stored per-day totals, in one transaction (all or nothing)."""
+        rows = [(site, day.isoformat(), variant or "", int(n)) for (site, day, variant), n in counts.items() if n]
+        if rows:
+            await self._call(self._db_add_impressions, rows)
+
+    async def impression_counts(
+        self, site_id: str | None, since: dt.date | None = None, until: dt.date | None = None
+    ) -> list[ImpressionCount]:
+        """Stored impressions per day and variant (all sites when site_id is None); days inclusive."""
+        return await self._call(
+            self._db_impressions, site_id, since.isoformat() if since else None,
+            (until + dt.timedelta(days=1)).isoformat() if until else None,
+        )
+
+    async def decision_counts(
+        self, site_id: str, since: dt.date | None = None, until: dt.date | None = None
+    ) -> list[DecisionCount]:
+        """Receipts of a site counted per UTC day, variant, action and granted set; days inclusive."""
+        start, end = day_bounds(since, until)
+        return await self._call(self._db_decisions, site_id, _iso(start), _iso(end))
+
+    async def keep_banner_texts(self, digest: str, site_id: str, lang: str, canonical: str) -> None:
+        """Keep the texts behind a digest (the first copy wins: same digest, same texts)."""
+        await self._call(self._db_keep_texts, digest, site_id, lang, canonical)
+
+    async def banner_texts(self, digest: str) -> BannerTexts | None:
+        return await self._call(self._db_texts, digest)
 
     async def close(self) -> None:
         if self._closed:

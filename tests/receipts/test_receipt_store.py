@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from receipts.receipt_helpers import T0, receipt
 
+from proxy.receipts.schema import MIGRATIONS
 from proxy.receipts import (
     Receipt,
     ReceiptStoreError,
@@ -100,7 +101,7 @@ async def test_migrations_are_idempotent(store_url: str, raw_sql: Callable[..., 
     for _ in range(2):
         again = await open_store(store_url)
         await again.close()
-    assert await raw_sql("SELECT version FROM schema_migrations") == [(1,)]
+    assert await raw_sql("SELECT version FROM schema_migrations ORDER BY version") == [(m.version,) for m in MIGRATIONS]
     assert await raw_sql("SELECT consent_id FROM receipts") == [("consent-1",)]
 
 
@@ -108,7 +109,7 @@ async def test_concurrent_openers_migrate_once(store_url: str, raw_sql: Callable
     stores = await asyncio.gather(*(open_store(store_url) for _ in range(4)))
     for opened in stores:
         await opened.close()
-    assert await raw_sql("SELECT version FROM schema_migrations") == [(1,)]
+    assert await raw_sql("SELECT version FROM schema_migrations ORDER BY version") == [(m.version,) for m in MIGRATIONS]
 
 
 async def test_prune_keeps_consent_still_in_force(store: Any) -> None:
