@@ -89,6 +89,10 @@ class Replica:
                 drain_timeout = 10.0
                 trusted_proxies = ["127.0.0.1/32"]
 
+                [proxy.limits]
+                # Every test visitor comes from 127.0.0.1: lift the per-client decision limit.
+                consent_decisions_per_minute = 1000000
+
                 [receipts]
                 url_env = "CONSENTRY_RECEIPTS_URL"
                 ip_salt_env = "CONSENTRY_IP_SALT"
