@@ -15,7 +15,9 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, BinaryIO
+from datetime import UTC
 
 EXIT_OK, EXIT_FINDING, EXIT_USAGE = 0, 1, 2
 SAMPLE_PAGE = Path(__file__).parent / "samples" / "tracker-page.html"
@@ -98,6 +100,7 @@ def cmd_rewrite(args: argparse.Namespace) -> int:
     rewriter = engine.rewriter(state, base_url=args.base_url, report=report, mode=args.mode)
     source = sys.stdin.buffer if args.file in (None, "-") else None
     out = sys.stdout.buffer
+    handle: BinaryIO
     if source is None:
         try:
             handle = open(args.file, "rb")
@@ -218,7 +221,7 @@ def cmd_token_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_receipts(args: argparse.Namespace) -> int:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from proxy.receipts import ReceiptStoreError, export_lines, open_store
 
@@ -238,7 +241,7 @@ def cmd_receipts(args: argparse.Namespace) -> int:
                 if args.since:
                     since = datetime.fromisoformat(args.since)
                     if since.tzinfo is None:
-                        since = since.replace(tzinfo=timezone.utc)
+                        since = since.replace(tzinfo=UTC)
                 rows = [receipt async for receipt in store.export(since=since)]
                 for line in export_lines(rows, format=args.format):
                     sys.stdout.write(line if line.endswith("\n") else line + "\n")

@@ -27,7 +27,7 @@ from proxy.html import KEEP, Action, Decision, Element
 from proxy.html.rewriter import Rewriter
 
 if TYPE_CHECKING:
-    from proxy.consent import ConsentState
+    pass
 
 __all__ = ["Classification", "Engine", "Report", "ReportEntry"]
 
@@ -333,7 +333,7 @@ class Engine:
             found = self.classify_url(fetch.url, page_host)
             if found is None:
                 continue
-            if seen is None or found.unknown_third_party is False and seen.unknown_third_party:
+            if seen is None or (found.unknown_third_party is False and seen.unknown_third_party):
                 seen, seen_url = found, fetch.url
             if not found.allowed_by(state):
                 refused, refused_url = found, fetch.url

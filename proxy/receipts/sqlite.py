@@ -169,7 +169,7 @@ class SQLiteReceiptStore(StoreBase):
                     errors.append(None)
                 connection.execute("RELEASE one_receipt")
             connection.execute("COMMIT")
-        except Exception as exc:  # the whole transaction is lost: every receipt in it fails
+        except Exception as exc:  # noqa: BLE001 - the whole transaction is lost: every receipt in it fails
             if connection.in_transaction:
                 try:
                     connection.execute("ROLLBACK")
@@ -241,7 +241,7 @@ class SQLiteReceiptStore(StoreBase):
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             try:
                 errors: list[Exception | None] = await self._call(self._db_write_batch, [r for r, _ in batch])
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - handed to each waiting caller below
                 errors = [exc] * len(batch)
             for (receipt, future), error in zip(batch, errors, strict=True):
                 if future.done():  # the caller gave up (cancelled); the row may still be stored

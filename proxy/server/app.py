@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from proxy.server import errors
+from proxy.server import csp_routes, errors
 from proxy.server.consent_api import handle_consent
 from proxy.server.forward import forward
 from proxy.server.services import SERVICES, Services
@@ -63,11 +63,6 @@ def make_app(holder: Any, *, catalogue: Any = None, receipts: Any = None) -> web
 
     app.cleanup_ctx.append(lifecycle)
     # CSP violation reports (issue 7), registered first: the catch-all would shadow them.
-    try:
-        from proxy.server import csp_routes  # type: ignore[attr-defined]
-    except ImportError:
-        pass
-    else:
-        csp_routes.register(app)
+    csp_routes.register(app)
     app.router.add_route("*", "/{tail:.*}", dispatch)
     return app

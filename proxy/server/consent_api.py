@@ -31,6 +31,7 @@ from proxy.consent import (
     issue_token,
     status_json,
 )
+from proxy import web as ui
 from proxy.server import errors
 from proxy.server import headers as h
 from proxy.server.consent_state import consent_state, remember_state
@@ -71,9 +72,7 @@ def _not_allowed(request: web.Request, allowed: tuple[str, ...]) -> web.Response
 
 
 def serve_asset(request: web.Request, name: str) -> web.StreamResponse:
-    from proxy.server import collaborators
-
-    found = collaborators.asset(name)
+    found = ui.asset(name)
     if found is None:
         return errors.error_response(request, 404)
     data, content_type = found
@@ -81,16 +80,12 @@ def serve_asset(request: web.Request, name: str) -> web.StreamResponse:
 
 
 def preferences(request: web.Request, runtime: SiteRuntime) -> web.Response:
-    from proxy.server import collaborators
-
     state = consent_state(request, runtime)
-    lang = collaborators.pick_language(runtime.site, request.headers.get("Accept-Language"))
-    page = collaborators.preferences_page(
+    lang = ui.pick_language(runtime.site, html_lang=None, accept_language=request.headers.get("Accept-Language"))
+    page = ui.render_preferences_page(
         runtime.site, state, lang=lang, return_to=request.query.get("return_to", "/"),
         vendors=list(getattr(runtime.engine.catalogue, "vendors", {}).values()),
     )
-    if page is None:
-        page = "<!doctype html><title>Consent</title><p>Preferences are not available.</p>"
     return web.Response(text=page, content_type="text/html", charset="utf-8", headers={**_NO_STORE, **_NO_FRAMING})
 
 
@@ -233,7 +228,7 @@ async def decide(request: web.Request, runtime: SiteRuntime) -> web.StreamRespon
     secure = view.proto == "https"
     cookie_names = [pair.split("=", 1)[0].strip() for v in request.headers.getall("Cookie", []) for pair in v.split(";") if pair.strip()]
     # The engine knows the site's vendor overrides; without it, the catalogue categories decide.
-    from proxy.server.collaborators import Engine
+    from proxy.engine import Engine
 
     expired = expire_cookie_headers(
         cookie_names, host=view.host, secure=secure, refused_categories=decision.refused,
@@ -241,9 +236,7 @@ async def decide(request: web.Request, runtime: SiteRuntime) -> web.StreamRespon
         keep=[getattr(site, "cookie_name", None) or "consentry"],
     )
     if return_to is not None:
-        from proxy.server.collaborators import safe_return_to
-
-        response: web.StreamResponse = web.Response(status=303, headers={"Location": safe_return_to(return_to), **_NO_STORE})
+        response: web.StreamResponse = web.Response(status=303, headers={"Location": ui.safe_return_to(return_to), **_NO_STORE})
     else:
         response = web.json_response(status_json(state, site=site), headers=_NO_STORE)
     response.headers.add("Set-Cookie", consent_cookie_header(token, site=site, secure=secure))

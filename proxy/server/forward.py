@@ -172,7 +172,7 @@ async def _respond(
     try:
         async for chunk in upstream.content.iter_any():
             await response.write(chunk)
-    except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
         abort_midway(request, runtime, exc)
         return response
     await response.write_eof()

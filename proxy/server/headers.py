@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from multidict import CIMultiDict
+from multidict import CIMultiDict, MultiMapping
 
 # RFC 9110 7.6.1 plus the legacy names that still turn up (Keep-Alive, Proxy-Connection);
 # Proxy-Authorization/-Authenticate are for this proxy, never for the next hop.
@@ -44,16 +44,16 @@ def strip_hop_by_hop(headers: CIMultiDict[str]) -> None:
         headers.popall(name, None)
 
 
-def without_hop_by_hop(headers: CIMultiDict[str] | object, also: frozenset[str] = frozenset()) -> CIMultiDict[str]:
+def without_hop_by_hop(headers: MultiMapping[str], also: frozenset[str] = frozenset()) -> CIMultiDict[str]:
     """A copy without hop-by-hop fields (and the lower-case names in ``also``), in one pass."""
     drop = HOP_BY_HOP | also
-    if "Connection" in headers:  # type: ignore[operator]
+    if "Connection" in headers:
         drop = drop | {
             token.strip().lower()
-            for value in headers.getall("Connection", [])  # type: ignore[attr-defined]
+            for value in headers.getall("Connection", [])
             for token in value.split(",")
         }
-    return CIMultiDict([(name, value) for name, value in headers.items() if name.lower() not in drop])  # type: ignore[attr-defined]
+    return CIMultiDict([(name, value) for name, value in headers.items() if name.lower() not in drop])
 
 
 def parse_networks(entries: Iterable[str]) -> tuple[Network, ...]:
@@ -80,15 +80,15 @@ class ClientView:
     via_trusted: bool    # the TCP peer is a trusted proxy (its forwarding headers are kept)
 
 
-def client_view(peer: str | None, headers: CIMultiDict[str] | object, scheme: str, host: str,
+def client_view(peer: str | None, headers: MultiMapping[str], scheme: str, host: str,
                 trusted: tuple[Network, ...]) -> ClientView:
     """Who the visitor is; forwarding headers count only when the TCP peer is trusted."""
     peer = peer or ""
-    get = headers.get  # type: ignore[attr-defined]
+    get = headers.get
     if not is_trusted(peer, trusted):
         return ClientView(peer, scheme, host, False)
     ip = peer
-    chain = [part.strip() for value in headers.getall("X-Forwarded-For", []) for part in value.split(",")]  # type: ignore[attr-defined]
+    chain = [part.strip() for value in headers.getall("X-Forwarded-For", []) for part in value.split(",")]
     # Walk right to left: the first address not in a trusted network is the visitor.
     for candidate in reversed([c for c in chain if c]):
         ip = candidate
@@ -107,12 +107,12 @@ def _forwarded_node(ip: str) -> str:
     return ip
 
 
-def set_forwarding(out: CIMultiDict[str], incoming: CIMultiDict[str] | object, peer: str | None,
+def set_forwarding(out: CIMultiDict[str], incoming: MultiMapping[str], peer: str | None,
                    view: ClientView) -> None:
     """Replace the forwarding headers of an upstream request (appending when trusted)."""
     peer = peer or "unknown"
-    previous_xff = ", ".join(incoming.getall("X-Forwarded-For", [])) if view.via_trusted else ""  # type: ignore[attr-defined]
-    previous_fwd = ", ".join(incoming.getall("Forwarded", [])) if view.via_trusted else ""  # type: ignore[attr-defined]
+    previous_xff = ", ".join(incoming.getall("X-Forwarded-For", [])) if view.via_trusted else ""
+    previous_fwd = ", ".join(incoming.getall("Forwarded", [])) if view.via_trusted else ""
     out.popall("X-Real-IP", None)
     # Item assignment replaces every earlier value of the field.
     out["X-Forwarded-For"] = f"{previous_xff}, {peer}" if previous_xff else peer
@@ -253,7 +253,7 @@ def csp_nonce(policy: str | None) -> str | None:
     """The nonce a CSP already asks for in script-src (else default-src), if any."""
     if not policy:
         return None
-    directives = {}
+    directives: dict[str, str] = {}
     for directive in policy.split(";"):
         parts = directive.strip().split(None, 1)
         if parts:

@@ -11,7 +11,6 @@ Imports aiohttp (this package is the one place that may); must not import mitmpr
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 from typing import Any
@@ -19,7 +18,10 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from proxy.server import collaborators, errors
+from proxy import web as ui
+from proxy.csp import build_csp
+from proxy.engine import Report
+from proxy.server import errors
 from proxy.server import headers as h
 from proxy.server.codings import CodingError, DecodeChain, EncodeChain, parse_codings
 from proxy.server.runtime import SiteRuntime
@@ -54,7 +56,7 @@ def no_script_banner(request: web.BaseRequest, runtime: SiteRuntime, state: Any,
     """
     if encoding is not None and encoding.lower().replace("_", "-").startswith("utf-16"):
         return b""
-    return collaborators.body_snippet(runtime.site, state, lang=lang, return_to=request.rel_url.raw_path_qs) or b""
+    return ui.body_snippet(runtime.site, state, lang=lang, return_to=request.rel_url.raw_path_qs)
 
 
 async def rewrite_body(
@@ -69,8 +71,6 @@ async def rewrite_body(
     headers = response.headers
     view = h.client_view(request.remote, request.headers, request.scheme, request.host, runtime.trusted)
 
-    if not getattr(runtime.engine, "enforces", True):
-        return errors.error_response(request, 502)
     codings = parse_codings(headers.get("Content-Encoding"))
     try:
         decoder = DecodeChain(codings) if codings else None
@@ -82,7 +82,11 @@ async def rewrite_body(
 
     upstream_csp = headers.get("Content-Security-Policy")
     nonce = h.csp_nonce(upstream_csp) or secrets.token_urlsafe(16)
-    ours = collaborators.csp_headers(runtime.site, state, upstream_csp=upstream_csp, nonce=nonce)
+    # Only ``report-uri``: once ``report-to`` is present Chromium ignores ``report-uri`` and
+    # batches reports through the Reporting API, which delivered none here in 75 s; with
+    # ``report-uri`` every browser posts each violation at once.
+    built = build_csp(runtime.site, state, upstream_csp=upstream_csp, nonce=nonce)
+    ours = [built] if built is not None else []
     for name, value in ours:
         headers.add(name, value)   # beside the upstream's policy, never instead of it
     # Nonces only matter under a CSP; without one, kept scripts stay byte-identical.
@@ -91,8 +95,9 @@ async def rewrite_body(
     else:
         nonce_for_page = nonce
     page_load = is_page_load(request)
-    report = collaborators.make_report()
+    report = Report()
     rewriter: Any = None
+    lang: str | None = None
 
     def start_rewriter(first_piece: bytes) -> Any:
         # Built on the first decoded bytes: the banner's language comes from <html lang>,
@@ -100,10 +105,11 @@ async def rewrite_body(
         nonlocal lang
         inject = None
         if page_load:
-            lang = collaborators.pick_language(
-                runtime.site, request.headers.get("Accept-Language"), html_lang=collaborators.sniff_html_lang(first_piece)
+            lang = ui.pick_language(
+                runtime.site, accept_language=request.headers.get("Accept-Language"),
+                html_lang=ui.sniff_html_lang(first_piece),
             )
-            inject = collaborators.head_snippet(runtime.site, state, lang=lang, nonce=nonce_for_page)
+            inject = ui.cached_head_snippet(runtime.site, state, lang=lang, nonce=nonce_for_page)
         return runtime.engine.rewriter(
             state,
             base_url=public_url(request, view.proto, view.host),
@@ -113,7 +119,6 @@ async def rewrite_body(
             inject=inject,
         )
 
-    lang: str | None = None
     await response.prepare(request)
     seen = 0
     try:
@@ -146,7 +151,7 @@ async def rewrite_body(
             tail = encoder.encode(tail) + encoder.finish()
         if tail:
             await response.write(tail)
-    except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, asyncio.TimeoutError, CodingError) as exc:
+    except (TimeoutError, aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, CodingError) as exc:
         from proxy.server.forward import abort_midway
 
         abort_midway(request, runtime, exc)

@@ -10,12 +10,14 @@ and the consent package's failure counter; must not import aiohttp.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
+
+from proxy.engine import ReportEntry
 
 try:
     from proxy.consent.failures import failure_counts
@@ -86,13 +88,9 @@ class Metrics:
             child = self._latency_children[site] = self.upstream_latency.labels(site)
         child.observe(seconds)
 
-    def count_report(self, entries: list[object]) -> None:
+    def count_report(self, entries: Iterable[ReportEntry]) -> None:
         for entry in entries:
-            self.elements.labels(
-                getattr(entry, "vendor", None) or "unknown",
-                getattr(entry, "category", None) or "none",
-                getattr(entry, "action", "keep"),
-            ).inc()
+            self.elements.labels(entry.vendor or "unknown", entry.category or "none", entry.action).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

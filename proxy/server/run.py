@@ -172,7 +172,8 @@ def _event_loop_runner() -> Callable[[Any], Any]:
         import uvloop
     except ImportError:
         return asyncio.run
-    return uvloop.run
+    runner: Callable[[Any], Any] = uvloop.run
+    return runner
 
 
 def _free_port(host: str) -> int:

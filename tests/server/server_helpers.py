@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
-import json
 import os
 import signal
 import socket
@@ -159,7 +158,7 @@ class ProxyProcess:
         # not by the garbage collector after the loop is gone (an unraisable ResourceWarning).
         try:
             await asyncio.wait_for(self.process.communicate(), 20)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.process.kill()
             await self.process.communicate()
         assert self.process.returncode is not None
