@@ -44,7 +44,7 @@ from proxy.audit import (
 from proxy.audit.model import now_iso
 from proxy.engine import Report
 from proxy.response.codings import SUPPORTED, DecodeChain, parse_codings
-from proxy.server.headers import filter_accept_encoding
+from proxy.response.headers import filter_accept_encoding
 
 log = logging.getLogger(__name__)
 
