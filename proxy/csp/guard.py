@@ -6,6 +6,7 @@ Standard library only: must not import aiohttp, mitmproxy, jwt, pydantic or ``pr
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from importlib import resources
 from typing import Any
@@ -66,17 +67,23 @@ def guard_config(site: Any, state: Any, *, catalogue: Any = None) -> dict[str, A
         if forced is not None:
             entry.append(forced)
         vendors.append(entry)
-    choices = {str(k): bool(v) for k, v in (getattr(state, "vendors", None) or {}).items()}
+    return {
+        "v": vendors,
+        **visitor_choices(state),
+        "u": unknown_category,
+        "s": site_sources(site),
+        "c": str(getattr(site, "csp", "report") or "report"),
+    }
+
+
+def visitor_choices(state: Any) -> dict[str, Any]:
+    """The guard config's per-visitor part: granted categories (``g``), vendor choices (``o``), GPC."""
     granted = sorted(getattr(state, "categories", None) or {NECESSARY})
     if getattr(state, "gpc", False) and "marketing" in granted:
         granted.remove("marketing")
     return {
-        "v": vendors,
         "g": granted,
-        "o": choices,
-        "u": unknown_category,
-        "s": site_sources(site),
-        "c": str(getattr(site, "csp", "report") or "report"),
+        "o": {str(k): bool(v) for k, v in (getattr(state, "vendors", None) or {}).items()},
         "gpc": bool(getattr(state, "gpc", False)),
     }
 
@@ -97,6 +104,56 @@ def guard_script(site: Any, state: Any, *, catalogue: Any = None) -> str:
     return per_consent_state(_baked_guard, site, state, catalogue if catalogue is not None else default_catalogue())
 
 
+class _NothingGranted:
+    """The consent state a site's shared guard file is built for: every refusable vendor listed."""
+
+    categories = frozenset({NECESSARY})
+    vendors: dict[str, bool] = {}
+    gpc = False
+
+    def allows(self, category: str, vendor_id: str | None = None) -> bool:
+        return category == NECESSARY
+
+
+NOTHING_GRANTED = _NothingGranted()
+
+
+def site_guard(site: Any, *, catalogue: Any = None) -> tuple[str, str]:
+    """(source, version) of the guard file every visitor of ``site`` shares.
+
+    The vendor table a page's guard needs is the same for every visitor: what differs is
+    which categories they granted, and that is a few bytes on the ``<script>`` tag
+    (`guard_tag`). Served as ``<consent_path>/guard.js?v=<version>``, the 10-40 KB table
+    is downloaded once and cached, instead of being inlined in every page. Built for a
+    visitor who granted nothing, it lists every vendor any visitor could refuse.
+    ``version`` is a digest of the source, so any replica with the same policy and
+    catalogue serves the same file under the same URL.
+    """
+    return per_consent_state(_versioned_site_guard, site, NOTHING_GRANTED, catalogue if catalogue is not None else default_catalogue())
+
+
+def _versioned_site_guard(site: Any, state: Any, catalogue: Any) -> tuple[str, str]:
+    source = _baked_guard(site, state, catalogue)
+    return source, hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
+
+
+def guard_tag(site: Any, state: Any, *, consent_path: str, nonce_attr: str, catalogue: Any = None) -> str:
+    """The first ``<script>`` of a page: the shared guard file with this visitor's choices.
+
+    When nothing can be refused, now or after a decision, the page gets the inline stub
+    (the runtime still calls ``__consentry_guard.update``) and no request at all.
+    """
+    catalogue = catalogue if catalogue is not None else default_catalogue()
+    inline = guard_script(site, state, catalogue=catalogue)
+    if inline.startswith(_STUB_PREFIX):
+        return f"<script{nonce_attr}>{inline}</script>"
+    _, version = site_guard(site, catalogue=catalogue)
+    choices = json.dumps(visitor_choices(state), separators=(",", ":"), ensure_ascii=True)
+    # A single-quoted attribute: JSON needs no escaping there but for ' and &.
+    choices = choices.replace("&", "&amp;").replace("'", "&#39;")
+    return f"<script src=\"{consent_path}/guard.js?v={version}\" data-state='{choices}'{nonce_attr}></script>"
+
+
 def _baked_guard(site: Any, state: Any, catalogue: Any) -> str:
     found = guard_config(site, state, catalogue=catalogue)
     if not found["v"] and (found["u"] is None or found["u"] in found["g"]):
@@ -109,6 +166,7 @@ def _baked_guard(site: Any, state: Any, catalogue: Any) -> str:
     return _guard_source().replace(_GUARD_PLACEHOLDER, config, 1)
 
 
+_STUB_PREFIX = "window.__consentry_guard=window.__consentry_guard||{update:function(){},"
 _STUB = (
     "window.__consentry_guard=window.__consentry_guard||{update:function(){},"
     "refuses:function(){return null},blocked:[],csp:CSP_MODE};"

@@ -9,6 +9,16 @@
   "use strict";
   var W = window, D = document;
   if (!cfg || W.__consentry_guard) return;
+  // Served as a cacheable file, the guard is the same for every visitor of a site; this
+  // visitor's choices ride on its <script> tag (data-state). Unreadable choices keep the
+  // baked-in defaults: nothing granted, so everything refusable stays refused.
+  var me = D.currentScript, own = me && me.getAttribute("data-state");
+  if (own) {
+    try {
+      own = JSON.parse(own);
+      cfg.g = own.g; cfg.o = own.o; cfg.gpc = !!own.gpc;
+    } catch (e) { /* keep the defaults */ }
+  }
   // V: [id, category, "host host/path ...", forced?]; H: [host, path prefix, vendor index].
   var V = cfg.v, H = [], granted = {}, choices = cfg.o || {}, cache = {}, cached = 0;
   for (var n = 0; n < V.length; n++) {
