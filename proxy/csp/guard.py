@@ -12,7 +12,7 @@ from importlib import resources
 from typing import Any
 
 from proxy.csp.cache import per_consent_state
-from proxy.csp.stubs import ARRAY_QUEUES, VENDOR_GLOBALS
+from proxy.csp.stubs import ARRAY_QUEUES, QUEUE_FUNCTIONS, VENDOR_GLOBALS
 from proxy.csp.vendors import NECESSARY, Classification, classify_vendor, default_catalogue, site_sources, split_entry, vendors_of
 
 _GUARD_PLACEHOLDER = "/*CONSENTRY_CONFIG*/null"
@@ -70,7 +70,9 @@ def guard_config(site: Any, state: Any, *, catalogue: Any = None) -> dict[str, A
         if forced is not None:
             entry.append(forced)
         vendors.append(entry)
-    # Inert stand-ins for the globals of vendors refused now: [name, array?, [vendor indices]].
+    # Inert stand-ins for the globals of vendors refused now: [name, kind, [vendor indices]],
+    # kind 0 an inert recorder, 1 an array queue, or the name of the array a queue function
+    # pushes to (see proxy.csp.stubs).
     # (The guard installs one only while the visitor refuses every vendor it stands for,
     # so the shared per-site file, built for "nothing granted", fits every visitor.)
     index_of = {entry[0]: position for position, entry in enumerate(vendors)}
@@ -79,7 +81,8 @@ def guard_config(site: Any, state: Any, *, catalogue: Any = None) -> dict[str, A
         if status != "refused" or vendor_id not in index_of:
             continue
         for name in VENDOR_GLOBALS.get(vendor_id, ()):
-            stub = stubs.setdefault(name, [name, 1 if name in ARRAY_QUEUES else 0, []])
+            kind: int | str = QUEUE_FUNCTIONS.get(name) or (1 if name in ARRAY_QUEUES else 0)
+            stub = stubs.setdefault(name, [name, kind, []])
             stub[2].append(index_of[vendor_id])
     return {
         "v": vendors,

@@ -66,11 +66,16 @@
     }) : f;
     return { name: name, stub: stub, calls: calls };
   }
+  // gtag as Google's snippet defines it: it only queues, so it may run whatever was refused.
+  function queueFunction(queue) {
+    return function () { (W[queue] = W[queue] || []).push(arguments); };
+  }
   var Q = cfg.q || [];
   for (var q = 0; q < Q.length; q++) {
     var gname = Q[q][0];
     if (gname in W || allAllowed(Q[q][2])) continue;
-    var made = Q[q][1] ? { name: gname, stub: [], calls: null } : makeStub(gname);
+    var kind = Q[q][1], made = typeof kind === "string" ? { name: gname, stub: queueFunction(kind), calls: null }
+      : kind ? { name: gname, stub: [], calls: null } : makeStub(gname);
     made.vendors = Q[q][2];
     try { W[gname] = made.stub; stubs.push(made); } catch (e) { /* a read-only global: leave it */ }
   }
