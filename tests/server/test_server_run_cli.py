@@ -94,12 +94,13 @@ async def test_admin_off_and_json_access_log(upstream, tmp_path):
         async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
             async with session.get(running.url + "/page?email=a@b.example") as resp:
                 assert resp.status == 200
+                await resp.read()
     finally:
         out, err = await running.stop()
     import json
 
     entries = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-    assert [(e["method"], e["path"], e["status"]) for e in entries] == [("GET", "/page", 200)]
+    assert [(e["method"], e["path"], e["status"]) for e in entries] == [("GET", "/page", 200)], err[-3000:]
     assert "a@b.example" not in out
 
 
