@@ -243,6 +243,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         _fail(f"{args.file}: no such file; give the JSON-lines report the mitmproxy addon wrote "
               "(--set consentry_report=audit.jsonl)", EXIT_NOINPUT)
     try:
+        with source.open(encoding="utf-8") as handle:
+            first = next((line for line in handle if line.strip()), "")
+        record = json.loads(first) if first else None
+        if not isinstance(record, dict) or "type" not in record:
+            raise ValueError("its first line is not an audit record")
         result = read_report(source)
     except (OSError, UnicodeDecodeError, ValueError) as error:
         _fail(f"{args.file}: not a Consentry audit report ({error}); give the file consentry_report names", EXIT_NOINPUT)
@@ -382,7 +387,10 @@ def cmd_receipts(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(run())
     except ReceiptStoreError as error:
-        _fail(f"receipts store {_redact(url)}: {error}; check [receipts] url or pass --database URL", EXIT_UNAVAILABLE)
+        text = str(error)
+        where = "" if _redact(url) in text else f"receipts store {_redact(url)}: "
+        code = EXIT_USAGE if "is not a receipts URL" in text else EXIT_UNAVAILABLE
+        _fail(f"{where}{text}; check [receipts] url or pass --database URL", code)
     except OSError as error:
         _fail(f"receipts store {_redact(url)}: {error.strerror or error}; check [receipts] url or pass --database URL", EXIT_UNAVAILABLE)
 
@@ -529,8 +537,10 @@ class _Parser(argparse.ArgumentParser):
     """argparse with the fix in the message: usage errors end with where to get help."""
 
     def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n(see '{self.prog} --help')\n")
+        if "required: COMMAND" in message or "required: ACTION" in message:
+            choices = next((a.choices for a in self._actions if isinstance(a, argparse._SubParsersAction)), {})
+            message += f" (one of: {', '.join(choices)})"
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}; see '{self.prog} --help'\n")
 
 
 def _common(config: bool = True) -> argparse.ArgumentParser:

@@ -289,8 +289,8 @@ async def serve(
     gc.collect()
     gc.freeze()
     lines = banner(holder, servers, access_log=access_log)
-    for line in lines:
-        log.info("%s", line.strip())
+    # The log gets one line (the whole banner goes to the operator through announce).
+    log.info("%s; %s", lines[0], "; ".join(" ".join(line.split()) for line in lines[1:]))
     if announce is not None:
         announce("\n".join(lines))
     await stop.wait()

@@ -168,7 +168,8 @@ class ProxyProcess:
 async def start_process(config: Path, port: int, admin_port: int, workers: int = 1) -> ProxyProcess:
     process = await asyncio.create_subprocess_exec(
         # The real command line, as a deployment starts it.
-        sys.executable, "-m", "proxy", "run", "--config", str(config), "--workers", str(workers),
+        # No access log: nobody reads this stdout until the end, and a full pipe would block.
+        sys.executable, "-m", "proxy", "run", "--config", str(config), "--workers", str(workers), "--access-log", "off",
         cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
