@@ -26,7 +26,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, BinaryIO, NoReturn
 
 EXIT_OK, EXIT_FINDING, EXIT_USAGE = 0, 1, 2
 EXIT_NOINPUT, EXIT_UNAVAILABLE, EXIT_SOFTWARE, EXIT_CANTCREAT, EXIT_INTERRUPTED = 66, 69, 70, 73, 130
@@ -147,6 +147,7 @@ def cmd_rewrite(args: argparse.Namespace) -> int:
         config = _load_config(_config_path(args))
     site = _pick_site(config, args.site)
     state = _simulated_consent(args.consent, site)
+    handle: BinaryIO
     if args.file in (None, "-"):
         if sys.stdin.isatty():
             _fail("rewrite: give an HTML file, or pipe one in: consentry rewrite page.html (or ... < page.html)")
@@ -326,6 +327,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         _fail(f"{args.file}: no such file; give the JSON-lines report the mitmproxy addon wrote "
               "(--set consentry_report=audit.jsonl)", EXIT_NOINPUT)
     try:
+        with source.open(encoding="utf-8") as handle:
+            first = next((line for line in handle if line.strip()), "")
+        record = json.loads(first) if first else None
+        if not isinstance(record, dict) or "type" not in record:
+            raise ValueError("its first line is not an audit record")
         result = read_report(source)
     except (OSError, UnicodeDecodeError, ValueError) as error:
         _fail(f"{args.file}: not a Consentry audit report ({error}); give the file consentry_report names", EXIT_NOINPUT)
@@ -418,7 +424,7 @@ def cmd_token_verify(args: argparse.Namespace) -> int:
 
 
 def _parse_since(text: str | None) -> Any:
-    from datetime import datetime, timezone
+    from datetime import UTC, datetime
 
     if not text:
         return None
@@ -426,7 +432,7 @@ def _parse_since(text: str | None) -> Any:
         since = datetime.fromisoformat(text)
     except ValueError:
         _fail(f"--since {text}: not a date; use an ISO date such as 2026-01-31 (or 2026-01-31T12:00)")
-    return since.replace(tzinfo=timezone.utc) if since.tzinfo is None else since
+    return since.replace(tzinfo=UTC) if since.tzinfo is None else since
 
 
 def cmd_receipts(args: argparse.Namespace) -> int:
@@ -465,7 +471,10 @@ def cmd_receipts(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(run())
     except ReceiptStoreError as error:
-        _fail(f"receipts store {_redact(url)}: {error}; check [receipts] url or pass --database URL", EXIT_UNAVAILABLE)
+        text = str(error)
+        where = "" if _redact(url) in text else f"receipts store {_redact(url)}: "
+        code = EXIT_USAGE if "is not a receipts URL" in text else EXIT_UNAVAILABLE
+        _fail(f"{where}{text}; check [receipts] url or pass --database URL", code)
     except OSError as error:
         _fail(f"receipts store {_redact(url)}: {error.strerror or error}; check [receipts] url or pass --database URL", EXIT_UNAVAILABLE)
 
@@ -612,8 +621,10 @@ class _Parser(argparse.ArgumentParser):
     """argparse with the fix in the message: usage errors end with where to get help."""
 
     def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n(see '{self.prog} --help')\n")
+        if "required: COMMAND" in message or "required: ACTION" in message:
+            choices = next((a.choices for a in self._actions if isinstance(a, argparse._SubParsersAction)), {})
+            message += f" (one of: {', '.join(choices)})"
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}; see '{self.prog} --help'\n")
 
 
 def _common(config: bool = True) -> argparse.ArgumentParser:
@@ -644,7 +655,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def add(name: str, handler: Callable[[argparse.Namespace], int] | None, help_text: str, *,
             config: bool = True, under: Any = commands) -> argparse.ArgumentParser:
-        sub = under.add_parser(name, help=help_text, description=help_text, parents=[_common(config)])
+        sub: argparse.ArgumentParser = under.add_parser(name, help=help_text, description=help_text, parents=[_common(config)])
         if handler is not None:
             sub.set_defaults(handler=handler)
         return sub
