@@ -206,6 +206,15 @@ class Engine:
                     return rule
         return None
 
+    def matching_rule(self, url: str) -> tuple[int, Any] | None:
+        """The site rule (its position, 1-based, and the rule) that decides ``url``, if any."""
+        if not self.rules:
+            return None
+        rule = self._rule_for_url(url.strip(), _host_of(url.strip()))
+        if rule is None:
+            return None
+        return self.rules.index(rule) + 1, rule
+
     def is_first_party(self, url: str, page_host: str | None) -> bool:
         """Served by the site itself: the catalogue's same-site rule against the page's host
         and every host of the site. Without either, only host-less URLs are first party."""
