@@ -95,7 +95,11 @@ async def rewrite_body(
     upstream_csp = ", ".join(upstream_policies) or None
     upstream_nonce = next((n for n in map(h.csp_nonce, upstream_policies) if n), None)
     nonce = upstream_nonce or secrets.token_urlsafe(16)
-    ours = collaborators.csp_headers(runtime.site, state, upstream_csp=upstream_csp, nonce=nonce)
+    # Nothing can be refused (full consent, no vendor the site never allows): our CSP would
+    # admit everything the page has, so it is not sent and no element needs a nonce; the
+    # page then streams through unchanged but for the snippet (the engine's fast path).
+    everything_allowed = runtime.engine.allows_everything(state)
+    ours = [] if everything_allowed else collaborators.csp_headers(runtime.site, state, upstream_csp=upstream_csp, nonce=nonce)
     for name, value in ours:
         headers.add(name, value)   # beside the upstream's policy, never instead of it
     # Our snippet carries the nonce in force (the site's own, so its CSP admits it). Page
@@ -103,7 +107,7 @@ async def rewrite_body(
     # site's nonce on a script that did not carry it would turn an injected script into a
     # trusted one and void the site's CSP. Without any CSP, kept scripts stay byte-identical.
     snippet_nonce = nonce if ours or upstream_policies else None
-    nonce_for_page = None if upstream_nonce or h.csp_has_nonce(upstream_policies) else snippet_nonce
+    nonce_for_page = None if everything_allowed or upstream_nonce or h.csp_has_nonce(upstream_policies) else snippet_nonce
     page_load = document == "html" and is_page_load(request)
     report = collaborators.make_report()
     rewriter: Any = None
