@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote, urlsplit
 
-from proxy.catalogue import CATEGORIES, Catalogue, Vendor
+from proxy.catalogue import CATEGORIES, Catalogue, Vendor, catalogue_for, tag_manager_category
 from proxy.html import KEEP, Action, Decision, Element, FetchURL
 from proxy.html.css import css_urls
 from proxy.html.rewriter import Rewriter
@@ -162,13 +162,14 @@ class Engine:
 
     def __init__(self, site: Any, catalogue: Catalogue | None = None) -> None:
         self.site = site
-        self.catalogue = catalogue or Catalogue.default()
+        self.catalogue = catalogue or catalogue_for(site)
         self.mode: str = getattr(site, "mode", "defer")
         self.categories: tuple[str, ...] = tuple(getattr(site, "categories", None) or (NECESSARY, "preferences", "analytics", "marketing"))
         self.site_hosts: tuple[str, ...] = tuple(h.lower().split(":")[0] for h in (getattr(site, "hosts", None) or ()))
         self.unknown_third_party: str = getattr(site, "unknown_third_party", "allow") or "allow"
         self.strip_cookies: bool = bool(getattr(site, "strip_cookies", True))
         self.overrides: dict[str, Any] = dict(getattr(site, "vendors", None) or {})
+        self.tag_manager_category: str = tag_manager_category(site)
         self.rules = tuple(self._compile_rule(rule) for rule in (getattr(site, "rules", None) or ()))
         self._url_cache: dict[tuple[str, str], Classification | None] = {}
         self._judge = judge_for(self.catalogue)  # type: ignore[arg-type]
@@ -191,7 +192,7 @@ class Engine:
 
     def _from_vendor(self, vendor: Vendor) -> Classification:
         override = self.overrides.get(vendor.id)
-        category = vendor.category
+        category = self.tag_manager_category if vendor.tag_manager else vendor.category
         allow = None
         if override is not None:
             category = getattr(override, "category", None) or category
