@@ -32,7 +32,7 @@ from proxy.inline import judge_for
 from proxy.urls import resolve as resolve_url
 
 if TYPE_CHECKING:
-    from proxy.consent import ConsentState
+    pass
 
 __all__ = ["Classification", "Engine", "Report", "ReportEntry"]
 
@@ -172,7 +172,7 @@ class Engine:
         self.tag_manager_category: str = tag_manager_category(site)
         self.rules = tuple(self._compile_rule(rule) for rule in (getattr(site, "rules", None) or ()))
         self._url_cache: dict[tuple[str, str], Classification | None] = {}
-        self._judge = judge_for(self.catalogue)  # type: ignore[arg-type]
+        self._judge = judge_for(self.catalogue)
 
     # -- classification ---------------------------------------------------------------
 
@@ -215,6 +215,15 @@ class Engine:
                 if path.startswith(rule.path_prefix):
                     return rule
         return None
+
+    def matching_rule(self, url: str) -> tuple[int, Any] | None:
+        """The site rule (its position, 1-based, and the rule) that decides ``url``, if any."""
+        if not self.rules:
+            return None
+        rule = self._rule_for_url(url.strip(), _host_of(url.strip()))
+        if rule is None:
+            return None
+        return self.rules.index(rule) + 1, rule
 
     def is_first_party(self, url: str, page_host: str | None) -> bool:
         """Served by the site itself: the catalogue's same-site rule against the page's host
@@ -369,7 +378,7 @@ class Engine:
                 found = self._nested(element, fetch.url, state, page_host, depth)
             if found is None:
                 continue
-            if seen is None or found.unknown_third_party is False and seen.unknown_third_party:
+            if seen is None or (found.unknown_third_party is False and seen.unknown_third_party):
                 seen, seen_url = found, fetch.url
             if not found.allowed_by(state):
                 refused_fetches.append(fetch)

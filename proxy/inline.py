@@ -261,7 +261,7 @@ class ScriptJudge:
             return ()
         mentioned = self.catalogue.vendors_for_script(text)
         if not mentioned:
-            return []
+            return ()
         lexed = lex(text)
         code = lexed.code
         known: list[bool] = []
@@ -398,8 +398,8 @@ def _initialises(text: str, code: str, start: int, end: int) -> bool:
     # A chained init after the call: amplitude.getInstance().init(...).
     closing = _matching_paren(code, call_at)
     if closing >= 0:
-        method = _METHOD.match(code, closing + 1)
-        if method is not None and method.group(1).lower() in _INIT_METHODS:
+        chained = _METHOD.match(code, closing + 1)
+        if chained is not None and chained.group(1).lower() in _INIT_METHODS:
             return True
     return False
 
