@@ -149,7 +149,7 @@ async def start_servers(
     """
     config = current_config(holder)
     limits = read_limits(config)
-    mode = access_log or getattr(getattr(config, "proxy", None), "access_log", "common")
+    mode = access_log or str(getattr(getattr(config, "proxy", None), "access_log", "common"))
     logger_class = ACCESS_LOGGERS.get(mode, PrivacyAccessLogger)
     app = make_app(holder, catalogue=catalogue, receipts=receipts)
     access: dict[str, Any] = (
@@ -289,8 +289,8 @@ async def serve(
     gc.collect()
     gc.freeze()
     lines = banner(holder, servers, access_log=access_log)
-    for line in lines:
-        log.info("%s", line.strip())
+    # The log gets one line (the whole banner goes to the operator through announce).
+    log.info("%s; %s", lines[0], "; ".join(" ".join(line.split()) for line in lines[1:]))
     if announce is not None:
         announce("\n".join(lines))
     await stop.wait()
@@ -305,7 +305,8 @@ def _event_loop_runner() -> Callable[[Any], Any]:
         import uvloop
     except ImportError:
         return asyncio.run
-    return uvloop.run
+    runner: Callable[[Any], Any] = uvloop.run
+    return runner
 
 
 def _free_port(host: str) -> int:
@@ -321,7 +322,7 @@ def run(
     *,
     workers: int | None = None,
     listen: str | tuple[str, int] | None = None,
-    admin_listen: str | tuple[str, int] | None | bool = None,
+    admin_listen: str | tuple[str, int] | bool | None = None,
     announce: Announce | None = None,
     config_path: str | os.PathLike[str] | None = None,
     access_log: str | None = None,
