@@ -24,8 +24,12 @@ except ImportError as exc:   # pragma: no cover - only while the engine is missi
 
 try:
     import proxy.web as _web
+    import proxy.web.texts as _web_texts
+    import proxy.web.variants as _web_variants
 except ImportError:
     _web = None  # type: ignore[assignment]
+    _web_texts = None  # type: ignore[assignment]
+    _web_variants = None  # type: ignore[assignment]
 
 try:
     import proxy.csp as _csp
@@ -103,18 +107,22 @@ def _state_key(state: Any) -> tuple[Any, ...]:
     )
 
 
-def head_snippet(site: Any, state: Any, *, lang: str, nonce: str | None) -> bytes | None:
-    """What goes at the start of ``<head>``: the consent state and the banner assets."""
+def head_snippet(site: Any, state: Any, *, lang: str, nonce: str | None, variant: Any = None) -> bytes | None:
+    """What goes at the start of ``<head>``: the consent state and the banner assets.
+
+    ``variant`` is the banner experiment variant drawn for this page view (or None).
+    """
     func = getattr(_web, "head_snippet", None)
     if func is None:
         return None
-    key = (id(site), _state_key(state), lang, nonce is not None)
+    key = (id(site), _state_key(state), lang, nonce is not None, getattr(variant, "id", None))
     entry = _SNIPPETS.get(key)
     if entry is not None and entry[0] is site:
         cached = entry[1]
         _SNIPPETS.move_to_end(key)
     else:
-        cached = func(site, state, lang=lang, nonce=_NONCE_PLACEHOLDER if nonce is not None else None)
+        extra = {"variant": variant} if variant is not None else {}
+        cached = func(site, state, lang=lang, nonce=_NONCE_PLACEHOLDER if nonce is not None else None, **extra)
         _SNIPPETS[key] = (site, cached)
         if len(_SNIPPETS) > _SNIPPET_CACHE_SIZE:
             _SNIPPETS.popitem(last=False)
@@ -163,11 +171,35 @@ def sniff_html_lang(data: bytes) -> str | None:
     return func(data) if func is not None else None
 
 
-def body_snippet(site: Any, state: Any, *, lang: str | None, return_to: str) -> bytes | None:
+def body_snippet(site: Any, state: Any, *, lang: str | None, return_to: str, variant: Any = None) -> bytes | None:
     func = getattr(_web, "body_snippet", None)
     if func is None:
         return None
-    return func(site, state, lang=lang, return_to=return_to)
+    extra = {"variant": variant} if variant is not None else {}
+    return func(site, state, lang=lang, return_to=return_to, **extra)
+
+
+def draw_variant(site: Any) -> Any:
+    """The banner experiment variant for one page view (None when the site has none)."""
+    func = getattr(_web_variants, "draw_variant", None)
+    return func(site) if func is not None else None
+
+
+def variant_by_id(site: Any, value: object) -> Any:
+    """The site's variant with id ``value``; None for unknown ids (never an error)."""
+    func = getattr(_web_variants, "variant_by_id", None)
+    return func(site, value) if func is not None else None
+
+
+def texts_digest(site: Any, lang: str, variant: Any = None) -> tuple[str, str] | None:
+    """(digest, canonical JSON) of the banner texts shown in ``lang`` with ``variant``."""
+    func = getattr(_web_variants, "texts_digest", None)
+    return func(site, lang, variant) if func is not None else None
+
+
+def offered_languages(site: Any) -> tuple[str, ...]:
+    func = getattr(_web_texts, "offered_languages", None)
+    return tuple(func(getattr(site, "banner", None))) if func is not None else ("en",)
 
 
 def safe_return_to(value: str | None) -> str:

@@ -65,6 +65,8 @@ async def handle_consent(request: web.Request, runtime: SiteRuntime) -> web.Stre
     if sub == "/status":
         state = consent_state(request, runtime)
         return web.json_response(status_json(state, site=runtime.site), headers=_NO_STORE)
+    if sub == "/receipts":
+        return await visitor_receipts(request, runtime)
     return serve_asset(request, sub.lstrip("/"))
 
 
@@ -178,9 +180,14 @@ async def decide(request: web.Request, runtime: SiteRuntime) -> web.StreamRespon
             fields = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=200)
             decision = decide_from_form(fields, site=site)
             return_to = next((value for key, value in fields if key == "return_to"), "/")
+            posted_variant: object = next((value for key, value in fields if key == "variant"), None)
+            posted_lang: object = next((value for key, value in fields if key == "lang"), None)
         elif content_type == "application/json":
-            decision = decide_from_json(json.loads(body), site=site)
+            posted = json.loads(body)
+            decision = decide_from_json(posted, site=site)
             return_to = None
+            posted_variant = posted.get("variant")
+            posted_lang = posted.get("lang")
         else:
             return errors.error_response(request, 415, "Send a form or JSON")
     except (ValueError, UnicodeDecodeError) as exc:
@@ -200,9 +207,22 @@ async def decide(request: web.Request, runtime: SiteRuntime) -> web.StreamRespon
         services.metrics.receipt_errors.labels(runtime.site_id).inc()
         log.error("consent decision refused: no receipts store is configured")
         return errors.error_response(request, 503, "Your choice could not be saved right now; please try again later")
+    from proxy.server import collaborators
+
+    # Which banner the decision was made on: an unknown variant id is stored as none, never
+    # an error; the language is the one the banner was shown in (the page's), else the
+    # visitor's best offered language.
+    variant = collaborators.variant_by_id(site, posted_variant)
+    lang = posted_lang if isinstance(posted_lang, str) and posted_lang in collaborators.offered_languages(site) \
+        else collaborators.pick_language(site, request.headers.get("Accept-Language"))
+    shown = collaborators.texts_digest(site, lang, variant)
     try:
         from proxy.receipts import Receipt
 
+        if shown is not None and shown[0] not in services.kept_texts:
+            # The texts behind the digest are kept before the receipt that names them.
+            await asyncio.shield(store.keep_banner_texts(shown[0], runtime.site_id, lang, shown[1]))
+            services.kept_texts.add(shown[0])
         receipt = Receipt(
             consent_id=claims["sub"],
             site_id=runtime.site_id,
@@ -216,6 +236,8 @@ async def decide(request: web.Request, runtime: SiteRuntime) -> web.StreamRespon
             ip_hash=store.hash_ip(view.ip),
             user_agent=request.headers.get("User-Agent"),
             gpc=previous.gpc,
+            banner_variant=getattr(variant, "id", None),
+            banner_texts_digest=shown[0] if shown is not None else None,
         )
         # Shielded: a visitor who hangs up mid-write must not leave half a proof behind.
         receipt_id = await asyncio.shield(store.record(receipt))
@@ -224,6 +246,7 @@ async def decide(request: web.Request, runtime: SiteRuntime) -> web.StreamRespon
         log.exception("consent decision refused: the receipt could not be stored")
         return errors.error_response(request, 503, "Your choice could not be saved right now; please try again later")
     services.metrics.decisions.labels(runtime.site_id, decision.action).inc()
+    services.metrics.banner_decisions.labels(runtime.site_id, getattr(variant, "id", None) or "none", decision.action).inc()
 
     granted = set(decision.categories)
     if previous.gpc:
@@ -262,3 +285,29 @@ def _bad_request(request: web.Request, message: str) -> web.Response:
     if errors.wants_json(request) or request.content_type == "application/json":
         return web.json_response({"error": message, "status": 400}, status=400, headers={"Cache-Control": "no-store"})
     return errors.error_response(request, 400, message)
+
+
+async def visitor_receipts(request: web.Request, runtime: SiteRuntime) -> web.Response:
+    """``GET /_consent/receipts``: the receipts of the consent id in the visitor's valid cookie.
+
+    The visitor's right of access (GDPR Art. 15) to the proof we keep about their
+    choices. Only a cookie that verifies (signature, site, expiry, policy version) names
+    a consent id; anything else (no cookie, forged, expired) gets 401 and an empty list,
+    never anyone else's receipts. Only this site's receipts of that id are shown.
+    """
+    state = consent_state(request, runtime)
+    if state.source != "cookie" or not state.consent_id:
+        return web.json_response(
+            {"error": "no valid consent cookie: there are no receipts to show", "consent_id": None, "receipts": []},
+            status=401, headers=_NO_STORE,
+        )
+    store = request.app[SERVICES].receipts
+    if store is None:
+        return errors.error_response(request, 503, "Receipts are not available right now")
+    try:
+        found = await store.get(state.consent_id)
+    except Exception:
+        log.exception("could not read the receipts of a visitor")
+        return errors.error_response(request, 503, "Receipts are not available right now")
+    receipts = [receipt.to_dict() for receipt in found if receipt.site_id == runtime.site_id]
+    return web.json_response({"consent_id": state.consent_id, "receipts": receipts}, headers=_NO_STORE)

@@ -44,7 +44,9 @@ def public_url(request: web.BaseRequest, view_proto: str, view_host: str) -> str
     return f"{view_proto}://{view_host}{request.rel_url.raw_path_qs}"
 
 
-def no_script_banner(request: web.BaseRequest, runtime: SiteRuntime, state: Any, lang: str | None, encoding: str | None) -> bytes:
+def no_script_banner(
+    request: web.BaseRequest, runtime: SiteRuntime, state: Any, lang: str | None, encoding: str | None, variant: Any = None
+) -> bytes:
     """The <noscript> consent form, appended after the document's last byte.
 
     A form may not stand in <head>, and the rewriter injects only there; after the end of
@@ -54,7 +56,9 @@ def no_script_banner(request: web.BaseRequest, runtime: SiteRuntime, state: Any,
     """
     if encoding is not None and encoding.lower().replace("_", "-").startswith("utf-16"):
         return b""
-    return collaborators.body_snippet(runtime.site, state, lang=lang, return_to=request.rel_url.raw_path_qs) or b""
+    return collaborators.body_snippet(
+        runtime.site, state, lang=lang, return_to=request.rel_url.raw_path_qs, variant=variant
+    ) or b""
 
 
 async def rewrite_body(
@@ -97,13 +101,20 @@ async def rewrite_body(
     def start_rewriter(first_piece: bytes) -> Any:
         # Built on the first decoded bytes: the banner's language comes from <html lang>,
         # which precedes <head>, so the snippet for <head> can be made in time.
-        nonlocal lang
+        nonlocal lang, variant
         inject = None
         if page_load:
             lang = collaborators.pick_language(
                 runtime.site, request.headers.get("Accept-Language"), html_lang=collaborators.sniff_html_lang(first_piece)
             )
-            inject = collaborators.head_snippet(runtime.site, state, lang=lang, nonce=nonce_for_page)
+            # The banner shows only to a visitor without a decision: only then is a
+            # variant drawn (per page view, nothing stored) and an impression counted.
+            shows_banner = not getattr(state, "decided", False) and runtime.banner_enabled
+            if shows_banner:
+                variant = collaborators.draw_variant(runtime.site)
+            inject = collaborators.head_snippet(runtime.site, state, lang=lang, nonce=nonce_for_page, variant=variant)
+            if shows_banner and inject is not None:
+                services.impressions.count(runtime.site_id, getattr(variant, "id", None))
         return runtime.engine.rewriter(
             state,
             base_url=public_url(request, view.proto, view.host),
@@ -114,6 +125,7 @@ async def rewrite_body(
         )
 
     lang: str | None = None
+    variant: Any = None
     await response.prepare(request)
     seen = 0
     try:
@@ -141,7 +153,7 @@ async def rewrite_body(
             rewriter = start_rewriter(b"")
         tail += rewriter.close()
         if page_load:
-            tail += no_script_banner(request, runtime, state, lang, rewriter.encoding)
+            tail += no_script_banner(request, runtime, state, lang, rewriter.encoding, variant)
         if encoder is not None:
             tail = encoder.encode(tail) + encoder.finish()
         if tail:

@@ -14,7 +14,8 @@ import datetime as _dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from proxy.web.texts import category_text, texts_for
+from proxy.web.texts import category_text
+from proxy.web.variants import first_layer, shown_texts, variant_id
 
 STANDARD_CATEGORIES: tuple[str, ...] = ("necessary", "preferences", "analytics", "marketing")
 NECESSARY = "necessary"
@@ -87,8 +88,15 @@ def _expires(state: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def banner_model(site: Any, state: Any, *, lang: str, vendors: Iterable[Any] = ()) -> dict[str, Any]:
-    """Everything consent.js needs, as plain JSON-ready data (no HTML)."""
+def banner_model(
+    site: Any, state: Any, *, lang: str, vendors: Iterable[Any] = (), variant: Any | None = None
+) -> dict[str, Any]:
+    """Everything consent.js needs, as plain JSON-ready data (no HTML).
+
+    ``variant`` is the banner experiment variant drawn for this page view (or None): its
+    id goes on the banner's root element and into the decision, its layout and first
+    layer order shape the banner, its texts apply over the site's.
+    """
     banner = getattr(site, "banner", None)
     granted = granted_categories(state)
     vendor_entries = sorted((vendor_entry(site, v) for v in vendors), key=lambda v: v["name"].lower())
@@ -139,6 +147,9 @@ def banner_model(site: Any, state: Any, *, lang: str, vendors: Iterable[Any] = (
             for vendor_id, override in (getattr(site, "vendors", None) or {}).items()
             if getattr(override, "category", None)
         },
-        "texts": texts_for(site, lang),
+        "texts": shown_texts(site, lang, variant),
+        "variant": variant_id(variant),
+        "layout": (getattr(variant, "layout", None) or None) if variant is not None else None,
+        "first_layer": first_layer(variant),
         "expires": _expires(state),
     }
