@@ -123,6 +123,17 @@ def check_address(address: str) -> str:
     return address
 
 
+def check_admin_address(address: str) -> str:
+    """``HOST:PORT``, or ``off`` for no admin listener."""
+    if address == "off":
+        return address
+    try:
+        split_address(address)
+    except ValueError as error:
+        raise ValueError(f'{error}; or "off" for no admin listener') from None
+    return address
+
+
 def check_network(text: str) -> str:
     """An IP address or CIDR network, normalised (``10.0.0.0/8``, ``::1/128``)."""
     try:

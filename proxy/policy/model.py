@@ -31,6 +31,7 @@ from proxy.policy.site_model import (
 from proxy.policy.valuetypes import (
     MAX_LIFETIME_DAYS,
     Address,
+    AdminAddress,
     CookieName,
     LifetimeDays,
     Network,
@@ -62,12 +63,37 @@ __all__ = [
 
 
 class Limits(StrictModel):
-    """Request limits: header line size, header count, consent API body size, pooled upstream connections."""
+    """What one client, one connection and one response may cost, like a production edge.
+
+    Sizes in bytes, times in seconds, rates per client address and minute. Every
+    default is safe for a public site; docs/configuration.md says what each one stops.
+    """
 
     max_header_size: Annotated[int, Field(ge=1024, le=1_048_576)] = 8190
     max_headers: Annotated[int, Field(ge=1, le=10_000)] = 100
     consent_body_size: Annotated[int, Field(ge=1024, le=1_048_576)] = 16_384
+    # Upstream pool: connections kept per upstream, and how long a request may wait for one.
     max_connections: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    upstream_pool_timeout: Annotated[float, Field(gt=0, le=3600)] = 10.0
+    # Client connections: the request head must arrive within header_timeout of its first
+    # byte; a request body may be silent for body_timeout; a response the client does not
+    # read for send_timeout is cut; an idle keep-alive connection closes after keepalive_timeout.
+    header_timeout: Annotated[float, Field(gt=0, le=3600)] = 10.0
+    body_timeout: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    send_timeout: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    keepalive_timeout: Annotated[float, Field(ge=0, le=3600)] = 15.0
+    keepalive_requests: Annotated[int, Field(ge=1, le=1_000_000)] = 1000
+    # Open connections per client address (trusted proxies are exempt) and in total; the
+    # total is also held below the process's open-file limit.
+    client_connections: Annotated[int, Field(ge=1, le=1_000_000)] = 128
+    total_connections: Annotated[int, Field(ge=1, le=1_000_000)] = 4096
+    # Bodies the proxy must read whole or decode: decoded HTML per response, WebSocket messages.
+    decoded_body_size: Annotated[int, Field(ge=1_048_576, le=17_179_869_184)] = 104_857_600
+    websocket_message_size: Annotated[int, Field(ge=1024, le=1_073_741_824)] = 1_048_576
+    # Endpoints anyone can post to.
+    csp_report_size: Annotated[int, Field(ge=1024, le=1_048_576)] = 16_384
+    csp_reports_per_minute: Annotated[int, Field(ge=1, le=1_000_000)] = 120
+    consent_decisions_per_minute: Annotated[int, Field(ge=1, le=1_000_000)] = 10
 
 
 class ProxySettings(StrictModel):
@@ -76,21 +102,25 @@ class ProxySettings(StrictModel):
     # 0.0.0.0 so that a container's published port works without flags.
     listen: Address = "0.0.0.0:8080"
     # /metrics and /healthz stay on loopback unless someone decides otherwise.
-    admin_listen: Address = "127.0.0.1:9090"
+    # "off": no admin listener (no /healthz, /readyz, /metrics).
+    admin_listen: AdminAddress = "127.0.0.1:9090"
     workers: Annotated[int, Field(ge=1, le=64)] = 1
     timeouts: Timeouts = Timeouts()
     limits: Limits = Limits()
     trusted_proxies: list[Network] = []
     drain_timeout: Annotated[float, Field(ge=0)] = 30.0
-    access_log: Literal["text", "json"] = "text"
+    # One line per request: "common" (Common Log Format without client address or query),
+    # "json", or "off". "text" is the older name of "common".
+    access_log: Literal["common", "json", "off", "text"] = "common"
 
     @property
     def listen_address(self) -> tuple[str, int]:
         return f.split_address(self.listen)
 
     @property
-    def admin_address(self) -> tuple[str, int]:
-        return f.split_address(self.admin_listen)
+    def admin_address(self) -> tuple[str, int] | None:
+        """None when ``admin_listen = "off"``."""
+        return None if self.admin_listen == "off" else f.split_address(self.admin_listen)
 
 
 # -- [consent] --------------------------------------------------------------------

@@ -19,6 +19,7 @@ import datetime as dt
 import json
 import logging
 import weakref
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -31,11 +32,14 @@ from proxy.consent import (
     decide_from_json,
     expire_cookie_headers,
     issue_token,
+    receipt_action,
     status_json,
 )
+from proxy.api import routes
 from proxy.server import errors
 from proxy.server import headers as h
 from proxy.server.consent_state import consent_state, remember_state
+from proxy.server.ratelimit import retry_after
 from proxy.server.runtime import SiteRuntime
 from proxy.server.services import SERVICES
 
@@ -50,24 +54,52 @@ RECEIPT_HEADER = "Consentry-Receipt-Id"
 
 
 async def handle_consent(request: web.Request, runtime: SiteRuntime) -> web.StreamResponse:
+    """Dispatch through ``proxy.api.ROUTES``: only routes the table documents are served."""
     sub = request.path[len(runtime.consent_path):]
-    if sub == "":
+    found = routes.match(sub)
+    if found is None:
+        return errors.error_response(request, 404)
+    route, params = found
+    if route.path == "":
         # /_consent -> /_consent/ so relative links in the page resolve under the prefix.
-        raise web.HTTPPermanentRedirect(runtime.consent_path + "/" + (f"?{request.query_string}" if request.query_string else ""))
-    if sub == "/":
-        if request.method in ("GET", "HEAD"):
-            return preferences(request, runtime)
-        if request.method == "POST":
-            return await decide(request, runtime)
-        return _not_allowed(request, ("GET", "HEAD", "POST"))
-    if request.method not in ("GET", "HEAD"):
-        return _not_allowed(request, ("GET", "HEAD"))
-    if sub == "/status":
-        state = consent_state(request, runtime)
-        return web.json_response(status_json(state, site=runtime.site), headers=_NO_STORE)
-    if sub == "/receipts":
-        return await visitor_receipts(request, runtime)
-    return serve_asset(request, sub.lstrip("/"))
+        return await redirect_to_slash(request, runtime)
+    operation = route.operation(request.method)
+    if operation is None:
+        return _not_allowed(request, route.methods)
+    return await HANDLERS[operation.handler](request, runtime, **params)
+
+
+async def redirect_to_slash(request: web.Request, runtime: SiteRuntime) -> web.StreamResponse:
+    query = f"?{request.query_string}" if request.query_string else ""
+    location = runtime.consent_path + "/" + query
+    return web.Response(status=308, text=f"See {location}\n", headers={"Location": location})
+
+
+async def status(request: web.Request, runtime: SiteRuntime) -> web.StreamResponse:
+    state = consent_state(request, runtime)
+    return web.json_response(status_json(state, site=runtime.site), headers=_NO_STORE)
+
+
+async def openapi(request: web.Request, runtime: SiteRuntime) -> web.StreamResponse:
+    from proxy.api import openapi_document
+
+    return web.json_response(openapi_document(runtime.consent_path), headers={"Cache-Control": "public, max-age=3600"})
+
+
+async def csp_report(request: web.Request, runtime: SiteRuntime) -> web.StreamResponse:
+    from proxy.server import csp_routes
+
+    if csp_routes.CSP_VIOLATIONS not in request.app:   # an app built without the CSP middleware
+        return errors.error_response(request, 404)
+    return await csp_routes.receive(request, runtime.site_id)
+
+
+async def _asset(request: web.Request, runtime: SiteRuntime, asset: str) -> web.StreamResponse:
+    return serve_asset(request, asset)
+
+
+async def _preferences(request: web.Request, runtime: SiteRuntime) -> web.StreamResponse:
+    return preferences(request, runtime)
 
 
 def _not_allowed(request: web.Request, allowed: tuple[str, ...]) -> web.Response:
@@ -170,6 +202,13 @@ async def decide(request: web.Request, runtime: SiteRuntime) -> web.StreamRespon
         log.info("refused a cross-site consent post for site %s", runtime.site_id)
         return errors.error_response(request, 403, "Consent can only be given on this site")
 
+    wait = services.consent_rate.take(view.ip)
+    if wait:
+        # Each decision writes a receipt: one client must not fill the disk or skew statistics.
+        services.metrics.rate_limited.labels("consent").inc()
+        response = errors.error_response(request, 429, "Too many consent decisions; please wait a moment")
+        response.headers["Retry-After"] = retry_after(wait)
+        return response
     body = await _read_limited(request, runtime.limits.max_consent_body)
     if body is None:
         return errors.error_response(request, 413)
@@ -190,6 +229,8 @@ async def decide(request: web.Request, runtime: SiteRuntime) -> web.StreamRespon
             posted_lang = posted.get("lang")
         else:
             return errors.error_response(request, 415, "Send a form or JSON")
+    except RecursionError:
+        return _bad_request(request, "The body is nested too deeply")
     except (ValueError, UnicodeDecodeError) as exc:
         return _bad_request(request, str(exc) if isinstance(exc, ValueError) and not isinstance(exc, json.JSONDecodeError) else "The body is not valid")
 
@@ -202,6 +243,8 @@ async def decide(request: web.Request, runtime: SiteRuntime) -> web.StreamRespon
         )
     except ValueError as exc:   # e.g. so many vendor choices that the cookie would not fit
         return _bad_request(request, str(exc))
+    # A visitor who had granted more than the necessary and now refuses all withdraws.
+    action = receipt_action(decision, previous)
     store = services.receipts
     if store is None:
         services.metrics.receipt_errors.labels(runtime.site_id).inc()
@@ -230,7 +273,7 @@ async def decide(request: web.Request, runtime: SiteRuntime) -> web.StreamRespon
             vendor_list_digest=vendor_digest(runtime.engine),
             granted=decision.granted_list(site),
             refused=decision.refused_list(site),
-            action=decision.action,
+            action=action,
             created_at=dt.datetime.fromtimestamp(claims["iat"], dt.UTC),
             expires_at=dt.datetime.fromtimestamp(claims["exp"], dt.UTC),
             ip_hash=store.hash_ip(view.ip),
@@ -245,8 +288,8 @@ async def decide(request: web.Request, runtime: SiteRuntime) -> web.StreamRespon
         services.metrics.receipt_errors.labels(runtime.site_id).inc()
         log.exception("consent decision refused: the receipt could not be stored")
         return errors.error_response(request, 503, "Your choice could not be saved right now; please try again later")
-    services.metrics.decisions.labels(runtime.site_id, decision.action).inc()
-    services.metrics.banner_decisions.labels(runtime.site_id, getattr(variant, "id", None) or "none", decision.action).inc()
+    services.metrics.decisions.labels(runtime.site_id, action).inc()
+    services.metrics.banner_decisions.labels(runtime.site_id, getattr(variant, "id", None) or "none", action).inc()
 
     granted = set(decision.categories)
     if previous.gpc:
@@ -311,3 +354,18 @@ async def visitor_receipts(request: web.Request, runtime: SiteRuntime) -> web.Re
         return errors.error_response(request, 503, "Receipts are not available right now")
     receipts = [receipt.to_dict() for receipt in found if receipt.site_id == runtime.site_id]
     return web.json_response({"consent_id": state.consent_id, "receipts": receipts}, headers=_NO_STORE)
+
+
+Handler = Callable[..., Awaitable[web.StreamResponse]]
+
+# One handler per ``handler`` name in proxy.api.ROUTES (a test holds the two in step).
+HANDLERS: dict[str, Handler] = {
+    "redirect": redirect_to_slash,
+    "preferences": _preferences,
+    "decide": decide,
+    "status": status,
+    "openapi": openapi,
+    "csp_report": csp_report,
+    "asset": _asset,
+    "visitor_receipts": visitor_receipts,
+}

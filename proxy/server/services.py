@@ -18,8 +18,10 @@ import aiohttp
 from aiohttp import web
 
 from proxy.server.impressions import DEFAULT_FLUSH_SECONDS, ImpressionCounter, ImpressionMetrics
+from proxy.server.headers import Network, client_view, parse_networks
 from proxy.server.metrics import Metrics
-from proxy.server.runtime import RuntimeCache, SiteRuntime
+from proxy.server.ratelimit import RateLimiter
+from proxy.server.runtime import RuntimeCache, SiteRuntime, read_limits
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +48,23 @@ class Services:
         self._impression_flusher: asyncio.Task[None] | None = None
         # Digests whose texts this process already stored (kept once per process).
         self.kept_texts: set[str] = set()
+        self._trusted_for: Any = None
+        self._trusted: tuple[Network, ...] = ()
+        self.limits = read_limits(self.config())
+        self.consent_rate = RateLimiter(self.limits.consent_decisions_per_minute)
+        self.csp_rate = RateLimiter(self.limits.csp_reports_per_minute)
 
     def config(self) -> Any:
         return current_config(self.holder)
+
+    def client_ip(self, request: web.BaseRequest) -> str:
+        """The visitor's address for per-client limits (forwarded-for believed from trusted proxies only)."""
+        config = self.config()
+        if config is not self._trusted_for:
+            proxy = getattr(config, "proxy", None)
+            self._trusted = parse_networks(str(n) for n in (getattr(proxy, "trusted_proxies", None) or ()))
+            self._trusted_for = config
+        return client_view(request.remote, request.headers, request.scheme, request.host, self._trusted).ip
 
     def session_for(self, runtime: SiteRuntime) -> aiohttp.ClientSession:
         session = self.sessions.get(runtime.upstream_origin)
@@ -78,8 +94,6 @@ class Services:
         )
 
     async def open(self) -> None:
-        from proxy.server.runtime import read_limits
-
         config = self.config()
         limits = read_limits(config)
         for upstream in self.runtimes.upstreams(config):
