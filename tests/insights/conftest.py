@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 
 # The same PostgreSQL cluster and per-test databases as the receipts tests.
-from receipts.conftest import backend, postgres_server_url, postgres_url, store_url  # noqa: F401
+from receipts.conftest import backend, store_url  # noqa: F401
 
 PAGE = "<!doctype html><html lang=en><head><title>shop</title></head><body><p>hello</p></body></html>"
 SECRET = "0123456789abcdef0123456789abcdef0123456789"
