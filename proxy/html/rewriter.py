@@ -14,6 +14,7 @@ import codecs
 
 from proxy.html import encoding as enc
 from proxy.html.scanner import Decide, Scanner
+from proxy.html.urls import URLResolver
 
 
 class Rewriter:
@@ -28,12 +29,16 @@ class Rewriter:
     ``proxy.html.scanner``. ``inject`` (UTF-8 bytes, re-encoded to the document's
     encoding) is inserted after ``<head>``, else before ``<body>``, else before the first
     content, else at the end. For UTF-16 input, ``Element.offset`` counts bytes of the
-    UTF-8 transcoding.
+    UTF-8 transcoding. ``resolve_url(url, base)`` resolves every URL the scanner
+    reports (default: this package's standard-library approximation; the engine passes
+    the WHATWG-conformant ``proxy.urls.resolve``).
     """
 
     def __init__(self, decide: Decide, *, encoding: str | None = None, base_url: str | None = None,
-                 max_buffer: int = 256 * 1024, inject: bytes | None = None, defuse_ambiguous: bool = True) -> None:
+                 max_buffer: int = 256 * 1024, inject: bytes | None = None, defuse_ambiguous: bool = True,
+                 resolve_url: URLResolver | None = None) -> None:
         self._decide = decide
+        self._resolve_url = resolve_url
         # False when the caller will keep every element (full consent): the ``</noscript``
         # defusing then has nothing to protect and the output stays byte-identical.
         self._defuse_ambiguous = defuse_ambiguous
@@ -83,7 +88,8 @@ class Rewriter:
             # inject is UTF-8 (usually ASCII); write it in the document's own encoding.
             inject = inject.decode("utf-8", errors="replace").encode(scan_encoding, errors="xmlcharrefreplace")
         self._scanner = Scanner(self._decide, encoding=scan_encoding, base_url=self._base_url,
-                                max_buffer=self._max_buffer, inject=inject, defuse_ambiguous=self._defuse_ambiguous)
+                                max_buffer=self._max_buffer, inject=inject, defuse_ambiguous=self._defuse_ambiguous,
+                                resolve_url=self._resolve_url)
         self._scanner._offset = len(bom)  # offsets count from the first byte of input
         return bom + self._through(rest)
 
