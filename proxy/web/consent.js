@@ -13,11 +13,15 @@
   var stateNode = doc.getElementById('consentry-state');
   if (!stateNode || win.consentry) return;
   var S;
-  try { S = JSON.parse(stateNode.textContent); } catch (e) { return; }
+  // The page carries this visitor's state; the site's texts, categories and theme come
+  // from the cacheable site.js (window.__consentry_site), loaded just before this file.
+  try { S = Object.assign({}, win.__consentry_site, JSON.parse(stateNode.textContent)); } catch (e) { return; }
+  if (!S.texts || !S.categories) return;
 
   S.vendor_allow = S.vendor_allow || {};
   S.vendor_categories = S.vendor_categories || {};
-  var T = S.texts, base = S.consent_path;
+  // A banner experiment variant changes some texts for this page view only.
+  var T = Object.assign({}, S.texts, S.variant_texts || {}), base = S.consent_path;
   var granted = new Set(S.granted);
   var vendorConsent = Object.assign({}, S.vendor_consent);
   var vendors = {};

@@ -14,7 +14,7 @@ import datetime as _dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from proxy.web.texts import category_text
+from proxy.web.texts import category_text, texts_for
 from proxy.web.variants import first_layer, shown_texts, variant_id
 
 STANDARD_CATEGORIES: tuple[str, ...] = ("necessary", "preferences", "analytics", "marketing")
@@ -88,6 +88,13 @@ def _expires(state: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _variant_texts(site: Any, lang: str, variant: Any | None) -> dict[str, str]:
+    if variant is None:
+        return {}
+    base = texts_for(site, lang)
+    return {key: text for key, text in shown_texts(site, lang, variant).items() if base.get(key) != text}
+
+
 def banner_model(
     site: Any, state: Any, *, lang: str, vendors: Iterable[Any] = (), variant: Any | None = None
 ) -> dict[str, Any]:
@@ -148,8 +155,35 @@ def banner_model(
             if getattr(override, "category", None)
         },
         "texts": shown_texts(site, lang, variant),
+        # What the variant changes of the site's texts (consent.js lays it over site.js's).
+        "variant_texts": _variant_texts(site, lang, variant),
         "variant": variant_id(variant),
         "layout": (getattr(variant, "layout", None) or None) if variant is not None else None,
         "first_layer": first_layer(variant),
         "expires": _expires(state),
     }
+
+
+# The part of the banner model that depends on the visitor: it is carried in the page.
+# Everything else depends only on the site and the language and is served as the
+# cacheable ``site.js`` (proxy.web.assets), which consent.js merges underneath it.
+VISITOR_KEYS = frozenset({
+    "version", "consent_path", "lang", "policy_version", "decided", "granted",
+    "vendor_consent", "gpc", "expires", "vendors",
+    # This page view's banner experiment variant (drawn per view, so never in site.js).
+    "variant", "layout", "first_layer", "variant_texts",
+})
+
+
+def visitor_model(model: Mapping[str, Any]) -> dict[str, Any]:
+    """The page-carried part of a banner model (see ``VISITOR_KEYS``)."""
+    return {key: value for key, value in model.items() if key in VISITOR_KEYS}
+
+
+def site_model(site: Any, *, lang: str) -> dict[str, Any]:
+    """The visitor-independent part of the banner model in one language (``site.js``)."""
+    model = banner_model(site, None, lang=lang)
+    shared = {key: value for key, value in model.items() if key not in VISITOR_KEYS}
+    # Which categories are granted is the visitor's; consent.js reads it from "granted".
+    shared["categories"] = [{k: v for k, v in category.items() if k != "granted"} for category in model["categories"]]
+    return shared

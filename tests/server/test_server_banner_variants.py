@@ -99,7 +99,7 @@ async def test_variants_drawn_per_view_counted_and_flushed_at_shutdown(setup: An
         assert state["variant"] == ids[0]
         if ids[0] == "plain-words":
             assert state["layout"] == "box" and state["first_layer"][0] == "reject_all"
-            assert state["texts"]["accept_all"] == "Yes, count my visit"
+            assert state["variant_texts"] == {"accept_all": "Yes, count my visit", "reject_all": "No, thanks"}
         seen[ids[0]] = seen.get(ids[0], 0) + 1
     assert set(seen) == {"control", "plain-words"} and seen["plain-words"] > seen["control"]
     async with client.get(admin + "/metrics") as resp:
