@@ -46,7 +46,7 @@ ELEMENTS = ("script", "iframe", "img", "source", "embed", "video", "audio", "tra
             "area", "frame", "input")
 
 
-def refused_url(url: str, _cache: dict[str, bool] = {}) -> bool:
+def refused_url(url: str, _cache: dict[str, bool] = {}) -> bool:  # noqa: B006 - a memo on purpose
     found = _cache.get(url)
     if found is None:
         try:

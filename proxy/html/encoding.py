@@ -57,7 +57,7 @@ def normalise(label: str | None) -> str | None:
 
 
 def is_utf16(name: str) -> bool:
-    return name.startswith("utf-16") or name.startswith("utf-32")
+    return name.startswith(("utf-16", "utf-32"))
 
 
 def sniff_bom(data: bytes) -> tuple[str, int] | None:
@@ -94,7 +94,7 @@ def prescan(data: bytes) -> str | None:
         if tag is None:
             return None
         position = tag.end()
-        attrs = {}
+        attrs: dict[str, str] = {}
         for attr in parse_attributes(data, tag.start(3), tag.end()):
             attrs.setdefault(attr.name, data[attr.value_start:attr.value_end].decode("latin-1"))
         label = attrs.get("charset")

@@ -35,6 +35,7 @@ from proxy.consent import (
     receipt_action,
     status_json,
 )
+from proxy import web as ui
 from proxy.api import routes
 from proxy.server import errors
 from proxy.server import headers as h
@@ -109,25 +110,19 @@ def _not_allowed(request: web.Request, allowed: tuple[str, ...]) -> web.Response
 
 
 def serve_asset(request: web.Request, runtime: SiteRuntime, name: str) -> web.StreamResponse:
-    from proxy.web import asset_reply
-
-    found = asset_reply(runtime.site, name, request.query, request.headers)
+    found = ui.asset_reply(runtime.site, name, request.query, request.headers)
     if found is None:
         return errors.error_response(request, 404)
     return web.Response(status=found.status, body=found.body or None, headers=found.headers)
 
 
 def preferences(request: web.Request, runtime: SiteRuntime) -> web.Response:
-    from proxy.server import collaborators
-
     state = consent_state(request, runtime)
-    lang = collaborators.pick_language(runtime.site, request.headers.get("Accept-Language"))
-    page = collaborators.preferences_page(
+    lang = ui.pick_language(runtime.site, html_lang=None, accept_language=request.headers.get("Accept-Language"))
+    page = ui.render_preferences_page(
         runtime.site, state, lang=lang, return_to=request.query.get("return_to", "/"),
         vendors=list(getattr(runtime.engine.catalogue, "vendors", {}).values()),
     )
-    if page is None:
-        page = "<!doctype html><title>Consent</title><p>Preferences are not available.</p>"
     return web.Response(text=page, content_type="text/html", charset="utf-8", headers={**_NO_STORE, **_NO_FRAMING})
 
 
@@ -205,9 +200,9 @@ async def decide(request: web.Request, runtime: SiteRuntime) -> web.StreamRespon
     if wait:
         # Each decision writes a receipt: one client must not fill the disk or skew statistics.
         services.metrics.rate_limited.labels("consent").inc()
-        response = errors.error_response(request, 429, "Too many consent decisions; please wait a moment")
-        response.headers["Retry-After"] = retry_after(wait)
-        return response
+        refusal = errors.error_response(request, 429, "Too many consent decisions; please wait a moment")
+        refusal.headers["Retry-After"] = retry_after(wait)
+        return refusal
     body = await _read_limited(request, runtime.limits.max_consent_body)
     if body is None:
         return errors.error_response(request, 413)
@@ -249,15 +244,16 @@ async def decide(request: web.Request, runtime: SiteRuntime) -> web.StreamRespon
         services.metrics.receipt_errors.labels(runtime.site_id).inc()
         log.error("consent decision refused: no receipts store is configured")
         return errors.error_response(request, 503, "Your choice could not be saved right now; please try again later")
-    from proxy.server import collaborators
-
     # Which banner the decision was made on: an unknown variant id is stored as none, never
     # an error; the language is the one the banner was shown in (the page's), else the
     # visitor's best offered language.
-    variant = collaborators.variant_by_id(site, posted_variant)
-    lang = posted_lang if isinstance(posted_lang, str) and posted_lang in collaborators.offered_languages(site) \
-        else collaborators.pick_language(site, request.headers.get("Accept-Language"))
-    shown = collaborators.texts_digest(site, lang, variant)
+    from proxy.web.texts import offered_languages
+    from proxy.web.variants import texts_digest, variant_by_id
+
+    variant = variant_by_id(site, posted_variant)
+    lang = posted_lang if isinstance(posted_lang, str) and posted_lang in offered_languages(getattr(site, "banner", None)) \
+        else ui.pick_language(site, html_lang=None, accept_language=request.headers.get("Accept-Language"))
+    shown: tuple[str, str] | None = texts_digest(site, lang, variant)
     try:
         from proxy.receipts import Receipt
 
@@ -301,18 +297,14 @@ async def decide(request: web.Request, runtime: SiteRuntime) -> web.StreamRespon
     remember_state(request, state)
     secure = view.proto == "https"
     cookie_names = [pair.split("=", 1)[0].strip() for v in request.headers.getall("Cookie", []) for pair in v.split(";") if pair.strip()]
-    # The engine knows the site's vendor overrides; without it, the catalogue categories decide.
-    from proxy.server.collaborators import Engine
-
+    # The engine knows the site's vendor overrides.
     expired = expire_cookie_headers(
         cookie_names, host=view.host, secure=secure, refused_categories=decision.refused,
-        is_refused=(lambda name: runtime.engine.refused_cookie(name, state)) if Engine is not None else None,
+        is_refused=lambda name: runtime.engine.refused_cookie(name, state),
         keep=[getattr(site, "cookie_name", None) or "consentry"],
     )
     if return_to is not None:
-        from proxy.server.collaborators import safe_return_to
-
-        response: web.StreamResponse = web.Response(status=303, headers={"Location": safe_return_to(return_to), **_NO_STORE})
+        response: web.StreamResponse = web.Response(status=303, headers={"Location": ui.safe_return_to(return_to), **_NO_STORE})
     else:
         response = web.json_response({**status_json(state, site=site), "receipt_id": receipt_id}, headers=_NO_STORE)
     # The acknowledgement: only now, with the receipt committed, does the visitor get a cookie.

@@ -20,7 +20,11 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from proxy.server import collaborators, errors
+from proxy import web as ui
+from proxy.web.variants import draw_variant
+from proxy.csp import build_csp
+from proxy.engine import Report
+from proxy.server import errors
 from proxy.server import headers as h
 from proxy.response.codings import BodyTooLarge, CodingError, DecodeChain, EncodeChain, parse_codings
 from proxy.server.runtime import SiteRuntime
@@ -57,9 +61,7 @@ def no_script_banner(
     """
     if encoding is not None and encoding.lower().replace("_", "-").startswith("utf-16"):
         return b""
-    return collaborators.body_snippet(
-        runtime.site, state, lang=lang, return_to=request.rel_url.raw_path_qs, variant=variant
-    ) or b""
+    return ui.body_snippet(runtime.site, state, lang=lang, return_to=request.rel_url.raw_path_qs, variant=variant)
 
 
 async def rewrite_body(
@@ -83,8 +85,6 @@ async def rewrite_body(
     headers = response.headers
     view = h.client_view(request.remote, request.headers, request.scheme, request.host, runtime.trusted)
 
-    if not getattr(runtime.engine, "enforces", True):
-        return errors.error_response(request, 502)
     if codings is None:
         codings = parse_codings(headers.get("Content-Encoding"))
     try:
@@ -99,7 +99,15 @@ async def rewrite_body(
     upstream_csp = ", ".join(upstream_policies) or None
     upstream_nonce = next((n for n in map(h.csp_nonce, upstream_policies) if n), None)
     nonce = upstream_nonce or secrets.token_urlsafe(16)
-    ours = collaborators.csp_headers(runtime.site, state, upstream_csp=upstream_csp, nonce=nonce)
+    # Nothing can be refused (full consent, no vendor the site never allows): our CSP would
+    # admit everything the page has, so it is not sent and no element needs a nonce; the
+    # page then streams through unchanged but for the snippet (the engine's fast path).
+    everything_allowed = runtime.engine.allows_everything(state)
+    # Only ``report-uri``: once ``report-to`` is present Chromium ignores ``report-uri`` and
+    # batches reports through the Reporting API, which delivered none here in 75 s; with
+    # ``report-uri`` every browser posts each violation at once.
+    built = None if everything_allowed else build_csp(runtime.site, state, upstream_csp=upstream_csp, nonce=nonce)
+    ours = [built] if built is not None else []
     for name, value in ours:
         headers.add(name, value)   # beside the upstream's policy, never instead of it
     # Our snippet carries the nonce in force (the site's own, so its CSP admits it). Page
@@ -107,10 +115,11 @@ async def rewrite_body(
     # site's nonce on a script that did not carry it would turn an injected script into a
     # trusted one and void the site's CSP. Without any CSP, kept scripts stay byte-identical.
     snippet_nonce = nonce if ours or upstream_policies else None
-    nonce_for_page = None if upstream_nonce or h.csp_has_nonce(upstream_policies) else snippet_nonce
+    nonce_for_page = None if everything_allowed or upstream_nonce or h.csp_has_nonce(upstream_policies) else snippet_nonce
     page_load = document == "html" and is_page_load(request)
-    report = collaborators.make_report()
+    report = Report()
     rewriter: Any = None
+    lang: str | None = None
 
     def start_rewriter(first_piece: bytes) -> Any:
         # Built on the first decoded bytes: the banner's language comes from <html lang>,
@@ -118,16 +127,17 @@ async def rewrite_body(
         nonlocal lang, variant
         inject = None
         if page_load:
-            lang = collaborators.pick_language(
-                runtime.site, request.headers.get("Accept-Language"), html_lang=collaborators.sniff_html_lang(first_piece)
+            lang = ui.pick_language(
+                runtime.site, accept_language=request.headers.get("Accept-Language"),
+                html_lang=ui.sniff_html_lang(first_piece),
             )
             # The banner shows only to a visitor without a decision: only then is a
             # variant drawn (per page view, nothing stored) and an impression counted.
             shows_banner = not getattr(state, "decided", False) and runtime.banner_enabled
             if shows_banner:
-                variant = collaborators.draw_variant(runtime.site)
-            inject = collaborators.head_snippet(runtime.site, state, lang=lang, nonce=snippet_nonce, variant=variant)
-            if shows_banner and inject is not None:
+                variant = draw_variant(runtime.site)
+            inject = ui.cached_head_snippet(runtime.site, state, lang=lang, nonce=snippet_nonce, variant=variant)
+            if shows_banner:
                 services.impressions.count(runtime.site_id, getattr(variant, "id", None))
         return runtime.engine.rewriter(
             state,
@@ -185,7 +195,7 @@ async def rewrite_body(
 
         abort_midway(request, runtime, exc)
         return response
-    except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, asyncio.TimeoutError, CodingError) as exc:
+    except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, TimeoutError, CodingError) as exc:
         from proxy.server.forward import abort_midway
 
         abort_midway(request, runtime, exc)
