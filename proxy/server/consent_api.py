@@ -36,6 +36,7 @@ from proxy.consent import (
     status_json,
 )
 from proxy import web as ui
+from proxy.defaults import GPC_REFUSED_CATEGORY
 from proxy.api import routes
 from proxy.server import errors
 from proxy.server import headers as h
@@ -266,7 +267,7 @@ async def decide(request: web.Request, runtime: SiteRuntime) -> web.StreamRespon
 
     granted = set(decision.categories)
     if previous.gpc:
-        granted.discard("marketing")
+        granted.discard(GPC_REFUSED_CATEGORY)
     state = ConsentState(
         categories=frozenset(granted), vendors=dict(decision.vendors), consent_id=claims["sub"],
         issued_at=float(claims["iat"]), expires_at=float(claims["exp"]), policy_version=claims["pv"],
