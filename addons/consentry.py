@@ -561,14 +561,14 @@ def _is_page_load(headers: http.Headers) -> bool:
     destination = headers.get("sec-fetch-dest")
     if destination is not None and destination.lower() not in _DOCUMENT_DESTINATIONS:
         return False
-    return headers.get("x-requested-with", "").lower() != "xmlhttprequest"
+    return str(headers.get("x-requested-with", "")).lower() != "xmlhttprequest"
 
 
 class VisitorMode:
     """``consentry_consent=visitor``: the key ring that reads and signs consent cookies, the
     receipts store (opened on the first decision) and the last state seen per site."""
 
-    def __init__(self, keyring: KeyRing, receipts_url: str, ip_salt: str | None) -> None:
+    def __init__(self, keyring: KeyRing, receipts_url: str, ip_salt: bytes | None) -> None:
         self.keyring = keyring
         self.receipts_url = receipts_url
         self.ip_salt = ip_salt
@@ -616,7 +616,7 @@ class VisitorMode:
     def last(self, site: Any) -> ConsentState:
         state = self.states.get(str(site.site_id))
         if state is None:
-            categories = [c for c in (getattr(site, "categories", None) or ())]
+            categories = list(getattr(site, "categories", None) or ())
             state = ConsentState.simulated("none", all_categories=categories or None)
         return state
 

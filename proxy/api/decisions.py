@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from proxy.defaults import GPC_REFUSED_CATEGORY
 from proxy.consent import (
     ConsentState,
     consent_cookie_header,
@@ -232,7 +233,7 @@ def plan_decision(
     )
     granted = set(decision.categories)
     if previous.gpc:
-        granted.discard("marketing")
+        granted.discard(GPC_REFUSED_CATEGORY)
     state = ConsentState(
         categories=frozenset(granted), vendors=dict(decision.vendors), consent_id=claims["sub"],
         issued_at=float(claims["iat"]), expires_at=float(claims["exp"]), policy_version=claims["pv"],

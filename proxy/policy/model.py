@@ -17,6 +17,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, Field, PrivateAttr, model_validator
 
+from proxy.defaults import COOKIE_NAME, LIFETIME_DAYS
 from proxy.policy import fields as f
 from proxy.policy.site_model import (
     Banner,
@@ -178,8 +179,8 @@ class KeySpec(StrictModel):
 class ConsentSettings(StrictModel):
     """``[consent]``: the cookie every site uses unless it says otherwise, and the key ring."""
 
-    cookie_name: CookieName = "consentry"
-    lifetime_days: LifetimeDays = 182
+    cookie_name: CookieName = COOKIE_NAME
+    lifetime_days: LifetimeDays = LIFETIME_DAYS
     honor_gpc: bool = True
     # Empty: one HS256 key from CONSENTRY_SECRET, as in zero-config mode.
     keys: list[KeySpec] = []

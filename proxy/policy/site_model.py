@@ -14,7 +14,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
-from proxy.policy.builtin import BUILTIN_LANGUAGES
+from proxy.defaults import CONSENT_PATH, COOKIE_NAME, LANGUAGES, LIFETIME_DAYS
 from proxy.policy.valuetypes import (
     ConsentPath,
     CookieName,
@@ -126,7 +126,7 @@ class Banner(StrictModel):
     """The consent banner: shown or not, its languages and texts, the privacy link and colours."""
 
     enabled: bool = True
-    languages: list[Language] = Field(default_factory=lambda: list(BUILTIN_LANGUAGES), min_length=1)
+    languages: list[Language] = Field(default_factory=lambda: list(LANGUAGES), min_length=1)
     default_language: Language = "en"
     # lang -> text key -> text, merged over the built-in texts (see builtin.BANNER_TEXTS).
     texts: dict[Language, dict[str, NonEmpty]] = {}
@@ -158,12 +158,12 @@ class SiteDefaults(StrictModel):
     catalogues: list[str] = []
     strip_cookies: bool = True
     banner: Banner = Banner()
-    cookie_name: CookieName = "consentry"
-    lifetime_days: LifetimeDays = 182
+    cookie_name: CookieName = COOKIE_NAME
+    lifetime_days: LifetimeDays = LIFETIME_DAYS
     honor_gpc: bool = True
     csp: Literal["off", "report", "enforce"] = "report"
     google_consent_mode: Literal["off", "basic", "advanced"] = "off"
-    consent_path: ConsentPath = "/_consent"
+    consent_path: ConsentPath = CONSENT_PATH
     trusted_proxies: list[Network] = []
     timeouts: Timeouts = Timeouts()
 

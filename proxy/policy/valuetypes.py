@@ -12,6 +12,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
+from proxy.defaults import MAX_LIFETIME_DAYS
 from proxy.policy import fields as f
 
 __all__ = [
@@ -43,7 +44,6 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-MAX_LIFETIME_DAYS = 395  # 13 months: the longest consent lifetime EU regulators (CNIL) accept
 
 
 def _max_lifetime(days: int) -> int:

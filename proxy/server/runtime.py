@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from proxy.defaults import CONSENT_PATH
 from proxy.engine import Engine
 from proxy.server.headers import Network, parse_networks
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CONSENT_PATH = "/_consent"
+DEFAULT_CONSENT_PATH = CONSENT_PATH
 
 
 @dataclass(frozen=True, slots=True)

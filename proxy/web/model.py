@@ -14,16 +14,15 @@ import datetime as _dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from proxy.defaults import CATEGORIES, CONSENT_PATH, NECESSARY
 from proxy.web.texts import category_text, texts_for
 from proxy.web.variants import first_layer, shown_texts, variant_id
 
-STANDARD_CATEGORIES: tuple[str, ...] = ("necessary", "preferences", "analytics", "marketing")
-NECESSARY = "necessary"
 
 
 def category_names(site: Any) -> list[str]:
     """The site's categories, ``necessary`` first, in policy order."""
-    names = list((getattr(site, "categories", None) or {}).keys()) or list(STANDARD_CATEGORIES)
+    names = list((getattr(site, "categories", None) or {}).keys()) or list(CATEGORIES)
     return [NECESSARY] + [name for name in names if name != NECESSARY]
 
 
@@ -121,7 +120,7 @@ def banner_model(
     theme = getattr(banner, "theme", None) or {}
     return {
         "version": 1,
-        "consent_path": str(getattr(site, "consent_path", None) or "/_consent").rstrip("/"),
+        "consent_path": str(getattr(site, "consent_path", None) or CONSENT_PATH).rstrip("/"),
         "lang": lang,
         "mode": str(getattr(site, "mode", "defer")),
         "policy_version": getattr(state, "policy_version", None) or getattr(site, "policy_version", None),

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from proxy.csp import guard_tag
+from proxy.defaults import GPC_REFUSED_CATEGORY
 from proxy.web.model import banner_model, gpc_blocks_marketing, granted_categories, visitor_model
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ def google_consent(site: Any, state: Any) -> dict[str, str]:
     """The Consent Mode v2 map for the server-side consent state."""
     granted = granted_categories(state)
     if gpc_blocks_marketing(site, state):
-        granted.discard("marketing")
+        granted.discard(GPC_REFUSED_CATEGORY)
     return {kind: "granted" if category in granted else "denied" for kind, category in GOOGLE_CONSENT_TYPES.items()}
 
 
