@@ -3,7 +3,8 @@
 ``Rewriter(decide, ...).feed(chunk) -> bytes`` / ``close() -> bytes``. Until the encoding
 is known (caller's, BOM, or ``<meta>`` within the first 1024 bytes) it holds at most
 those 1024 bytes. UTF-16 documents are transcoded to UTF-8 for scanning and back on
-output; unchanged text round-trips exactly (lone surrogates included). ``decide``
+output; unchanged text round-trips exactly (lone surrogates included). ISO-2022-JP is
+transcoded the same way (its kanji bytes can look like "<" or a quote). ``decide``
 comes from the caller: this package knows markup, never consent. Standard library only;
 must not import aiohttp, mitmproxy, jwt or pydantic.
 """
@@ -75,10 +76,15 @@ class Rewriter:
     def _begin(self, name: str, bom: bytes, rest: bytes) -> bytes:
         self.encoding = name
         self._head = b""
-        if enc.is_utf16(name):
+        if enc.is_utf16(name) or (enc.needs_transcoding(name) and self._defuse_ambiguous):
+            # (ISO-2022-JP is scanned as bytes when the caller keeps everything: nothing is
+            # edited then, and its bytes stay exactly as they were.)
             codec = name if name not in ("utf-16", "utf-32") else name + "-le"
-            self._decoder = codecs.getincrementaldecoder(codec)(errors="surrogatepass")
-            self._encoder = codecs.getincrementalencoder(codec)(errors="surrogatepass")
+            # An invalid ISO-2022-JP sequence is U+FFFD to a browser too; written back as a
+            # character reference. Valid documents round-trip (ESC $ @ comes back as ESC $ B).
+            utf16 = enc.is_utf16(name)
+            self._decoder = codecs.getincrementaldecoder(codec)(errors="surrogatepass" if utf16 else "replace")
+            self._encoder = codecs.getincrementalencoder(codec)(errors="surrogatepass" if utf16 else "xmlcharrefreplace")
             self._output_decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogatepass")
             scan_encoding = "utf-8"
         else:
