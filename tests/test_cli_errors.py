@@ -109,6 +109,10 @@ CASES = [
     (["receipts", "show", "no-such-id"], 1, "no receipts for consent id no-such-id"),
     (["receipts", "prune", "--days", "0"], 2, "--days 0"),
     (["openapi", "-o", "exists.html"], 73, "--force"),
+    (["catalogue"], 2, "required: ACTION"),
+    (["catalogue", "import", "missing.json"], 66, "missing.json: no such file"),
+    (["catalogue", "import", "bad.toml"], 66, "no host found"),
+    (["catalogue", "lookup"], 2, "required: URL"),
 ]
 
 
