@@ -32,14 +32,16 @@ class Rewriter:
     content, else at the end. For UTF-16 input, ``Element.offset`` counts bytes of the
     UTF-8 transcoding. ``resolve_url(url, base)`` resolves every URL the scanner
     reports (default: this package's standard-library approximation; the engine passes
-    the WHATWG-conformant ``proxy.urls.resolve``).
+    the WHATWG-conformant ``proxy.urls.resolve``). ``inject_nested`` (UTF-8) goes at the
+    start of every ``<iframe srcdoc>`` document, as ``inject`` does for the page.
     """
 
     def __init__(self, decide: Decide, *, encoding: str | None = None, base_url: str | None = None,
                  max_buffer: int = 256 * 1024, inject: bytes | None = None, defuse_ambiguous: bool = True,
-                 resolve_url: URLResolver | None = None) -> None:
+                 resolve_url: URLResolver | None = None, inject_nested: bytes | None = None) -> None:
         self._decide = decide
         self._resolve_url = resolve_url
+        self._inject_nested = inject_nested
         # False when the caller will keep every element (full consent): the ``</noscript``
         # defusing then has nothing to protect and the output stays byte-identical.
         self._defuse_ambiguous = defuse_ambiguous
@@ -95,7 +97,7 @@ class Rewriter:
             inject = inject.decode("utf-8", errors="replace").encode(scan_encoding, errors="xmlcharrefreplace")
         self._scanner = Scanner(self._decide, encoding=scan_encoding, base_url=self._base_url,
                                 max_buffer=self._max_buffer, inject=inject, defuse_ambiguous=self._defuse_ambiguous,
-                                resolve_url=self._resolve_url)
+                                resolve_url=self._resolve_url, inject_nested=self._inject_nested)
         self._scanner._offset = len(bom)  # offsets count from the first byte of input
         return bom + self._through(rest)
 
