@@ -42,15 +42,15 @@ HOSTILE = [
     f'<svg width=9 height=9><image width=5 height=5><set attributeName="href" to="{PIXEL}&amp;x=11"/></image></svg>',
     f'<svg><style>@import "{PIXEL}&amp;x=12";</style></svg>',
     f'<svg><style>&#64;import "{PIXEL}&amp;x=13";</style></svg>',
-    f'<base href="https://www.facebook.com/"><img src="tr?id=1&x=14">',
-    f'<template><base href="/"></template><base href="https://www.facebook.com/"><img src="tr?id=1&x=15">',
+    '<base href="https://www.facebook.com/"><img src="tr?id=1&x=14">',
+    '<template><base href="/"></template><base href="https://www.facebook.com/"><img src="tr?id=1&x=15">',
     f'<img src=/ok.gif onload="fetch(\'{PIXEL}&x=16\')">',
     f'<img class=lazy src=/ok.gif data-original="{PIXEL}&x=17"><script>document.querySelectorAll("[data-original]").forEach(function (i) {{ i.src = i.dataset.original; }});</script>',
     f'<iframe srcdoc="<script>new Image().src=\'{PIXEL}&amp;x=18\'</script>"></iframe>',
     f'<iframe></iframe><script>var f = document.querySelector("iframe"); f.contentDocument.write("<img src={PIXEL}&x=19>"); f.contentDocument.close();</script>',
-    f'<img src="\\\\www.facebook.com\\tr?id=1&x=20">',
-    f'<img src="https://ＷＷＷ．ＦＡＣＥＢＯＯＫ．ＣＯＭ/tr?id=1&x=21">',
-    f'<img src="https://www.face\tbook.com/tr?id=1&x=22">',
+    '<img src="\\\\www.facebook.com\\tr?id=1&x=20">',
+    '<img src="https://ＷＷＷ．ＦＡＣＥＢＯＯＫ．ＣＯＭ/tr?id=1&x=21">',
+    '<img src="https://www.face\tbook.com/tr?id=1&x=22">',
     f'<meta http-equiv=refresh content="0; url=\'{PIXEL}&x=23\'">',
     f'<img src="/a.png" srcset="/a2.png 2x, {PIXEL}&x=24 3x">',
     f'<video src="/v.mp4" poster="{PIXEL}&x=25"></video>',
@@ -68,8 +68,8 @@ RUNTIME = [
 ]
 
 
-def _tracker(url: str, catalogue: Catalogue = Catalogue.default()) -> bool:
-    vendor = catalogue.vendor_for_url(url)
+def _tracker(url: str) -> bool:
+    vendor = Catalogue.default().vendor_for_url(url)
     return vendor is not None and vendor.category != "necessary"
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import warnings
-from pathlib import Path
 from typing import Any
 
 import html5lib
