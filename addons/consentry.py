@@ -741,6 +741,23 @@ class ConsentApi:
             return _error(404, "Not found")
         return _reply(found.status, found.body or b"", list(found.headers.items()))
 
+    async def visitor_receipts(self, flow: http.HTTPFlow, site: Any, prefix: str) -> http.Response:
+        """The tester's own receipts, by the consent id in their valid cookie (as the server does)."""
+        visitor = self.main.visitor
+        assert visitor is not None
+        state = visitor.read(site, flow)
+        valid = state.source == "cookie" and bool(state.consent_id)
+        found = None
+        if valid:
+            try:
+                store = await visitor.open_store()
+                found = await store.get(state.consent_id)
+            except Exception as error:   # noqa: BLE001 - said to the tester
+                log.error("consentry: receipts store %s cannot be read: %s", visitor.receipts_url, error)
+                return _error(503, "Receipts are not available right now")
+        reply = decisions.receipts_reply(found, consent_id=state.consent_id if valid else None, site_id=str(site.site_id))
+        return _reply(reply.status, reply.body, reply.headers)
+
     async def decide(self, flow: http.HTTPFlow, site: Any, prefix: str) -> http.Response:
         main = self.main
         visitor, simulation = main.visitor, main.simulation
@@ -766,10 +783,13 @@ class ConsentApi:
         plan = decisions.plan_decision(
             parsed, previous, site=site, site_id=str(site.site_id), keyring=visitor.keyring, engine=engine,
             ip_hash=store.hash_ip(client), user_agent=request.headers.get("user-agent"),
+            accept_language=request.headers.get("accept-language"),
         )
         if isinstance(plan, decisions.ApiError):
             return _error(plan.status, plan.message)
         try:
+            if plan.texts is not None and hasattr(store, "keep_banner_texts"):
+                await store.keep_banner_texts(plan.texts[0], str(site.site_id), plan.texts[1], plan.texts[2])
             receipt_id = await store.record(plan.receipt)
         except Exception as error:   # noqa: BLE001
             log.error("consentry: consent decision refused, the receipt could not be stored: %s", error)
@@ -792,6 +812,7 @@ ADDON_HANDLERS: dict[str, Callable[..., Any]] = {
     "openapi": ConsentApi.openapi,
     "csp_report": ConsentApi.csp_report,
     "asset": ConsentApi.asset,
+    "visitor_receipts": ConsentApi.visitor_receipts,
 }
 
 _main = Consentry()

@@ -214,6 +214,9 @@ class ReceiptsSettings(StrictModel):
     # How long one decision may wait for its receipt to be committed, retries of a lost
     # database connection included; after that the visitor gets a 503 and no cookie.
     write_timeout: Annotated[float, Field(gt=0, le=60)] = 5.0
+    # Banner impressions are counted in memory and added to the store this often (and at
+    # shutdown); an ungraceful kill loses at most this many seconds of impressions.
+    impression_flush_seconds: Annotated[float, Field(gt=0, le=3600)] = 10.0
     # Set by the loader: the salt read from ip_salt_env / ip_salt_file.
     _ip_salt: bytes | None = PrivateAttr(default=None)
 

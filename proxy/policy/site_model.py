@@ -10,7 +10,7 @@ banner, upstream timeouts. Must not depend on aiohttp, mitmproxy, jwt or
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
@@ -31,10 +31,12 @@ from proxy.policy.valuetypes import (
     ThemeName,
     ThemeValue,
     Upstream,
+    VariantId,
 )
 
 __all__ = [
     "Banner",
+    "BannerVariant",
     "Category",
     "Rule",
     "SiteDefaults",
@@ -101,6 +103,25 @@ class Rule(StrictModel):
         return self
 
 
+class BannerVariant(StrictModel):
+    """One ``[[banner.variants]]`` entry: a fair alternative wording (and layout) of the banner.
+
+    Each page view of an undecided visitor draws a variant by ``weight``; nothing is
+    stored in the browser for it. ``texts.<lang>`` take the keys of ``banner.texts``
+    and apply over them. ``first_layer`` is the order of the first layer's buttons.
+    Fairness (rejecting never harder than accepting) is checked in ``sites.py``.
+    """
+
+    id: VariantId
+    weight: Annotated[int, Field(gt=0, le=1_000_000)]
+    layout: Literal["bar", "box", "modal"] | None = None
+    first_layer: list[Literal["accept_all", "reject_all", "customize"]] = Field(
+        default_factory=lambda: ["accept_all", "reject_all", "customize"], min_length=1
+    )
+    # Plain str (not NonEmpty): an empty label is refused by the fairness check with its own message.
+    texts: dict[Language, dict[str, str]] = {}
+
+
 class Banner(StrictModel):
     """The consent banner: shown or not, its languages and texts, the privacy link and colours."""
 
@@ -112,6 +133,8 @@ class Banner(StrictModel):
     privacy_policy_url: PageURL | None = None
     # name -> CSS value; served as the custom property --consentry-<name>.
     theme: dict[ThemeName, ThemeValue] = {}
+    # Banner experiments: alternative fair wordings drawn by weight per page view.
+    variants: list[BannerVariant] = []
 
     def css_variables(self) -> dict[str, str]:
         return {f"--consentry-{name}": value for name, value in self.theme.items()}

@@ -34,6 +34,7 @@ __all__ = [
     "ThemeName",
     "ThemeValue",
     "Upstream",
+    "VariantId",
 ]
 
 
@@ -74,3 +75,4 @@ PolicyVersion = Annotated[str, BeforeValidator(_version_text), Field(min_length=
 ThemeName = Annotated[str, AfterValidator(f.check_theme_name)]
 ThemeValue = Annotated[str, AfterValidator(f.check_theme_value)]
 NonEmpty = Annotated[str, Field(min_length=1)]
+VariantId = Annotated[str, AfterValidator(f.check_variant_id)]
