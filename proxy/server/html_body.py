@@ -120,6 +120,7 @@ async def rewrite_body(
     report = Report()
     rewriter: Any = None
     lang: str | None = None
+    variant: Any = None
 
     def start_rewriter(first_piece: bytes) -> Any:
         # Built on the first decoded bytes: the banner's language comes from <html lang>,
@@ -148,8 +149,6 @@ async def rewrite_body(
             inject=inject,
         )
 
-    lang: str | None = None
-    variant: Any = None
     send_timeout = runtime.limits.send_timeout
     await response.prepare(request)
     seen = 0
