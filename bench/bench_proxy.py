@@ -2,7 +2,7 @@
 
 Not a test: run it on demand (as root for nginx, from the repository root):
 
-    .venv-test/bin/python bench/bench_proxy.py [--seconds 8] [--connections 50] [--repeat 3]
+    .venv-test/bin/python bench/bench_proxy.py [--seconds 8] [--connections 50] [--repeat 3] [--variants]
 
 One nginx serves the files (a 60 KB HTML page full of trackers, a 60 KB binary, a
 200 MB HTML page) and, with the load generators, is pinned to the last CPU; every proxy
@@ -177,8 +177,20 @@ http {{
         time.sleep(0.2)
         self.nginx_pids = self.worker_pids(master)
 
-    def consentry(self, port: int, admin_port: int, workers: int, cpu: str | None) -> subprocess.Popen[bytes]:
+    def consentry(self, port: int, admin_port: int, workers: int, cpu: str | None, *, variants: bool = False) -> subprocess.Popen[bytes]:
         conf = self.tmp / f"consentry-{port}.toml"
+        # Two banner variants (docs/insights.md): a draw and an impression count per page view.
+        variant_tables = """
+[[sites.default.banner.variants]]
+id = "control"
+weight = 1
+[[sites.default.banner.variants]]
+id = "plain-words"
+weight = 1
+[sites.default.banner.variants.texts.en]
+accept_all = "Yes, count my visit"
+reject_all = "No, don't count me"
+""" if variants else ""
         conf.write_text(
             f"""
 [proxy]
@@ -197,7 +209,7 @@ url = "sqlite:///{self.tmp}/receipts-{port}.db"
 
 [sites.default]
 upstream = "http://127.0.0.1:{self.upstream_port}"
-"""
+{variant_tables}"""
         )
         process = self.start([PYTHON, "-m", "proxy", "run", "--config", str(conf)], cpu, cwd=ROOT,
                              env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -327,7 +339,33 @@ upstream = "http://127.0.0.1:{self.upstream_port}"
 
     # -- the run -----------------------------------------------------------------------
 
+    def run_variants(self) -> None:
+        """``--variants``: the same page through two Consentry processes, one without banner
+        variants and one with two, interleaved; what drawing a variant and counting an
+        impression per page view costs (the banner is shown on every request: no cookie)."""
+        self.files()
+        self.upstream_port = free_port()
+        self.nginx("upstream", self.upstream_port, f"location / {{ root {self.tmp / 'www'}; etag on; }}", self.load_cpu)
+        plain_port, plain_admin, variant_port, variant_admin = free_port(), free_port(), free_port(), free_port()
+        self.consentry(plain_port, plain_admin, 1, self.proxy_cpu)
+        self.consentry(variant_port, variant_admin, 1, self.proxy_cpu, variants=True)
+        rows = [
+            Row("consentry, 60 KB html, no variants", f"http://127.0.0.1:{plain_port}/page.html"),
+            Row("consentry, 60 KB html, two variants", f"http://127.0.0.1:{variant_port}/page.html"),
+        ]
+        self.measure(rows)
+        plain, varied = rows
+        print(f"\n{self.args.connections} connections, {self.args.seconds}s per run, best of {self.args.repeat} "
+              f"interleaved rounds; both proxies on CPU {self.proxy_cpu}, upstream and load on CPU {self.load_cpu}; "
+              f"1-minute load average at the start: {self.load_at_start:.1f}\n")
+        for row in rows:
+            print(f"{row.name:40} {row.rps:9.0f} req/s  p50 {row.p50_ms:7.2f} ms  p99 {row.p99_ms:7.2f} ms  {row.errors}")
+        print(f"\nwith variants / without: {varied.rps / plain.rps:.3f}  (target >= 0.98)")
+
     def run(self) -> None:
+        if self.args.variants:
+            self.run_variants()
+            return
         self.files()
         self.upstream_port = free_port()
         upstream_root = self.tmp / "www"
@@ -434,6 +472,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds (best req/s, median latency)")
+    parser.add_argument("--variants", action="store_true",
+                        help="only compare Consentry with and without banner variants (impression counting cost)")
     args = parser.parse_args()
     for tool in ("nginx", "wrk", "hey", "taskset"):
         if shutil.which(tool) is None:

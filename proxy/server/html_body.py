@@ -21,6 +21,7 @@ import aiohttp
 from aiohttp import web
 
 from proxy import web as ui
+from proxy.web.variants import draw_variant
 from proxy.csp import build_csp
 from proxy.engine import Report
 from proxy.server import errors
@@ -49,7 +50,9 @@ def public_url(request: web.BaseRequest, view_proto: str, view_host: str) -> str
     return f"{view_proto}://{view_host}{request.rel_url.raw_path_qs}"
 
 
-def no_script_banner(request: web.BaseRequest, runtime: SiteRuntime, state: Any, lang: str | None, encoding: str | None) -> bytes:
+def no_script_banner(
+    request: web.BaseRequest, runtime: SiteRuntime, state: Any, lang: str | None, encoding: str | None, variant: Any = None
+) -> bytes:
     """The <noscript> consent form, appended after the document's last byte.
 
     A form may not stand in <head>, and the rewriter injects only there; after the end of
@@ -59,7 +62,7 @@ def no_script_banner(request: web.BaseRequest, runtime: SiteRuntime, state: Any,
     """
     if encoding is not None and encoding.lower().replace("_", "-").startswith("utf-16"):
         return b""
-    return ui.body_snippet(runtime.site, state, lang=lang, return_to=request.rel_url.raw_path_qs)
+    return ui.body_snippet(runtime.site, state, lang=lang, return_to=request.rel_url.raw_path_qs, variant=variant)
 
 
 async def rewrite_body(
@@ -118,18 +121,26 @@ async def rewrite_body(
     report = Report()
     rewriter: Any = None
     lang: str | None = None
+    variant: Any = None
 
     def start_rewriter(first_piece: bytes) -> Any:
         # Built on the first decoded bytes: the banner's language comes from <html lang>,
         # which precedes <head>, so the snippet for <head> can be made in time.
-        nonlocal lang
+        nonlocal lang, variant
         inject = None
         if page_load:
             lang = ui.pick_language(
                 runtime.site, accept_language=request.headers.get("Accept-Language"),
                 html_lang=ui.sniff_html_lang(first_piece),
             )
-            inject = ui.cached_head_snippet(runtime.site, state, lang=lang, nonce=snippet_nonce)
+            # The banner shows only to a visitor without a decision: only then is a
+            # variant drawn (per page view, nothing stored) and an impression counted.
+            shows_banner = not getattr(state, "decided", False) and runtime.banner_enabled
+            if shows_banner:
+                variant = draw_variant(runtime.site)
+            inject = ui.cached_head_snippet(runtime.site, state, lang=lang, nonce=snippet_nonce, variant=variant)
+            if shows_banner:
+                services.impressions.count(runtime.site_id, getattr(variant, "id", None))
         return runtime.engine.rewriter(
             state,
             base_url=public_url(request, view.proto, view.host),
@@ -170,7 +181,7 @@ async def rewrite_body(
             rewriter = start_rewriter(b"")
         tail += rewriter.close()
         if page_load:
-            tail += no_script_banner(request, runtime, state, lang, rewriter.encoding)
+            tail += no_script_banner(request, runtime, state, lang, rewriter.encoding, variant)
         if encoder is not None:
             tail = encoder.encode(tail) + encoder.finish()
         if tail:

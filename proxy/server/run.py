@@ -15,7 +15,6 @@ Imports aiohttp (this package is the one place that may); must not import mitmpr
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import gc
 import inspect

@@ -181,5 +181,5 @@ class Supervisor:
 def restart_counts() -> dict[str, int]:
     """The restart counters, as a worker sees them (all zero outside a supervised worker)."""
     if current is None:
-        return {cause: 0 for cause in CAUSES}
+        return dict.fromkeys(CAUSES, 0)
     return current[0].restarts()
