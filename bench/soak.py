@@ -95,7 +95,7 @@ async def visitor(url: str, stop: float, stats: Stats, rate: float) -> None:
                 async with session.get(url + path) as resp:
                     await resp.read()
                     stats.add(f"{path} {resp.status}")
-            except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            except (TimeoutError, aiohttp.ClientError) as error:
                 stats.add(f"{path} {type(error).__name__}")
             await asyncio.sleep(random.expovariate(rate))
 
