@@ -87,6 +87,16 @@ def _host(url: str | None) -> str | None:
         return None
 
 
+def _loading_script() -> bool:
+    """Whether mitmproxy's script loader (``-s addons/consentry.py``) is calling us now."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "loadscript" and "mitmproxy" in frame.f_code.co_filename:
+            return True
+        frame = frame.f_back
+    return False
+
+
 class PageStream:
     """The ``flow.response.stream`` callable for one HTML response.
 
@@ -179,6 +189,17 @@ class Consentry:
         )
 
     def configure(self, updated: set[str]) -> None:
+        try:
+            self._configure(updated)
+        except exceptions.OptionsError as error:
+            if not _loading_script():
+                raise   # a change at run time: mitmproxy refuses it and keeps the old value
+            # While mitmproxy loads this script it prints a raised error with a traceback:
+            # one line instead (mitmdump then stops: "Error logged during startup, exiting...").
+            self.setup_error = str(error)
+            log.error("%s", error)
+
+    def _configure(self, updated: set[str]) -> None:
         if self.simulation is not None and not (OPTIONS & set(updated)):
             return
         options = ctx.options
@@ -610,7 +631,11 @@ class VisitorMode:
             flow.request.headers.get_all("cookie"), site=site, keyring=self.keyring,
             gpc=flow.request.headers.get("sec-gpc") == "1",
         )
-        self.states[str(site.site_id)] = state
+        # Requests the browser sent before the decision (with the old cookie, or none) can be
+        # answered after it: only a valid cookie at least as new as the last one counts.
+        known = self.states.get(str(site.site_id))
+        if known is None or (state.source == "cookie" and (state.issued_at or 0) >= (known.issued_at or 0)):
+            self.states[str(site.site_id)] = state
         return state
 
     def last(self, site: Any) -> ConsentState:
@@ -656,7 +681,11 @@ _CLOSING: set[asyncio.Task[Any]] = set()
 
 
 def _reply(status: int, body: bytes, headers: list[tuple[str, str]] | tuple[tuple[str, str], ...]) -> http.Response:
-    return http.Response.make(status, body, http.Headers([(k.encode(), v.encode()) for k, v in headers]))
+    """A response with ``body`` sent as it is (an asset may already be gzip-encoded)."""
+    response = http.Response.make(status, b"", http.Headers([(k.encode(), v.encode()) for k, v in headers]))
+    response.raw_content = body
+    response.headers["content-length"] = str(len(body))
+    return response
 
 
 def _error(status: int, message: str, *extra: tuple[str, str]) -> http.Response:
@@ -736,7 +765,8 @@ class ConsentApi:
     async def asset(self, flow: http.HTTPFlow, site: Any, prefix: str, asset: str) -> http.Response:
         from proxy import web as ui
 
-        found = ui.asset_reply(site, asset, dict(flow.request.query), dict(flow.request.headers))
+        # mitmproxy's views: case-insensitive header names, as asset_reply expects.
+        found = ui.asset_reply(site, asset, flow.request.query, flow.request.headers)
         if found is None:
             return _error(404, "Not found")
         return _reply(found.status, found.body or b"", list(found.headers.items()))

@@ -530,6 +530,12 @@ class Engine:
             "defuse_ambiguous": not self.allows_everything(state),
             "resolve_url": resolve_url,
         }
+        if options["defuse_ambiguous"]:
+            # srcdoc documents share the page's origin: the page's guard adopts them before
+            # their own scripts run (proxy/web/guard.js, adopt()).
+            nonce_attr = f' nonce="{nonce}"' if nonce else ""
+            options["inject_nested"] = (f"<script{nonce_attr}>try{{parent.__consentry_guard.adopt(window)}}"
+                                        "catch(e){}</script>").encode()
         if max_buffer is not None:
             options["max_buffer"] = max_buffer
         return Rewriter(decide, **options)

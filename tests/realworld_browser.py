@@ -236,7 +236,7 @@ class BrowserSession:
                     return
                 visit.requests.append(Request(req_url, request.resource_type, (urlsplit(req_url).hostname or "").lower()))
                 if req_url.startswith(consent_prefix):
-                    served = _consent_asset(req_url[len(consent_prefix):])
+                    served = _consent_asset(req_url[len(consent_prefix):], site, catalogue)
                     if served is not None:
                         await route.fulfill(status=200, headers={"content-type": served[1]}, body=served[0])
                         return
@@ -261,11 +261,17 @@ class BrowserSession:
         return visit
 
 
-def _consent_asset(name: str) -> tuple[bytes, str] | None:
+def _consent_asset(name: str, site: Any = None, catalogue: Catalogue | None = None) -> tuple[bytes, str] | None:
+    from proxy.csp.guard import site_guard
     from proxy.web import asset
 
     name = name.split("?", 1)[0]
-    return asset(name) if name in ("consent.js", "consent.css", "vendors.json", "guard.js") else None
+    if name == "guard.js":
+        # As the server sends it: the site's guard with its vendor table baked in (the
+        # packaged file alone has no table and guards nothing).
+        source, _ = site_guard(site if site is not None else make_site(), catalogue=catalogue)
+        return source.encode("utf-8"), "text/javascript"
+    return asset(name) if name in ("consent.js", "consent.css", "vendors.json") else None
 
 
 @asynccontextmanager

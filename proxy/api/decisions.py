@@ -254,7 +254,7 @@ def receipts_reply(receipts: Sequence[Any] | None, *, consent_id: str | None, si
     """
     headers = (("Content-Type", "application/json; charset=utf-8"), *NO_STORE)
     if receipts is None or not consent_id:
-        body = {"error": "no valid consent cookie: there are no receipts to show", "consent_id": None, "receipts": []}
+        body: dict[str, object] = {"error": "no valid consent cookie: there are no receipts to show", "consent_id": None, "receipts": []}
         return Reply(401, headers, json.dumps(body).encode())
     listed = [receipt.to_dict() for receipt in receipts if receipt.site_id == site_id]
     return Reply(200, headers, json.dumps({"consent_id": consent_id, "receipts": listed}, ensure_ascii=False).encode("utf-8"))

@@ -35,17 +35,26 @@ NECESSARY: Final = "necessary"
 
 
 class _Impression(Protocol):
-    day: dt.date
-    variant: str | None
-    count: int
+    # Read-only members: the stores answer with frozen dataclasses.
+    @property
+    def day(self) -> dt.date: ...
+    @property
+    def variant(self) -> str | None: ...
+    @property
+    def count(self) -> int: ...
 
 
 class _Decision(Protocol):
-    day: dt.date
-    variant: str | None
-    action: str
-    granted: tuple[str, ...]
-    count: int
+    @property
+    def day(self) -> dt.date: ...
+    @property
+    def variant(self) -> str | None: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def granted(self) -> tuple[str, ...]: ...
+    @property
+    def count(self) -> int: ...
 
 
 class CountStore(Protocol):
@@ -155,7 +164,7 @@ async def site_insights(
     categories = list(spec.categories) + sorted(
         name for name in total.granted if name not in spec.categories and name != NECESSARY
     )
-    order = [v for v in spec.variants] + sorted(v for v in per_variant if v is not None and v not in spec.variants)
+    order: list[str | None] = [*spec.variants, *sorted(v for v in per_variant if v is not None and v not in spec.variants)]
     if None in per_variant:
         order.append(None)
     variants = []

@@ -14,7 +14,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
-from proxy.defaults import CONSENT_PATH, COOKIE_NAME, LANGUAGES, LIFETIME_DAYS
+from proxy.defaults import CONSENT_PATH, COOKIE_NAME, DEFAULT_LANGUAGE, LANGUAGES, LIFETIME_DAYS
 from proxy.policy.valuetypes import (
     ConsentPath,
     CookieName,
@@ -103,6 +103,13 @@ class Rule(StrictModel):
         return self
 
 
+FirstLayerButton = Literal["accept_all", "reject_all", "customize"]  # inlined in the JSON schema
+
+
+def _every_button() -> list[FirstLayerButton]:
+    return ["accept_all", "reject_all", "customize"]
+
+
 class BannerVariant(StrictModel):
     """One ``[[banner.variants]]`` entry: a fair alternative wording (and layout) of the banner.
 
@@ -115,9 +122,7 @@ class BannerVariant(StrictModel):
     id: VariantId
     weight: Annotated[int, Field(gt=0, le=1_000_000)]
     layout: Literal["bar", "box", "modal"] | None = None
-    first_layer: list[Literal["accept_all", "reject_all", "customize"]] = Field(
-        default_factory=lambda: ["accept_all", "reject_all", "customize"], min_length=1
-    )
+    first_layer: list[FirstLayerButton] = Field(default_factory=_every_button, min_length=1)
     # Plain str (not NonEmpty): an empty label is refused by the fairness check with its own message.
     texts: dict[Language, dict[str, str]] = {}
 
@@ -127,7 +132,7 @@ class Banner(StrictModel):
 
     enabled: bool = True
     languages: list[Language] = Field(default_factory=lambda: list(LANGUAGES), min_length=1)
-    default_language: Language = "en"
+    default_language: Language = DEFAULT_LANGUAGE
     # lang -> text key -> text, merged over the built-in texts (see builtin.BANNER_TEXTS).
     texts: dict[Language, dict[str, NonEmpty]] = {}
     privacy_policy_url: PageURL | None = None

@@ -28,6 +28,7 @@ from proxy.server import errors
 from proxy.server import headers as h
 from proxy.response.codings import BodyTooLarge, CodingError, DecodeChain, EncodeChain, parse_codings
 from proxy.server.runtime import SiteRuntime
+from proxy.server.sending import BoundedSender
 from proxy.server.services import SERVICES
 
 log = logging.getLogger(__name__)
@@ -149,7 +150,7 @@ async def rewrite_body(
             inject=inject,
         )
 
-    send_timeout = runtime.limits.send_timeout
+    send = BoundedSender(request, response, runtime.limits.send_timeout)
     await response.prepare(request)
     seen = 0
     try:
@@ -165,8 +166,7 @@ async def rewrite_body(
                 if encoder is not None:
                     out = encoder.encode(out)
                 if out:
-                    async with asyncio.timeout(send_timeout):
-                        await response.write(out)
+                    await send(out)
                 # Pieces are at most codings.STEP decoded bytes: let other requests run
                 # between them, so one huge or highly compressed page cannot stall the loop.
                 await asyncio.sleep(0)
@@ -185,8 +185,7 @@ async def rewrite_body(
         if encoder is not None:
             tail = encoder.encode(tail) + encoder.finish()
         if tail:
-            async with asyncio.timeout(send_timeout):
-                await response.write(tail)
+            await send(tail)
     except BodyTooLarge as exc:
         log.warning("upstream %s sent HTML that decodes past %d bytes; response cut", runtime.upstream_origin,
                     runtime.limits.decoded_body_size)
