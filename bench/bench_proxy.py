@@ -367,7 +367,7 @@ upstream = "http://127.0.0.1:{self.upstream_port}"
         rates: dict[str, list[float]] = {row.name: [] for row in rows}
         cpu_ms: dict[str, list[float]] = {row.name: [] for row in rows}
         for round_number in range(self.args.repeat):
-            for row, process in zip(rows, processes):
+            for row, process in zip(rows, processes, strict=True):
                 before = cpu_seconds(process.pid)
                 argv = ["taskset", "-c", self.load_cpu, "wrk", "-t1", f"-c{self.args.connections}",
                         f"-d{self.args.seconds}s", "--timeout", "30s", row.url]
