@@ -475,3 +475,16 @@ def test_limits_defaults_agree_between_the_model_and_the_server():
         assert getattr(server, ours) == getattr(model, name), name
 
 
+
+
+async def test_a_bare_numeric_reference_in_the_markup_does_not_break_the_page(start_upstream, start_proxy, client):
+    """Found by fuzzing: one comment with ``href="?&#"`` aborted the whole page."""
+    page = (b'<html><head></head><body><p>comment: <a href="/?q=1&#">link</a> &#pl</p>'
+            b'<script src="https://www.google-analytics.com/analytics.js"></script></body></html>')
+    upstream = await start_upstream(html_app(page))
+    proxy = await start_proxy(upstream)
+    async with client.get(proxy.url + "/") as resp:
+        body = await resp.read()
+    assert resp.status == 200 and body.rstrip().endswith(b"</noscript>") or b"</html>" in body
+    assert b'<a href="/?q=1&#">link</a> &#pl' in body
+    assert b'data-consent-src="https://www.google-analytics.com/analytics.js"' in body
