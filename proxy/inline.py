@@ -188,7 +188,9 @@ _FETCHES = re.compile(
     r"""createElement(?:NS)?\s*\(|\.src\b|src\s*[:=]|\.write(?:ln)?\s*\(|(?:inner|outer)HTML\b|insertAdjacentHTML"""
     r"""|appendChild|insertBefore|\.(?:append|prepend|after|before|replaceWith)\s*\(|fetch\s*\(|sendBeacon"""
     r"""|XMLHttpRequest|Image\s*\(|import\s*\(|importScripts|getScript|\.ajax\s*\(|\.load\s*\(|setAttribute"""
-    r"""|(?:\$|jQuery)\.(?:get|post)\s*\(|\.getJSON\s*\(|require(?:js)?\s*\(|define\s*\(|Worker\s*\(""",
+    r"""|(?:\$|jQuery)\.(?:get|post)\s*\(|\.getJSON\s*\(|require(?:js)?\s*\(|define\s*\(|Worker\s*\("""
+    # Module scripts: static imports and re-exports fetch their specifier.
+    r"""|import\s*["'{*\w$]|from\s*["']""",
 )
 # A URL inside a string (its escaped slashes undone first), or a file name of a self-hosted copy.
 _URL_IN_STRING = re.compile(r"//[^\s'\"`]+")

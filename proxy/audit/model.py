@@ -74,6 +74,9 @@ class PageAudit:
     error: str | None = None    # why the page could not be read, if it could not
     depth: int = 0              # link distance from a scan target (0 for the mitmproxy addon)
     time: str = ""
+    # The categories the visitor had granted when the page was served (addon, visitor
+    # mode: before and after a click on the banner); None when the consent was simulated.
+    consent: str | None = None
 
     def counts(self) -> dict[str, int]:
         totals: dict[str, int] = {}
@@ -90,6 +93,7 @@ class PageAudit:
             "status": self.status,
             "error": self.error,
             "depth": self.depth,
+            "consent": self.consent,
             "trackers": [asdict(finding) for finding in self.findings],
         }
 
@@ -103,6 +107,7 @@ class PageAudit:
             error=data.get("error"),
             depth=int(data.get("depth", 0)),
             time=str(data.get("time", "")),
+            consent=data.get("consent"),
         )
 
 
@@ -125,6 +130,7 @@ class TrackerRequest:
     blocked: bool = False       # answered by the addon itself (consentry_block)
     time: str = ""
     vendor_name: str | None = None
+    consent: str | None = None  # the visitor's granted categories at the time (visitor mode)
 
     def as_dict(self) -> dict[str, Any]:
         return {"type": "request", **asdict(self)}
@@ -142,6 +148,7 @@ class TrackerRequest:
             blocked=bool(data.get("blocked", False)),
             time=str(data.get("time", "")),
             vendor_name=data.get("vendor_name"),
+            consent=data.get("consent"),
         )
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import re
 
-from proxy.html.fetch import FOREIGN_CONTAINERS, FOREIGN_END_INTERESTING, FOREIGN_INTERESTING, INTERESTING_TAGS
+from proxy.html.fetch import (FAST_PATH_ATTRIBUTES, FOREIGN_CONTAINERS, FOREIGN_END_INTERESTING, FOREIGN_FAST_PATH_ATTRIBUTES,
+                              FOREIGN_INTERESTING, INTERESTING_TAGS)
 from proxy.html.tags import ATTR, TAG_NAME
 
 _TERMINATOR = rb"[\t\n\f\r />]"
@@ -59,8 +60,9 @@ _TAG_WORDS = _alternatives(sorted(INTERESTING_TAGS))
 _END_WORDS = _alternatives(["noscript", "template", "svg", "math", "select", *FOREIGN_CONTAINERS])
 # Attribute names that can fetch or run something, or mark consent; prefixes suffice
 # because the Python side checks exact names.
-_ATTR_WORDS = _alternatives(["style", "background", "on", "ping", "data-src", "data-lazy-src", "data-bg",
-                              "data-consent", "data-category", "data-cookie"])
+_ATTR_WORDS = _alternatives(list(FAST_PATH_ATTRIBUTES))
+# Inside SVG/MathML, exact names (followed by a terminator where used).
+_FOREIGN_ATTR_WORDS = _alternatives(list(FOREIGN_FAST_PATH_ATTRIBUTES))
 
 # A style attribute that cannot fetch: no "(" (url(), image-set()), "@" (@import), and
 # nothing that could spell them in disguise ("\\" CSS escapes, "&" character references).
@@ -119,7 +121,7 @@ SKIP_FOREIGN = re.compile(
     + rb"|" + _COMMENT
     + rb"|<!\[CDATA\[(?:[^\]]++|\](?!\]>))*+\]\]>"
     rb"|<(?![!/])(?!" + _FOREIGN_TAGS + _TERMINATOR + rb")" + TAG_NAME
-    + rb"(?:[\t\n\f\r /]++|(?!" + _ATTR_WORDS + rb"|(?i:href|xlink:href)[\t\n\f\r /=>])" + ATTR + rb"|" + _INERT_STYLE + rb")*+>"
+    + rb"(?:[\t\n\f\r /]++|(?!" + _ATTR_WORDS + rb"|" + _FOREIGN_ATTR_WORDS + rb"[\t\n\f\r /=>])" + ATTR + rb"|" + _INERT_STYLE + rb")*+>"
     rb"|</(?!" + _FOREIGN_END_TAGS + _TERMINATOR + rb")" + TAG_NAME
     + rb"(?:[\t\n\f\r /]++|" + ATTR + rb")*+>"
     + rb")*+"

@@ -48,6 +48,8 @@ import re
 from collections.abc import Callable
 
 from proxy.html import patterns as P
+from proxy.html.charrefs import decode_text
+from proxy.html.css import css_urls
 from proxy.html.edits import PREFIX, EditBuilder
 from proxy.html.element import Action, Decision, Element, FetchURL
 from proxy.html.fetch import BREAKOUT, FOREIGN_END_INTERESTING, HTML_ELEMENTS, Inspection, inspect_tag
@@ -56,7 +58,7 @@ from proxy.html.rules import (BOGUS, CDATA, COMMENT, DATA, HEAD_CONTENT, LONG_TA
                               RAWTEXT_ELEMENTS, S_DATA, SVG_INTEGRATION, SVG_WHOLE, TEXT_MODE_ELEMENTS, VOID,
                               WHOLE_ELEMENT, defuse_noscript)
 from proxy.html.tags import TAG, Attr, apply_edit, parse_attributes, quick_attributes
-from proxy.html.textmodes import TextModes
+from proxy.html.textmodes import _IMPORT, TextModes
 from proxy.html.urls import URLResolver, resolve, usable_base
 
 
@@ -502,7 +504,8 @@ class Scanner(TextModes, OverlongTags):
                 self._place_inject(start)
             elif name not in HEAD_CONTENT and name != "head":
                 self._place_inject(start)
-        if name == "base" and not foreign and not self._base_seen and "href" in decoded:
+        # The first <base href> in the document tree counts; one in a <template> is not in it.
+        if name == "base" and not foreign and not self._base_seen and "href" in decoded and not self._template:
             self._base_seen = True
             target = self._resolve_url(decoded["href"], self._document_url)
             if usable_base(target):
@@ -530,9 +533,20 @@ class Scanner(TextModes, OverlongTags):
                     truncated = body_end - end > self._max
                     # Its text is its text nodes: the markup inside is elements, not code.
                     body = _MARKUP_IN_FOREIGN_TEXT.sub(lambda m: m.group(1) or b"", buf[end:min(body_end, end + self._max)])
-                    text = body.decode(self.encoding, errors="replace")
+                    # Foreign text is ordinary data: character references are decoded there.
+                    text = decode_text(body.decode(self.encoding, errors="replace"))
+                    if name == "style":
+                        inspection.urls.extend(FetchURL("text", self._resolve_url(url, self._base)) for url in css_urls(text))
                 new_tag, strip_element = self._decide_tag(raw, name, None, decoded, inspection, foreign=foreign,
                                                           start=start, text=text, truncated=truncated)
+        if (foreign and name == "style" and not self_closing and not strip_element and not stripping
+                and self._last_action is Action.DEFER):
+            # As for an HTML <style>: Chromium's preload scanner must not see the @import
+            # of a deferred SVG <style> either (its body is markup still to be scanned).
+            close = P.end_tag(name).search(buf, end)
+            if close is not None and b"@" in buf[end:close.start()]:
+                body = _IMPORT.sub(rb"@\\69mport", buf[end:close.start()])
+                self._buf = buf = buf[:end] + body + buf[close.start():]
         if strip_element and before_breakout is not None:
             # The output will not contain the tag that broke out of foreign content.
             self._strip_restores = before_breakout

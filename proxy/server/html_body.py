@@ -96,10 +96,14 @@ async def rewrite_body(
     upstream_csp = ", ".join(upstream_policies) or None
     upstream_nonce = next((n for n in map(h.csp_nonce, upstream_policies) if n), None)
     nonce = upstream_nonce or secrets.token_urlsafe(16)
+    # Nothing can be refused (full consent, no vendor the site never allows): our CSP would
+    # admit everything the page has, so it is not sent and no element needs a nonce; the
+    # page then streams through unchanged but for the snippet (the engine's fast path).
+    everything_allowed = runtime.engine.allows_everything(state)
     # Only ``report-uri``: once ``report-to`` is present Chromium ignores ``report-uri`` and
     # batches reports through the Reporting API, which delivered none here in 75 s; with
     # ``report-uri`` every browser posts each violation at once.
-    built = build_csp(runtime.site, state, upstream_csp=upstream_csp, nonce=nonce)
+    built = None if everything_allowed else build_csp(runtime.site, state, upstream_csp=upstream_csp, nonce=nonce)
     ours = [built] if built is not None else []
     for name, value in ours:
         headers.add(name, value)   # beside the upstream's policy, never instead of it
@@ -108,7 +112,7 @@ async def rewrite_body(
     # site's nonce on a script that did not carry it would turn an injected script into a
     # trusted one and void the site's CSP. Without any CSP, kept scripts stay byte-identical.
     snippet_nonce = nonce if ours or upstream_policies else None
-    nonce_for_page = None if upstream_nonce or h.csp_has_nonce(upstream_policies) else snippet_nonce
+    nonce_for_page = None if everything_allowed or upstream_nonce or h.csp_has_nonce(upstream_policies) else snippet_nonce
     page_load = document == "html" and is_page_load(request)
     report = Report()
     rewriter: Any = None

@@ -28,6 +28,20 @@ except ImportError:   # the consent package is still landing; no failures to sho
 _ACTIONS = frozenset({"keep", "defer", "strip", "activate"})
 
 
+class _WorkerRestarts(Collector):
+    """Read at scrape time from the supervisor's shared memory (every worker shows the total)."""
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        from proxy.server.supervisor import restart_counts
+
+        family = CounterMetricFamily(
+            "consentry_worker_restarts", "Workers the supervisor replaced, by cause (exit, signal, stuck)", labels=["cause"]
+        )
+        for cause, count in restart_counts().items():
+            family.add_metric([cause], count)
+        yield family
+
+
 class _TokenFailures(Collector):
     def collect(self) -> Iterator[CounterMetricFamily]:
         family = CounterMetricFamily(
@@ -85,11 +99,8 @@ class Metrics:
             "consentry_rate_limited", "Requests answered 429, by endpoint (consent, csp-report)",
             ["endpoint"], registry=r,
         )
-        self.worker_restarts = Counter(
-            "consentry_worker_restarts", "Workers the supervisor replaced, by cause (exit, signal, stuck)",
-            ["cause"], registry=r,
-        )
         r.register(_TokenFailures())
+        r.register(_WorkerRestarts())
         self._request_children: dict[tuple[str, str, int], Any] = {}
         self._latency_children: dict[str, Any] = {}
 
