@@ -395,8 +395,9 @@ def _refused_refresh(value: str, engine: object, state: object, page_url: str, p
 
 
 async def _empty() -> AsyncIterator[bytes]:
-    return
-    yield b""
+    nothing: tuple[bytes, ...] = ()
+    for chunk in nothing:
+        yield chunk
 
 
 def _consent_variant_headers(headers: CIMultiDict[str], suffix: str, runtime: SiteRuntime) -> None:

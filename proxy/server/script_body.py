@@ -17,8 +17,10 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
+
 from proxy.catalogue.matchers import LIBRARY_PREFIX
-from proxy.response.codings import DecodeChain
+from proxy.response.codings import CodingError, DecodeChain
 from proxy.response.plan import ResponsePlan
 
 log = logging.getLogger(__name__)
@@ -65,7 +67,9 @@ async def recognise(body: AsyncIterator[bytes], plan: ResponsePlan, catalogue: A
             if decoder is not None:
                 for piece in decoder.flush():
                     decoded += piece
-    except Exception as error:  # a body we cannot decode passes as it is (browsers fail on it too)
+    except (CodingError, aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as error:
+        # A body we cannot decode passes as it is (browsers fail on it too); a broken upstream
+        # fails again where the body is streamed, which aborts the response cleanly.
         log.debug("script body not screened: %s", error)
         return None, raw, False
     text = bytes(decoded[:LIBRARY_PREFIX]).decode("utf-8", "replace")
