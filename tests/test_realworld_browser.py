@@ -58,6 +58,9 @@ REVIEWED: dict[str, str] = {
     "www.kaijewels.com": "28: a hot-linked image",
     "lenagold.ru": "28: a hot-linked background image",
     "dl.dropbox.com": "28: a hot-linked image in a public Dropbox folder",
+    # Google's bare host serves non-tracking files too; its trackers are catalogued by path
+    # (/recaptcha, /maps, /pagead, /cse ...), this one is the spacer image of Google widgets.
+    "www.google.com": "03: www.google.com/images/cleardot.gif, a spacer image",
     # Unidentified: no vendor could be named from public facts; the strict setting refuses them.
     "d26x5ounzdjojj.cloudfront.net": "01: a script under /tbw/pixels/ on CloudFront whose owner is not public",
     "f24.org": "26: a script of an unidentified service (f24.org/code/<uuid>)",
