@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote, urlsplit
 
-from proxy.catalogue import CATEGORIES, Catalogue, Vendor, catalogue_for, tag_manager_category
+from proxy.catalogue import Catalogue, Vendor, catalogue_for, tag_manager_category
+from proxy.defaults import CATEGORIES, NECESSARY
 from proxy.html import KEEP, Action, Decision, Element, FetchURL
 from proxy.html.css import css_urls
 from proxy.html.rewriter import Rewriter
@@ -38,7 +39,6 @@ __all__ = ["Classification", "Engine", "Report", "ReportEntry"]
 
 log = logging.getLogger(__name__)
 
-NECESSARY = "necessary"
 # Where several vendors show in one script, the most restrictive category decides.
 _RANK = {category: rank for rank, category in enumerate(CATEGORIES)}
 # Elements that show a nested document from their URL, and what counts as one.
@@ -164,7 +164,7 @@ class Engine:
         self.site = site
         self.catalogue = catalogue or catalogue_for(site)
         self.mode: str = getattr(site, "mode", "defer")
-        self.categories: tuple[str, ...] = tuple(getattr(site, "categories", None) or (NECESSARY, "preferences", "analytics", "marketing"))
+        self.categories: tuple[str, ...] = tuple(getattr(site, "categories", None) or CATEGORIES)
         self.site_hosts: tuple[str, ...] = tuple(h.lower().split(":")[0] for h in (getattr(site, "hosts", None) or ()))
         self.unknown_third_party: str = getattr(site, "unknown_third_party", "allow") or "allow"
         self.strip_cookies: bool = bool(getattr(site, "strip_cookies", True))
@@ -535,6 +535,12 @@ class Engine:
             "defuse_ambiguous": not self.allows_everything(state),
             "resolve_url": resolve_url,
         }
+        if options["defuse_ambiguous"]:
+            # srcdoc documents share the page's origin: the page's guard adopts them before
+            # their own scripts run (proxy/web/guard.js, adopt()).
+            nonce_attr = f' nonce="{nonce}"' if nonce else ""
+            options["inject_nested"] = (f"<script{nonce_attr}>try{{parent.__consentry_guard.adopt(window)}}"
+                                        "catch(e){}</script>").encode()
         if max_buffer is not None:
             options["max_buffer"] = max_buffer
         return Rewriter(decide, **options)

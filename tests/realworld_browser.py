@@ -237,7 +237,7 @@ class BrowserSession:
                     return
                 visit.requests.append(Request(req_url, request.resource_type, (urlsplit(req_url).hostname or "").lower()))
                 if req_url.startswith(consent_prefix):
-                    served = _consent_asset(site, req_url[len(consent_prefix):])
+                    served = _consent_asset(site, req_url[len(consent_prefix):], catalogue)
                     if served is not None:
                         await route.fulfill(status=served.status, headers=served.headers, body=served.body)
                         return
@@ -262,13 +262,20 @@ class BrowserSession:
         return visit
 
 
-def _consent_asset(site: Any, rest: str) -> Any:
-    """The consent path's files (the guard with the site's vendor table, the banner) as the server answers them."""
+def _consent_asset(site: Any, rest: str, catalogue: Catalogue | None = None) -> Any:
+    """The consent path's files as the server answers them: the site's guard with its vendor
+    table baked in (the packaged file alone guards nothing), the banner's files."""
+    from types import SimpleNamespace
     from urllib.parse import parse_qsl
 
     from proxy.web.assets import asset_reply
 
     name, _, query = rest.partition("?")
+    if name == "guard.js" and catalogue is not None:
+        from proxy.csp.guard import site_guard
+
+        source, _ = site_guard(site, catalogue=catalogue)
+        return SimpleNamespace(status=200, headers={"content-type": "text/javascript"}, body=source.encode("utf-8"))
     return asset_reply(site, name, dict(parse_qsl(query)), {})
 
 

@@ -7,7 +7,9 @@ pydantic or the policy package. Imports the stdlib only.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any
+
+from proxy.defaults import CATEGORIES, COOKIE_NAME, LIFETIME_DAYS, NECESSARY
 
 __all__ = [
     "DEFAULT_CATEGORIES",
@@ -21,11 +23,10 @@ __all__ = [
     "site_id",
 ]
 
-NECESSARY: Final = "necessary"
-DEFAULT_CATEGORIES: Final[tuple[str, ...]] = ("necessary", "preferences", "analytics", "marketing")
-DEFAULT_COOKIE_NAME: Final = "consentry"
-# Six months: within what EU regulators accept before asking again (CNIL: 6-13 months).
-DEFAULT_LIFETIME_DAYS: Final = 180
+# The zero-config values live in proxy.defaults; these names are kept for callers.
+DEFAULT_CATEGORIES = CATEGORIES
+DEFAULT_COOKIE_NAME = COOKIE_NAME
+DEFAULT_LIFETIME_DAYS = LIFETIME_DAYS
 
 
 def category_names(site: Any) -> tuple[str, ...]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from proxy.consent.cookies import cookie_values
+from proxy.defaults import GPC_REFUSED_CATEGORY
 from proxy.consent.failures import ConsentFailure, record_failure
 from proxy.consent.keys import KeyRing
 from proxy.consent.sites import DEFAULT_CATEGORIES, NECESSARY, category_names, cookie_name
@@ -25,8 +26,7 @@ __all__ = ["GPC_DENIED_CATEGORY", "ConsentState", "read_consent"]
 
 logger = logging.getLogger(__name__)
 
-# Global Privacy Control is an opt-out of sale/sharing: the category it refuses.
-GPC_DENIED_CATEGORY: Final = "marketing"
+GPC_DENIED_CATEGORY: Final = GPC_REFUSED_CATEGORY
 
 Source = Literal["cookie", "none", "simulated"]
 

@@ -12,8 +12,9 @@ from importlib import resources
 from typing import Any
 
 from proxy.csp.cache import per_consent_state
+from proxy.defaults import GPC_REFUSED_CATEGORY, NECESSARY
 from proxy.csp.stubs import ARRAY_QUEUES, QUEUE_FUNCTIONS, VENDOR_GLOBALS
-from proxy.csp.vendors import NECESSARY, Classification, classify_vendor, default_catalogue, site_sources, split_entry, vendors_of
+from proxy.csp.vendors import Classification, classify_vendor, default_catalogue, site_sources, split_entry, vendors_of
 
 _GUARD_PLACEHOLDER = "/*CONSENTRY_CONFIG*/null"
 
@@ -97,8 +98,8 @@ def guard_config(site: Any, state: Any, *, catalogue: Any = None) -> dict[str, A
 def visitor_choices(state: Any) -> dict[str, Any]:
     """The guard config's per-visitor part: granted categories (``g``), vendor choices (``o``), GPC."""
     granted = sorted(getattr(state, "categories", None) or {NECESSARY})
-    if getattr(state, "gpc", False) and "marketing" in granted:
-        granted.remove("marketing")
+    if getattr(state, "gpc", False) and GPC_REFUSED_CATEGORY in granted:
+        granted.remove(GPC_REFUSED_CATEGORY)
     return {
         "g": granted,
         "o": {str(k): bool(v) for k, v in (getattr(state, "vendors", None) or {}).items()},

@@ -15,7 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-NECESSARY = "necessary"
+from proxy.defaults import CONSENT_PATH, NECESSARY
+
 
 
 # Directives a vendor without CSP data in the catalogue is assumed to need.
@@ -91,7 +92,7 @@ def site_sources(site: Any) -> list[str]:
 
 
 def consent_path(site: Any) -> str:
-    return str(getattr(site, "consent_path", None) or "/_consent").rstrip("/")
+    return str(getattr(site, "consent_path", None) or CONSENT_PATH).rstrip("/")
 
 
 def default_catalogue(site: Any = None) -> Any:

@@ -187,10 +187,10 @@ def inspect_tag(tag: str, attrs: dict[str, str], *, foreign: bool, base: str | N
                 _add(urls, moved, "src", attrs["src"], base, resolve)
     elif tag == "meta":
         if attrs.get("http-equiv", "").strip().lower() == "refresh":
-            target = refresh_url(attrs.get("content", ""))
-            if target:
+            refresh = refresh_url(attrs.get("content", ""))
+            if refresh:
                 asked = True
-                urls.append(FetchURL("content", resolve(target, base)))
+                urls.append(FetchURL("content", resolve(refresh, base)))
                 moved.append("http-equiv")
 
     if (tag == "a" or tag == "area") and "ping" in attrs:

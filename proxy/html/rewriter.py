@@ -3,7 +3,8 @@
 ``Rewriter(decide, ...).feed(chunk) -> bytes`` / ``close() -> bytes``. Until the encoding
 is known (caller's, BOM, or ``<meta>`` within the first 1024 bytes) it holds at most
 those 1024 bytes. UTF-16 documents are transcoded to UTF-8 for scanning and back on
-output; unchanged text round-trips exactly (lone surrogates included). ``decide``
+output; unchanged text round-trips exactly (lone surrogates included). ISO-2022-JP is
+transcoded the same way (its kanji bytes can look like "<" or a quote). ``decide``
 comes from the caller: this package knows markup, never consent. Standard library only;
 must not import aiohttp, mitmproxy, jwt or pydantic.
 """
@@ -31,14 +32,16 @@ class Rewriter:
     content, else at the end. For UTF-16 input, ``Element.offset`` counts bytes of the
     UTF-8 transcoding. ``resolve_url(url, base)`` resolves every URL the scanner
     reports (default: this package's standard-library approximation; the engine passes
-    the WHATWG-conformant ``proxy.urls.resolve``).
+    the WHATWG-conformant ``proxy.urls.resolve``). ``inject_nested`` (UTF-8) goes at the
+    start of every ``<iframe srcdoc>`` document, as ``inject`` does for the page.
     """
 
     def __init__(self, decide: Decide, *, encoding: str | None = None, base_url: str | None = None,
                  max_buffer: int = 256 * 1024, inject: bytes | None = None, defuse_ambiguous: bool = True,
-                 resolve_url: URLResolver | None = None) -> None:
+                 resolve_url: URLResolver | None = None, inject_nested: bytes | None = None) -> None:
         self._decide = decide
         self._resolve_url = resolve_url
+        self._inject_nested = inject_nested
         # False when the caller will keep every element (full consent): the ``</noscript``
         # defusing then has nothing to protect and the output stays byte-identical.
         self._defuse_ambiguous = defuse_ambiguous
@@ -75,10 +78,15 @@ class Rewriter:
     def _begin(self, name: str, bom: bytes, rest: bytes) -> bytes:
         self.encoding = name
         self._head = b""
-        if enc.is_utf16(name):
+        if enc.is_utf16(name) or (enc.needs_transcoding(name) and self._defuse_ambiguous):
+            # (ISO-2022-JP is scanned as bytes when the caller keeps everything: nothing is
+            # edited then, and its bytes stay exactly as they were.)
             codec = name if name not in ("utf-16", "utf-32") else name + "-le"
-            self._decoder = codecs.getincrementaldecoder(codec)(errors="surrogatepass")
-            self._encoder = codecs.getincrementalencoder(codec)(errors="surrogatepass")
+            # An invalid ISO-2022-JP sequence is U+FFFD to a browser too; written back as a
+            # character reference. Valid documents round-trip (ESC $ @ comes back as ESC $ B).
+            utf16 = enc.is_utf16(name)
+            self._decoder = codecs.getincrementaldecoder(codec)(errors="surrogatepass" if utf16 else "replace")
+            self._encoder = codecs.getincrementalencoder(codec)(errors="surrogatepass" if utf16 else "xmlcharrefreplace")
             self._output_decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogatepass")
             scan_encoding = "utf-8"
         else:
@@ -89,7 +97,7 @@ class Rewriter:
             inject = inject.decode("utf-8", errors="replace").encode(scan_encoding, errors="xmlcharrefreplace")
         self._scanner = Scanner(self._decide, encoding=scan_encoding, base_url=self._base_url,
                                 max_buffer=self._max_buffer, inject=inject, defuse_ambiguous=self._defuse_ambiguous,
-                                resolve_url=self._resolve_url)
+                                resolve_url=self._resolve_url, inject_nested=self._inject_nested)
         self._scanner._offset = len(bom)  # offsets count from the first byte of input
         return bom + self._through(rest)
 

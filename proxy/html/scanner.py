@@ -73,8 +73,10 @@ class Scanner(TextModes, OverlongTags):
 
     def __init__(self, decide: Decide, *, encoding: str, base_url: str | None = None,
                  max_buffer: int = 256 * 1024, inject: bytes | None = None, in_srcdoc: bool = False,
-                 defuse_ambiguous: bool = True, resolve_url: URLResolver | None = None) -> None:
+                 defuse_ambiguous: bool = True, resolve_url: URLResolver | None = None,
+                 inject_nested: bytes | None = None) -> None:
         self._decide = decide
+        self._inject_nested = inject_nested or None
         self._resolve_url: URLResolver = resolve_url or resolve
         self._defuse_ambiguous = defuse_ambiguous
         self.encoding = encoding
@@ -683,9 +685,12 @@ class Scanner(TextModes, OverlongTags):
     def _rewrite_srcdoc(self, document: str) -> str | None:
         """The srcdoc document rewritten with the same decisions, or None if unchanged."""
         inner = Scanner(self._decide, encoding="utf-8", base_url=self._base, max_buffer=self._max, in_srcdoc=True,
-                        defuse_ambiguous=self._defuse_ambiguous, resolve_url=self._resolve_url)
+                        defuse_ambiguous=self._defuse_ambiguous, resolve_url=self._resolve_url,
+                        inject_nested=self._inject_nested)
         data = document.encode("utf-8", errors="surrogatepass")
-        out = inner.feed(data) + inner.close()
+        # Before everything, even a doctype: a srcdoc document is never in quirks mode, and
+        # what is injected (the guard's adoption) must run before the document's own scripts.
+        out = (self._inject_nested or b"") + inner.feed(data) + inner.close()
         if out == data:
             return None
         return out.decode("utf-8", errors="replace")

@@ -35,6 +35,7 @@ from proxy.server.consent_state import consent_state
 from proxy.server.html_body import public_url, rewrite_body
 from proxy.server.runtime import SiteRuntime, Timeouts
 from proxy.server.script_body import chain, inert_script, is_script, recognise
+from proxy.server.sending import BoundedSender
 from proxy.server.services import SERVICES
 
 FORWARDED = web.RequestKey("consentry_forwarded", bool)   # the response's headers are the upstream's
@@ -252,12 +253,10 @@ async def _respond(
         _count(request, runtime, kind, status)
         return response
     await response.prepare(request)
-    send_timeout = runtime.limits.send_timeout
+    send = BoundedSender(request, response, runtime.limits.send_timeout)
     try:
         async for chunk in body:
-            # A client that stops reading must not hold the upstream connection forever.
-            async with asyncio.timeout(send_timeout):
-                await response.write(chunk)
+            await send(chunk)
     except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, TimeoutError) as exc:
         abort_midway(request, runtime, exc)
         return response

@@ -14,15 +14,15 @@ import datetime as _dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from proxy.defaults import CATEGORIES, CONSENT_PATH, NECESSARY
 from proxy.web.texts import category_text, texts_for
+from proxy.web.variants import first_layer, shown_texts, variant_id
 
-STANDARD_CATEGORIES: tuple[str, ...] = ("necessary", "preferences", "analytics", "marketing")
-NECESSARY = "necessary"
 
 
 def category_names(site: Any) -> list[str]:
     """The site's categories, ``necessary`` first, in policy order."""
-    names = list((getattr(site, "categories", None) or {}).keys()) or list(STANDARD_CATEGORIES)
+    names = list((getattr(site, "categories", None) or {}).keys()) or list(CATEGORIES)
     return [NECESSARY] + [name for name in names if name != NECESSARY]
 
 
@@ -87,8 +87,22 @@ def _expires(state: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def banner_model(site: Any, state: Any, *, lang: str, vendors: Iterable[Any] = ()) -> dict[str, Any]:
-    """Everything consent.js needs, as plain JSON-ready data (no HTML)."""
+def _variant_texts(site: Any, lang: str, variant: Any | None) -> dict[str, str]:
+    if variant is None:
+        return {}
+    base = texts_for(site, lang)
+    return {key: text for key, text in shown_texts(site, lang, variant).items() if base.get(key) != text}
+
+
+def banner_model(
+    site: Any, state: Any, *, lang: str, vendors: Iterable[Any] = (), variant: Any | None = None
+) -> dict[str, Any]:
+    """Everything consent.js needs, as plain JSON-ready data (no HTML).
+
+    ``variant`` is the banner experiment variant drawn for this page view (or None): its
+    id goes on the banner's root element and into the decision, its layout and first
+    layer order shape the banner, its texts apply over the site's.
+    """
     banner = getattr(site, "banner", None)
     granted = granted_categories(state)
     vendor_entries = sorted((vendor_entry(site, v) for v in vendors), key=lambda v: v["name"].lower())
@@ -106,7 +120,7 @@ def banner_model(site: Any, state: Any, *, lang: str, vendors: Iterable[Any] = (
     theme = getattr(banner, "theme", None) or {}
     return {
         "version": 1,
-        "consent_path": str(getattr(site, "consent_path", None) or "/_consent").rstrip("/"),
+        "consent_path": str(getattr(site, "consent_path", None) or CONSENT_PATH).rstrip("/"),
         "lang": lang,
         "mode": str(getattr(site, "mode", "defer")),
         "policy_version": getattr(state, "policy_version", None) or getattr(site, "policy_version", None),
@@ -139,7 +153,12 @@ def banner_model(site: Any, state: Any, *, lang: str, vendors: Iterable[Any] = (
             for vendor_id, override in (getattr(site, "vendors", None) or {}).items()
             if getattr(override, "category", None)
         },
-        "texts": texts_for(site, lang),
+        "texts": shown_texts(site, lang, variant),
+        # What the variant changes of the site's texts (consent.js lays it over site.js's).
+        "variant_texts": _variant_texts(site, lang, variant),
+        "variant": variant_id(variant),
+        "layout": (getattr(variant, "layout", None) or None) if variant is not None else None,
+        "first_layer": first_layer(variant),
         "expires": _expires(state),
     }
 
@@ -150,6 +169,8 @@ def banner_model(site: Any, state: Any, *, lang: str, vendors: Iterable[Any] = (
 VISITOR_KEYS = frozenset({
     "version", "consent_path", "lang", "policy_version", "decided", "granted",
     "vendor_consent", "gpc", "expires", "vendors",
+    # This page view's banner experiment variant (drawn per view, so never in site.js).
+    "variant", "layout", "first_layer", "variant_texts",
 })
 
 

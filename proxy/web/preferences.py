@@ -15,6 +15,7 @@ import html
 from collections.abc import Iterable
 from typing import Any
 
+from proxy.defaults import GPC_REFUSED_CATEGORY
 from proxy.web.model import banner_model
 from proxy.web.snippet import safe_return_to
 
@@ -49,7 +50,7 @@ def _category_block(model: dict[str, Any], category: dict[str, Any]) -> str:
                    f'aria-describedby="{description_id}">')
         state_note = f' <span class="consentry-always">({e(texts["always_active"])})</span>'
     else:
-        gpc_locked = name == "marketing" and model["gpc"]
+        gpc_locked = name == GPC_REFUSED_CATEGORY and model["gpc"]
         checked = " checked" if category["granted"] and not gpc_locked else ""
         disabled = " disabled" if gpc_locked else ""
         control = (f'<input type="checkbox" name="category" value="{e(name)}" id="consentry-cat-{e(name)}"'

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import warnings
-from pathlib import Path
 from typing import Any
 
 import html5lib
@@ -78,9 +77,11 @@ async def test_banner_then_accept_then_trackers_run(pair):
     noscript = doc.find("./body/noscript")
     assert noscript is not None, text[-600:]
     # The banner's assets are answered by the addon, not fetched from the site.
-    asset = api_flow("GET", "/_consent/consent.js")
+    asset = api_flow("GET", "/_consent/consent.js", headers={"accept-encoding": "gzip"})
     await api.request(asset)
     assert asset.response is not None and asset.response.status_code == 200
+    # Sent as the asset layer made it (gzip once, not twice), so it decodes to the script.
+    assert asset.response.headers.get("content-encoding") == "gzip"
     assert b"function" in asset.response.content
     # The status is "undecided".
     status = api_flow("GET", "/_consent/status")
