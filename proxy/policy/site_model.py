@@ -14,7 +14,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
-from proxy.defaults import CONSENT_PATH, COOKIE_NAME, LANGUAGES, LIFETIME_DAYS
+from proxy.defaults import CONSENT_PATH, COOKIE_NAME, DEFAULT_LANGUAGE, LANGUAGES, LIFETIME_DAYS
 from proxy.policy.valuetypes import (
     ConsentPath,
     CookieName,
@@ -132,7 +132,7 @@ class Banner(StrictModel):
 
     enabled: bool = True
     languages: list[Language] = Field(default_factory=lambda: list(LANGUAGES), min_length=1)
-    default_language: Language = "en"
+    default_language: Language = DEFAULT_LANGUAGE
     # lang -> text key -> text, merged over the built-in texts (see builtin.BANNER_TEXTS).
     texts: dict[Language, dict[str, NonEmpty]] = {}
     privacy_policy_url: PageURL | None = None
