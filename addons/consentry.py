@@ -87,6 +87,16 @@ def _host(url: str | None) -> str | None:
         return None
 
 
+def _loading_script() -> bool:
+    """Whether mitmproxy's script loader (``-s addons/consentry.py``) is calling us now."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "loadscript" and "mitmproxy" in frame.f_code.co_filename:
+            return True
+        frame = frame.f_back
+    return False
+
+
 class PageStream:
     """The ``flow.response.stream`` callable for one HTML response.
 
@@ -179,6 +189,17 @@ class Consentry:
         )
 
     def configure(self, updated: set[str]) -> None:
+        try:
+            self._configure(updated)
+        except exceptions.OptionsError as error:
+            if not _loading_script():
+                raise   # a change at run time: mitmproxy refuses it and keeps the old value
+            # While mitmproxy loads this script it prints a raised error with a traceback:
+            # one line instead (mitmdump then stops: "Error logged during startup, exiting...").
+            self.setup_error = str(error)
+            log.error("%s", error)
+
+    def _configure(self, updated: set[str]) -> None:
         if self.simulation is not None and not (OPTIONS & set(updated)):
             return
         options = ctx.options
