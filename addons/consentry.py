@@ -30,6 +30,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -89,7 +90,7 @@ def _host(url: str | None) -> str | None:
 
 def _loading_script() -> bool:
     """Whether mitmproxy's script loader (``-s addons/consentry.py``) is calling us now."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         if frame.f_code.co_name == "loadscript" and "mitmproxy" in frame.f_code.co_filename:
             return True
