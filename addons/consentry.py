@@ -420,7 +420,10 @@ class Consentry:
 
             def tail(rewriter: Any) -> bytes:
                 encoding = str(getattr(rewriter, "encoding", "") or "").lower().replace("_", "-")
-                return b"" if encoding.startswith("utf-16") else ui.body_snippet(site, state, lang=lang, return_to=return_to)
+                reopen = rewriter.body_reopener() if hasattr(rewriter, "body_reopener") else b""
+                if encoding.startswith("utf-16") or reopen is None:
+                    return b""   # UTF-16, or a page that ends inside a comment or a script
+                return reopen + ui.body_snippet(site, state, lang=lang, return_to=return_to)
 
         rewriter = engine.rewriter(
             state, base_url=flow.request.pretty_url, encoding=plan.charset, report=report,

@@ -300,6 +300,11 @@ class Engine:
             return None
         return found
 
+    def refuses_vendor(self, vendor: Vendor, state: ConsentLike) -> Classification | None:
+        """The classification that refuses `vendor` to this visitor on this site, or None."""
+        found = self._from_vendor(vendor)
+        return None if found.allowed_by(state) else found
+
     def refused_cookie(self, name: str, state: ConsentLike) -> bool:
         if not self.strip_cookies:
             return False

@@ -116,7 +116,7 @@ def build_csp(
     it was never told about); `csp_headers` does both.
     """
     mode = str(getattr(site, "csp", "report") or "report")
-    if mode == "off":
+    if mode == "off" or _refuses_nothing(site, state):
         return None
     catalogue = catalogue if catalogue is not None else default_catalogue(site)
     nonces = [nonce] if nonce else []
@@ -135,6 +135,21 @@ def build_csp(
         parts.append(f"report-to {REPORT_GROUP}")
     name = "Content-Security-Policy" if mode == "enforce" else "Content-Security-Policy-Report-Only"
     return name, "; ".join(parts)
+
+
+def _refuses_nothing(site: Any, state: Any) -> bool:
+    """True when this visitor allowed everything the site could refuse (the engine's
+    ``allows_everything``): a policy would then stop nothing of ours, yet still break what
+    a consent policy is not about (``javascript:`` frames, inline scripts without a nonce)."""
+    categories = getattr(site, "categories", None) or ()
+    if not categories or any(not state.allows(category) for category in categories):
+        return False
+    if any(getattr(override, "allow", None) == "never" for override in (getattr(site, "vendors", None) or {}).values()):
+        return False
+    if any(choice is False for choice in (getattr(state, "vendors", None) or {}).values()):
+        return False
+    unknown = str(getattr(site, "unknown_third_party", "allow") or "allow")
+    return unknown == "allow" or bool(state.allows(unknown))
 
 
 @functools.cache
