@@ -134,8 +134,10 @@ async def slow_reader(url: str, stop: float, stats: Stats) -> None:
             reader, writer = await raw(url)
             writer.write(b"GET /blob HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             await writer.drain()
-            while time.monotonic() < stop and await reader.read(4096):
-                await asyncio.sleep(0.01)
+            while time.monotonic() < stop:
+                if not await reader.read(4096):
+                    break
+                await asyncio.sleep(0.01)   # a slow reader: 4 KB per 10 ms at most
             stats.add("slow reader done")
             writer.close()
 
@@ -186,10 +188,17 @@ async def soak(seconds: float, workers: int, rate: float, out=sys.stdout) -> lis
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
         await asyncio.wait_for(process.stdout.readline(), 30)
+
+        async def drain() -> None:
+            # The access log goes to stdout: an unread pipe would block the proxy at 64 KB.
+            while await process.stdout.read(65536):
+                pass
+
+        drainer = asyncio.create_task(drain())
         await asyncio.sleep(0.5)
         pid = process.pid
         if workers > 1:
-            pid = int(Path(f"/proc/{pid}/task/{pid}/children").read_text().split()[0])
+            pid = int(Path(f"/proc/{pid}/task/{pid}/children").read_text().split()[0])  # noqa: ASYNC240 (procfs, instant)
         url = f"http://127.0.0.1:{port}"
         stats = Stats()
         stop = time.monotonic() + seconds
@@ -216,7 +225,8 @@ async def soak(seconds: float, workers: int, rate: float, out=sys.stdout) -> lis
         print(f"{samples[-1][0]:7.0f}  {rss:6.1f}  {fds:8d}  (after the traffic stopped)", file=out)
         print("requests:", json.dumps(dict(sorted(stats.counts.items()))), file=out)
         process.terminate()
-        await process.communicate()
+        await process.wait()
+        await drainer
     await runner.cleanup()
     fifth = max(1, len(samples) // 5)
     first, last = samples[1:1 + fifth] or samples[:1], samples[-1 - fifth:-1] or samples[-1:]

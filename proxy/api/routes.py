@@ -235,6 +235,10 @@ ROUTES: tuple[Route, ...] = (
                 403: _error("A cross-site post: consent can only be given on the site itself"),
                 413: _error("The body is larger than `[proxy.limits] consent_body_size`"),
                 415: _error("Neither a form nor JSON"),
+                429: Reply(
+                    "More decisions from this client than `[proxy.limits] consent_decisions_per_minute`; nothing stored, no cookie",
+                    _error("").content, {"Retry-After": "Seconds until a decision is accepted again"},
+                ),
                 503: _error(
                     "The receipt could not be committed within `[receipts] write_timeout` (lost database connections are retried), "
                     "so no consent was given and no cookie is set; try again"
@@ -279,8 +283,10 @@ ROUTES: tuple[Route, ...] = (
             {
                 204: Reply("Counted"),
                 400: Reply("Not JSON, or no violation in it", {"text/plain": {"type": "string"}}),
-                413: Reply("Larger than 64 KiB", {"text/plain": {"type": "string"}}),
+                413: Reply("Larger than `[proxy.limits] csp_report_size`", {"text/plain": {"type": "string"}}),
                 415: Reply("Not `application/csp-report` or `application/reports+json`", {"text/plain": {"type": "string"}}),
+                429: Reply("More reports from this client than `[proxy.limits] csp_reports_per_minute`",
+                           {"text/plain": {"type": "string"}}, {"Retry-After": "Seconds until a report is accepted again"}),
             },
             request={
                 "application/csp-report": {"type": "object", "properties": {"csp-report": {"type": "object"}}},

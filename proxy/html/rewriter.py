@@ -56,6 +56,7 @@ class Rewriter:
         self._encoder: codecs.IncrementalEncoder | None = None   # text -> UTF-16
         self._output_decoder: codecs.IncrementalDecoder | None = None  # scanner UTF-8 -> text
         self._closed = False
+        self._reopener: bytes | None = b"</head>"
 
     # -- choosing the encoding
 
@@ -101,12 +102,49 @@ class Rewriter:
         self._scanner._offset = len(bom)  # offsets count from the first byte of input
         return bom + self._through(rest)
 
+    # -- after the end
+
+    def body_reopener(self) -> bytes | None:
+        """After ``close()``: markup that closes what the document left open, so that an
+        element appended after its last byte (the no-JavaScript banner) lands in ``<body>``.
+
+        ``</head>`` moves a document that ended in its head on (a stray one is ignored
+        anywhere else); open ``<template>``, ``<noscript>``, ``<select>`` and SVG/MathML
+        are closed, as the end of the file would close them. None when nothing can be
+        appended without changing the document: it ended inside a comment, a text-only
+        element (an unterminated ``<script>`` must not start running) or PLAINTEXT.
+        """
+        return self._reopener
+
+    def _snapshot_end(self) -> None:
+        """Before the scanner's own end of file: what the document leaves open."""
+        from proxy.html.rules import DATA
+
+        scanner = self._scanner
+        if scanner is None:
+            self._reopener = b"</head>"
+            return
+        if scanner._mode != DATA or scanner._strip_name is not None or scanner._pos < len(scanner._buf):
+            self._reopener = None   # inside a comment, text-only element or an unfinished tag
+            return
+        parts: list[str] = []
+        for name, _ in reversed(scanner._foreign):
+            if name in ("svg", "math"):
+                parts.append(f"</{name}>")
+        parts += ["</noscript>"] * (1 if scanner._noscript else 0)
+        parts += ["</select>"] if scanner._select else []
+        parts += ["</template>"] * scanner._template
+        parts.append("</head>")
+        self._reopener = "".join(parts).encode("ascii")
+
     # -- streaming
 
     def _through(self, data: bytes, final: bool = False) -> bytes:
         assert self._scanner is not None
         if self._decoder is None:
             out = self._scanner.feed(data)
+            if final:
+                self._snapshot_end()
             return out + self._scanner.close() if final else out
         assert self._encoder is not None and self._output_decoder is not None
         leftover = b""
@@ -117,6 +155,7 @@ class Rewriter:
             leftover = self._decoder.getstate()[0]
         scanned = self._scanner.feed(text.encode("utf-8", errors="surrogatepass"))
         if final:
+            self._snapshot_end()
             scanned += self._scanner.close()
         out = self._encoder.encode(self._output_decoder.decode(scanned, final=final), final=final)
         return out + leftover
