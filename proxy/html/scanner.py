@@ -71,8 +71,11 @@ class Scanner(TextModes, OverlongTags):
 
     def __init__(self, decide: Decide, *, encoding: str, base_url: str | None = None,
                  max_buffer: int = 256 * 1024, inject: bytes | None = None, in_srcdoc: bool = False,
-                 defuse_ambiguous: bool = True) -> None:
+                 defuse_ambiguous: bool = True, trace: Callable[[bytes], None] | None = None) -> None:
         self._decide = decide
+        # Conformance seam: called with the raw bytes of every tag, comment, bogus comment
+        # and doctype (the fast path is off then, so that every token is seen).
+        self._trace = trace
         self._defuse_ambiguous = defuse_ambiguous
         self.encoding = encoding
         self._document_url = base_url if base_url and usable_base(base_url) else None
@@ -247,7 +250,7 @@ class Scanner(TextModes, OverlongTags):
         buf = self._buf
         size = len(buf)
         start = self._pos
-        if self._inject is None and self._strip_name is None and not self._noscript:
+        if self._inject is None and self._strip_name is None and not self._noscript and self._trace is None:
             if not self._foreign:
                 position = P.SKIP.match(buf, start).end()
             elif self._foreign[-1][1]:  # HTML inside an integration point
@@ -332,6 +335,8 @@ class Scanner(TextModes, OverlongTags):
 
     def _token_done(self, start: int, end: int) -> bool:
         """A comment-like token [start, end) is complete; defuse it inside noscript."""
+        if self._trace is not None:
+            self._trace(self._buf[start:end])
         if self._noscript and not self._suppressing:
             chunk = self._buf[start:end]
             defused = self._defuse(chunk)
@@ -371,6 +376,8 @@ class Scanner(TextModes, OverlongTags):
             return True
         if eof:
             self._mode = DATA
+            if self._trace is not None and start >= 0:
+                self._trace(buf[start:])
             self._advance(len(buf))
             return False
         if len(buf) - start >= self._max:
@@ -416,6 +423,8 @@ class Scanner(TextModes, OverlongTags):
 
     def _end_tag(self, match: re.Match[bytes], name: str) -> bool:
         start, end = match.span()
+        if self._trace is not None:
+            self._trace(match.group())
         if self._strip_name is not None:
             if name in ("body", "html"):
                 self._stop_strip(start)
@@ -481,6 +490,8 @@ class Scanner(TextModes, OverlongTags):
     def _start_tag(self, match: re.Match[bytes], name: str, eof: bool) -> bool:
         buf = self._buf
         start, end = match.span()
+        if self._trace is not None:
+            self._trace(match.group())
         foreign = bool(self._foreign) and not self._foreign[-1][1]  # _in_foreign(), inlined: a hot path
         raw = buf[start:end]
         decoded, self_closing = quick_attributes(raw, match.start(3) - start, self.encoding)

@@ -33,6 +33,7 @@ class TextModes:
     _emit_from: int
     _out: list[bytes]
     _defuse_ambiguous: bool
+    _trace: Callable[[bytes], None] | None
 
     _defuse: Callable[[bytes], bytes]   # Scanner's: </noscript made unambiguous when asked
 
@@ -163,6 +164,8 @@ class TextModes:
             if was_suppressing:
                 self._emit_from = end
             return True
+        if self._trace is not None:
+            self._trace(closing.group())
         self._advance(closing.end())
         if self._raw_suppress:
             self._raw_suppress = False
