@@ -1,31 +1,71 @@
 """The ``consentry`` command line (also ``python -m proxy``). All printing lives here.
 
 Each subcommand parses its arguments, calls one library function and turns the result
-into text and an exit code: 0 success, 1 a finding (e.g. a token that does not verify),
-2 a usage or configuration error. Heavy imports (aiohttp, mitmproxy) happen inside the
-subcommand that needs them so that ``consentry rewrite`` starts fast.
+into text and an exit code. No traceback reaches the operator: every failure is one
+line naming the problem and the fix, and an exit code in the sysexits style
+(``docs/cli.md`` lists them): 0 success, 1 a finding (a token that does not verify,
+``doctor`` found problems), 2 a usage or configuration error (as argparse and
+``check-config`` do), 66 an input that cannot be read, 69 a service that is not
+available (port in use, store unreachable), 70 an internal error (a bug: ``-vv``
+shows the traceback), 73 an output that cannot be created (exists without ``--force``),
+130 interrupted. Options that every command shares (``--config``, ``-v``,
+``--log-format``) are accepted before or after the subcommand. Heavy imports
+(aiohttp, mitmproxy) happen inside the subcommand that needs them so that
+``consentry rewrite`` starts fast.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import errno
 import json
 import logging
 import os
 import sys
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, NoReturn
 
 EXIT_OK, EXIT_FINDING, EXIT_USAGE = 0, 1, 2
+EXIT_NOINPUT, EXIT_UNAVAILABLE, EXIT_SOFTWARE, EXIT_CANTCREAT, EXIT_INTERRUPTED = 66, 69, 70, 73, 130
 SAMPLE_PAGE = Path(__file__).parent / "samples" / "tracker-page.html"
+LOG_LEVEL_ENV = "CONSENTRY_LOG_LEVEL"
+LOG_FORMAT_ENV = "CONSENTRY_LOG_FORMAT"
+
+log = logging.getLogger("consentry.cli")
+
+
+class CliError(Exception):
+    """A failure the operator can fix: one line of text and the exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def _err(text: str) -> None:
     print(text, file=sys.stderr)
 
 
+def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    raise CliError(message, code)
+
+
 # -- shared option handling -----------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _no_secret_warning() -> Iterator[None]:
+    """Commands that never sign a cookie (rewrite, scan) need no CONSENTRY_SECRET."""
+    from proxy.policy.keyring import quiet_random_secret
+
+    token = quiet_random_secret.set(True)
+    try:
+        yield
+    finally:
+        quiet_random_secret.reset(token)
 
 
 def _load_config(path: str | None, upstream: str | None = None) -> Any:
@@ -39,8 +79,11 @@ def _load_config(path: str | None, upstream: str | None = None) -> Any:
             _err(str(problem))
         raise SystemExit(EXIT_USAGE) from None
     except FileNotFoundError:
-        _err(f"{path}: no such file; pass the path of a policy file (see config/example.toml)")
-        raise SystemExit(EXIT_USAGE) from None
+        _fail(f"{path}: no such file; pass the path of a policy file (start from config/minimal.toml)", EXIT_NOINPUT)
+    except IsADirectoryError:
+        _fail(f"{path}: is a directory; pass the path of a policy file (a .toml file)", EXIT_NOINPUT)
+    except PermissionError:
+        _fail(f"{path}: permission denied; make the policy file readable by this user", EXIT_NOINPUT)
 
 
 def _pick_site(config: Any, site_id: str | None) -> Any:
@@ -53,8 +96,7 @@ def _pick_site(config: Any, site_id: str | None) -> Any:
     site = config.site_for_host(site_id)
     if site is None:
         names = ", ".join(sorted(config.sites))
-        _err(f"--site {site_id}: no such site in the policy; sites are: {names}")
-        raise SystemExit(EXIT_USAGE)
+        _fail(f"--site {site_id}: no such site in the policy; sites are: {names}")
     return site
 
 
@@ -69,19 +111,30 @@ def _simulated_consent(value: str | None, site: Any) -> Any:
     names = [name.strip() for name in value.split(",") if name.strip()]
     unknown = [name for name in names if name not in categories]
     if unknown:
-        _err(f"--consent: unknown categor{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}; this site has: {', '.join(categories)}")
-        raise SystemExit(EXIT_USAGE)
+        _fail(f"--consent: unknown categor{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}; "
+              f"this site has: {', '.join(categories)}")
     return ConsentState.simulated(names, all_categories=categories)
 
 
-def _read_input(path: str | None) -> bytes:
-    if path in (None, "-"):
-        return sys.stdin.buffer.read()
+def _writable_output(path: str, force: bool, what: str) -> Path:
+    """``path`` if it may be written: an existing file needs ``--force``."""
+    target = Path(path)
+    if target.exists() and not force:
+        _fail(f"{path}: already exists; pass --force to overwrite it, or -o another file for the {what}", EXIT_CANTCREAT)
+    if not target.parent.is_dir():
+        _fail(f"{path}: the directory {target.parent} does not exist; create it or choose another path", EXIT_CANTCREAT)
+    return target
+
+
+def _write_text(path: Path, text: str) -> None:
     try:
-        return Path(path).read_bytes()
+        path.write_text(text, encoding="utf-8")
     except OSError as error:
-        _err(f"{path}: {error.strerror}")
-        raise SystemExit(EXIT_USAGE) from None
+        _fail(f"{path}: cannot write ({error.strerror or error}); choose a writable path", EXIT_CANTCREAT)
+
+
+def _config_path(args: argparse.Namespace) -> str | None:
+    return getattr(args, "config", None)
 
 
 # -- subcommands ----------------------------------------------------------------------
@@ -90,30 +143,34 @@ def _read_input(path: str | None) -> bytes:
 def cmd_rewrite(args: argparse.Namespace) -> int:
     from proxy.engine import Engine, Report
 
-    config = _load_config(args.config)
+    with _no_secret_warning():
+        config = _load_config(_config_path(args))
     site = _pick_site(config, args.site)
     state = _simulated_consent(args.consent, site)
-    engine = Engine(site)
-    report = Report()
-    rewriter = engine.rewriter(state, base_url=args.base_url, report=report, mode=args.mode)
-    source = sys.stdin.buffer if args.file in (None, "-") else None
-    out = sys.stdout.buffer
-    if source is None:
+    if args.file in (None, "-"):
+        if sys.stdin.isatty():
+            _fail("rewrite: give an HTML file, or pipe one in: consentry rewrite page.html (or ... < page.html)")
+        handle = sys.stdin.buffer
+    else:
         try:
             handle = open(args.file, "rb")
         except OSError as error:
-            _err(f"{args.file}: {error.strerror}")
-            return EXIT_USAGE
-    else:
-        handle = source
-    with handle:
-        while chunk := handle.read(64 * 1024):
-            out.write(rewriter.feed(chunk))
+            _fail(f"{args.file}: {error.strerror}; give the path of an HTML file, or - for stdin", EXIT_NOINPUT)
+    engine = Engine(site)
+    report = Report()
+    rewriter = engine.rewriter(state, base_url=args.base_url, report=report, mode=args.mode)
+    out = sys.stdout.buffer
+    try:
+        with handle:
+            while chunk := handle.read(64 * 1024):
+                out.write(rewriter.feed(chunk))
+    except IsADirectoryError:
+        _fail(f"{args.file}: is a directory; give the path of an HTML file", EXIT_NOINPUT)
     out.write(rewriter.close())
     out.flush()
     if args.report:
         lines = [json.dumps(entry.as_dict()) for entry in report.entries]
-        Path(args.report).write_text("\n".join(lines) + ("\n" if lines else ""), encoding="utf-8")
+        _write_text(Path(args.report), "\n".join(lines) + ("\n" if lines else ""))
     if not args.quiet:
         _err(_summary(report, site, state, args.mode or site.mode))
     return EXIT_OK
@@ -134,7 +191,11 @@ def _summary(report: Any, site: Any, state: Any, mode: str) -> str:
 def cmd_scan(args: argparse.Namespace) -> int:
     from proxy import audit
 
-    config = _load_config(args.config) if args.config else None
+    if args.depth < 0:
+        _fail(f"--depth {args.depth}: give 0 (only the pages named) or more (links to follow)")
+    output = _writable_output(args.output, args.force, "scan report") if args.output else None
+    with _no_secret_warning():
+        config = _load_config(_config_path(args)) if _config_path(args) else None
 
     def progress(done: int, total: int) -> None:
         if sys.stderr.isatty() and total > 1:
@@ -146,32 +207,62 @@ def cmd_scan(args: argparse.Namespace) -> int:
             sys.stderr.flush()
 
     try:
-        result = audit.scan_targets(
-            args.targets,
-            config=config,
-            site_id=args.site,
-            consent=args.consent or "none",
-            depth=args.depth,
-            mode=args.mode,
-            same_site=not args.all_hosts,
-            progress=progress,
-        )
+        with _no_secret_warning():
+            result = audit.scan_targets(
+                args.targets,
+                config=config,
+                site_id=args.site,
+                consent=args.consent or "none",
+                depth=args.depth,
+                mode=args.mode,
+                same_site=not args.all_hosts,
+                progress=progress,
+            )
     except audit.SimulationError as error:
-        _err(f"--{error.setting}: {error}")
-        return EXIT_USAGE
+        _fail(f"--{error.setting}: {error}")
     formatter = {"table": audit.format_table, "json": audit.format_json, "html": audit.format_html}[args.format]
     text = formatter(result)
-    if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+    if output is not None:
+        _write_text(output, text)
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    # A page that was named but could not be read is a failed scan, not an empty one.
+    failed = [page for page in result.pages if page.depth == 0 and page.error]
+    for page in failed:
+        _err(f"consentry scan: {page.url}: {page.error}; check the path or that the URL answers")
+    return EXIT_NOINPUT if failed else EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from proxy.audit import format_html, format_table, html_path_for
+    from proxy.audit.jsonl import read_report
+
+    source = Path(args.file)
+    if not source.is_file():
+        _fail(f"{args.file}: no such file; give the JSON-lines report the mitmproxy addon wrote "
+              "(--set consentry_report=audit.jsonl)", EXIT_NOINPUT)
+    try:
+        result = read_report(source)
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        _fail(f"{args.file}: not a Consentry audit report ({error}); give the file consentry_report names", EXIT_NOINPUT)
+    if args.format == "table":
+        sys.stdout.write(format_table(result).rstrip("\n") + "\n")
+        return EXIT_OK
+    target = _writable_output(args.output or str(html_path_for(source)), args.force, "HTML report")
+    _write_text(target, format_html(result))
+    print(f"wrote {target}")
     return EXIT_OK
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     from proxy.policy import check_config
 
-    code, lines = check_config(Path(args.file))
+    file = args.file or _config_path(args)
+    if not file:
+        _fail("check-config: give the policy file: consentry check-config site.toml")
+    if not Path(file).is_file():
+        _fail(f"{file}: no such file; pass the path of a policy file (start from config/minimal.toml)", EXIT_NOINPUT)
+    code, lines = check_config(Path(file))
     stream = sys.stdout if code == 0 else sys.stderr
     for line in lines:
         print(line, file=stream)
@@ -179,27 +270,52 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_generate(args: argparse.Namespace) -> int:
-    from proxy.consent import generate_key
+    from proxy.consent.keys import generate_key_material
 
-    print(generate_key(args.alg, kid=args.kid))
+    key = generate_key_material(args.alg, kid=args.kid)
+    if key.private_pem is None:
+        print(key.text(), end="")
+        _err("consentry keys generate: nothing was saved. Paste the table above into your policy file "
+             "(under [consent], first in the list so it signs), or better, put the secret in an "
+             "environment variable and reference it with secret_env = \"NAME\".")
+        return EXIT_OK
+    if args.output:
+        pem = _writable_output(args.output, args.force, "private key")
+        try:
+            fd = os.open(pem, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="ascii") as handle:
+                handle.write(key.private_pem)
+        except OSError as error:
+            _fail(f"{pem}: cannot write ({error.strerror}); choose a writable path", EXIT_CANTCREAT)
+        print(key.toml.replace(f'"{key.kid}.pem"', json.dumps(str(pem))), end="")
+        _err(f"consentry keys generate: private key written to {pem} (mode 600). Paste the table above "
+             "into your policy file under [consent], first in the list so it signs.")
+        return EXIT_OK
+    print(key.text(), end="" if key.text().endswith("\n") else "\n")
+    _err(f"consentry keys generate: nothing was saved. Save the PEM block above as {key.kid}.pem next to "
+         "your policy file (chmod 600) and paste the table into it under [consent]; "
+         f"or run with --output {key.kid}.pem to write the key file directly.")
     return EXIT_OK
 
 
 def _keyring(config: Any) -> Any:
     from proxy.consent import KeyRing
 
-    return KeyRing.from_specs(config.consent.keys)
+    try:
+        return KeyRing.from_specs(config.consent.keys)
+    except (ValueError, OSError) as error:
+        _fail(f"[consent] keys: {error}; check the key files and secrets (consentry doctor checks them all)")
 
 
 def cmd_token_issue(args: argparse.Namespace) -> int:
     from proxy.consent import issue_token
 
-    config = _load_config(args.config)
+    config = _load_config(_config_path(args))
     site = _pick_site(config, args.site)
     state = _simulated_consent(args.consent, site)
     token, claims = issue_token(_keyring(config), site=site, categories=sorted(state.categories))
     print(token)
-    if args.verbose:
+    if args.claims:
         _err(json.dumps(claims, indent=2, sort_keys=True))
     return EXIT_OK
 
@@ -207,8 +323,8 @@ def cmd_token_issue(args: argparse.Namespace) -> int:
 def cmd_token_verify(args: argparse.Namespace) -> int:
     from proxy.consent import verify_token_verbose
 
-    config = _load_config(args.config)
-    site = _pick_site(config, args.site) if args.site or args.config else None
+    config = _load_config(_config_path(args))
+    site = _pick_site(config, args.site) if args.site or _config_path(args) else None
     ok, detail = verify_token_verbose(_keyring(config), args.token.strip(), site=site)
     if ok:
         print(json.dumps(detail, indent=2, sort_keys=True))
@@ -217,12 +333,26 @@ def cmd_token_verify(args: argparse.Namespace) -> int:
     return EXIT_FINDING
 
 
-def cmd_receipts(args: argparse.Namespace) -> int:
+def _parse_since(text: str | None) -> Any:
     from datetime import datetime, timezone
 
+    if not text:
+        return None
+    try:
+        since = datetime.fromisoformat(text)
+    except ValueError:
+        _fail(f"--since {text}: not a date; use an ISO date such as 2026-01-31 (or 2026-01-31T12:00)")
+    return since.replace(tzinfo=timezone.utc) if since.tzinfo is None else since
+
+
+def cmd_receipts(args: argparse.Namespace) -> int:
     from proxy.receipts import ReceiptStoreError, export_lines, open_store
 
-    config = _load_config(args.config)
+    since = _parse_since(getattr(args, "since", None))
+    if getattr(args, "days", None) is not None and args.days < 1:
+        _fail(f"--days {args.days}: give a number of days, 1 or more")
+    with _no_secret_warning():
+        config = _load_config(_config_path(args))
     url = args.database or config.receipts.url
 
     async def run() -> int:
@@ -234,11 +364,6 @@ def cmd_receipts(args: argparse.Namespace) -> int:
                 print(f"pruned {deleted} receipt{'s' if deleted != 1 else ''} older than {days} days (receipts of consent still in force are kept)")
                 return EXIT_OK
             if args.receipts_command == "export":
-                since = None
-                if args.since:
-                    since = datetime.fromisoformat(args.since)
-                    if since.tzinfo is None:
-                        since = since.replace(tzinfo=timezone.utc)
                 rows = [receipt async for receipt in store.export(since=since)]
                 for line in export_lines(rows, format=args.format):
                     sys.stdout.write(line if line.endswith("\n") else line + "\n")
@@ -256,21 +381,70 @@ def cmd_receipts(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(run())
     except ReceiptStoreError as error:
-        _err(f"receipts store {url}: {error}")
-        return EXIT_USAGE
+        _fail(f"receipts store {_redact(url)}: {error}; check [receipts] url or pass --database URL", EXIT_UNAVAILABLE)
+    except OSError as error:
+        _fail(f"receipts store {_redact(url)}: {error.strerror or error}; check [receipts] url or pass --database URL", EXIT_UNAVAILABLE)
+
+
+def _redact(url: str) -> str:
+    """A database URL without its password, for messages."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(invalid URL)"
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@", 1)
+    return url
+
+
+def _listen_option(value: str | None, option: str, *, allow_off: bool = False) -> Any:
+    """A ``HOST:PORT`` option as given (``:PORT`` means all interfaces), or ``off``."""
+    from proxy.policy.fields import split_address
+
+    if value is None:
+        return None
+    if allow_off and value.strip().lower() == "off":
+        return "off"
+    text = value.strip()
+    if text.startswith(":"):
+        text = "0.0.0.0" + text
+    if text.isdigit():
+        text = "127.0.0.1:" + text
+    try:
+        return split_address(text)
     except ValueError as error:
-        _err(f"--since: {error}; use an ISO date such as 2026-01-31")
-        return EXIT_USAGE
+        hint = ", or off to disable it" if allow_off else ""
+        _fail(f"{option} {value}: {error}; give HOST:PORT such as 127.0.0.1:8080{hint}")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from proxy.server import run
+    from proxy.server.run import ListenError
 
-    if args.config is None and args.upstream is None:
-        _err("consentry run: give --config FILE, or --upstream URL for zero-config mode")
-        return EXIT_USAGE
-    config = _load_config(args.config, upstream=args.upstream)
-    return run(config, config_path=Path(args.config) if args.config else None, listen=args.listen, workers=args.workers, announce=print) or EXIT_OK
+    config_path = _config_path(args)
+    if config_path is None and args.upstream is None:
+        _fail("run: give --config FILE (a policy file), or --upstream URL for zero-config mode")
+    if config_path is not None and args.upstream is not None:
+        _fail(f"run: --upstream {args.upstream} and --config {config_path} conflict: the policy file names each "
+              "site's upstream; drop --upstream, or drop --config for zero-config mode")
+    if args.workers is not None and not 1 <= args.workers <= 64:
+        _fail(f"--workers {args.workers}: give 1 to 64 worker processes")
+    listen = _listen_option(args.listen, "--listen")
+    admin = _listen_option(args.admin_listen, "--admin-listen", allow_off=True)
+    config = _load_config(config_path, upstream=args.upstream)
+    if admin is None and config_path is None:
+        # Zero-config: a free loopback port, printed, so instances on different ports coexist.
+        admin = ("127.0.0.1", 0)
+    try:
+        return run(
+            config, config_path=Path(config_path) if config_path else None, listen=listen,
+            admin_listen=False if admin == "off" else admin, workers=args.workers,
+            access_log=args.access_log, announce=lambda text: print(text, flush=True),
+        ) or EXIT_OK
+    except ListenError as error:
+        _fail(str(error), EXIT_UNAVAILABLE)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -279,110 +453,279 @@ def cmd_demo(args: argparse.Namespace) -> int:
     def announce(text: str) -> None:
         print(text, flush=True)
 
+    if not 0 <= args.port < 65536:
+        _fail(f"--port {args.port}: give a port from 1 to 65535, or 0 for a free one")
     try:
         asyncio.run(run_demo(announce, host=args.host, proxy_port=args.port))
     except KeyboardInterrupt:
         announce("demo stopped")
+    except OSError as error:
+        if error.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+            _fail(f"demo: cannot listen on {args.host}:{args.port} ({error.strerror}); "
+                  "pick another with --port (0: a free one) or --host", EXIT_UNAVAILABLE)
+        raise
+    return EXIT_OK
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from proxy.doctor import run_checks
+
+    config_path = _config_path(args)
+    if config_path is not None and args.upstream is not None:
+        _fail("doctor: --upstream and --config conflict; the policy file names each site's upstream")
+    listen = _listen_option(args.listen, "--listen")
+    admin = _listen_option(args.admin_listen, "--admin-listen", allow_off=True)
+    print(f"consentry doctor: {'policy ' + config_path if config_path else 'zero-config'}")
+    from proxy.policy import ConfigError, default_config, load_config
+
+    try:
+        with _no_secret_warning():   # the key check below reports a random key itself
+            config = load_config(Path(config_path)) if config_path else default_config(upstream=args.upstream)
+    except ConfigError as error:
+        print("FAIL  policy: the file does not load; fix these lines:")
+        for problem in error.problems:
+            print(f"        {problem}")
+        return EXIT_FINDING
+    except OSError as error:
+        _fail(f"{config_path}: {error.strerror or error}; pass the path of a policy file", EXIT_NOINPUT)
+    if admin is None and config_path is None:
+        admin = ("127.0.0.1", 0)   # what `run` does in zero-config mode
+    checks = run_checks(config, listen=listen, admin_listen=admin, timeout=args.timeout,
+                        zero_config=config_path is None)
+    marks = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
+    for check in checks:
+        print(f"{marks[check.status]}  {check.name}: {check.detail}")
+        if check.fix and check.status != "ok":
+            print(f"        fix: {check.fix}")
+    failed = sum(1 for c in checks if c.status == "fail")
+    warned = sum(1 for c in checks if c.status == "warn")
+    print(f"{failed} problem{'s' if failed != 1 else ''}, {warned} warning{'s' if warned != 1 else ''}")
+    return EXIT_FINDING if failed else EXIT_OK
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    from proxy.api.openapi import openapi_json
+
+    text = openapi_json(args.prefix)
+    if args.output:
+        _write_text(_writable_output(args.output, args.force, "OpenAPI document"), text)
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(text)
     return EXIT_OK
 
 
 # -- parser ---------------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="consentry", description="Enforce privacy consent at the edge.")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+def _version_text() -> str:
+    from proxy import __version__
 
-    def add(name: str, handler: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.set_defaults(handler=handler)
+    return f"consentry {__version__} (Python {sys.version.split()[0]})"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the fix in the message: usage errors end with where to get help."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n(see '{self.prog} --help')\n")
+
+
+def _common(config: bool = True) -> argparse.ArgumentParser:
+    """Options every subcommand accepts, before or after its name (defaults suppressed so
+    that a value given before the subcommand is not reset by the subcommand's default)."""
+    parent = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    parent.add_argument("-v", "--verbose", action="count",
+                        help="more logging: -v info, -vv debug (also CONSENTRY_LOG_LEVEL=debug); -vv shows tracebacks")
+    parent.add_argument("--log-format", choices=("text", "json"),
+                        help="log lines as text (default) or one JSON object per line (also CONSENTRY_LOG_FORMAT)")
+    if config:
+        parent.add_argument("--config", metavar="FILE", help="policy file (TOML); without it, the built-in zero-config policy")
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = _Parser(
+        prog="consentry", parents=[common],
+        description="Enforce privacy consent at the edge. Every command: consentry COMMAND --help. "
+                    "Reference with an example per command: docs/cli.md.",
+        epilog="exit codes: 0 ok, 1 finding, 2 usage or configuration error, 66 input not readable, "
+               "69 service unavailable (port in use, store unreachable), 70 internal error, "
+               "73 output not created (exists: --force), 130 interrupted",
+    )
+    parser.add_argument("--version", action="version", version=_version_text(), help="print the version and exit")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+
+    def add(name: str, handler: Callable[[argparse.Namespace], int] | None, help_text: str, *,
+            config: bool = True, under: Any = commands) -> argparse.ArgumentParser:
+        sub = under.add_parser(name, help=help_text, description=help_text, parents=[_common(config)])
+        if handler is not None:
+            sub.set_defaults(handler=handler)
         return sub
 
-    demo = add("demo", cmd_demo, "start the bundled demo site with the proxy in front of it")
-    demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--port", type=int, default=0, help="proxy port (default: a free one)")
+    demo = add("demo", cmd_demo, "start the bundled demo site with the proxy in front of it", config=False)
+    demo.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    demo.add_argument("--port", type=int, default=0, help="proxy port (default: a free one, printed)")
 
-    run = add("run", cmd_run, "run the proxy in front of a site")
-    run.add_argument("--config", help="policy file (TOML)")
-    run.add_argument("--upstream", help="upstream URL for zero-config mode (no --config)")
-    run.add_argument("--listen", help="HOST:PORT to listen on (overrides [proxy] listen)")
-    run.add_argument("--workers", type=int, help="worker processes sharing the port")
+    run = add("run", cmd_run, "run the proxy in front of a site (--config FILE, or --upstream URL for zero-config)")
+    run.add_argument("--upstream", metavar="URL", help="the site to protect, for zero-config mode (not with --config)")
+    run.add_argument("--listen", metavar="HOST:PORT", help="where visitors connect (default [proxy] listen, 0.0.0.0:8080)")
+    run.add_argument("--admin-listen", metavar="HOST:PORT|off",
+                     help="/healthz, /readyz, /metrics (default [proxy] admin_listen, 127.0.0.1:9090; "
+                          "zero-config: a free loopback port, printed); off: no admin listener")
+    run.add_argument("--workers", type=int, metavar="N", help="worker processes sharing the port (default [proxy] workers, 1)")
+    run.add_argument("--access-log", choices=("off", "common", "json"),
+                     help="one line per request on stdout: common (default, no client address or query), json, or off")
 
-    rewrite = add("rewrite", cmd_rewrite, "rewrite one HTML document to stdout")
-    rewrite.add_argument("file", nargs="?", help="HTML file, or - for stdin")
-    rewrite.add_argument("--config")
-    rewrite.add_argument("--site", help="site id (the table key) or a host name")
-    rewrite.add_argument("--consent", help="granted categories, comma-separated; 'all' for everything; empty for necessary only")
-    rewrite.add_argument("--mode", choices=("defer", "strip"))
-    rewrite.add_argument("--base-url", help="the page's address, for relative URLs")
-    rewrite.add_argument("--report", help="write what was done as JSON lines to this file")
+    rewrite = add("rewrite", cmd_rewrite, "rewrite one HTML document to stdout, as the proxy would")
+    rewrite.add_argument("file", nargs="?", metavar="FILE", help="HTML file, or - (or nothing) for stdin")
+    rewrite.add_argument("--site", help="site id (the table key) or a host name from the policy")
+    rewrite.add_argument("--consent", metavar="CATS", help="granted categories, comma-separated; 'all' for everything; empty for necessary only")
+    rewrite.add_argument("--mode", choices=("defer", "strip"), help="what to do with refused trackers (default: the site's mode)")
+    rewrite.add_argument("--base-url", metavar="URL", help="the page's address, for relative URLs and first-party checks")
+    rewrite.add_argument("--report", metavar="FILE", help="write what was done as JSON lines to this file")
     rewrite.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
 
     scan = add("scan", cmd_scan, "list the trackers of pages (files or URLs) and what the policy would do")
-    scan.add_argument("targets", nargs="+", metavar="FILE|URL")
-    scan.add_argument("--config")
-    scan.add_argument("--site")
-    scan.add_argument("--consent")
-    scan.add_argument("--mode", choices=("defer", "strip"))
-    scan.add_argument("--depth", type=int, default=0, help="follow same-site links to this depth (URLs only)")
+    scan.add_argument("targets", nargs="+", metavar="FILE|URL", help="HTML files and http(s) URLs")
+    scan.add_argument("--site", help="site id or host name whose policy applies (default: by URL host)")
+    scan.add_argument("--consent", metavar="CATS", help="consent to simulate: none (default), all, or a comma list")
+    scan.add_argument("--mode", choices=("defer", "strip"), help="override the site's mode")
+    scan.add_argument("--depth", type=int, default=0, help="follow same-site links to this depth (URLs only; default 0)")
     scan.add_argument("--all-hosts", action="store_true", help="also follow links to other hosts")
-    scan.add_argument("--format", choices=("table", "json", "html"), default="table")
-    scan.add_argument("-o", "--output", help="write to this file instead of stdout")
+    scan.add_argument("--format", choices=("table", "json", "html"), default="table", help="output format (default table)")
+    scan.add_argument("-o", "--output", metavar="FILE", help="write to this file instead of stdout (refuses to overwrite without --force)")
+    scan.add_argument("--force", action="store_true", help="overwrite the --output file")
 
-    check = add("check-config", cmd_check_config, "validate a policy file")
-    check.add_argument("file")
+    report = add("report", cmd_report, "turn the mitmproxy addon's audit.jsonl into audit.html (or a table)", config=False)
+    report.add_argument("file", metavar="AUDIT.jsonl", help="the JSON-lines report of --set consentry_report=...")
+    report.add_argument("-o", "--output", metavar="FILE", help="where the HTML goes (default: next to the input, .html)")
+    report.add_argument("--format", choices=("html", "table"), default="html", help="html file (default) or a table on stdout")
+    report.add_argument("--force", action="store_true", help="overwrite an existing HTML file")
 
-    keys = add("keys", lambda a: EXIT_USAGE, "key management")
-    key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
-    generate = key_commands.add_parser("generate", help="print a new signing key ready for the config")
-    generate.set_defaults(handler=cmd_keys_generate)
-    generate.add_argument("--alg", choices=("EdDSA", "ES256", "HS256"), default="EdDSA")
-    generate.add_argument("--kid")
+    check = add("check-config", cmd_check_config, "validate a policy file: ok, or every problem as FILE:LINE: key: message")
+    check.add_argument("file", nargs="?", metavar="FILE", help="the policy file (or --config FILE)")
 
-    token = add("token", lambda a: EXIT_USAGE, "issue or verify consent tokens (for testing)")
-    token_commands = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
-    issue = token_commands.add_parser("issue", help="issue a consent token")
-    issue.set_defaults(handler=cmd_token_issue)
-    issue.add_argument("--consent", default="")
-    issue.add_argument("--config")
-    issue.add_argument("--site")
-    issue.add_argument("--verbose", action="store_true", help="print the claims on stderr")
-    verify = token_commands.add_parser("verify", help="verify a consent token")
-    verify.set_defaults(handler=cmd_token_verify)
-    verify.add_argument("token")
-    verify.add_argument("--config")
-    verify.add_argument("--site")
+    doctor = add("doctor", cmd_doctor, "check a policy against reality: upstreams, keys, receipts store, ports, trusted proxies")
+    doctor.add_argument("--upstream", metavar="URL", help="check zero-config mode with this upstream (not with --config)")
+    doctor.add_argument("--listen", metavar="HOST:PORT", help="the listen address to check (default [proxy] listen)")
+    doctor.add_argument("--admin-listen", metavar="HOST:PORT|off", help="the admin address to check (default [proxy] admin_listen)")
+    doctor.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for each upstream (default 3)")
 
-    receipts = add("receipts", lambda a: EXIT_USAGE, "proof-of-consent receipts for auditors")
-    receipts.add_argument("--config")
-    receipts.add_argument("--database", help="receipts database URL (overrides [receipts] url)")
-    receipt_commands = receipts.add_subparsers(dest="receipts_command", required=True, metavar="ACTION")
-    export = receipt_commands.add_parser("export", help="export receipts")
-    export.set_defaults(handler=cmd_receipts)
-    export.add_argument("--since", help="only receipts on or after this ISO date")
-    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
-    show = receipt_commands.add_parser("show", help="the receipts of one consent id")
-    show.set_defaults(handler=cmd_receipts)
-    show.add_argument("consent_id")
-    prune = receipt_commands.add_parser("prune", help="delete receipts older than the retention period")
-    prune.set_defaults(handler=cmd_receipts)
+    keys = add("keys", None, "key management: consentry keys generate", config=False)
+    key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION", parser_class=_Parser)
+    generate = add("generate", cmd_keys_generate,
+                   "make a signing key: prints the [[consent.keys]] table for your policy file (and the PEM, or writes it with --output)",
+                   config=False, under=key_commands)
+    generate.add_argument("--alg", choices=("EdDSA", "ES256", "HS256"), default="EdDSA", help="signature algorithm (default EdDSA)")
+    generate.add_argument("--kid", help="key id (default: today's date and a random suffix)")
+    generate.add_argument("-o", "--output", metavar="FILE", help="write the private key (PEM, mode 600) to FILE instead of stdout")
+    generate.add_argument("--force", action="store_true", help="overwrite the --output file")
+
+    token = add("token", None, "issue or verify consent tokens (for testing)", config=False)
+    token_commands = token.add_subparsers(dest="token_command", required=True, metavar="ACTION", parser_class=_Parser)
+    issue = add("issue", cmd_token_issue, "issue a consent token (the cookie value) signed with the policy's key", under=token_commands)
+    issue.add_argument("--consent", metavar="CATS", default="", help="granted categories, comma-separated ('all' for everything)")
+    issue.add_argument("--site", help="site id or host name (default: the first site)")
+    issue.add_argument("--claims", action="store_true", help="also print the claims on stderr")
+    verify = add("verify", cmd_token_verify, "verify a consent token and print its claims (exit 1 if invalid)", under=token_commands)
+    verify.add_argument("token", help="the cookie value (a JWT)")
+    verify.add_argument("--site", help="site id or host name the token must be addressed to")
+
+    receipts = add("receipts", None, "proof-of-consent receipts for auditors: export, show, prune")
+    receipts.add_argument("--database", metavar="URL", default=None, help="receipts database URL (overrides [receipts] url)")
+    receipt_commands = receipts.add_subparsers(dest="receipts_command", required=True, metavar="ACTION", parser_class=_Parser)
+
+    def add_receipts(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = add(name, cmd_receipts, help_text, under=receipt_commands)
+        sub.add_argument("--database", metavar="URL", default=argparse.SUPPRESS, help="receipts database URL (overrides [receipts] url)")
+        return sub
+
+    export = add_receipts("export", "export receipts (JSON lines or CSV) on stdout")
+    export.add_argument("--since", metavar="DATE", help="only receipts on or after this ISO date (2026-01-31)")
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="jsonl (default) or csv")
+    show = add_receipts("show", "the receipts of one consent id (exit 1 if none)")
+    show.add_argument("consent_id", help="the consent id (the cookie's sub claim, /_consent/status consent_id)")
+    prune = add_receipts("prune", "delete receipts older than the retention period")
     prune.add_argument("--days", type=int, help="override [receipts] retention_days")
+
+    openapi = add("openapi", cmd_openapi, "print the OpenAPI 3.1 document of the consent API", config=False)
+    openapi.add_argument("--prefix", default="/_consent", help="the site's consent path (default /_consent)")
+    openapi.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    openapi.add_argument("--force", action="store_true", help="overwrite the --output file")
     return parser
+
+
+# -- logging --------------------------------------------------------------------------
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per log line: time, level, logger, message (and the traceback)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(args: argparse.Namespace) -> None:
+    """Levels: run/demo/doctor log INFO (start-up, reloads), other commands WARNING;
+    -v one step more, -vv DEBUG; CONSENTRY_LOG_LEVEL wins. Logs go to stderr."""
+    verbose = getattr(args, "verbose", 0) or 0
+    base = logging.INFO if args.command in ("run", "demo") else logging.WARNING
+    level = max(logging.DEBUG, base - 10 * verbose)
+    env_level = os.environ.get(LOG_LEVEL_ENV, "").strip().upper()
+    if env_level:
+        if env_level in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            level = getattr(logging, env_level)
+        else:
+            _err(f"{LOG_LEVEL_ENV}={env_level.lower()}: not a level; use debug, info, warning or error (using {logging.getLevelName(level).lower()})")
+    fmt = getattr(args, "log_format", None) or os.environ.get(LOG_FORMAT_ENV, "text").strip().lower()
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # The access log (one line per request, see proxy.server.accesslog) goes to stdout on
+    # its own, whatever the level of the other logs; `run --access-log off` turns it off.
+    access_handler = logging.StreamHandler(sys.stdout)
+    access_handler.setFormatter(logging.Formatter("%(message)s"))
+    access = logging.getLogger("consentry.access")
+    access.handlers[:] = [access_handler]
+    access.propagate = False
+    access.setLevel(logging.INFO)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    level = logging.WARNING - 10 * min(args.verbose, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if os.environ.get("CONSENTRY_LOG_LEVEL"):
-        logging.getLogger().setLevel(os.environ["CONSENTRY_LOG_LEVEL"].upper())
+    configure_logging(args)
     try:
         return int(args.handler(args) or 0)
+    except CliError as error:
+        _err(f"consentry {args.command}: {error}" if not str(error).startswith(args.command) else f"consentry {error}")
+        return error.code
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # `consentry rewrite page.html | head`: the reader left; that is not an error.
-        sys.stderr.close()
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")   # noqa: SIM115 - keeps the interpreter's final flush quiet
         return EXIT_OK
+    except Exception as error:   # noqa: BLE001 - the last line of defence: a bug, told in one line
+        log.debug("internal error", exc_info=True)
+        _err(f"consentry {args.command}: internal error ({type(error).__name__}: {error}). This is a bug: "
+             "rerun with -vv for the traceback and report it.")
+        return EXIT_SOFTWARE

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from proxy.catalogue import Catalogue, Vendor
-from proxy.html import KEEP, Action, Decision, Element
+from proxy.html import KEEP, Action, Decision, Element, FetchURL
 from proxy.html.rewriter import Rewriter
 
 if TYPE_CHECKING:
@@ -329,6 +329,7 @@ class Engine:
         refused_url: str | None = None
         seen: Classification | None = None
         seen_url: str | None = None
+        refused_fetches: list[FetchURL] = []
         for fetch in element.urls:
             found = self.classify_url(fetch.url, page_host)
             if found is None:
@@ -336,9 +337,12 @@ class Engine:
             if seen is None or found.unknown_third_party is False and seen.unknown_third_party:
                 seen, seen_url = found, fetch.url
             if not found.allowed_by(state):
-                refused, refused_url = found, fetch.url
-                break
-        if refused is None and element.text:
+                refused_fetches.append(fetch)
+                if refused is None:
+                    refused, refused_url = found, fetch.url
+        # A classic script with src runs the file, never its body: the body cannot load anything.
+        if refused is None and element.text and not (element.tag == "script" and "src" in element.attrs
+                                                    and element.attribute is None and not element.in_foreign):
             found = self.classify_script(element.text)
             if found is not None:
                 if seen is None or seen.unknown_third_party:
@@ -360,7 +364,13 @@ class Engine:
 
         if refused is not None:
             action = Action.STRIP if (mode or self.mode) == "strip" else Action.DEFER
-            return Decision(action, refused.category, refused.vendor), refused, refused_url
+            partial: frozenset[FetchURL] | None = None
+            if (refused_fetches and len(refused_fetches) < len(element.urls) and not author_categories
+                    and element.tag not in ("script", "style") and element.attribute is None):
+                # Only some URLs are refused (one srcset candidate, a poster, one ping):
+                # neutralise those and leave the first-party rest of the element working.
+                partial = frozenset(refused_fetches)
+            return Decision(action, refused.category, refused.vendor, refused=partial), refused, refused_url
         live = _nonce_attrs(element, nonce)
         if live:
             return Decision(Action.KEEP, extra_attrs=live), seen, seen_url

@@ -63,7 +63,7 @@ def test_unknown_consent_category_is_a_usage_error() -> None:
 
 def test_missing_file_is_a_clear_error() -> None:
     result = consentry("rewrite", "/nonexistent/page.html")
-    assert result.returncode == 2
+    assert result.returncode == 66   # EX_NOINPUT
     assert b"/nonexistent/page.html" in result.stderr and b"Traceback" not in result.stderr
 
 
@@ -117,4 +117,4 @@ def test_scan_sample_page_as_json() -> None:
 def test_scan_with_a_bad_consent_is_a_usage_error() -> None:
     result = consentry("scan", str(SAMPLE), "--consent", "analytic")
     assert result.returncode == 2
-    assert result.stderr.startswith(b"--consent:") and b"Traceback" not in result.stderr
+    assert result.stderr.startswith(b"consentry scan: --consent:") and b"Traceback" not in result.stderr

@@ -13,12 +13,18 @@ mitmproxy, jwt or pydantic.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from proxy.html.element import Decision
 from proxy.html.tags import Attr, TagEdit, quote_value
+from proxy.html.urls import srcset_candidates
 
 PREFIX = "data-consent-"
+# Marks an element that stays live with only some of its URLs neutralised (the runtime
+# must not cover it with a click-to-load placeholder). Ours, never restored.
+PARTIAL = PREFIX + "partial"
+# Attributes holding a list of URLs, of which single entries can be dropped.
+_SRCSET_LISTS = frozenset({"srcset", "imagesrcset", "data-srcset"})
 _INERT_TYPES = frozenset({"text/plain"})
 
 
@@ -113,6 +119,40 @@ class EditBuilder:
             self.make_inert()
         self.mark(decision)
 
+    def narrow(self, decision: Decision, decoded: dict[str, str], refused: dict[str, set[str]],
+               resolve: Callable[[str], str], *, strip: bool) -> None:
+        """Neutralise only the refused URLs (``refused``: attribute -> resolved URLs).
+
+        A srcset-like list or ``ping`` keeps its other entries live; the full original goes
+        to ``data-consent-<name>`` (defer) so that the runtime restores it on consent. Any
+        other attribute with a refused URL is moved (defer) or dropped (strip) whole.
+        """
+        for name, urls in refused.items():
+            value = decoded.get(name)
+            if value is None:
+                continue
+            if name in _SRCSET_LISTS:
+                entries = srcset_candidates(value)
+                kept = [text for url, text in entries if resolve(url) not in urls]
+                joined = ", ".join(kept)
+            elif name == "ping":
+                kept = [url for url in value.split() if resolve(url) not in urls]
+                joined = " ".join(kept)
+            else:
+                kept = []
+            if kept:
+                self.set_attribute(name, joined)
+                if not strip:
+                    self.set_attribute(PREFIX + name, value)
+            elif strip:
+                self.drop_all(name)
+            else:
+                self.move(name, PREFIX + name)
+        if not strip:
+            self.mark(decision)
+            if PARTIAL not in self.grouped:
+                self.append(PARTIAL, None)
+
     def strip_attributes(self, names: Iterable[str]) -> None:
         for name in names:
             self.drop_all(name)
@@ -127,6 +167,9 @@ class EditBuilder:
                 self.drop_all("type")
             self.drop_all(PREFIX + "type")
         for name in list(self.grouped):
+            if name == PARTIAL:
+                self.drop_all(name)
+                continue
             if not name.startswith(PREFIX) or name in (PREFIX + "vendor", PREFIX + "type"):
                 continue
             target = name[len(PREFIX):]

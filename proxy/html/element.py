@@ -51,6 +51,10 @@ class Decision:
     category: str | None = None   # written as data-consent="<category>"
     vendor: str | None = None     # written as data-consent-vendor="<vendor id>" when known
     extra_attrs: tuple[tuple[str, str], ...] = ()   # added when the element stays or becomes live (e.g. a CSP nonce)
+    # DEFER/STRIP of only these URLs (from ``Element.urls``): the rest of the element stays
+    # live. A srcset/imagesrcset/ping loses just the refused candidates; other attributes
+    # holding a refused URL are moved (or dropped) whole. None: the whole element.
+    refused: frozenset[FetchURL] | None = None
 
 
 KEEP = Decision(Action.KEEP)

@@ -641,7 +641,14 @@ class Scanner(TextModes, OverlongTags):
                                     truncated=truncated)
             decision = self._decide(element)
             action = self._last_action = decision.action
-            if action is Action.STRIP:
+            if (decision.refused is not None and action in (Action.DEFER, Action.STRIP) and not inspection.author_marked
+                    and name not in ("script", "style")):
+                refused: dict[str, set[str]] = {}
+                for fetch in decision.refused:
+                    refused.setdefault(fetch.attribute, set()).add(fetch.url)
+                base = self._base
+                edit().narrow(decision, decoded, refused, lambda url: resolve(url, base), strip=action is Action.STRIP)
+            elif action is Action.STRIP:
                 if inspection.author_marked or name in WHOLE_ELEMENT or (foreign and name in SVG_WHOLE):
                     return None, True
                 edit().strip_attributes(inspection.moved)

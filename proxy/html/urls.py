@@ -98,9 +98,13 @@ def usable_base(url: str) -> bool:
     return bool(parts.scheme) and (bool(parts.netloc) or parts.scheme in ("file", "data"))
 
 
-def srcset_urls(value: str) -> list[str]:
-    """The URL of every image candidate in a ``srcset`` (WHATWG candidate splitting)."""
-    urls: list[str] = []
+def srcset_candidates(value: str) -> list[tuple[str, str]]:
+    """``(url, candidate text)`` for every image candidate in a ``srcset`` (WHATWG splitting).
+
+    The candidate text is the URL with its descriptors, as written, so that a list
+    without some candidates can be written back (``", ".join`` of the texts kept).
+    """
+    found: list[tuple[str, str]] = []
     position, length = 0, len(value)
     while position < length:
         while position < length and (value[position] in _STRIP or value[position] == ","):
@@ -113,6 +117,7 @@ def srcset_urls(value: str) -> list[str]:
         url = value[start:position]
         if url.endswith(","):
             url = url.rstrip(",")
+            end = start + len(url)
         else:
             # Skip descriptors up to the next comma that is not inside parentheses.
             depth = 0
@@ -125,9 +130,15 @@ def srcset_urls(value: str) -> list[str]:
                 elif char == "," and not depth:
                     break
                 position += 1
+            end = position
         if url:
-            urls.append(url)
-    return urls
+            found.append((url, value[start:end].strip(_STRIP)))
+    return found
+
+
+def srcset_urls(value: str) -> list[str]:
+    """The URL of every image candidate in a ``srcset``."""
+    return [url for url, _ in srcset_candidates(value)]
 
 
 def refresh_url(content: str) -> str | None:

@@ -25,6 +25,7 @@ __all__ = [
     "check_network",
     "check_page_url",
     "check_receipts_url",
+    "redact_url",
     "check_rule_host",
     "check_script_signature",
     "check_theme_name",
@@ -72,6 +73,16 @@ def check_page_url(url: str) -> str:
     return url
 
 
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by ``***`` (for messages and logs)."""
+    scheme, sep, rest = url.partition("://")
+    authority, slash, tail = rest.partition("/")
+    userinfo, at, host = authority.rpartition("@")
+    if not sep or not at or ":" not in userinfo:
+        return url
+    return f"{scheme}{sep}{userinfo.split(':', 1)[0]}:***@{host}{slash}{tail}"
+
+
 def check_receipts_url(url: str) -> str:
     """``sqlite:///absolute/path.db``, ``sqlite:relative/path.db`` or ``postgresql://user@host/db``.
 
@@ -109,6 +120,17 @@ def split_address(address: str) -> tuple[str, int]:
 
 def check_address(address: str) -> str:
     split_address(address)
+    return address
+
+
+def check_admin_address(address: str) -> str:
+    """``HOST:PORT``, or ``off`` for no admin listener."""
+    if address == "off":
+        return address
+    try:
+        split_address(address)
+    except ValueError as error:
+        raise ValueError(f'{error}; or "off" for no admin listener') from None
     return address
 
 

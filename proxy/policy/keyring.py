@@ -1,11 +1,12 @@
-"""Resolve the key ring and the receipts salt: read every secret and key the config names.
+"""Resolve the key ring, the receipts URL and salt: read every secret and key the config names.
 
 Each ``[[consent.keys]]`` entry is validated on its own, so one bad key does not
 hide the problems of the others; its material is read from the named env var or
 file (relative to the config file) and checked (HS256 length, PEM type). An
 empty key ring means the zero-config key: ``CONSENTRY_SECRET``, or a random
-secret with a logged warning. Must not depend on jwt, aiohttp, mitmproxy or
-``proxy.html``.
+secret with a logged warning. ``check_shared_state`` refuses a configuration
+whose replicas would not agree (a shared receipts store with a per-process random
+key or salt). Must not depend on jwt, aiohttp, mitmproxy or ``proxy.html``.
 """
 
 from __future__ import annotations
@@ -20,11 +21,21 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from proxy.policy import keymaterial
+from proxy.policy.fields import check_receipts_url, redact_url
 from proxy.policy.messages import Findings
 from proxy.policy.model import KeySpec, ReceiptsSettings
 from proxy.policy.tomlpaths import KeyPath
 
-__all__ = ["RANDOM_SECRET_WARNING", "SECRET_ENV", "quiet_random_secret", "resolve_keys", "resolve_salt", "zero_config_key"]
+__all__ = [
+    "RANDOM_SECRET_WARNING",
+    "SECRET_ENV",
+    "check_shared_state",
+    "quiet_random_secret",
+    "resolve_keys",
+    "resolve_receipts",
+    "resolve_salt",
+    "zero_config_key",
+]
 
 log = logging.getLogger(__name__)
 
@@ -149,3 +160,57 @@ def resolve_salt(receipts: ReceiptsSettings, base_dir: Path | None, findings: Fi
         findings.add(("receipts", "ip_salt_env" if receipts.ip_salt_env else "ip_salt_file"), str(error))
         return
     receipts._ip_salt = salt.encode("utf-8")
+
+
+def resolve_receipts(receipts: ReceiptsSettings, base_dir: Path | None, findings: Findings) -> ReceiptsSettings:
+    """The ``[receipts]`` table with ``url`` read from ``url_env`` / ``url_file`` and the salt loaded.
+
+    A URL read from a secret is checked like an inline one, but the messages show it
+    without its password.
+    """
+    source = "url_env" if receipts.url_env else "url_file" if receipts.url_file else None
+    if source is not None:
+        url = ""
+        try:
+            if receipts.url_env:
+                url = keymaterial.read_env(receipts.url_env)
+                subject = f"environment variable {receipts.url_env}"
+            else:
+                url = keymaterial.read_file(receipts.url_file or "", base_dir, strip=True)
+                subject = f'file "{receipts.url_file}"'
+            url = url.strip()
+            check_receipts_url(url)
+        except keymaterial.MaterialError as error:
+            findings.add(("receipts", source), str(error))
+        except ValueError as error:
+            shown = str(error).replace(url, redact_url(url)) if url else str(error)
+            findings.add(("receipts", source), f"{subject} holds no usable receipts URL: {shown}")
+        else:
+            salt = receipts.ip_salt
+            receipts = receipts.model_copy(update={"url": url})
+            receipts._ip_salt = salt
+    resolve_salt(receipts, base_dir, findings)
+    return receipts
+
+
+def check_shared_state(keys: list[KeySpec], receipts: ReceiptsSettings, findings: Findings) -> None:
+    """Replicas are declared by a shared (PostgreSQL) receipts store: they must then share
+    the signing keys and the IP-hash salt, or a cookie issued by one replica is refused by
+    the next and one visitor's IP hashes differently on each."""
+    if not receipts.shared:
+        return
+    where = "url_env" if receipts.url_env else "url_file" if receipts.url_file else "url"
+    if any(key.ephemeral for key in keys):
+        findings.add(
+            ("consent", "keys"),
+            f"the receipts store is PostgreSQL (receipts.{where}), which replicas share, but no signing key is "
+            f"configured and {SECRET_ENV} is not set: each process would sign with its own random secret and "
+            f"refuse the others' cookies; set {SECRET_ENV} or add [[consent.keys]] with secret_env/secret_file",
+        )
+    if receipts.ip_salt is None and not (receipts.ip_salt_env or receipts.ip_salt_file):
+        findings.add(
+            ("receipts", where),
+            "a PostgreSQL store is shared by replicas, so the IP-hash salt must be shared too; set "
+            "receipts.ip_salt_env or receipts.ip_salt_file (e.g. 32 random bytes: `openssl rand -hex 32`), "
+            "otherwise each process hashes visitor IPs with its own random salt",
+        )

@@ -25,8 +25,9 @@ from proxy.policy.keyring import (
     RANDOM_SECRET_WARNING,
     SECRET_ENV,
     quiet_random_secret,
+    check_shared_state,
     resolve_keys,
-    resolve_salt,
+    resolve_receipts,
     zero_config_key,
 )
 from proxy.policy.messages import Findings, describe_value
@@ -119,7 +120,9 @@ def build_config(
         consent = consent.model_copy(update={"keys": keys})
     receipts = _validate(ReceiptsSettings, data.get("receipts", {}), ("receipts",), findings)
     if receipts is not None:
-        resolve_salt(receipts, base_dir, findings)
+        receipts = resolve_receipts(receipts, base_dir, findings)
+        if keys is not None:
+            check_shared_state(keys, receipts, findings)
     defaults_dropped: set[str] = set()
     defaults = _validate(SiteDefaults, data.get("defaults", {}), ("defaults",), findings, defaults_dropped)
 

@@ -31,6 +31,7 @@ from proxy.policy.site_model import (
 from proxy.policy.valuetypes import (
     MAX_LIFETIME_DAYS,
     Address,
+    AdminAddress,
     CookieName,
     LifetimeDays,
     Network,
@@ -76,21 +77,25 @@ class ProxySettings(StrictModel):
     # 0.0.0.0 so that a container's published port works without flags.
     listen: Address = "0.0.0.0:8080"
     # /metrics and /healthz stay on loopback unless someone decides otherwise.
-    admin_listen: Address = "127.0.0.1:9090"
+    # "off": no admin listener (no /healthz, /readyz, /metrics).
+    admin_listen: AdminAddress = "127.0.0.1:9090"
     workers: Annotated[int, Field(ge=1, le=64)] = 1
     timeouts: Timeouts = Timeouts()
     limits: Limits = Limits()
     trusted_proxies: list[Network] = []
     drain_timeout: Annotated[float, Field(ge=0)] = 30.0
-    access_log: Literal["text", "json"] = "text"
+    # One line per request: "common" (Common Log Format without client address or query),
+    # "json", or "off". "text" is the older name of "common".
+    access_log: Literal["common", "json", "off", "text"] = "common"
 
     @property
     def listen_address(self) -> tuple[str, int]:
         return f.split_address(self.listen)
 
     @property
-    def admin_address(self) -> tuple[str, int]:
-        return f.split_address(self.admin_listen)
+    def admin_address(self) -> tuple[str, int] | None:
+        """None when ``admin_listen = "off"``."""
+        return None if self.admin_listen == "off" else f.split_address(self.admin_listen)
 
 
 # -- [consent] --------------------------------------------------------------------
@@ -163,13 +168,24 @@ def default_receipts_url() -> str:
 
 
 class ReceiptsSettings(StrictModel):
-    """``[receipts]``: where proof of consent is kept, and the salt that hashes visitor IPs."""
+    """``[receipts]``: where proof of consent is kept, and the salt that hashes visitor IPs.
 
-    url: Annotated[str, AfterValidator(f.check_receipts_url)] = Field(default_factory=default_receipts_url)
+    The URL may be written inline (``url``), or read from an environment variable
+    (``url_env``) or a file (``url_file``) like the keys and the salt, so a PostgreSQL
+    password lives in a secret store and never in the policy file. After loading,
+    ``url`` holds the URL in force whichever way it was given.
+    """
+
+    url: Annotated[str, AfterValidator(f.check_receipts_url)] = Field(default_factory=default_receipts_url, repr=False)
+    url_env: NonEmpty | None = None
+    url_file: NonEmpty | None = None
     ip_salt_env: NonEmpty | None = None
     ip_salt_file: NonEmpty | None = None
     # Proof of consent must outlive the consent itself (claims can come later): 3 years.
     retention_days: Annotated[int, Field(ge=1)] = 1095
+    # How long one decision may wait for its receipt to be committed, retries of a lost
+    # database connection included; after that the visitor gets a 503 and no cookie.
+    write_timeout: Annotated[float, Field(gt=0, le=60)] = 5.0
     # Set by the loader: the salt read from ip_salt_env / ip_salt_file.
     _ip_salt: bytes | None = PrivateAttr(default=None)
 
@@ -178,10 +194,19 @@ class ReceiptsSettings(StrictModel):
         """The salt for hashing visitor IPs, or None when none is configured."""
         return self._ip_salt
 
+    @property
+    def shared(self) -> bool:
+        """True for a store several processes or hosts share (PostgreSQL): the mark of a
+        deployment with replicas, which must then share their keys and salt too."""
+        return self.url.startswith(("postgresql://", "postgres://"))
+
     @model_validator(mode="after")
-    def _one_salt(self) -> Self:
+    def _one_source(self) -> Self:
         if self.ip_salt_env and self.ip_salt_file:
             raise ValueError("give ip_salt_env or ip_salt_file, not both")
+        given = [name for name in ("url", "url_env", "url_file") if name in self.model_fields_set and getattr(self, name)]
+        if len(given) > 1:
+            raise ValueError(f"give one of url, url_env or url_file, not {' and '.join(given)}")
         return self
 
 

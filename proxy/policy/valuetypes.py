@@ -17,6 +17,7 @@ from proxy.policy import fields as f
 __all__ = [
     "MAX_LIFETIME_DAYS",
     "Address",
+    "AdminAddress",
     "ConsentPath",
     "CookieName",
     "Language",
@@ -60,6 +61,7 @@ def _version_text(value: object) -> object:
 Seconds = Annotated[float, Field(gt=0)]
 Upstream = Annotated[str, AfterValidator(f.check_upstream)]
 Address = Annotated[str, AfterValidator(f.check_address)]
+AdminAddress = Annotated[str, AfterValidator(f.check_admin_address)]
 Network = Annotated[str, AfterValidator(f.check_network)]
 CookieName = Annotated[str, AfterValidator(f.check_cookie_name)]
 Language = Annotated[str, AfterValidator(f.check_language)]

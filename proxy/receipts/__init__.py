@@ -7,17 +7,31 @@ refuse to issue a cookie it cannot prove. Must never depend on aiohttp, mitmprox
 pydantic or the consent/policy packages.
 """
 
-from proxy.receipts.base import ReceiptStore
+from proxy.receipts.base import BannerTexts, DecisionCount, ImpressionCount, ImpressionKey, ReceiptStore
 from proxy.receipts.export import export_lines, receipts_from_lines
-from proxy.receipts.model import RECEIPT_ACTIONS, Receipt, ReceiptStoreError, hash_ip, vendor_list_digest
+from proxy.receipts.model import (
+    RECEIPT_ACTIONS,
+    Receipt,
+    ReceiptStoreError,
+    banner_texts_canonical,
+    banner_texts_digest,
+    hash_ip,
+    vendor_list_digest,
+)
 from proxy.receipts.retention import prune_once, run_retention
 from proxy.receipts.store import open_store
 
 __all__ = [
     "RECEIPT_ACTIONS",
+    "BannerTexts",
+    "DecisionCount",
+    "ImpressionCount",
+    "ImpressionKey",
     "Receipt",
     "ReceiptStore",
     "ReceiptStoreError",
+    "banner_texts_canonical",
+    "banner_texts_digest",
     "export_lines",
     "hash_ip",
     "open_store",

@@ -64,6 +64,8 @@ def receipts_from_lines(lines: Iterable[str], format: str = "jsonl") -> Iterator
                     "ip_hash": row["ip_hash"] or None,
                     "user_agent": row["user_agent"] or None,
                     "gpc": row["gpc"] == "true",
+                    "banner_variant": row.get("banner_variant") or None,
+                    "banner_texts_digest": row.get("banner_texts_digest") or None,
                 }
             )
     else:

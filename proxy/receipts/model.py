@@ -19,7 +19,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-__all__ = ["RECEIPT_ACTIONS", "Receipt", "ReceiptStoreError", "hash_ip", "vendor_list_digest"]
+__all__ = [
+    "RECEIPT_ACTIONS",
+    "Receipt",
+    "ReceiptStoreError",
+    "banner_texts_canonical",
+    "banner_texts_digest",
+    "hash_ip",
+    "vendor_list_digest",
+]
 
 RECEIPT_ACTIONS: Final[tuple[str, ...]] = ("accept_all", "reject_all", "save", "withdraw")
 # Enough to tell visitors apart in an audit, too short to be a lookup table of the IPv4 space.
@@ -55,6 +63,10 @@ class Receipt:
     ip_hash: str | None = None
     user_agent: str | None = None
     gpc: bool = False
+    # Which banner experiment variant the visitor saw (a config id), or None.
+    banner_variant: str | None = None
+    # "sha256:<hex>" of the exact banner texts shown (see banner_texts_digest); None if unknown.
+    banner_texts_digest: str | None = None
     # Set by the store on the way out (its row id); not part of the decision itself.
     receipt_id: int | None = field(default=None, compare=False)
 
@@ -71,6 +83,8 @@ class Receipt:
         if self.user_agent is not None:
             self.user_agent = self.user_agent[:MAX_USER_AGENT_CHARS]
         self.gpc = bool(self.gpc)
+        self.banner_variant = self.banner_variant or None
+        self.banner_texts_digest = self.banner_texts_digest or None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (ISO 8601 datetimes); the export format."""
@@ -87,6 +101,8 @@ class Receipt:
             "ip_hash": self.ip_hash,
             "user_agent": self.user_agent,
             "gpc": self.gpc,
+            "banner_variant": self.banner_variant,
+            "banner_texts_digest": self.banner_texts_digest,
         }
 
     @classmethod
@@ -106,6 +122,8 @@ class Receipt:
             ip_hash=data.get("ip_hash"),
             user_agent=data.get("user_agent"),
             gpc=bool(data.get("gpc", False)),
+            banner_variant=data.get("banner_variant") or None,
+            banner_texts_digest=data.get("banner_texts_digest") or None,
         )
 
 
@@ -124,3 +142,22 @@ def vendor_list_digest(vendors: Iterable[tuple[str, str]] | Mapping[str, str]) -
     pairs = sorted(vendors.items() if isinstance(vendors, Mapping) else vendors)
     data = json.dumps(pairs, separators=(",", ":"), ensure_ascii=True).encode("ascii")
     return "sha256:" + hashlib.sha256(data).hexdigest()[:32]
+
+
+def banner_texts_canonical(lang: str, texts: Mapping[str, str]) -> str:
+    """The one serialisation of the banner texts a visitor was shown, which the digest hashes.
+
+    A JSON object ``{"lang": <lang>, "texts": {<key>: <text>, ...}}`` with keys sorted
+    (code point order), no whitespace between tokens (``","`` and ``":"``), non-ASCII
+    characters written as themselves (not ``\\u`` escapes), encoded as UTF-8. ``texts``
+    are every text key the banner received, after the site's and the variant's
+    overrides. Anyone can recompute a digest from the texts `consentry receipts texts`
+    prints: ``sha256(canonical.encode("utf-8"))``.
+    """
+    body = {"lang": str(lang), "texts": {str(k): str(v) for k, v in texts.items()}}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def banner_texts_digest(canonical: str) -> str:
+    """``"sha256:" + hex`` of the canonical texts (full 64 hex digits)."""
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()

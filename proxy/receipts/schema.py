@@ -56,6 +56,8 @@ RECEIPT_COLUMNS: Final[tuple[str, ...]] = (
     "ip_hash",
     "user_agent",
     "gpc",
+    "banner_variant",
+    "banner_texts_digest",
 )
 
 _ACTIONS_CHECK = "action IN ('accept_all', 'reject_all', 'save', 'withdraw')"
@@ -101,6 +103,48 @@ CREATE TABLE receipts (
 );
 CREATE INDEX receipts_consent_id ON receipts (consent_id);
 CREATE INDEX receipts_created_at ON receipts (created_at);
+""",
+    ),
+    Migration(
+        version=2,
+        description="banner variants: receipt columns, the texts behind each digest, impressions per day",
+        sqlite="""
+ALTER TABLE receipts ADD COLUMN banner_variant TEXT;
+ALTER TABLE receipts ADD COLUMN banner_texts_digest TEXT;
+CREATE TABLE banner_texts (
+    digest TEXT PRIMARY KEY,
+    site_id TEXT NOT NULL,
+    lang TEXT NOT NULL,
+    canonical TEXT NOT NULL,
+    first_seen TEXT NOT NULL
+);
+CREATE TABLE banner_impressions (
+    site_id TEXT NOT NULL,
+    day TEXT NOT NULL,
+    variant TEXT NOT NULL,
+    impressions INTEGER NOT NULL CHECK (impressions >= 0),
+    PRIMARY KEY (site_id, day, variant)
+);
+CREATE INDEX receipts_site_created ON receipts (site_id, created_at);
+""",
+        postgres="""
+ALTER TABLE receipts ADD COLUMN banner_variant TEXT;
+ALTER TABLE receipts ADD COLUMN banner_texts_digest TEXT;
+CREATE TABLE banner_texts (
+    digest TEXT PRIMARY KEY,
+    site_id TEXT NOT NULL,
+    lang TEXT NOT NULL,
+    canonical TEXT NOT NULL,
+    first_seen TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE banner_impressions (
+    site_id TEXT NOT NULL,
+    day DATE NOT NULL,
+    variant TEXT NOT NULL,
+    impressions BIGINT NOT NULL CHECK (impressions >= 0),
+    PRIMARY KEY (site_id, day, variant)
+);
+CREATE INDEX receipts_site_created ON receipts (site_id, created_at);
 """,
     ),
 )

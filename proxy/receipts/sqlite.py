@@ -16,11 +16,20 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final, TypeVar
 
-from proxy.receipts.base import EXPORT_PAGE_SIZE, StoreBase, prune_cutoff
+from proxy.receipts.base import (
+    EXPORT_PAGE_SIZE,
+    BannerTexts,
+    DecisionCount,
+    ImpressionCount,
+    ImpressionKey,
+    StoreBase,
+    day_bounds,
+    prune_cutoff,
+)
 from proxy.receipts.model import Receipt, ReceiptStoreError
 from proxy.receipts.schema import MIGRATIONS, MIGRATIONS_TABLE_SQLITE, RECEIPT_COLUMNS, row_values
 
@@ -37,6 +46,21 @@ _INSERT: Final = (
     f"INSERT INTO receipts ({', '.join(RECEIPT_COLUMNS)}) VALUES ({', '.join('?' for _ in RECEIPT_COLUMNS)})"
 )
 _SELECT: Final = f"SELECT id, {', '.join(RECEIPT_COLUMNS)} FROM receipts"
+_ADD_IMPRESSIONS: Final = (
+    "INSERT INTO banner_impressions (site_id, day, variant, impressions) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (site_id, day, variant) DO UPDATE SET impressions = impressions + excluded.impressions"
+)
+
+
+def _range_clause(column: str, site_id: str | None, start: str | None, end: str | None) -> tuple[str, tuple[Any, ...]]:
+    """`` WHERE site_id = ? AND column >= ? AND column < ?`` with only the parts given."""
+    parts: list[str] = []
+    args: list[Any] = []
+    for clause, value in (("site_id = ?", site_id), (f"{column} >= ?", start), (f"{column} < ?", end)):
+        if value is not None:
+            parts.append(clause)
+            args.append(value)
+    return (" WHERE " + " AND ".join(parts) if parts else ""), tuple(args)
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -68,7 +92,8 @@ def _row_values(receipt: Receipt) -> tuple[Any, ...]:
 
 
 def _receipt(row: sqlite3.Row | tuple[Any, ...]) -> Receipt:
-    (row_id, consent_id, site_id, pv, digest, granted, refused, action, created, expires, ip_hash, ua, gpc) = row
+    (row_id, consent_id, site_id, pv, digest, granted, refused, action, created, expires, ip_hash, ua, gpc,
+     variant, texts_digest) = row
     return Receipt(
         consent_id=consent_id,
         site_id=site_id,
@@ -82,6 +107,8 @@ def _receipt(row: sqlite3.Row | tuple[Any, ...]) -> Receipt:
         ip_hash=ip_hash,
         user_agent=ua,
         gpc=bool(gpc),
+        banner_variant=variant,
+        banner_texts_digest=texts_digest,
         receipt_id=row_id,
     )
 
@@ -95,7 +122,7 @@ class SQLiteReceiptStore(StoreBase):
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="receipts-sqlite")
         self._connection: sqlite3.Connection | None = None
         self._closed = False
-        self._pending: list[tuple[Receipt, asyncio.Future[None]]] = []
+        self._pending: list[tuple[Receipt, asyncio.Future[int]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self.journal_mode: str | None = None
 
@@ -153,20 +180,21 @@ class SQLiteReceiptStore(StoreBase):
             raise ReceiptStoreError("the receipt store is closed")
         return self._connection
 
-    def _db_write_batch(self, receipts: list[Receipt]) -> list[Exception | None]:
+    def _db_write_batch(self, receipts: list[Receipt]) -> list[int | Exception]:
+        """Each receipt's row id, or the error that kept it out; one transaction for all."""
         connection = self._db()
-        errors: list[Exception | None] = []
+        results: list[int | Exception] = []
         try:
             connection.execute("BEGIN IMMEDIATE")
             for receipt in receipts:
                 connection.execute("SAVEPOINT one_receipt")
                 try:
-                    connection.execute(_INSERT, _row_values(receipt))
+                    cursor = connection.execute(_INSERT, _row_values(receipt))
                 except sqlite3.Error as exc:
                     connection.execute("ROLLBACK TO one_receipt")
-                    errors.append(exc)
+                    results.append(exc)
                 else:
-                    errors.append(None)
+                    results.append(int(cursor.lastrowid or 0))
                 connection.execute("RELEASE one_receipt")
             connection.execute("COMMIT")
         except Exception as exc:  # the whole transaction is lost: every receipt in it fails
@@ -176,7 +204,7 @@ class SQLiteReceiptStore(StoreBase):
                 except sqlite3.Error:
                     logger.exception("receipts: rollback failed after %s", exc)
             return [exc] * len(receipts)
-        return errors
+        return results
 
     def _db_page(self, since: str | None, after_id: int) -> list[Receipt]:
         if since is None:
@@ -199,6 +227,52 @@ class SQLiteReceiptStore(StoreBase):
             "DELETE FROM receipts WHERE created_at < ? AND (expires_at IS NULL OR expires_at < ?)", (cutoff, now)
         )
         return cursor.rowcount
+
+    def _db_add_impressions(self, rows: list[tuple[str, str, str, int]]) -> None:
+        connection = self._db()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            connection.executemany(_ADD_IMPRESSIONS, rows)
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+
+    def _db_impressions(self, site_id: str | None, start: str | None, end: str | None) -> list[ImpressionCount]:
+        where, args = _range_clause("day", site_id, start, end)
+        rows = self._db().execute(
+            f"SELECT site_id, day, variant, impressions FROM banner_impressions{where} ORDER BY day, variant", args
+        )
+        return [
+            ImpressionCount(site, dt.date.fromisoformat(day), variant or None, int(count))
+            for site, day, variant, count in rows.fetchall()
+        ]
+
+    def _db_decisions(self, site_id: str, start: str | None, end: str | None) -> list[DecisionCount]:
+        where, args = _range_clause("created_at", site_id, start, end)
+        rows = self._db().execute(
+            "SELECT substr(created_at, 1, 10), banner_variant, action, granted, count(*) FROM receipts"
+            f"{where} GROUP BY 1, 2, 3, 4 ORDER BY 1", args,
+        )
+        return [
+            DecisionCount(dt.date.fromisoformat(day), variant or None, action, tuple(json.loads(granted)), int(count))
+            for day, variant, action, granted, count in rows.fetchall()
+        ]
+
+    def _db_keep_texts(self, digest: str, site_id: str, lang: str, canonical: str) -> None:
+        self._db().execute(
+            "INSERT INTO banner_texts (digest, site_id, lang, canonical, first_seen) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (digest) DO NOTHING",
+            (digest, site_id, lang, canonical, _iso(dt.datetime.now(dt.UTC))),
+        )
+
+    def _db_texts(self, digest: str) -> BannerTexts | None:
+        row = self._db().execute(
+            "SELECT digest, site_id, lang, canonical, first_seen FROM banner_texts WHERE digest = ?", (digest,)
+        ).fetchone()
+        if row is None:
+            return None
+        return BannerTexts(row[0], row[1], row[2], row[3], dt.datetime.fromisoformat(row[4]))
 
     def _db_check_writable(self) -> None:
         connection = self._db()
@@ -226,28 +300,28 @@ class SQLiteReceiptStore(StoreBase):
         except (sqlite3.Error, OSError, RuntimeError, ValueError) as exc:
             raise ReceiptStoreError(f"{self.url}: {exc}") from exc
 
-    async def record(self, receipt: Receipt) -> None:
-        """Store one receipt; returns after it is committed, raises ReceiptStoreError."""
+    async def record(self, receipt: Receipt) -> int:
+        """Store one receipt; returns its row id once committed, raises ReceiptStoreError."""
         if self._closed:
             raise ReceiptStoreError("the receipt store is closed")
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._pending.append((receipt, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.get_running_loop().create_task(self._flush())
-        await future
+        return await future
 
     async def _flush(self) -> None:
         while self._pending:
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             try:
-                errors: list[Exception | None] = await self._call(self._db_write_batch, [r for r, _ in batch])
+                results: list[int | Exception] = await self._call(self._db_write_batch, [r for r, _ in batch])
             except Exception as exc:
-                errors = [exc] * len(batch)
-            for (receipt, future), error in zip(batch, errors, strict=True):
+                results = [exc] * len(batch)
+            for (receipt, future), error in zip(batch, results, strict=True):
                 if future.done():  # the caller gave up (cancelled); the row may still be stored
                     continue
-                if error is None:
-                    future.set_result(None)
+                if isinstance(error, int):
+                    future.set_result(error)
                 else:
                     message = f"could not record receipt for consent {receipt.consent_id}: {error}"
                     logger.error("receipts: %s", message)
@@ -267,6 +341,35 @@ class SQLiteReceiptStore(StoreBase):
     async def check_writable(self) -> None:
         """Raise ReceiptStoreError unless a receipt could be written right now (for /readyz)."""
         await self._call(self._db_check_writable)
+
+    async def add_impressions(self, counts: Mapping[ImpressionKey, int]) -> None:
+        """Add the counts to the stored per-day totals, in one transaction (all or nothing)."""
+        rows = [(site, day.isoformat(), variant or "", int(n)) for (site, day, variant), n in counts.items() if n]
+        if rows:
+            await self._call(self._db_add_impressions, rows)
+
+    async def impression_counts(
+        self, site_id: str | None, since: dt.date | None = None, until: dt.date | None = None
+    ) -> list[ImpressionCount]:
+        """Stored impressions per day and variant (all sites when site_id is None); days inclusive."""
+        return await self._call(
+            self._db_impressions, site_id, since.isoformat() if since else None,
+            (until + dt.timedelta(days=1)).isoformat() if until else None,
+        )
+
+    async def decision_counts(
+        self, site_id: str, since: dt.date | None = None, until: dt.date | None = None
+    ) -> list[DecisionCount]:
+        """Receipts of a site counted per UTC day, variant, action and granted set; days inclusive."""
+        start, end = day_bounds(since, until)
+        return await self._call(self._db_decisions, site_id, _iso(start), _iso(end))
+
+    async def keep_banner_texts(self, digest: str, site_id: str, lang: str, canonical: str) -> None:
+        """Keep the texts behind a digest (the first copy wins: same digest, same texts)."""
+        await self._call(self._db_keep_texts, digest, site_id, lang, canonical)
+
+    async def banner_texts(self, digest: str) -> BannerTexts | None:
+        return await self._call(self._db_texts, digest)
 
     async def close(self) -> None:
         if self._closed:

@@ -57,14 +57,20 @@ def _ensure_directory(url: str, path: str) -> None:
     logger.info("receipts: created directory %s", directory)
 
 
-async def open_store(url: str, *, ip_salt: bytes | None = None) -> ReceiptStore:
-    """Open (and migrate) the receipt store `url` names; raises ReceiptStoreError."""
+async def open_store(url: str, *, ip_salt: bytes | None = None, write_timeout: float | None = None) -> ReceiptStore:
+    """Open (and migrate) the receipt store `url` names; raises ReceiptStoreError.
+
+    `write_timeout` bounds one `record`, retries of a lost PostgreSQL connection
+    included (SQLite waits out a locked database on its own busy timeout).
+    """
     if url.startswith("sqlite:"):
         path = sqlite_path(url)
         _ensure_directory(url, path)
         return await SQLiteReceiptStore.open(url, path, ip_salt=ip_salt)
     if url.startswith(("postgresql://", "postgres://")):
-        return await PostgresReceiptStore.open(url, ip_salt=ip_salt)
+        if write_timeout is None:
+            return await PostgresReceiptStore.open(url, ip_salt=ip_salt)
+        return await PostgresReceiptStore.open(url, ip_salt=ip_salt, write_timeout=write_timeout)
     raise ReceiptStoreError(
         f"{url!r} is not a receipts URL; use sqlite:///var/lib/consentry/receipts.db or postgresql://user@host:5432/db"
     )

@@ -1,9 +1,12 @@
 """An access log without personal data: no client address, no query string, no user agent.
 
-Each line names the method, the path (query strings often carry e-mail addresses and
-tokens, so they are left out), the status, the response size and the time taken;
-``json=True`` writes one JSON object per line for log shippers. Goes to the
-``consentry.access`` logger, so deployments route it like any other log.
+``common`` (the default) is the Common Log Format with the virtual host in the first
+field where CLF puts the client address, and the time taken appended:
+``shop.example - - [07/Dec/2026:09:00:00 +0000] "GET /cart HTTP/1.1" 200 5120 3.1ms``.
+Query strings often carry e-mail addresses and tokens, so they are left out. ``json``
+writes one JSON object per line for log shippers (method, host, path, protocol,
+status, bytes, ms, time). Goes to the ``consentry.access`` logger, so deployments
+route it like any other log (``consentry run`` sends it to stdout).
 Imports aiohttp (this package is the one place that may); must not import mitmproxy.
 """
 
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time as _time
 
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
@@ -22,10 +26,14 @@ class PrivacyAccessLogger(AbstractAccessLogger):
     json_lines = False
 
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
+        now = _time.time()
+        version = request.version
         fields = {
+            "time": _time.strftime("%Y-%m-%dT%H:%M:%SZ", _time.gmtime(now)),
             "method": request.method,
             "host": request.host,
             "path": request.path,
+            "protocol": f"HTTP/{version.major}.{version.minor}",
             "status": response.status,
             "bytes": response.body_length,
             "ms": round(time * 1000, 1),
@@ -33,7 +41,13 @@ class PrivacyAccessLogger(AbstractAccessLogger):
         if self.json_lines:
             self.logger.info(json.dumps(fields, separators=(",", ":")))
         else:
-            self.logger.info('%(method)s %(host)s%(path)s %(status)s %(bytes)s %(ms)sms', fields)
+            # CLF fields, quoted as CLF quotes them; a host never contains spaces or quotes.
+            stamp = _time.strftime("%d/%b/%Y:%H:%M:%S +0000", _time.gmtime(now))
+            path = fields["path"].replace('"', "%22")
+            self.logger.info(
+                '%s - - [%s] "%s %s %s" %s %s %sms', fields["host"] or "-", stamp, fields["method"], path,
+                fields["protocol"], fields["status"], fields["bytes"], fields["ms"],
+            )
 
     @property
     def enabled(self) -> bool:

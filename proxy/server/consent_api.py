@@ -4,8 +4,10 @@
 the banner's form (answered 303 to a same-origin ``return_to``) or from JSON (answered
 with the new state), ``GET /status`` the current state, ``GET /<asset>`` consent.js,
 consent.css and the rest of ``proxy.web``'s assets. A decision is stored as a receipt
-*before* its cookie is issued: if the store fails the visitor gets a 503 and no cookie
-(no consent without proof). Cross-site posts are refused, so no other site can consent
+*before* its cookie is issued: if the store fails (after retrying a lost PostgreSQL
+connection for ``[receipts] write_timeout`` seconds) the visitor gets a 503 and no cookie
+(no consent without proof). A successful answer carries the committed receipt's id
+(``receipt_id`` in the JSON, the ``Consentry-Receipt-Id`` header on both forms). Cross-site posts are refused, so no other site can consent
 on the visitor's behalf. The decision logic itself lives in ``proxy.consent``.
 Imports aiohttp (this package is the one place that may); must not import mitmproxy.
 """
@@ -17,6 +19,7 @@ import datetime as dt
 import json
 import logging
 import weakref
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -31,6 +34,7 @@ from proxy.consent import (
     issue_token,
     status_json,
 )
+from proxy.api import routes
 from proxy.server import errors
 from proxy.server import headers as h
 from proxy.server.consent_state import consent_state, remember_state
@@ -43,25 +47,56 @@ _NO_STORE = {"Cache-Control": "no-store", "Vary": "Cookie"}
 # The consent pages must not be framed by another site (clickjacking a "yes").
 _NO_FRAMING = {"X-Frame-Options": "SAMEORIGIN", "Content-Security-Policy": "frame-ancestors 'self'"}
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# The committed receipt's id, on every successful decision (the form's 303 has no body).
+RECEIPT_HEADER = "Consentry-Receipt-Id"
 
 
 async def handle_consent(request: web.Request, runtime: SiteRuntime) -> web.StreamResponse:
+    """Dispatch through ``proxy.api.ROUTES``: only routes the table documents are served."""
     sub = request.path[len(runtime.consent_path):]
-    if sub == "":
+    found = routes.match(sub)
+    if found is None:
+        return errors.error_response(request, 404)
+    route, params = found
+    if route.path == "":
         # /_consent -> /_consent/ so relative links in the page resolve under the prefix.
-        raise web.HTTPPermanentRedirect(runtime.consent_path + "/" + (f"?{request.query_string}" if request.query_string else ""))
-    if sub == "/":
-        if request.method in ("GET", "HEAD"):
-            return preferences(request, runtime)
-        if request.method == "POST":
-            return await decide(request, runtime)
-        return _not_allowed(request, ("GET", "HEAD", "POST"))
-    if request.method not in ("GET", "HEAD"):
-        return _not_allowed(request, ("GET", "HEAD"))
-    if sub == "/status":
-        state = consent_state(request, runtime)
-        return web.json_response(status_json(state, site=runtime.site), headers=_NO_STORE)
-    return serve_asset(request, sub.lstrip("/"))
+        return await redirect_to_slash(request, runtime)
+    operation = route.operation(request.method)
+    if operation is None:
+        return _not_allowed(request, route.methods)
+    return await HANDLERS[operation.handler](request, runtime, **params)
+
+
+async def redirect_to_slash(request: web.Request, runtime: SiteRuntime) -> web.StreamResponse:
+    query = f"?{request.query_string}" if request.query_string else ""
+    return web.Response(status=308, headers={"Location": runtime.consent_path + "/" + query})
+
+
+async def status(request: web.Request, runtime: SiteRuntime) -> web.StreamResponse:
+    state = consent_state(request, runtime)
+    return web.json_response(status_json(state, site=runtime.site), headers=_NO_STORE)
+
+
+async def openapi(request: web.Request, runtime: SiteRuntime) -> web.StreamResponse:
+    from proxy.api import openapi_document
+
+    return web.json_response(openapi_document(runtime.consent_path), headers={"Cache-Control": "public, max-age=3600"})
+
+
+async def csp_report(request: web.Request, runtime: SiteRuntime) -> web.StreamResponse:
+    from proxy.server import csp_routes
+
+    if csp_routes.CSP_VIOLATIONS not in request.app:   # an app built without the CSP middleware
+        return errors.error_response(request, 404)
+    return await csp_routes.receive(request, runtime.site_id)
+
+
+async def _asset(request: web.Request, runtime: SiteRuntime, asset: str) -> web.StreamResponse:
+    return serve_asset(request, asset)
+
+
+async def _preferences(request: web.Request, runtime: SiteRuntime) -> web.StreamResponse:
+    return preferences(request, runtime)
 
 
 def _not_allowed(request: web.Request, allowed: tuple[str, ...]) -> web.Response:
@@ -214,7 +249,7 @@ async def decide(request: web.Request, runtime: SiteRuntime) -> web.StreamRespon
             gpc=previous.gpc,
         )
         # Shielded: a visitor who hangs up mid-write must not leave half a proof behind.
-        await asyncio.shield(store.record(receipt))
+        receipt_id = await asyncio.shield(store.record(receipt))
     except Exception:
         services.metrics.receipt_errors.labels(runtime.site_id).inc()
         log.exception("consent decision refused: the receipt could not be stored")
@@ -245,7 +280,9 @@ async def decide(request: web.Request, runtime: SiteRuntime) -> web.StreamRespon
 
         response: web.StreamResponse = web.Response(status=303, headers={"Location": safe_return_to(return_to), **_NO_STORE})
     else:
-        response = web.json_response(status_json(state, site=site), headers=_NO_STORE)
+        response = web.json_response({**status_json(state, site=site), "receipt_id": receipt_id}, headers=_NO_STORE)
+    # The acknowledgement: only now, with the receipt committed, does the visitor get a cookie.
+    response.headers[RECEIPT_HEADER] = str(receipt_id)
     response.headers.add("Set-Cookie", consent_cookie_header(token, site=site, secure=secure))
     for value in expired:
         response.headers.add("Set-Cookie", value)
@@ -256,3 +293,17 @@ def _bad_request(request: web.Request, message: str) -> web.Response:
     if errors.wants_json(request) or request.content_type == "application/json":
         return web.json_response({"error": message, "status": 400}, status=400, headers={"Cache-Control": "no-store"})
     return errors.error_response(request, 400, message)
+
+
+Handler = Callable[..., Awaitable[web.StreamResponse]]
+
+# One handler per ``handler`` name in proxy.api.ROUTES (a test holds the two in step).
+HANDLERS: dict[str, Handler] = {
+    "redirect": redirect_to_slash,
+    "preferences": _preferences,
+    "decide": decide,
+    "status": status,
+    "openapi": openapi,
+    "csp_report": csp_report,
+    "asset": _asset,
+}

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import gc
 import inspect
 import logging
@@ -52,6 +53,62 @@ def _address(value: Any) -> tuple[str, int]:
     return split_listen(str(value))
 
 
+class ListenError(Exception):
+    """A listener could not bind: says which option, the address, why and the fix."""
+
+    def __init__(self, option: str, address: tuple[str, int], reason: str) -> None:
+        host, port = address
+        shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        fix = {
+            "--listen": "pick another with --listen HOST:PORT (or [proxy] listen)",
+            "--admin-listen": "pick another with --admin-listen HOST:PORT, or --admin-listen off (or [proxy] admin_listen)",
+        }[option]
+        if "in use" in reason:
+            fix = f"another process (another consentry?) has it; {fix}"
+        super().__init__(f"{option} {shown}: {reason}; {fix}")
+        self.option, self.address, self.reason = option, address, reason
+
+
+def _bind_reason(error: OSError) -> str:
+    if error.errno == errno.EADDRINUSE:
+        return "address already in use"
+    if error.errno == errno.EACCES:
+        return "permission denied (ports below 1024 need privileges)"
+    if error.errno == errno.EADDRNOTAVAIL:
+        return "no such address on this machine"
+    return error.strerror or str(error)
+
+
+def check_free(option: str, address: tuple[str, int]) -> None:
+    """Raise ListenError when ``address`` cannot be bound now (port 0 always can).
+
+    Bound without SO_REUSEPORT, so a running consentry whose workers share the port with
+    SO_REUSEPORT is seen too (otherwise a second instance would silently split traffic).
+    """
+    host, port = address
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        infos = socket.getaddrinfo(host or None, port, family, socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        raise ListenError(option, address, f"cannot resolve {host!r} ({error.strerror})") from None
+    with socket.socket(infos[0][0], socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(infos[0][4])
+        except OSError as error:
+            raise ListenError(option, address, _bind_reason(error)) from None
+
+
+ACCESS_LOGGERS: dict[str, type[PrivacyAccessLogger] | None] = {
+    "common": PrivacyAccessLogger,
+    "text": PrivacyAccessLogger,
+    "json": JsonAccessLogger,
+    "off": None,
+}
+
+
 @dataclass(slots=True)
 class Servers:
     """The two running listeners of one process."""
@@ -81,30 +138,49 @@ async def start_servers(
     reuse_port: bool = False,
     catalogue: Any = None,
     receipts: Any = None,
+    access_log: str | None = None,
 ) -> Servers:
+    """Start the public and (unless ``admin_listen`` is None) the admin listener.
+
+    ``access_log`` is "common", "json" or "off" (default: ``[proxy] access_log``).
+    Raises ListenError when a port cannot be bound; nothing is left listening then.
+    """
     config = current_config(holder)
     limits = read_limits(config)
-    json_log = getattr(getattr(config, "proxy", None), "access_log", "text") == "json"
+    mode = access_log or getattr(getattr(config, "proxy", None), "access_log", "common")
+    logger_class = ACCESS_LOGGERS.get(mode, PrivacyAccessLogger)
     app = make_app(holder, catalogue=catalogue, receipts=receipts)
+    access: dict[str, Any] = (
+        {"access_log_class": logger_class, "access_log": logging.getLogger("consentry.access")}
+        if logger_class is not None else {"access_log": None}
+    )
     public = web.AppRunner(
         app,
         # A client that hangs up cancels its handler, and so its upstream request.
         handler_cancellation=True,
         shutdown_timeout=limits.drain_timeout,
-        access_log_class=JsonAccessLogger if json_log else PrivacyAccessLogger,
-        access_log=logging.getLogger("consentry.access"),
         max_line_size=limits.max_header_size,
         max_field_size=limits.max_header_size,
         max_headers=limits.max_headers,
+        **access,
     )
     await public.setup()
-    await web.TCPSite(public, listen[0], listen[1], reuse_port=reuse_port or None, backlog=1024).start()
+    try:
+        await web.TCPSite(public, listen[0], listen[1], reuse_port=reuse_port or None, backlog=1024).start()
+    except OSError as error:
+        await public.cleanup()
+        raise ListenError("--listen", listen, _bind_reason(error)) from None
     admin = None
     admin_address = None
     if admin_listen is not None:
         admin = web.AppRunner(make_admin_app(app), access_log=None)
         await admin.setup()
-        await web.TCPSite(admin, admin_listen[0], admin_listen[1], reuse_port=reuse_port or None).start()
+        try:
+            await web.TCPSite(admin, admin_listen[0], admin_listen[1], reuse_port=reuse_port or None).start()
+        except OSError as error:
+            await admin.cleanup()
+            await public.cleanup()
+            raise ListenError("--admin-listen", admin_listen, _bind_reason(error)) from None
         admin_address = _bound(admin)
     return Servers(public, admin, _bound(public), admin_address)
 
@@ -120,9 +196,53 @@ async def _reload(holder: Any) -> None:
             result = await result
     except Exception:
         log.exception("configuration reload failed; still serving the previous configuration")
-        return
-    if result:
-        log.error("configuration reload refused; still serving the previous configuration")
+    # A refused reload (``result`` lists the problems) was logged, once, by the holder.
+
+
+def _url(address: tuple[str, int]) -> str:
+    host, port = address
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
+def _redacted(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return "(invalid URL)"
+    return url.replace(f":{password}@", ":***@", 1) if password else url
+
+
+def banner(holder: Any, servers: Servers, *, access_log: str | None = None) -> list[str]:
+    """The start-up lines: where visitors connect, the upstreams, admin, policy, receipts, log."""
+    config = current_config(holder)
+    from proxy import __version__
+
+    proxy = getattr(config, "proxy", None)
+    path = getattr(holder, "path", None)
+    sites = getattr(config, "sites", {}) or {}
+    lines = [f"consentry {__version__} listening on {_url(servers.public_address)} (pid {os.getpid()})"]
+    for site_id, site in sites.items():
+        hosts = ", ".join(getattr(site, "hosts", ()) or ()) or "every host"
+        lines.append(f"  upstream   {getattr(site, 'upstream', '?')}  (site {site_id}: {hosts})")
+    if servers.admin_address:
+        lines.append(f"  admin      {_url(servers.admin_address)}  (/healthz /readyz /metrics)")
+    else:
+        lines.append("  admin      off")
+    if path is not None:
+        lines.append(f"  policy     {path}  ({len(sites)} site{'s' if len(sites) != 1 else ''}; kill -HUP {os.getpid()} re-reads it)")
+    else:
+        keys = getattr(getattr(config, "consent", None), "keys", []) or []
+        ephemeral = any(getattr(key, "ephemeral", False) for key in keys)
+        lines.append("  policy     zero-config (built-in defaults; "
+                     + ("random cookie key: set CONSENTRY_SECRET so consent survives a restart)" if ephemeral
+                        else "cookie key from CONSENTRY_SECRET)"))
+    receipts = getattr(getattr(config, "receipts", None), "url", None)
+    lines.append(f"  receipts   {_redacted(str(receipts)) if receipts else 'none'}")
+    mode = access_log or getattr(proxy, "access_log", "common")
+    lines.append(f"  access log {'common' if mode == 'text' else mode}")
+    return lines
 
 
 async def serve(
@@ -133,6 +253,7 @@ async def serve(
     reuse_port: bool = False,
     announce: Announce | None = None,
     catalogue: Any = None,
+    access_log: str | None = None,
 ) -> None:
     """Serve until SIGTERM/SIGINT; SIGHUP reloads."""
     loop = asyncio.get_running_loop()
@@ -148,18 +269,16 @@ async def serve(
         loop.add_signal_handler(signum, stop.set)
     loop.add_signal_handler(signal.SIGHUP, on_hup)
     servers = await start_servers(holder, listen=listen, admin_listen=admin_listen, reuse_port=reuse_port,
-                                  catalogue=catalogue)
+                                  catalogue=catalogue, access_log=access_log)
     # Everything loaded so far (policy, catalogue, modules) lives as long as the process:
     # keep the garbage collector from re-scanning it on every full collection.
     gc.collect()
     gc.freeze()
-    host, port = servers.public_address
-    message = f"consentry listening on http://{host}:{port}/"
-    if servers.admin_address:
-        message += f" (admin http://{servers.admin_address[0]}:{servers.admin_address[1]}/metrics)"
-    log.info("%s, pid %d", message, os.getpid())
+    lines = banner(holder, servers, access_log=access_log)
+    for line in lines:
+        log.info("%s", line.strip())
     if announce is not None:
-        announce(message)
+        announce("\n".join(lines))
     await stop.wait()
     log.info("draining in-flight requests (pid %d)", os.getpid())
     await servers.close()
@@ -188,15 +307,17 @@ def run(
     *,
     workers: int | None = None,
     listen: str | tuple[str, int] | None = None,
-    admin_listen: str | tuple[str, int] | None = None,
+    admin_listen: str | tuple[str, int] | None | bool = None,
     announce: Announce | None = None,
     config_path: str | os.PathLike[str] | None = None,
+    access_log: str | None = None,
 ) -> int:
     """Serve the proxy in the foreground until SIGTERM/SIGINT (what ``consentry run`` calls).
 
     ``config_or_holder`` is a ConfigHolder, or a Config; with a Config and
     ``config_path`` a holder is made for that file so SIGHUP can re-read it.
-    Returns the exit status (0 after a clean drain).
+    ``admin_listen`` None means ``[proxy] admin_listen``; False (or "off") means none.
+    Returns the exit status (0 after a clean drain); raises ListenError when a port is taken.
     """
     holder = config_or_holder
     if config_path is not None and not hasattr(holder, "reload"):
@@ -206,12 +327,20 @@ def run(
     config = current_config(holder)
     proxy = getattr(config, "proxy", None)
     public = _address(listen if listen is not None else getattr(proxy, "listen", "127.0.0.1:8080"))
-    admin = _address(admin_listen if admin_listen is not None else getattr(proxy, "admin_listen", "127.0.0.1:9090"))
+    admin_setting = admin_listen if admin_listen is not None else getattr(proxy, "admin_listen", "127.0.0.1:9090")
+    admin = None if admin_setting in (False, "off") else _address(admin_setting)
     count = workers if workers is not None else int(getattr(proxy, "workers", 1) or 1)
+    check_free("--listen", public)
+    if admin is not None:
+        for index in range(count):
+            check_free("--admin-listen", (admin[0], admin[1] + index if admin[1] else 0))
     runner = _event_loop_runner()
     if count <= 1:
-        runner(serve(holder, listen=public, admin_listen=admin, announce=announce))
+        runner(serve(holder, listen=public, admin_listen=admin, announce=announce, access_log=access_log))
         return 0
+    # Drawn here, before the fork, so every worker hashes IPs with the same fallback salt.
+    import proxy.receipts.base  # noqa: F401
+
     # Port 0 would give every worker its own port: pick one free port for all of them.
     if public[1] == 0:
         public = (public[0], _free_port(public[0]))
@@ -219,13 +348,16 @@ def run(
     for index in range(count):
         # Each worker has its own admin port (admin port + index): a shared one would
         # answer each scrape from a random worker and make every counter jump around.
-        worker_admin = (admin[0], admin[1] + index if admin[1] else 0)
+        worker_admin = None if admin is None else (admin[0], admin[1] + index if admin[1] else 0)
         pid = os.fork()
         if pid == 0:   # worker: serve, then leave without running the parent's atexit hooks
             code = 0
             try:
                 runner(serve(holder, listen=public, admin_listen=worker_admin, reuse_port=True,
-                             announce=announce if index == 0 else None))
+                             announce=announce if index == 0 else None, access_log=access_log))
+            except ListenError as error:
+                log.error("worker %d: %s", index, error)
+                code = 69
             except BaseException:
                 log.exception("worker %d failed", index)
                 code = 1
@@ -251,6 +383,6 @@ def run(
         remaining.discard(pid)
         code = os.waitstatus_to_exitcode(status)
         if code != 0:
-            worst = worst or 1
+            worst = worst or code
             log.error("worker %d exited with status %d", pid, code)
     return worst

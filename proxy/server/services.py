@@ -85,7 +85,9 @@ class Services:
             if url:
                 from proxy.receipts import open_store
 
-                self.receipts = await open_store(str(url), ip_salt=getattr(settings, "ip_salt", None))
+                self.receipts = await open_store(
+                    str(url), ip_salt=getattr(settings, "ip_salt", None), write_timeout=getattr(settings, "write_timeout", None)
+                )
                 self.owns_receipts = True
 
     async def close(self) -> None:

@@ -338,8 +338,11 @@
     if (el.tagName === 'SCRIPT') return hasInertType(el);
     return (el.tagName === 'STYLE' && hasInertType(el)) || el.getAttributeNames().some(restoredName);
   }
-  // data-consent-src -> src, data-consent-data-src -> data-src ...; these four are ours, not moved ones.
-  var OWN_MARKERS = ['data-consent-vendor', 'data-consent-type', 'data-consent-pending', 'data-consent-activated'];
+  // data-consent-src -> src, data-consent-data-src -> data-src ...; these are ours, not moved ones.
+  // data-consent-partial: the element stayed live, only some of its URLs (one srcset
+  // candidate, a ping target, a poster) wait in data-consent-* for consent.
+  var OWN_MARKERS = ['data-consent-vendor', 'data-consent-type', 'data-consent-pending', 'data-consent-activated',
+    'data-consent-partial'];
   function restoredName(name) {
     return name.indexOf('data-consent-') === 0 && OWN_MARKERS.indexOf(name) < 0 ? name.slice(13) : null;
   }
@@ -388,6 +391,7 @@
     });
     el.setAttribute('data-consent-activated', el.getAttribute('data-consent') || '');
     el.removeAttribute('data-consent');
+    el.removeAttribute('data-consent-partial');
     var parent = el.parentNode;
     if (el.tagName === 'SOURCE' && parent) {
       if (parent.tagName === 'VIDEO' || parent.tagName === 'AUDIO') parent.load();
@@ -468,7 +472,8 @@
     doc.querySelectorAll('[data-consent][data-consent-vendor]').forEach(function (el) {
       var vendor = vendors[el.getAttribute('data-consent-vendor')];
       // Embed scripts (Instagram, X) get one too, unless they sit in <head> where nothing shows.
-      if (!vendor || !vendor.embed || !isDeferred(el) || (el.tagName === 'SCRIPT' && doc.head.contains(el))) return;
+      if (!vendor || !vendor.embed || !isDeferred(el) || el.hasAttribute('data-consent-partial') ||
+          (el.tagName === 'SCRIPT' && doc.head.contains(el))) return;
       // Allowed: it is being activated. Never allowed by the site: nothing to offer.
       if (allows(el.getAttribute('data-consent'), vendor.id) || S.vendor_allow[vendor.id] === 'never') return;
       var prev = el.previousElementSibling;

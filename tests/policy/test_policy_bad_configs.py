@@ -467,7 +467,7 @@ CASES = [
         """,
         [
             'site.toml:2: proxy.listen: "8080" is not HOST:PORT, e.g. "127.0.0.1:8080"',
-            'site.toml:3: proxy.admin_listen: "localhost:99999" has an invalid port',
+            'site.toml:3: proxy.admin_listen: "localhost:99999" has an invalid port; or "off" for no admin listener',
             'site.toml:4: proxy.trusted_proxies[1]: "10.0.0.300" is not an IP address or CIDR network such as '
             '"10.0.0.0/8"',
             "site.toml:5: proxy.workers: must be at least 1, got the integer 0",

@@ -201,8 +201,13 @@ def test_config_is_immutable(write_config: Callable[..., str]) -> None:
         ("mysql://db/consent", False),
     ],
 )
-def test_receipts_urls_follow_what_the_store_opens(write_config: Callable[..., str], url: str, ok: bool) -> None:
-    path = write_config(f'[receipts]\nurl = "{url}"\n[sites.default]\nupstream = "http://127.0.0.1:8000"\n')
+def test_receipts_urls_follow_what_the_store_opens(
+    write_config: Callable[..., str], url: str, ok: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A PostgreSQL store is shared by replicas, which must then share a salt.
+    monkeypatch.setenv("POLICY_TEST_SALT", "shared-salt")
+    salt = 'ip_salt_env = "POLICY_TEST_SALT"\n'
+    path = write_config(f'[receipts]\nurl = "{url}"\n{salt}[sites.default]\nupstream = "http://127.0.0.1:8000"\n')
     if ok:
         assert load_config(path).receipts.url == url
     else:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from receipts.receipt_helpers import T0, receipt
 
+from proxy.receipts.schema import MIGRATIONS
 from proxy.receipts import (
     Receipt,
     ReceiptStoreError,
@@ -38,10 +39,10 @@ async def test_round_trip(store: Any) -> None:
 
 
 async def test_record_is_committed_when_it_returns(store: Any, raw_sql: Callable[..., Any]) -> None:
-    await store.record(receipt(7, action="withdraw", granted=["necessary"], refused=["analytics"]))
+    receipt_id = await store.record(receipt(7, action="withdraw", granted=["necessary"], refused=["analytics"]))
     # Another connection sees the row: it is committed, not waiting in a buffer.
-    rows = await raw_sql("SELECT consent_id, action FROM receipts")
-    assert rows == [("consent-7", "withdraw")]
+    rows = await raw_sql("SELECT id, consent_id, action FROM receipts")
+    assert rows == [(receipt_id, "consent-7", "withdraw")]
 
 
 async def test_history_of_one_consent_id_in_order(store: Any) -> None:
@@ -66,9 +67,12 @@ async def test_one_bad_receipt_fails_alone(store: Any) -> None:
     bad = receipt(99)
     bad.action = "bogus"  # slips past Receipt validation; the database CHECK refuses it
     results = await asyncio.gather(*(store.record(item) for item in [receipt(1), bad, receipt(2)]), return_exceptions=True)
-    assert results[0] is None and results[2] is None
     assert isinstance(results[1], ReceiptStoreError) and "consent-99" in str(results[1])
-    assert {item.consent_id for item in await all_receipts(store)} == {"consent-1", "consent-2"}
+    # Each good one gets the id of its own committed row.
+    assert {item.receipt_id: item.consent_id for item in await all_receipts(store)} == {
+        results[0]: "consent-1",
+        results[2]: "consent-2",
+    }
 
 
 async def test_export_since_and_paging(store: Any) -> None:
@@ -97,7 +101,7 @@ async def test_migrations_are_idempotent(store_url: str, raw_sql: Callable[..., 
     for _ in range(2):
         again = await open_store(store_url)
         await again.close()
-    assert await raw_sql("SELECT version FROM schema_migrations") == [(1,)]
+    assert await raw_sql("SELECT version FROM schema_migrations ORDER BY version") == [(m.version,) for m in MIGRATIONS]
     assert await raw_sql("SELECT consent_id FROM receipts") == [("consent-1",)]
 
 
@@ -105,7 +109,7 @@ async def test_concurrent_openers_migrate_once(store_url: str, raw_sql: Callable
     stores = await asyncio.gather(*(open_store(store_url) for _ in range(4)))
     for opened in stores:
         await opened.close()
-    assert await raw_sql("SELECT version FROM schema_migrations") == [(1,)]
+    assert await raw_sql("SELECT version FROM schema_migrations ORDER BY version") == [(m.version,) for m in MIGRATIONS]
 
 
 async def test_prune_keeps_consent_still_in_force(store: Any) -> None:

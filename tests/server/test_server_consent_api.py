@@ -55,12 +55,14 @@ async def test_form_post_answers_303_to_a_same_origin_path_with_a_cookie_and_a_r
         assert resp.status == 303
         assert resp.headers["Location"] == "/shop?x=1"
         cookie = consent_cookie(resp)
+        receipt_id = int(resp.headers["Consentry-Receipt-Id"])
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie and "Secure" not in cookie
     claims = claims_of(proxy, cookie)
     assert claims["cats"] == ["analytics"]
     receipts = await receipts_of(proxy, claims["sub"])
     assert len(receipts) == 1
     receipt = receipts[0]
+    assert receipt.receipt_id == receipt_id
     assert receipt.action == "save"
     assert receipt.granted == ["necessary", "analytics"]
     assert set(receipt.refused) == {"preferences", "marketing"}
@@ -85,6 +87,9 @@ async def test_json_post_answers_the_new_state_and_status_agrees(proxy, client):
         cookie = consent_cookie(resp).split(";", 1)[0]
     assert state["categories"] == ["necessary", "analytics"]
     assert state["consent_id"] and state["expires"]
+    # The acknowledgement names the committed receipt (body and header agree).
+    assert [r.receipt_id for r in await receipts_of(proxy, state["consent_id"])] == [state["receipt_id"]]
+    assert resp.headers["Consentry-Receipt-Id"] == str(state["receipt_id"])
     async with client.get(proxy.url + "/_consent/status", headers={"Cookie": cookie}) as resp:
         assert json.loads(await resp.read())["categories"] == ["necessary", "analytics"]
     async with client.get(proxy.url + "/_consent/status") as resp:
@@ -132,7 +137,7 @@ async def test_a_failing_store_means_503_and_no_cookie(start_upstream, start_pro
     proxy = await start_proxy(upstream, store=BrokenStore())
     async with client.post(proxy.url + "/_consent/", json={"action": "accept_all"}) as resp:
         assert resp.status == 503
-        assert "Set-Cookie" not in resp.headers
+        assert "Set-Cookie" not in resp.headers and "Consentry-Receipt-Id" not in resp.headers
         assert "saved" in (await resp.text())
     async with client.get(proxy.admin_url + "/metrics") as resp:
         assert 'consentry_receipt_errors_total{site="default"} 1.0' in await resp.text()
