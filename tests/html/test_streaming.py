@@ -189,3 +189,14 @@ def test_long_script_start_tag_defer_keeps_it_inert() -> None:
     assert out.startswith(b'<script data-consent-src="https://tracker.test/a.js" data-x="xxx')
     assert out.endswith(b'" data-consent-type=module data-consent="marketing" data-consent-vendor="tracker-vendor" '
                         b'type="text/plain">go()</script>')
+
+
+def test_long_tag_with_an_open_quote_at_the_cut_finds_no_attributes_inside_it() -> None:
+    # Seen up to the cap, the single-quoted value is still open: what looks like a
+    # data-src and an onclick inside it is text of the value, as the whole tag shows.
+    inside = b'" data-src="https://tracker.test/a" onclick="x()" ' + b"z" * 1500
+    document = b"<div class='" + inside + b"' id=y>text</div>"
+    recorder = Recorder()
+    out = run_random_chunks(document, lambda: recorder, seed=88549, largest=700, max_buffer=1000)
+    assert out == document
+    assert recorder.seen == []
