@@ -408,11 +408,15 @@ class Engine:
                 )
             return decision
 
+        everything = self.allows_everything(state)
         options: dict[str, Any] = {
             "encoding": encoding,
             "base_url": base_url,
             "inject": inject,
-            "defuse_ambiguous": not self.allows_everything(state),
+            "defuse_ambiguous": not everything,
+            # Full consent and no nonce to add: nothing can change but author-marked
+            # markup (activated), so the scanner copies every other tag unseen.
+            "keeps_all": everything and not nonce,
         }
         if max_buffer is not None:
             options["max_buffer"] = max_buffer

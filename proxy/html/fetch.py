@@ -42,9 +42,10 @@ _SRCSET_ATTRS = frozenset({"srcset", "imagesrcset", "data-srcset"})
 LAZY_ATTRS = ("data-src", "data-srcset", "data-lazy-src", "data-bg")
 AUTHOR_MARKERS = ("data-category", "data-cookieconsent", "data-cookiecategory")
 # Tag names and attribute names the fast path must stop at (see patterns.py).
-INTERESTING_TAGS = ALWAYS_ASKED | {"input", "meta", "base", "svg", "math", "noscript", "template",
-                                   "title", "textarea", "xmp", "noembed", "noframes", "plaintext",
-                                   "select", "keygen"}
+# Start tags that change the tokenizer's state or the tree-builder simulation.
+TEXT_STATE_TAGS = frozenset({"script", "style", "iframe", "svg", "math", "noscript", "template", "title", "textarea",
+                             "xmp", "noembed", "noframes", "plaintext", "select", "keygen", "input"})
+INTERESTING_TAGS = ALWAYS_ASKED | TEXT_STATE_TAGS | {"meta", "base"}
 
 # Start tags inside <svg>/<math> the scanner must see: fetching SVG elements, integration
 # points, nested roots, and every HTML tag that breaks out of foreign content.

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import re
 
-from proxy.html.fetch import FOREIGN_CONTAINERS, FOREIGN_END_INTERESTING, FOREIGN_INTERESTING, INTERESTING_TAGS
+from proxy.html.fetch import (FOREIGN_CONTAINERS, FOREIGN_END_INTERESTING, FOREIGN_INTERESTING, INTERESTING_TAGS,
+                              TEXT_STATE_TAGS)
 from proxy.html.tags import ATTR, TAG_NAME
 
 _TERMINATOR = rb"[\t\n\f\r />]"
@@ -91,19 +92,36 @@ _BORING_VOID = (
     + rb"|" + _INERT_STYLE + rb"|" + _INERT_INPUT_TYPE + rb")*+>"
 )
 
-# Most frequent first: text, ordinary start and end tags.
-SKIP = re.compile(
-    rb"(?:[^<]++"
-    + rb"|" + _BORING_START
-    + rb"|" + _BORING_END
-    + rb"|<(?=[^A-Za-z/!?])"
-    + rb"|" + _COMMENT
-    + rb"|<!(?!--)[^>]*+>"
-    rb"|<\?[^>]*+>"
-    rb"|</>"
-    rb"|</[^A-Za-z>][^>]*+>"
-    + rb"|" + _BORING_VOID
-    + rb")*+"
+
+
+def _skip(boring_start: bytes, boring_void: bytes) -> re.Pattern[bytes]:
+    """The fast path: text and whole tokens that need no Python, most frequent first."""
+    return re.compile(
+        rb"(?:[^<]++"
+        + rb"|" + boring_start
+        + rb"|" + _BORING_END
+        + rb"|<(?=[^A-Za-z/!?])"
+        + rb"|" + _COMMENT
+        + rb"|<!(?!--)[^>]*+>"
+        rb"|<\?[^>]*+>"
+        rb"|</>"
+        rb"|</[^A-Za-z>][^>]*+>"
+        + (rb"|" + boring_void if boring_void else b"")
+        + rb")*+"
+    )
+
+
+SKIP = _skip(_BORING_START, _BORING_VOID)
+
+# When the caller keeps every element (full consent) the only start tags that matter are
+# those that change the tokenizer state or the tree-builder simulation, and those with an
+# author's consent mark (they may be activated); everything else is copied unseen.
+_STATE_TAGS = _alternatives(sorted(TEXT_STATE_TAGS))
+_MARK_WORDS = _alternatives(["data-consent", "data-category", "data-cookie"])
+SKIP_KEEPING = _skip(
+    rb"<(?!" + _STATE_TAGS + _TERMINATOR + rb")" + TAG_NAME
+    + rb"(?:[\t\n\f\r /]++|(?!" + _MARK_WORDS + rb")" + ATTR + rb")*+>",
+    b"",
 )
 
 # Inside <svg>/<math>: skip tags that neither fetch, nor leave foreign content, nor open

@@ -28,12 +28,21 @@ class Rewriter:
     ``proxy.html.scanner``. ``inject`` (UTF-8 bytes, re-encoded to the document's
     encoding) is inserted after ``<head>``, else before ``<body>``, else before the first
     content, else at the end. For UTF-16 input, ``Element.offset`` counts bytes of the
-    UTF-8 transcoding.
+    UTF-8 transcoding. ``keeps_all`` promises that ``decide`` keeps every element as it is
+    except author-marked inert ones it may activate (full consent, no nonce): only those,
+    and the tags that change the tokenizer's state, are looked at; the rest is copied.
     """
 
+    @property
+    def rescanned(self) -> int:
+        """Bytes looked at again because a token was incomplete (a work counter for tests)."""
+        return self._scanner.rescanned if self._scanner is not None else 0
+
     def __init__(self, decide: Decide, *, encoding: str | None = None, base_url: str | None = None,
-                 max_buffer: int = 256 * 1024, inject: bytes | None = None, defuse_ambiguous: bool = True) -> None:
+                 max_buffer: int = 256 * 1024, inject: bytes | None = None, defuse_ambiguous: bool = True,
+                 keeps_all: bool = False) -> None:
         self._decide = decide
+        self._keeps_all = keeps_all
         # False when the caller will keep every element (full consent): the ``</noscript``
         # defusing then has nothing to protect and the output stays byte-identical.
         self._defuse_ambiguous = defuse_ambiguous
@@ -83,7 +92,8 @@ class Rewriter:
             # inject is UTF-8 (usually ASCII); write it in the document's own encoding.
             inject = inject.decode("utf-8", errors="replace").encode(scan_encoding, errors="xmlcharrefreplace")
         self._scanner = Scanner(self._decide, encoding=scan_encoding, base_url=self._base_url,
-                                max_buffer=self._max_buffer, inject=inject, defuse_ambiguous=self._defuse_ambiguous)
+                                max_buffer=self._max_buffer, inject=inject, defuse_ambiguous=self._defuse_ambiguous,
+                                keeps_all=self._keeps_all)
         self._scanner._offset = len(bom)  # offsets count from the first byte of input
         return bom + self._through(rest)
 

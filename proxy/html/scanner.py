@@ -71,8 +71,13 @@ class Scanner(TextModes, OverlongTags):
 
     def __init__(self, decide: Decide, *, encoding: str, base_url: str | None = None,
                  max_buffer: int = 256 * 1024, inject: bytes | None = None, in_srcdoc: bool = False,
-                 defuse_ambiguous: bool = True, trace: Callable[[bytes], None] | None = None) -> None:
+                 defuse_ambiguous: bool = True, trace: Callable[[bytes], None] | None = None,
+                 keeps_all: bool = False) -> None:
         self._decide = decide
+        # The caller keeps every element but may activate author-marked ones (full
+        # consent, no nonce): the fast path then stops only at what changes the tokenizer
+        # state or carries an author mark, and every other tag is copied unseen.
+        self._skip = P.SKIP_KEEPING if keeps_all else P.SKIP
         # Conformance seam: called with the raw bytes of every tag, comment, bogus comment
         # and doctype (the fast path is off then, so that every token is seen).
         self._trace = trace
@@ -122,6 +127,13 @@ class Scanner(TextModes, OverlongTags):
         self._bogus_start = 0
         self._long_strip_void = False
         self._closed = False
+        # An incomplete token at the stream offset ``_stall_at`` is looked at again only
+        # once the stream reaches ``_stall_size`` (twice what was waiting, up to the cap):
+        # a tag fed in small chunks costs linear time, not one rescan per chunk.
+        self._stall_at = -1
+        self._stall_size = 0
+        # Work counter: bytes handed to rescans of incomplete tokens (tests of linearity).
+        self.rescanned = 0
 
     # ----------------------------------------------------------------- public API
 
@@ -229,7 +241,16 @@ class Scanner(TextModes, OverlongTags):
         while True:
             mode = self._mode
             if mode == DATA:
+                size = len(self._buf)
+                if not eof and self._stall_at == self._offset + self._pos and self._offset + size < self._stall_size:
+                    return
                 progressed = self._data(eof)
+                if not progressed and not eof and self._pos < size and self._mode == DATA:
+                    # Stopped at an incomplete token: wait for enough new bytes first.
+                    waiting = size - self._pos
+                    self.rescanned += waiting
+                    self._stall_at = self._offset + self._pos
+                    self._stall_size = self._stall_at + min(2 * waiting, self._max)
             elif mode == RAW:
                 progressed = self._raw(eof)
             elif mode == COMMENT:
@@ -252,9 +273,9 @@ class Scanner(TextModes, OverlongTags):
         start = self._pos
         if self._inject is None and self._strip_name is None and not self._noscript and self._trace is None:
             if not self._foreign:
-                position = P.SKIP.match(buf, start).end()
+                position = self._skip.match(buf, start).end()
             elif self._foreign[-1][1]:  # HTML inside an integration point
-                position = P.SKIP.match(buf, start).end()
+                position = self._skip.match(buf, start).end()
             else:
                 position = P.SKIP_FOREIGN.match(buf, start).end()
         else:
@@ -679,7 +700,7 @@ class Scanner(TextModes, OverlongTags):
     def _rewrite_srcdoc(self, document: str) -> str | None:
         """The srcdoc document rewritten with the same decisions, or None if unchanged."""
         inner = Scanner(self._decide, encoding="utf-8", base_url=self._base, max_buffer=self._max, in_srcdoc=True,
-                        defuse_ambiguous=self._defuse_ambiguous)
+                        defuse_ambiguous=self._defuse_ambiguous, keeps_all=self._skip is P.SKIP_KEEPING)
         data = document.encode("utf-8", errors="surrogatepass")
         out = inner.feed(data) + inner.close()
         if out == data:
