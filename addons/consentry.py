@@ -43,7 +43,7 @@ from proxy.audit import (
 )
 from proxy.audit.model import now_iso
 from proxy.engine import Report
-from proxy.server.codings import SUPPORTED, DecodeChain, parse_codings
+from proxy.response.codings import SUPPORTED, DecodeChain, parse_codings
 from proxy.server.headers import filter_accept_encoding
 
 log = logging.getLogger(__name__)

@@ -15,6 +15,7 @@ duck-typed), so it can run anywhere the HTML layer runs.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 import logging
 import re
@@ -22,9 +23,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-from proxy.catalogue import Catalogue, Vendor
+from proxy.catalogue import CATEGORIES, Catalogue, Vendor
 from proxy.html import KEEP, Action, Decision, Element, FetchURL
 from proxy.html.rewriter import Rewriter
+from proxy.inline import ScriptJudge
 
 if TYPE_CHECKING:
     from proxy.consent import ConsentState
@@ -34,6 +36,9 @@ __all__ = ["Classification", "Engine", "Report", "ReportEntry"]
 log = logging.getLogger(__name__)
 
 NECESSARY = "necessary"
+# Where several vendors show in one script, the most restrictive category decides.
+_RANK = {category: rank for rank, category in enumerate(CATEGORIES)}
+_JUDGED_LENGTH = 8192
 # Consent libraries name categories differently; author marks in their dialect are honoured.
 AUTHOR_CATEGORY_ALIASES = {
     "statistics": "analytics",
@@ -157,6 +162,9 @@ class Engine:
         self.overrides: dict[str, Any] = dict(getattr(site, "vendors", None) or {})
         self.rules = tuple(self._compile_rule(rule) for rule in (getattr(site, "rules", None) or ()))
         self._url_cache: dict[tuple[str, str], Classification | None] = {}
+        self._judge = ScriptJudge(self.catalogue)  # type: ignore[arg-type]
+        # Pages repeat the same inline snippets; short ones are judged once per engine.
+        self._judged = functools.lru_cache(maxsize=1024)(self._judge_script)
 
     # -- classification ---------------------------------------------------------------
 
@@ -241,12 +249,30 @@ class Engine:
             return Classification(None, NECESSARY, unknown_third_party=True, source="unknown")
         return Classification(None, self.unknown_third_party, unknown_third_party=True, source="unknown")
 
-    def classify_script(self, text: str) -> Classification | None:
+    def classify_script(self, text: str, *, code: bool = True) -> Classification | None:
+        """The category of an inline script (``code``) or style body (``code=False``).
+
+        A script counts for a vendor only when it loads or initialises it
+        (``proxy.inline``): a guarded call, a use, a name in a string or a comment keeps
+        it live. Site rules (``script_signature``) match anywhere, as their author wrote them.
+        """
         for rule in self.rules:
             if rule.script_pattern is not None and rule.script_pattern.search(text):
                 return Classification(rule.vendor, rule.category, source="rule")
-        vendor = self.catalogue.vendor_for_script(text)
-        return self._from_vendor(vendor) if vendor is not None else None
+        if not code:
+            vendor = self.catalogue.vendor_for_script(text)
+            return self._from_vendor(vendor) if vendor is not None else None
+        if len(text) <= _JUDGED_LENGTH:
+            return self._judged(text)
+        return self._judge_script(text)
+
+    def _judge_script(self, text: str) -> Classification | None:
+        best: Classification | None = None
+        for vendor in self._judge.loaded(text):
+            found = self._from_vendor(vendor)  # type: ignore[arg-type]
+            if best is None or _RANK.get(found.category, len(_RANK)) > _RANK.get(best.category, len(_RANK)):
+                best = found
+        return best
 
     def refuses_url(self, url: str, state: ConsentLike, page_host: str | None = None) -> Classification | None:
         found = self.classify_url(url, page_host)
@@ -343,7 +369,7 @@ class Engine:
         # A classic script with src runs the file, never its body: the body cannot load anything.
         if refused is None and element.text and not (element.tag == "script" and "src" in element.attrs
                                                     and element.attribute is None and not element.in_foreign):
-            found = self.classify_script(element.text)
+            found = self.classify_script(element.text, code=element.tag != "style" or element.attribute is not None)
             if found is not None:
                 if seen is None or seen.unknown_third_party:
                     seen, seen_url = found, None

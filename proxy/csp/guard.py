@@ -11,6 +11,7 @@ from importlib import resources
 from typing import Any
 
 from proxy.csp.cache import per_consent_state
+from proxy.csp.stubs import ARRAY_QUEUES, VENDOR_GLOBALS
 from proxy.csp.vendors import NECESSARY, Classification, classify_vendor, default_catalogue, site_sources, split_entry, vendors_of
 
 _GUARD_PLACEHOLDER = "/*CONSENTRY_CONFIG*/null"
@@ -23,7 +24,9 @@ def guard_config(site: Any, state: Any, *, catalogue: Any = None) -> dict[str, A
     0 never, absent follows consent; a host covers its subdomains); ``g``: granted
     categories; ``o``: per-vendor choices; ``u``: the category of unknown third
     parties (null when they are allowed); ``s``: the site's own hosts; ``c``: the CSP
-    mode (the runtime reloads after a decision under an enforced CSP).
+    mode (the runtime reloads after a decision under an enforced CSP); ``q``: inert
+    stand-ins for the globals of refused vendors (``proxy.csp.stubs``) as
+    [name, 1 for an array queue, [indices into v]].
 
     Only what can be refused goes in: vendors refused now, plus allowed vendors whose
     hosts overlap a refused one (longest match decides, as in the catalogue), plus —
@@ -66,6 +69,15 @@ def guard_config(site: Any, state: Any, *, catalogue: Any = None) -> dict[str, A
         if forced is not None:
             entry.append(forced)
         vendors.append(entry)
+    # Inert stand-ins for the globals of vendors refused now: [name, array?, [vendor indices]].
+    index_of = {entry[0]: position for position, entry in enumerate(vendors)}
+    stubs: dict[str, list[Any]] = {}
+    for vendor_id, _, _, status, _ in candidates:
+        if status != "refused" or vendor_id not in index_of:
+            continue
+        for name in VENDOR_GLOBALS.get(vendor_id, ()):
+            stub = stubs.setdefault(name, [name, 1 if name in ARRAY_QUEUES else 0, []])
+            stub[2].append(index_of[vendor_id])
     choices = {str(k): bool(v) for k, v in (getattr(state, "vendors", None) or {}).items()}
     granted = sorted(getattr(state, "categories", None) or {NECESSARY})
     if getattr(state, "gpc", False) and "marketing" in granted:
@@ -78,6 +90,7 @@ def guard_config(site: Any, state: Any, *, catalogue: Any = None) -> dict[str, A
         "s": site_sources(site),
         "c": str(getattr(site, "csp", "report") or "report"),
         "gpc": bool(getattr(state, "gpc", False)),
+        "q": list(stubs.values()),
     }
 
 

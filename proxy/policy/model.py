@@ -63,12 +63,37 @@ __all__ = [
 
 
 class Limits(StrictModel):
-    """Request limits: header line size, header count, consent API body size, pooled upstream connections."""
+    """What one client, one connection and one response may cost, like a production edge.
+
+    Sizes in bytes, times in seconds, rates per client address and minute. Every
+    default is safe for a public site; docs/configuration.md says what each one stops.
+    """
 
     max_header_size: Annotated[int, Field(ge=1024, le=1_048_576)] = 8190
     max_headers: Annotated[int, Field(ge=1, le=10_000)] = 100
     consent_body_size: Annotated[int, Field(ge=1024, le=1_048_576)] = 16_384
+    # Upstream pool: connections kept per upstream, and how long a request may wait for one.
     max_connections: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    upstream_pool_timeout: Annotated[float, Field(gt=0, le=3600)] = 10.0
+    # Client connections: the request head must arrive within header_timeout of its first
+    # byte; a request body may be silent for body_timeout; a response the client does not
+    # read for send_timeout is cut; an idle keep-alive connection closes after keepalive_timeout.
+    header_timeout: Annotated[float, Field(gt=0, le=3600)] = 10.0
+    body_timeout: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    send_timeout: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    keepalive_timeout: Annotated[float, Field(ge=0, le=3600)] = 15.0
+    keepalive_requests: Annotated[int, Field(ge=1, le=1_000_000)] = 1000
+    # Open connections per client address (trusted proxies are exempt) and in total; the
+    # total is also held below the process's open-file limit.
+    client_connections: Annotated[int, Field(ge=1, le=1_000_000)] = 128
+    total_connections: Annotated[int, Field(ge=1, le=1_000_000)] = 4096
+    # Bodies the proxy must read whole or decode: decoded HTML per response, WebSocket messages.
+    decoded_body_size: Annotated[int, Field(ge=1_048_576, le=17_179_869_184)] = 104_857_600
+    websocket_message_size: Annotated[int, Field(ge=1024, le=1_073_741_824)] = 1_048_576
+    # Endpoints anyone can post to.
+    csp_report_size: Annotated[int, Field(ge=1024, le=1_048_576)] = 16_384
+    csp_reports_per_minute: Annotated[int, Field(ge=1, le=1_000_000)] = 120
+    consent_decisions_per_minute: Annotated[int, Field(ge=1, le=1_000_000)] = 10
 
 
 class ProxySettings(StrictModel):

@@ -31,7 +31,8 @@ class PrivacyAccessLogger(AbstractAccessLogger):
         fields = {
             "time": _time.strftime("%Y-%m-%dT%H:%M:%SZ", _time.gmtime(now)),
             "method": request.method,
-            "host": request.host,
+            # The Host header as sent: request.host falls back to this machine's name.
+            "host": request.headers.get("Host", "-"),
             "path": request.path,
             "protocol": f"HTTP/{version.major}.{version.minor}",
             "status": response.status,

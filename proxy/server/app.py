@@ -17,10 +17,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http import SERVER_SOFTWARE
 
 from proxy.server import errors
+from proxy.server.connections import SERVER_NAME
 from proxy.server.consent_api import handle_consent
-from proxy.server.forward import forward
+from proxy.server.forward import FORWARDED, forward
 from proxy.server.services import SERVICES, Services
 from proxy.server.websocket import is_websocket, relay_websocket
 
@@ -30,6 +32,10 @@ log = logging.getLogger(__name__)
 async def dispatch(request: web.Request) -> web.StreamResponse:
     services = request.app[SERVICES]
     config = services.config()
+    if not _target_matches_host(request):
+        # RFC 9112 3.2.2: an absolute-form target names the authority; one that disagrees
+        # with Host could pick one site by Host and reach another: refuse the ambiguity.
+        return errors.error_response(request, 400, "The request target and Host disagree")
     site = services.runtimes.site_for_host(config, request.host)
     if site is None:
         services.metrics.requests.labels("-", "misdirected", "4xx").inc()
@@ -44,6 +50,33 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     if is_websocket(request):
         return await relay_websocket(request, runtime)
     return await forward(request, runtime)
+
+
+def _target_matches_host(request: web.Request) -> bool:
+    target = request._message.url  # the request-target exactly as parsed
+    if not target.is_absolute():
+        return True
+    authority = (target.raw_authority or "").lower()
+    if target.scheme not in ("http", "https") or not authority:
+        return False
+    host = request.headers.get("Host", "").lower()
+    default = ":80" if target.scheme == "http" else ":443"
+    return authority.removesuffix(default) == host.removesuffix(default)
+
+
+async def _on_prepare(request: web.Request, response: web.StreamResponse) -> None:
+    """Headers every response gets: no version disclosure, a Content-Type on what we generate,
+    and ``Connection: close`` once a connection has served ``keepalive_requests`` requests."""
+    headers = response.headers
+    # aiohttp fills in its own name and version before this hook runs; an upstream's stays.
+    if headers.get("Server", SERVER_SOFTWARE) == SERVER_SOFTWARE:
+        headers["Server"] = SERVER_NAME
+    if not request.get(FORWARDED) and "Content-Type" not in headers and response.status >= 200 \
+            and response.status not in (204, 304):
+        headers["Content-Type"] = "text/plain; charset=utf-8"
+    limits = request.app[SERVICES].limits
+    if getattr(request.protocol, "_request_count", 0) >= limits.keepalive_requests:
+        response.force_close()
 
 
 def make_app(holder: Any, *, catalogue: Any = None, receipts: Any = None) -> web.Application:
@@ -62,6 +95,7 @@ def make_app(holder: Any, *, catalogue: Any = None, receipts: Any = None) -> web
         await services.close()
 
     app.cleanup_ctx.append(lifecycle)
+    app.on_response_prepare.append(_on_prepare)
     # CSP violation reports (issue 7), registered first: the catch-all would shadow them.
     try:
         from proxy.server import csp_routes  # type: ignore[attr-defined]

@@ -32,12 +32,14 @@ from proxy.consent import (
     decide_from_json,
     expire_cookie_headers,
     issue_token,
+    receipt_action,
     status_json,
 )
 from proxy.api import routes
 from proxy.server import errors
 from proxy.server import headers as h
 from proxy.server.consent_state import consent_state, remember_state
+from proxy.server.ratelimit import retry_after
 from proxy.server.runtime import SiteRuntime
 from proxy.server.services import SERVICES
 
@@ -69,7 +71,8 @@ async def handle_consent(request: web.Request, runtime: SiteRuntime) -> web.Stre
 
 async def redirect_to_slash(request: web.Request, runtime: SiteRuntime) -> web.StreamResponse:
     query = f"?{request.query_string}" if request.query_string else ""
-    return web.Response(status=308, headers={"Location": runtime.consent_path + "/" + query})
+    location = runtime.consent_path + "/" + query
+    return web.Response(status=308, text=f"See {location}\n", headers={"Location": location})
 
 
 async def status(request: web.Request, runtime: SiteRuntime) -> web.StreamResponse:
@@ -199,6 +202,13 @@ async def decide(request: web.Request, runtime: SiteRuntime) -> web.StreamRespon
         log.info("refused a cross-site consent post for site %s", runtime.site_id)
         return errors.error_response(request, 403, "Consent can only be given on this site")
 
+    wait = services.consent_rate.take(view.ip)
+    if wait:
+        # Each decision writes a receipt: one client must not fill the disk or skew statistics.
+        services.metrics.rate_limited.labels("consent").inc()
+        response = errors.error_response(request, 429, "Too many consent decisions; please wait a moment")
+        response.headers["Retry-After"] = retry_after(wait)
+        return response
     body = await _read_limited(request, runtime.limits.max_consent_body)
     if body is None:
         return errors.error_response(request, 413)
@@ -214,6 +224,8 @@ async def decide(request: web.Request, runtime: SiteRuntime) -> web.StreamRespon
             return_to = None
         else:
             return errors.error_response(request, 415, "Send a form or JSON")
+    except RecursionError:
+        return _bad_request(request, "The body is nested too deeply")
     except (ValueError, UnicodeDecodeError) as exc:
         return _bad_request(request, str(exc) if isinstance(exc, ValueError) and not isinstance(exc, json.JSONDecodeError) else "The body is not valid")
 
@@ -226,6 +238,8 @@ async def decide(request: web.Request, runtime: SiteRuntime) -> web.StreamRespon
         )
     except ValueError as exc:   # e.g. so many vendor choices that the cookie would not fit
         return _bad_request(request, str(exc))
+    # A visitor who had granted more than the necessary and now refuses all withdraws.
+    action = receipt_action(decision, previous)
     store = services.receipts
     if store is None:
         services.metrics.receipt_errors.labels(runtime.site_id).inc()
@@ -241,7 +255,7 @@ async def decide(request: web.Request, runtime: SiteRuntime) -> web.StreamRespon
             vendor_list_digest=vendor_digest(runtime.engine),
             granted=decision.granted_list(site),
             refused=decision.refused_list(site),
-            action=decision.action,
+            action=action,
             created_at=dt.datetime.fromtimestamp(claims["iat"], dt.UTC),
             expires_at=dt.datetime.fromtimestamp(claims["exp"], dt.UTC),
             ip_hash=store.hash_ip(view.ip),
@@ -254,7 +268,7 @@ async def decide(request: web.Request, runtime: SiteRuntime) -> web.StreamRespon
         services.metrics.receipt_errors.labels(runtime.site_id).inc()
         log.exception("consent decision refused: the receipt could not be stored")
         return errors.error_response(request, 503, "Your choice could not be saved right now; please try again later")
-    services.metrics.decisions.labels(runtime.site_id, decision.action).inc()
+    services.metrics.decisions.labels(runtime.site_id, action).inc()
 
     granted = set(decision.categories)
     if previous.gpc:

@@ -18,6 +18,7 @@ import asyncio
 import functools
 import logging
 import time
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -25,11 +26,13 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from proxy.server import errors, headers as h
-from proxy.server.codings import SUPPORTED
+from proxy.response.codings import SUPPORTED
 from proxy.server.consent_state import consent_state
 from proxy.server.html_body import rewrite_body
 from proxy.server.runtime import SiteRuntime, Timeouts
 from proxy.server.services import SERVICES
+
+FORWARDED = web.RequestKey("consentry_forwarded", bool)   # the response's headers are the upstream's
 
 log = logging.getLogger(__name__)
 
@@ -39,20 +42,28 @@ _SKIP_AUTO = frozenset({"User-Agent", "Accept", "Accept-Encoding", "Content-Type
 _BODY_DIGESTS = ("Content-MD5", "Digest", "Content-Digest", "Repr-Digest", "Accept-Ranges")
 
 
-def _upstream_url(runtime: SiteRuntime, request: web.Request) -> URL:
-    return URL(runtime.upstream + request.rel_url.raw_path_qs, encoded=True)
+def upstream_url(runtime: SiteRuntime, request: web.Request) -> URL | None:
+    """The upstream URL for ``request``, or None when its path hides a traversal (400)."""
+    parts = urlsplit(runtime.upstream)
+    path = h.upstream_path(parts.path.rstrip("/"), request.rel_url.raw_path)
+    if path is None:
+        return None
+    query = request.rel_url.raw_query_string
+    return URL(f"{parts.scheme}://{parts.netloc}{path}" + (f"?{query}" if query else ""), encoded=True)
 
 
 @functools.lru_cache(maxsize=64)
-def _client_timeout(t: Timeouts) -> aiohttp.ClientTimeout:
+def _client_timeout(t: Timeouts, pool_wait: float) -> aiohttp.ClientTimeout:
     # No total here: aiohttp's total would also cut long bodies (downloads, event streams).
     # The total bounds the wait for the response headers (see forward); a body is bounded
     # by the read timeout, the longest silence allowed, as nginx's proxy_read_timeout.
-    return aiohttp.ClientTimeout(total=None, sock_connect=t.connect, sock_read=t.read)
+    # ``connect`` bounds the wait for a pooled connection plus connecting: a full pool
+    # (slow upstream, many clients) answers 504 instead of queueing visitors forever.
+    return aiohttp.ClientTimeout(total=None, connect=pool_wait + t.connect, sock_connect=t.connect, sock_read=t.read)
 
 
 def _timeout(runtime: SiteRuntime) -> aiohttp.ClientTimeout:
-    return _client_timeout(runtime.timeouts)
+    return _client_timeout(runtime.timeouts, runtime.limits.upstream_pool_timeout)
 
 
 # Request fields never copied upstream as they came: "Expect" was already answered
@@ -75,6 +86,11 @@ def upstream_request_headers(request: web.Request, runtime: SiteRuntime) -> tupl
 async def forward(request: web.Request, runtime: SiteRuntime) -> web.StreamResponse:
     services = request.app[SERVICES]
     metrics = services.metrics
+    target = upstream_url(runtime, request)
+    if target is None:
+        log.info("refused a path with hidden dot segments for site %s", runtime.site_id)
+        _count(request, runtime, "error", 400)
+        return errors.error_response(request, 400, "The path is not valid")
     out, view = upstream_request_headers(request, runtime)
     state = None
     translated_etag = False
@@ -102,7 +118,7 @@ async def forward(request: web.Request, runtime: SiteRuntime) -> web.StreamRespo
         async with asyncio.timeout(runtime.timeouts.total):
             upstream = await session.request(
                 request.method,
-                _upstream_url(runtime, request),
+                target,
                 headers=out,
                 data=data,
                 allow_redirects=False,
@@ -122,6 +138,15 @@ async def forward(request: web.Request, runtime: SiteRuntime) -> web.StreamRespo
         _count(request, runtime, "error", 502)
         return errors.error_response(request, 502)
     metrics.observe_latency(runtime.site_id, time.perf_counter() - started)
+    if upstream.status < 200:
+        # 101 (or another 1xx as a final answer) to a request that asked for no upgrade:
+        # relaying it would hand the client's connection to a protocol nobody negotiated.
+        upstream.close()
+        metrics.upstream_errors.labels(runtime.site_id, "protocol").inc()
+        log.warning("upstream %s answered %d to %s %s without an upgrade request", runtime.upstream_origin,
+                    upstream.status, request.method, request.path)
+        _count(request, runtime, "error", 502)
+        return errors.error_response(request, 502)
 
     try:
         return await _respond(request, runtime, upstream, view, state, translated_etag)
@@ -159,6 +184,7 @@ async def _respond(
             headers.popall(name, None)
 
     response = web.StreamResponse(status=status, reason=upstream.reason, headers=headers)
+    request[FORWARDED] = True
     if html and has_body:
         return await rewrite_body(request, runtime, upstream, response, state)
 
@@ -169,9 +195,12 @@ async def _respond(
         _count(request, runtime, kind, status)
         return response
     await response.prepare(request)
+    send_timeout = runtime.limits.send_timeout
     try:
         async for chunk in upstream.content.iter_any():
-            await response.write(chunk)
+            # A client that stops reading must not hold the upstream connection forever.
+            async with asyncio.timeout(send_timeout):
+                await response.write(chunk)
     except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, asyncio.TimeoutError) as exc:
         abort_midway(request, runtime, exc)
         return response

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -27,6 +28,25 @@ HOP_BY_HOP = frozenset(
     }
 )
 FORWARDING = ("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded", "x-real-ip")
+# Fields through which a client claims to be someone else or to have asked for another
+# URL (frameworks and CDNs read them: Rails/Django/Spring, IIS URL Rewrite, Cloudflare,
+# Akamai, Fastly). From an untrusted peer every one is dropped, whatever its spelling;
+# any ``X-Forwarded-*`` / ``X-Original-*`` name counts, not only the ones listed.
+_CLAIMS = frozenset({
+    "x-real-ip", "true-client-ip", "cf-connecting-ip", "cf-connecting-ipv6", "cf-visitor", "cf-ipcountry",
+    "fastly-client-ip", "x-client-ip", "x-cluster-client-ip", "x-proxyuser-ip", "x-originating-ip",
+    "x-remote-ip", "x-remote-addr", "client-ip", "x-host", "x-http-host-override", "x-rewrite-url",
+    "x-url-scheme", "x-scheme", "front-end-https", "x-https", "x-arr-ssl", "x-arr-log-id", "x-client-cert",
+    "x-ssl-client-cert", "ssl-client-cert", "x-http-method-override", "x-http-method", "x-method-override",
+    "via", "x-envoy-external-address", "x-envoy-original-path", "forwarded-for", "forwarded-proto",
+})
+_CLAIM_PREFIXES = ("x-forwarded-", "x-original-", "x-envoy-")
+
+
+def is_forwarding_claim(name: str) -> bool:
+    """A request field that asserts client identity, scheme, host, port, prefix or URL."""
+    lower = name.lower()
+    return lower in _CLAIMS or lower == "forwarded" or lower.startswith(_CLAIM_PREFIXES)
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -113,13 +133,77 @@ def set_forwarding(out: CIMultiDict[str], incoming: CIMultiDict[str] | object, p
     peer = peer or "unknown"
     previous_xff = ", ".join(incoming.getall("X-Forwarded-For", [])) if view.via_trusted else ""  # type: ignore[attr-defined]
     previous_fwd = ", ".join(incoming.getall("Forwarded", [])) if view.via_trusted else ""  # type: ignore[attr-defined]
+    if not view.via_trusted:
+        for name in [name for name in out if is_forwarding_claim(name)]:
+            out.popall(name, None)
     out.popall("X-Real-IP", None)
     # Item assignment replaces every earlier value of the field.
     out["X-Forwarded-For"] = f"{previous_xff}, {peer}" if previous_xff else peer
     out["X-Forwarded-Proto"] = view.proto
     out["X-Forwarded-Host"] = view.host
-    element = f'for={_forwarded_node(peer)};host="{view.host}";proto={view.proto}'
+    element = f"for={_forwarded_node(peer)};host={quote_forwarded(view.host)};proto={view.proto}"
     out["Forwarded"] = f"{previous_fwd}, {element}" if previous_fwd else element
+
+
+def quote_forwarded(value: str) -> str:
+    """A Forwarded parameter value as a quoted-string (RFC 7239 4), valid for any value.
+
+    A Host such as ``a";for=1.2.3.4`` must stay one value, not become a forged element:
+    quotes and backslashes are escaped, control characters dropped.
+    """
+    escaped = "".join("\\" + c if c in '"\\' else c for c in value if c >= " " and c != "\x7f")
+    return f'"{escaped}"'
+
+
+# -- the upstream path -------------------------------------------------------------------
+
+_SEPARATORS = re.compile(r"[/\\]")
+
+
+def upstream_path(prefix: str, raw_path: str) -> str | None:
+    """The path to request upstream: ``raw_path`` with dot segments resolved, under ``prefix``.
+
+    Dot segments are resolved as a browser resolves them (``.``, ``..``, ``%2e``, ``%2E%2e``:
+    URL standard "single/double-dot segment"), clamped at the root, so ``/../x`` cannot
+    leave ``prefix``. A segment that hides a separator next to dots once decoded
+    (``..%2f``, ``%2e%2e%5c``, ``..\\``) has no browser meaning but many back ends decode
+    it before routing: None (the caller answers 400).
+    """
+    if not raw_path.startswith("/"):
+        raw_path = "/" + raw_path
+    out: list[str] = []
+    segments = raw_path[1:].split("/")
+    for index, segment in enumerate(segments):
+        decoded = _decode_dots(segment)
+        last = index == len(segments) - 1
+        if decoded == ".":
+            if last:
+                out.append("")
+            continue
+        if decoded == "..":
+            if out:
+                out.pop()
+            if last:
+                out.append("")
+            continue
+        if ("\\" in segment or "%" in segment or ";" in segment) and _hides_dots(segment):
+            return None
+        out.append(segment)
+    return prefix + "/" + "/".join(out)
+
+
+def _hides_dots(segment: str) -> bool:
+    """Dots a back end could still see: behind a separator, a ``;param`` (Tomcat's
+    ``..;/``) or a second round of percent-decoding (``%252e%252e``)."""
+    deep = urllib.parse.unquote(urllib.parse.unquote(segment))
+    parts = [part.split(";", 1)[0] for part in _SEPARATORS.split(deep)]
+    return any(part in (".", "..") for part in parts)
+
+
+def _decode_dots(segment: str) -> str:
+    if "%" not in segment:
+        return segment
+    return segment.replace("%2e", ".").replace("%2E", ".")
 
 
 # -- proxy_redirect ------------------------------------------------------------------
@@ -263,3 +347,8 @@ def csp_nonce(policy: str | None) -> str | None:
             match = _NONCE.search(directives[name])
             return match.group(1) if match else None
     return None
+
+
+def csp_has_nonce(policies: Iterable[str]) -> bool:
+    """Whether any of the policies admits anything by nonce (scripts or styles)."""
+    return any(_NONCE.search(policy) for policy in policies)

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from proxy.server import collaborators, errors
 from proxy.server import headers as h
-from proxy.server.codings import CodingError, DecodeChain, EncodeChain, parse_codings
+from proxy.response.codings import BodyTooLarge, CodingError, DecodeChain, EncodeChain, parse_codings
 from proxy.server.runtime import SiteRuntime
 from proxy.server.services import SERVICES
 
@@ -73,23 +73,26 @@ async def rewrite_body(
         return errors.error_response(request, 502)
     codings = parse_codings(headers.get("Content-Encoding"))
     try:
-        decoder = DecodeChain(codings) if codings else None
+        decoder = DecodeChain(codings, max_size=runtime.limits.decoded_body_size) if codings else None
         encoder = EncodeChain(codings) if codings else None
     except CodingError:
         # We cannot read it, so we cannot make it safe: refuse rather than leak trackers.
         log.warning("upstream %s sent HTML in an unsupported coding %r", runtime.upstream_origin, codings)
         return errors.error_response(request, 502)
 
-    upstream_csp = headers.get("Content-Security-Policy")
-    nonce = h.csp_nonce(upstream_csp) or secrets.token_urlsafe(16)
+    upstream_policies = headers.getall("Content-Security-Policy", [])
+    upstream_csp = ", ".join(upstream_policies) or None
+    upstream_nonce = next((n for n in map(h.csp_nonce, upstream_policies) if n), None)
+    nonce = upstream_nonce or secrets.token_urlsafe(16)
     ours = collaborators.csp_headers(runtime.site, state, upstream_csp=upstream_csp, nonce=nonce)
     for name, value in ours:
         headers.add(name, value)   # beside the upstream's policy, never instead of it
-    # Nonces only matter under a CSP; without one, kept scripts stay byte-identical.
-    if not ours and upstream_csp is None:
-        nonce_for_page = None
-    else:
-        nonce_for_page = nonce
+    # Our snippet carries the nonce in force (the site's own, so its CSP admits it). Page
+    # elements get our fresh nonce only when the site has none of its own: stamping the
+    # site's nonce on a script that did not carry it would turn an injected script into a
+    # trusted one and void the site's CSP. Without any CSP, kept scripts stay byte-identical.
+    snippet_nonce = nonce if ours or upstream_policies else None
+    nonce_for_page = None if upstream_nonce or h.csp_has_nonce(upstream_policies) else snippet_nonce
     page_load = is_page_load(request)
     report = collaborators.make_report()
     rewriter: Any = None
@@ -103,7 +106,7 @@ async def rewrite_body(
             lang = collaborators.pick_language(
                 runtime.site, request.headers.get("Accept-Language"), html_lang=collaborators.sniff_html_lang(first_piece)
             )
-            inject = collaborators.head_snippet(runtime.site, state, lang=lang, nonce=nonce_for_page)
+            inject = collaborators.head_snippet(runtime.site, state, lang=lang, nonce=snippet_nonce)
         return runtime.engine.rewriter(
             state,
             base_url=public_url(request, view.proto, view.host),
@@ -114,6 +117,7 @@ async def rewrite_body(
         )
 
     lang: str | None = None
+    send_timeout = runtime.limits.send_timeout
     await response.prepare(request)
     seen = 0
     try:
@@ -129,7 +133,11 @@ async def rewrite_body(
                 if encoder is not None:
                     out = encoder.encode(out)
                 if out:
-                    await response.write(out)
+                    async with asyncio.timeout(send_timeout):
+                        await response.write(out)
+                # Pieces are at most codings.STEP decoded bytes: let other requests run
+                # between them, so one huge or highly compressed page cannot stall the loop.
+                await asyncio.sleep(0)
         tail = b""
         if decoder is not None:
             for piece in decoder.flush():
@@ -145,7 +153,15 @@ async def rewrite_body(
         if encoder is not None:
             tail = encoder.encode(tail) + encoder.finish()
         if tail:
-            await response.write(tail)
+            async with asyncio.timeout(send_timeout):
+                await response.write(tail)
+    except BodyTooLarge as exc:
+        log.warning("upstream %s sent HTML that decodes past %d bytes; response cut", runtime.upstream_origin,
+                    runtime.limits.decoded_body_size)
+        from proxy.server.forward import abort_midway
+
+        abort_midway(request, runtime, exc)
+        return response
     except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, asyncio.TimeoutError, CodingError) as exc:
         from proxy.server.forward import abort_midway
 
@@ -154,7 +170,9 @@ async def rewrite_body(
     finally:
         metrics.rewritten_bytes.labels(runtime.site_id).inc(seen)
         if report is not None:
-            metrics.count_report(report.entries)
+            engine = runtime.engine
+            metrics.count_report(report.entries, getattr(engine, "categories", ()),
+                                 getattr(getattr(engine, "catalogue", None), "vendors", {}))
     await response.write_eof()
     metrics.count_request(runtime.site_id, "html", response.status)
     return response

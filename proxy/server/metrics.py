@@ -10,7 +10,7 @@ and the consent package's failure counter; must not import aiohttp.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -21,6 +21,9 @@ try:
     from proxy.consent.failures import failure_counts
 except ImportError:   # the consent package is still landing; no failures to show yet
     failure_counts = {}  # type: ignore[assignment]
+
+
+_ACTIONS = frozenset({"keep", "defer", "strip", "activate"})
 
 
 class _TokenFailures(Collector):
@@ -68,6 +71,22 @@ class Metrics:
             "consentry_receipt_errors", "Consent decisions refused because the receipt store failed",
             ["site"], registry=r,
         )
+        self.connections_refused = Counter(
+            "consentry_connections_refused", "Client connections refused at a connection cap (client, total)",
+            ["reason"], registry=r,
+        )
+        self.client_timeouts = Counter(
+            "consentry_client_timeouts", "Client connections closed by a timeout (header, body, send)",
+            ["phase"], registry=r,
+        )
+        self.rate_limited = Counter(
+            "consentry_rate_limited", "Requests answered 429, by endpoint (consent, csp-report)",
+            ["endpoint"], registry=r,
+        )
+        self.worker_restarts = Counter(
+            "consentry_worker_restarts", "Workers the supervisor replaced, by cause (exit, signal, stuck)",
+            ["cause"], registry=r,
+        )
         r.register(_TokenFailures())
         self._request_children: dict[tuple[str, str, int], Any] = {}
         self._latency_children: dict[str, Any] = {}
@@ -86,13 +105,30 @@ class Metrics:
             child = self._latency_children[site] = self.upstream_latency.labels(site)
         child.observe(seconds)
 
-    def count_report(self, entries: list[object]) -> None:
+    def connection_event(self, kind: str, reason: str) -> None:
+        if kind == "refused":
+            self.connections_refused.labels(reason).inc()
+        else:
+            self.client_timeouts.labels(reason).inc()
+
+    def count_report(self, entries: list[object], categories: Collection[str] = (), vendors: Collection[str] = ()) -> None:
+        """Count classified elements; labels only from the policy's categories and the catalogue.
+
+        A page's markup chooses ``data-consent`` values and so could mint a label per
+        request (every label value is a series kept forever): anything outside the
+        site's categories or the known vendors is counted as "other".
+        """
         for entry in entries:
-            self.elements.labels(
-                getattr(entry, "vendor", None) or "unknown",
-                getattr(entry, "category", None) or "none",
-                getattr(entry, "action", "keep"),
-            ).inc()
+            vendor = getattr(entry, "vendor", None) or "unknown"
+            category = getattr(entry, "category", None) or "none"
+            action = getattr(entry, "action", "keep")
+            if vendor != "unknown" and vendor not in vendors:
+                vendor = "other"
+            if category not in categories and category not in ("none", "necessary", "unclassified"):
+                category = "other"
+            if action not in _ACTIONS:
+                action = "other"
+            self.elements.labels(vendor, category, action).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -29,11 +29,13 @@ from typing import Any
 
 from aiohttp import web
 
+from proxy.server import connections
 from proxy.server.accesslog import JsonAccessLogger, PrivacyAccessLogger
 from proxy.server.admin import make_admin_app
 from proxy.server.app import make_app
 from proxy.server.runtime import read_limits
-from proxy.server.services import current_config
+from proxy.server.headers import parse_networks
+from proxy.server.services import SERVICES, current_config
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +158,7 @@ async def start_servers(
     )
     public = web.AppRunner(
         app,
+        keepalive_timeout=limits.keepalive_timeout,
         # A client that hangs up cancels its handler, and so its upstream request.
         handler_cancellation=True,
         shutdown_timeout=limits.drain_timeout,
@@ -165,6 +168,17 @@ async def start_servers(
         **access,
     )
     await public.setup()
+    services = app[SERVICES]
+    trusted = getattr(getattr(config, "proxy", None), "trusted_proxies", None) or ()
+    connections.install(public, connections.ConnectionGuard(
+        header_timeout=limits.header_timeout,
+        body_timeout=limits.body_timeout,
+        client_connections=limits.client_connections,
+        # Leave file descriptors for upstream connections, the receipts store and logs.
+        total_connections=connections.file_limit_cap(limits.total_connections, reserve=64),
+        trusted=parse_networks(str(n) for n in trusted),
+        on_event=services.metrics.connection_event,
+    ))
     try:
         await web.TCPSite(public, listen[0], listen[1], reuse_port=reuse_port or None, backlog=1024).start()
     except OSError as error:

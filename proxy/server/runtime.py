@@ -32,15 +32,32 @@ class Timeouts:
 
 @dataclass(frozen=True, slots=True)
 class Limits:
+    """``[proxy.limits]`` as the server reads it (the defaults equal the policy model's, tested)."""
+
     max_header_size: int = 8190      # one header line / field, like nginx's large_client_header_buffers
     max_headers: int = 100
     max_consent_body: int = 16 * 1024
     max_connections: int = 1000      # pooled connections per upstream
+    upstream_pool_timeout: float = 10.0
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    send_timeout: float = 60.0
+    keepalive_timeout: float = 15.0
+    keepalive_requests: int = 1000
+    client_connections: int = 128
+    total_connections: int = 4096
+    decoded_body_size: int = 100 * 1024 * 1024
+    websocket_message_size: int = 1024 * 1024
+    csp_report_size: int = 16 * 1024
+    csp_reports_per_minute: int = 120
+    consent_decisions_per_minute: int = 10
     drain_timeout: float = 30.0      # SIGTERM: how long in-flight requests may finish
 
 
 _LIMITS = Limits()
 _TIMEOUTS = Timeouts()
+# Model field -> dataclass field where the names differ.
+_RENAMED = {"consent_body_size": "max_consent_body"}
 
 
 def _get(obj: Any, *names: str, default: Any = None) -> Any:
@@ -68,13 +85,16 @@ def read_timeouts(site: Any, config: Any) -> Timeouts:
 def read_limits(config: Any) -> Limits:
     proxy = _get(config, "proxy")
     raw = _get(proxy, "limits")
-    return Limits(
-        max_header_size=int(_get(raw, "max_header_size", default=_LIMITS.max_header_size)),
-        max_headers=int(_get(raw, "max_headers", default=_LIMITS.max_headers)),
-        max_consent_body=int(_get(raw, "consent_body_size", default=_LIMITS.max_consent_body)),
-        max_connections=int(_get(raw, "max_connections", default=_LIMITS.max_connections)),
-        drain_timeout=float(_get(proxy, "drain_timeout", default=_LIMITS.drain_timeout)),
-    )
+    values: dict[str, Any] = {}
+    for name in Limits.__dataclass_fields__:
+        if name == "drain_timeout":
+            continue
+        source = next((k for k, v in _RENAMED.items() if v == name), name)
+        value = _get(raw, source) if raw is not None else None
+        if value is not None:
+            values[name] = type(getattr(_LIMITS, name))(value)
+    values["drain_timeout"] = float(_get(proxy, "drain_timeout", default=_LIMITS.drain_timeout))
+    return Limits(**values)
 
 
 def make_keyring(config: Any) -> Any:

@@ -16,8 +16,10 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from proxy.server.headers import Network, client_view, parse_networks
 from proxy.server.metrics import Metrics
-from proxy.server.runtime import RuntimeCache, SiteRuntime
+from proxy.server.ratelimit import RateLimiter
+from proxy.server.runtime import RuntimeCache, SiteRuntime, read_limits
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +41,23 @@ class Services:
         self.owns_receipts = False
         self.sessions: dict[str, aiohttp.ClientSession] = {}
         self.closing = False
+        self._trusted_for: Any = None
+        self._trusted: tuple[Network, ...] = ()
+        self.limits = read_limits(self.config())
+        self.consent_rate = RateLimiter(self.limits.consent_decisions_per_minute)
+        self.csp_rate = RateLimiter(self.limits.csp_reports_per_minute)
 
     def config(self) -> Any:
         return current_config(self.holder)
+
+    def client_ip(self, request: web.BaseRequest) -> str:
+        """The visitor's address for per-client limits (forwarded-for believed from trusted proxies only)."""
+        config = self.config()
+        if config is not self._trusted_for:
+            proxy = getattr(config, "proxy", None)
+            self._trusted = parse_networks(str(n) for n in (getattr(proxy, "trusted_proxies", None) or ()))
+            self._trusted_for = config
+        return client_view(request.remote, request.headers, request.scheme, request.host, self._trusted).ip
 
     def session_for(self, runtime: SiteRuntime) -> aiohttp.ClientSession:
         session = self.sessions.get(runtime.upstream_origin)
@@ -71,8 +87,6 @@ class Services:
         )
 
     async def open(self) -> None:
-        from proxy.server.runtime import read_limits
-
         config = self.config()
         limits = read_limits(config)
         for upstream in self.runtimes.upstreams(config):

@@ -18,7 +18,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from proxy.server import errors
-from proxy.server.forward import _upstream_url, upstream_request_headers
+from proxy.server.forward import upstream_request_headers, upstream_url
 from proxy.server.runtime import SiteRuntime
 from proxy.server.services import SERVICES
 
@@ -43,7 +43,9 @@ async def relay_websocket(request: web.Request, runtime: SiteRuntime) -> web.Str
     for name in _HANDSHAKE:
         headers.popall(name, None)
     session = services.session_for(runtime)
-    url = _upstream_url(runtime, request)
+    url = upstream_url(runtime, request)
+    if url is None:
+        return errors.error_response(request, 400, "The path is not valid")
     try:
         upstream = await session.ws_connect(
             url,
@@ -51,7 +53,7 @@ async def relay_websocket(request: web.Request, runtime: SiteRuntime) -> web.Str
             protocols=protocols,
             timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=runtime.timeouts.connect),
             autoping=True,
-            max_msg_size=0,
+            max_msg_size=runtime.limits.websocket_message_size,
         )
     except aiohttp.WSServerHandshakeError as exc:
         log.warning("upstream %s refused the WebSocket upgrade for %s: %s", runtime.upstream_origin, request.path, exc.status)
@@ -60,7 +62,7 @@ async def relay_websocket(request: web.Request, runtime: SiteRuntime) -> web.Str
         log.warning("upstream %s WebSocket connect failed for %s: %r", runtime.upstream_origin, request.path, exc)
         return errors.error_response(request, 502)
 
-    client = web.WebSocketResponse(protocols=(upstream.protocol,) if upstream.protocol else (), max_msg_size=0, autoping=True)
+    client = web.WebSocketResponse(protocols=(upstream.protocol,) if upstream.protocol else (), max_msg_size=runtime.limits.websocket_message_size, autoping=True)
     await client.prepare(request)
     services.metrics.requests.labels(runtime.site_id, "websocket", "1xx").inc()
 

@@ -464,7 +464,11 @@
     var ready = Array.prototype.filter.call(doc.querySelectorAll('[data-consent]'), function (el) {
       return allows(el.getAttribute('data-consent'), el.getAttribute('data-consent-vendor')) && isDeferred(el);
     });
-    return activate(ready);
+    return activate(ready).then(function () {
+      // Calls first-party code made to the guard's stand-ins go to the real functions now.
+      var guard = win.__consentry_guard;
+      if (guard && typeof guard.replay === 'function') guard.replay();
+    });
   }
 
   // -- click-to-load placeholders for embeds -----------------------------------------

@@ -18,9 +18,75 @@
       H.push(slash < 0 ? [list[k], "", n] : [list[k].slice(0, slash), list[k].slice(slash), n]);
     }
   }
-  var api = { update: update, refuses: refuses, blocked: [], csp: cfg.c };
+  var api = { update: update, refuses: refuses, blocked: [], csp: cfg.c, replay: replay };
   W.__consentry_guard = api;
   setGranted(cfg.g);
+  // Inert stand-ins for refused vendors' globals (proxy/csp/stubs.py): first-party code
+  // that calls fbq(...) or dataLayer.push(...) unguarded neither throws nor sends.
+  // Functions record their calls and answer everything with an inert object; array
+  // queues are plain arrays that the vendor's loader adopts after consent.
+  var stubs = [], removed = [];
+  function inertObject() {
+    var target = function () {};
+    var self = typeof Proxy === "function" ? new Proxy(target, {
+      get: function (t, key) {
+        if (key === Symbol.toPrimitive) return function () { return ""; };
+        if (key === "then" || key === "toJSON") return undefined;
+        if (key === "length") return 0;
+        if (key === "toString" || key === "valueOf") return function () { return ""; };
+        return self;
+      },
+      set: function () { return true; },
+      apply: function () { return self; },
+      construct: function () { return self; }
+    }) : target;
+    return self;
+  }
+  function makeStub(name) {
+    var calls = [], rest = inertObject();
+    var f = function () { calls.push(arguments); return rest; };
+    var stub = typeof Proxy === "function" ? new Proxy(f, {
+      get: function (t, key) {
+        if (key === "__consentry_stub") return true;
+        if (key === Symbol.toPrimitive || key === "then" || key === "toJSON" || key === "length" ||
+            key === "toString" || key === "valueOf" || key === "call" || key === "apply" || key === "bind") return t[key];
+        return rest;
+      },
+      set: function () { return true; }
+    }) : f;
+    return { name: name, stub: stub, calls: calls };
+  }
+  var Q = cfg.q || [];
+  for (var q = 0; q < Q.length; q++) {
+    var gname = Q[q][0];
+    if (gname in W) continue;
+    var made = Q[q][1] ? { name: gname, stub: [], calls: null } : makeStub(gname);
+    made.vendors = Q[q][2];
+    try { W[gname] = made.stub; stubs.push(made); } catch (e) { /* a read-only global: leave it */ }
+  }
+  // Consent for a stub's vendors: the stand-in steps aside before the loader is activated
+  // (loaders skip when their global exists); replay() then hands the recorded calls on.
+  function liftStubs() {
+    for (var i = stubs.length - 1; i >= 0; i--) {
+      var st = stubs[i], all = true;
+      for (var j = 0; j < st.vendors.length; j++) if (!allowedVendor(V[st.vendors[j]])) all = false;
+      if (!all) continue;
+      stubs.splice(i, 1);
+      if (st.calls === null) continue;
+      if (W[st.name] === st.stub) { try { delete W[st.name]; } catch (e) { W[st.name] = undefined; } }
+      removed.push(st);
+    }
+  }
+  function replay() {
+    var list = removed; removed = [];
+    for (var i = 0; i < list.length; i++) {
+      var real = W[list[i].name];
+      if (typeof real !== "function" || real === list[i].stub) continue;
+      for (var k = 0; k < list[i].calls.length; k++) {
+        try { real.apply(W, list[i].calls[k]); } catch (e) { /* the vendor's own error */ }
+      }
+    }
+  }
   // Nothing can be refused: wrap nothing, cost nothing.
   if (!H.length && !cfg.u) return;
 
@@ -32,6 +98,7 @@
     setGranted(categories);
     choices = vendors || {};
     cache = {}; cached = 0;
+    liftStubs();
   }
   function allowedCategory(c) {
     return c === "necessary" || (!(cfg.gpc && c === "marketing") && !!granted[c]);

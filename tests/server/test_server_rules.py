@@ -13,7 +13,7 @@ import zstandard
 from multidict import CIMultiDict
 
 from proxy.server import headers as h
-from proxy.server.codings import _STEP, CodingError, DecodeChain, EncodeChain, parse_codings
+from proxy.response.codings import _STEP, CodingError, DecodeChain, EncodeChain, parse_codings
 
 
 def test_hop_by_hop_and_connection_named_fields_go():

@@ -5,9 +5,14 @@ re-encoded with the same coding, so the visitor gets what the upstream chose whi
 proxy never holds a whole body. Supported: ``gzip`` (and ``x-gzip``), ``deflate`` (zlib
 wrapped, with a fallback to the raw deflate some servers send), ``br`` and ``zstd``.
 Each encoder flushes after every chunk so the first bytes reach the browser at once.
-Decoders cap the output of one step (``max_output``) against decompression bombs
-where the library allows it. Standard library plus brotli/zstandard only: this module
-must not import aiohttp.
+
+Decompression bombs: every decoder yields its output in pieces of at most ``STEP``
+bytes (zlib ``max_length``, brotli ``output_buffer_limit``; zstd, whose Python binding
+has no output limit, is fed ``_ZSTD_SLICE`` input bytes at a time, which bounds one call
+to about 8 MiB even for run-length blocks), and ``DecodeChain(max_size=...)`` raises
+``BodyTooLarge`` as soon as the decoded total passes the cap, before more is produced.
+Callers that run on an event loop yield to it between pieces. Standard library plus
+brotli/zstandard only: this module must not import aiohttp.
 """
 
 from __future__ import annotations
@@ -20,11 +25,19 @@ import brotli
 import zstandard
 
 SUPPORTED = ("gzip", "x-gzip", "deflate", "br", "zstd")
-_STEP = 256 * 1024   # largest decoded piece produced from one compressed chunk at a time
+STEP = 256 * 1024    # largest decoded piece produced from one compressed chunk at a time
+_STEP = STEP
+# zstd input fed per call: a 4-byte run-length block expands to 128 KiB, so 256 input
+# bytes can produce at most ~8 MiB in one call whatever the frame says.
+_ZSTD_SLICE = 256
 
 
 class CodingError(Exception):
     """The body does not decode with the coding its Content-Encoding names."""
+
+
+class BodyTooLarge(CodingError):
+    """The decoded body passed the configured cap (a decompression bomb, or a huge page)."""
 
 
 class Decoder(Protocol):
@@ -134,15 +147,18 @@ class _ZstdDecoder:
         self._obj = zstandard.ZstdDecompressor().decompressobj()
 
     def decode(self, data: bytes) -> Iterator[bytes]:
+        view = memoryview(data)
         try:
-            while data:
+            while view:
                 if self._obj.eof:
                     # Concatenated zstd frames are one valid body: a new frame starts here.
                     self._obj = zstandard.ZstdDecompressor().decompressobj()
-                out = self._obj.decompress(data)
-                if out:
-                    yield out
-                data = self._obj.unused_data if self._obj.eof else b""
+                piece, view = view[:_ZSTD_SLICE], view[_ZSTD_SLICE:]
+                out = self._obj.decompress(piece)
+                if self._obj.eof and self._obj.unused_data:
+                    view = memoryview(self._obj.unused_data + bytes(view))
+                for start in range(0, len(out), STEP):
+                    yield out[start:start + STEP]
         except zstandard.ZstdError as exc:
             raise CodingError(str(exc)) from exc
 
@@ -197,10 +213,16 @@ def make_encoder(coding: str) -> Encoder:
 
 
 class DecodeChain:
-    """Undoes a list of codings applied in order (the last applied is undone first)."""
+    """Undoes a list of codings applied in order (the last applied is undone first).
 
-    def __init__(self, codings: list[str]) -> None:
+    ``max_size`` caps the decoded total: ``BodyTooLarge`` is raised by the piece that
+    would pass it, so no more than ``max_size + STEP`` bytes are ever produced.
+    """
+
+    def __init__(self, codings: list[str], max_size: int | None = None) -> None:
         self._decoders = [make_decoder(c) for c in reversed(codings)]
+        self.max_size = max_size
+        self.decoded = 0
 
     def decode(self, data: bytes) -> Iterator[bytes]:
         yield from self._run(0, data)
@@ -208,6 +230,9 @@ class DecodeChain:
     def _run(self, index: int, data: bytes) -> Iterator[bytes]:
         if index == len(self._decoders):
             if data:
+                self.decoded += len(data)
+                if self.max_size is not None and self.decoded > self.max_size:
+                    raise BodyTooLarge(f"decoded body passed {self.max_size} bytes")
                 yield data
             return
         for piece in self._decoders[index].decode(data):
