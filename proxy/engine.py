@@ -15,7 +15,6 @@ duck-typed), so it can run anywhere the HTML layer runs.
 from __future__ import annotations
 
 import fnmatch
-import functools
 import hashlib
 import logging
 import re
@@ -23,10 +22,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-from proxy.catalogue import CATEGORIES, Catalogue, Vendor
+from proxy.catalogue import CATEGORIES, Catalogue, Vendor, catalogue_for, tag_manager_category
 from proxy.html import KEEP, Action, Decision, Element, FetchURL
 from proxy.html.rewriter import Rewriter
-from proxy.inline import ScriptJudge
+from proxy.inline import judge_for
+from proxy.urls import resolve as resolve_url
 
 if TYPE_CHECKING:
     from proxy.consent import ConsentState
@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 NECESSARY = "necessary"
 # Where several vendors show in one script, the most restrictive category decides.
 _RANK = {category: rank for rank, category in enumerate(CATEGORIES)}
-_JUDGED_LENGTH = 8192
 # Consent libraries name categories differently; author marks in their dialect are honoured.
 AUTHOR_CATEGORY_ALIASES = {
     "statistics": "analytics",
@@ -153,18 +152,17 @@ class Engine:
 
     def __init__(self, site: Any, catalogue: Catalogue | None = None) -> None:
         self.site = site
-        self.catalogue = catalogue or Catalogue.default()
+        self.catalogue = catalogue or catalogue_for(site)
         self.mode: str = getattr(site, "mode", "defer")
         self.categories: tuple[str, ...] = tuple(getattr(site, "categories", None) or (NECESSARY, "preferences", "analytics", "marketing"))
         self.site_hosts: tuple[str, ...] = tuple(h.lower().split(":")[0] for h in (getattr(site, "hosts", None) or ()))
         self.unknown_third_party: str = getattr(site, "unknown_third_party", "allow") or "allow"
         self.strip_cookies: bool = bool(getattr(site, "strip_cookies", True))
         self.overrides: dict[str, Any] = dict(getattr(site, "vendors", None) or {})
+        self.tag_manager_category: str = tag_manager_category(site)
         self.rules = tuple(self._compile_rule(rule) for rule in (getattr(site, "rules", None) or ()))
         self._url_cache: dict[tuple[str, str], Classification | None] = {}
-        self._judge = ScriptJudge(self.catalogue)  # type: ignore[arg-type]
-        # Pages repeat the same inline snippets; short ones are judged once per engine.
-        self._judged = functools.lru_cache(maxsize=1024)(self._judge_script)
+        self._judge = judge_for(self.catalogue)  # type: ignore[arg-type]
 
     # -- classification ---------------------------------------------------------------
 
@@ -184,7 +182,7 @@ class Engine:
 
     def _from_vendor(self, vendor: Vendor) -> Classification:
         override = self.overrides.get(vendor.id)
-        category = vendor.category
+        category = self.tag_manager_category if vendor.tag_manager else vendor.category
         allow = None
         if override is not None:
             category = getattr(override, "category", None) or category
@@ -262,8 +260,6 @@ class Engine:
         if not code:
             vendor = self.catalogue.vendor_for_script(text)
             return self._from_vendor(vendor) if vendor is not None else None
-        if len(text) <= _JUDGED_LENGTH:
-            return self._judged(text)
         return self._judge_script(text)
 
     def _judge_script(self, text: str) -> Classification | None:
@@ -443,6 +439,7 @@ class Engine:
             # Full consent and no nonce to add: nothing can change but author-marked
             # markup (activated), so the scanner copies every other tag unseen.
             "keeps_all": everything and not nonce,
+            "resolve_url": resolve_url,
         }
         if max_buffer is not None:
             options["max_buffer"] = max_buffer

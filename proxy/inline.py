@@ -31,12 +31,15 @@ or pydantic.
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["Lexed", "ScriptJudge", "lex"]
+__all__ = ["Lexed", "ScriptJudge", "judge_for", "lex"]
+
+_MEMO_LENGTH = 8192
 
 
 class VendorLike(Protocol):
@@ -47,13 +50,14 @@ class VendorLike(Protocol):
 
 class CatalogueLike(Protocol):
     def vendors_for_script(self, text: str) -> list[VendorLike]: ...  # pragma: no cover - protocol
+    def vendor_for_script(self, text: str) -> VendorLike | None: ...  # pragma: no cover - protocol
     def vendor_for_url(self, url: str) -> VendorLike | None: ...  # pragma: no cover - protocol
 
 
 # -------------------------------------------------------------------------- lexing
 
 _TOKEN = re.compile(
-    r"""(?P<line>//|<!--|(?m:^[ \t]*-->))"""      # single-line comments (HTML-like ones too)
+    r"""(?P<line>//|<!--|-->)"""      # single-line comments (HTML-like ones too; --> only first on a line)
     r"""|(?P<block>/\*)"""
     r"""|(?P<quote>["'`])"""
     r"""|(?P<slash>/)"""
@@ -131,7 +135,7 @@ def _regex_allowed(text: str, position: int) -> bool:
     char = text[index]
     if char in ")]}" or char.isalnum() or char in "_$\"'`":
         if char.isalnum() or char in "_$":
-            word = _WORD_BEFORE.search(text, 0, index + 1)
+            word = _WORD_BEFORE.search(text, max(0, index - 40), index + 1)
             return word is not None and word.group() in _REGEX_AFTER_WORDS
         return False
     return True
@@ -148,7 +152,9 @@ def lex(text: str) -> Lexed:
             break
         start = match.start()
         kind = match.lastgroup
-        if kind == "line":
+        if kind == "line" and match.group() == "-->" and text[text.rfind("\n", 0, start) + 1:start].strip(" \t"):
+            end = start + 1  # "x-->y" is code: x-- > y
+        elif kind == "line":
             end = text.find("\n", start)
             end = len(text) if end < 0 else end
             spans.append((start, end, "c"))
@@ -178,14 +184,15 @@ def lex(text: str) -> Lexed:
 # Code that can make the browser fetch a URL held in a string (navigation on a click,
 # window.open or location, is not a fetch before consent and does not count).
 _FETCHES = re.compile(
-    r"""createElement(?:NS)?\s*\(|\.src\b|\bsrc\s*[:=]|\.write(?:ln)?\s*\(|\b(?:inner|outer)HTML\b|insertAdjacentHTML"""
-    r"""|appendChild|insertBefore|\.(?:append|prepend|after|before|replaceWith)\s*\(|\bfetch\s*\(|sendBeacon"""
-    r"""|XMLHttpRequest|\bImage\s*\(|\bimport\s*\(|importScripts|getScript|\.ajax\s*\(|\.load\s*\(|setAttribute"""
-    r"""|\b(?:\$|jQuery)\.(?:get|post)\s*\(|\.getJSON\s*\(|\brequire(?:js)?\s*\(|\bdefine\s*\(|\bWorker\s*\(""",
+    # No branch starts with \b: the regex engine can then skip to the possible first characters.
+    r"""createElement(?:NS)?\s*\(|\.src\b|src\s*[:=]|\.write(?:ln)?\s*\(|(?:inner|outer)HTML\b|insertAdjacentHTML"""
+    r"""|appendChild|insertBefore|\.(?:append|prepend|after|before|replaceWith)\s*\(|fetch\s*\(|sendBeacon"""
+    r"""|XMLHttpRequest|Image\s*\(|import\s*\(|importScripts|getScript|\.ajax\s*\(|\.load\s*\(|setAttribute"""
+    r"""|(?:\$|jQuery)\.(?:get|post)\s*\(|\.getJSON\s*\(|require(?:js)?\s*\(|define\s*\(|Worker\s*\(""",
 )
-# A URL inside a string: the vendor's host, possibly with escaped slashes, or a file name.
-_URLISH = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*:)?(?://|\\/\\/|\\x2[Ff]\\x2[Ff]|\\u002[Ff]\\u002[Ff])[^\s'\"`]+"
-                     r"|[^\s'\"`]*\.(?:js|php|gif|png|html?|cgi)(?:[?#][^\s'\"`]*)?\Z")
+# A URL inside a string (its escaped slashes undone first), or a file name of a self-hosted copy.
+_URL_IN_STRING = re.compile(r"//[^\s'\"`]+")
+_FILE_NAME = re.compile(r"[^\s'\"`?#]*\.(?:js|php|gif|png|html?|cgi)(?:[?#][^\s'\"`]*)?")
 _ESCAPED_SLASH = re.compile(r"\\/|\\x2[Ff]|\\u002[Ff]")
 _GLOBAL = r"(?:(?:window|self|globalThis|top|parent)\s*\.\s*)?"
 # The identifier chain a signature match belongs to: window.fbq, w.ttq, window['fbq'].
@@ -224,6 +231,9 @@ class ScriptJudge:
     def __init__(self, catalogue: CatalogueLike) -> None:
         self.catalogue = catalogue
         self._compiled: dict[str, tuple[re.Pattern[str], ...]] = {}
+        # Pages repeat their inline snippets on every request: short ones are judged once.
+        self._memo = functools.lru_cache(maxsize=2048)(self._loaded)
+        self._long: dict[tuple[int, bytes], tuple[VendorLike, ...]] = {}
 
     def _signatures(self, vendor: VendorLike) -> tuple[re.Pattern[str], ...]:
         found = self._compiled.get(vendor.id)
@@ -233,12 +243,32 @@ class ScriptJudge:
 
     def loaded(self, text: str) -> list[VendorLike]:
         """Vendors the script loads or initialises, in order of first evidence."""
+        if len(text) <= _MEMO_LENGTH:
+            return list(self._memo(text))
+        # Long inline bundles come back on every page too: remembered by digest, not by text.
+        key = (len(text), hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=20).digest())
+        found = self._long.get(key)
+        if found is None:
+            if len(self._long) >= 256:
+                self._long.clear()
+            found = self._long[key] = self._loaded(text)
+        return list(found)
+
+    def _loaded(self, text: str) -> tuple[VendorLike, ...]:
+        if self.catalogue.vendor_for_script(text) is None:  # memoised by the catalogue: the common case
+            return ()
         mentioned = self.catalogue.vendors_for_script(text)
         if not mentioned:
             return []
         lexed = lex(text)
         code = lexed.code
-        fetches = _FETCHES.search(code) is not None
+        known: list[bool] = []
+
+        def fetches() -> bool:
+            if not known:
+                known.append(_FETCHES.search(code) is not None)
+            return known[0]
+
         found: dict[str, tuple[int, VendorLike]] = {}
 
         def note(vendor: VendorLike, position: int) -> None:
@@ -248,14 +278,19 @@ class ScriptJudge:
         # URLs and file names in strings.
         for start, end in lexed.strings():
             value = text[start:end]
-            if "/" not in value and "." not in value:
+            if "\\" in value:
+                value = _ESCAPED_SLASH.sub("/", value)
+            if "//" in value:
+                candidates = [match.group() for match in _URL_IN_STRING.finditer(value)]
+            elif "." in value and len(value) <= 300 and _FILE_NAME.fullmatch(value.strip()):
+                candidates = [value.strip()]
+            else:
                 continue
-            url_match = _URLISH.search(value)
-            if url_match is None:
-                continue
-            vendor = self.catalogue.vendor_for_url(_ESCAPED_SLASH.sub("/", url_match.group()))
-            if vendor is not None and (fetches or _is_call_argument(code, start - 1)):
-                note(vendor, start)
+            for candidate in candidates:
+                vendor = self.catalogue.vendor_for_url(candidate)
+                if vendor is not None and (fetches() or _is_call_argument(code, start - 1)):
+                    note(vendor, start)
+                    break
         # Signatures: where they sit and what the code around them does.
         for vendor in mentioned:
             if vendor.id in found:
@@ -263,14 +298,14 @@ class ScriptJudge:
             for pattern in self._signatures(vendor):
                 for match in pattern.finditer(text):
                     kind = lexed.kind_at(match.start())
-                    if kind == "c" or kind == "r" or (kind == "s" and not fetches):
+                    if kind == "c" or kind == "r" or (kind == "s" and not fetches()):
                         continue
                     if kind == "s" or _initialises(text, code, match.start(), match.end()):
                         note(vendor, match.start())
                         break
                 if vendor.id in found:
                     break
-        return [vendor for _, vendor in sorted(found.values(), key=lambda item: item[0])]
+        return tuple(vendor for _, vendor in sorted(found.values(), key=lambda item: item[0]))
 
 
 def _is_call_argument(code: str, quote: int) -> bool:
@@ -365,3 +400,9 @@ def _initialises(text: str, code: str, start: int, end: int) -> bool:
         if method is not None and method.group(1).lower() in _INIT_METHODS:
             return True
     return False
+
+
+@functools.cache
+def judge_for(catalogue: CatalogueLike) -> ScriptJudge:
+    """One judge per catalogue (its compiled signatures and memo outlive engine rebuilds)."""
+    return ScriptJudge(catalogue)

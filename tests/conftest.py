@@ -11,6 +11,9 @@ import random
 
 from hypothesis import settings
 
+# PostgreSQL fixtures (one cluster per session) for the receipts and the replica tests.
+pytest_plugins = ["pgcluster"]
+
 settings.register_profile("ci", derandomize=True, print_blob=True)
 
 if os.environ.get("CI") == "true" or "CONSENTRY_TEST_SEED" in os.environ:

@@ -8,6 +8,8 @@ Standard library only (`tomllib`): this module must not import aiohttp,
 mitmproxy, jwt or pydantic.
 """
 
+import dataclasses
+import fnmatch
 import functools
 import hashlib
 import json
@@ -19,13 +21,24 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Self
 
-from proxy.catalogue.matchers import CookieIndex, FileNameIndex, HostIndex, SignatureIndex, most_restrictive
+from proxy.catalogue.matchers import (
+    CookieIndex,
+    FileNameIndex,
+    HostIndex,
+    LibraryIndex,
+    SignatureIndex,
+    TagIdIndex,
+    most_restrictive,
+)
 from proxy.catalogue.urls import is_first_party, last_segment, split_url
 from proxy.catalogue.vendor import CATEGORIES, CatalogueError, Vendor, vendor_from_table
 
 log = logging.getLogger(__name__)
 
 DATA_FILE = "vendors.toml"
+# The shipped catalogue is vendors.toml plus the files beside it named vendors-<class>.toml
+# (necessary services, analytics, ads, ...), read in name order: one data set split by class.
+DATA_FILE_GLOB = "vendors-*.toml"
 URL_CACHE_SIZE = 8192
 CACHED_URL_LENGTH = 1024
 SCRIPT_CACHE_SIZE = 1024
@@ -62,6 +75,8 @@ class Catalogue:
             raise CatalogueError(f"{source}: {error}") from None
         self._file_names = FileNameIndex(ordered)
         self._cookies = CookieIndex(ordered)
+        self._tag_ids = TagIdIndex(ordered)
+        self._libraries = LibraryIndex(ordered)
         # The same tracker URLs and snippets come back on every page of a site;
         # short ones are remembered (long ones would make the cache a memory sink).
         self._url_cache = functools.lru_cache(maxsize=URL_CACHE_SIZE)(self._classify_url)
@@ -94,6 +109,26 @@ class Catalogue:
         return cls._from_table(table, hashlib.sha256(data).hexdigest(), source)
 
     @classmethod
+    def from_parts(cls, parts: Iterable[tuple[str, bytes]]) -> Self:
+        """One catalogue from several data files (name, bytes): vendors of all, digest over all.
+
+        A vendor id or host entry defined in two files is an error naming both.
+        """
+        vendors: list[Vendor] = []
+        digest = hashlib.sha256()
+        names = []
+        for name, data in parts:
+            try:
+                table = tomllib.loads(data.decode("utf-8"))
+            except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+                raise CatalogueError(f"{name}: {error}") from None
+            _check_top_level(table, name)
+            vendors += [vendor_from_table(raw, f"{name}: vendor #{n}") for n, raw in enumerate(table["vendor"], 1)]
+            digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+            names.append(name)
+        return cls(vendors, digest.hexdigest(), "+".join(names))
+
+    @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "<dict>") -> Self:
         """Build from the data file's shape: ``{"vendor": [{"id": ..., ...}, ...]}``."""
         canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str).encode()
@@ -101,14 +136,30 @@ class Catalogue:
 
     @classmethod
     def _from_table(cls, table: Mapping[str, Any], digest: str, source: str) -> Self:
-        unknown = sorted(set(table) - {"vendor", "version"})
-        if unknown:
-            raise CatalogueError(f"{source}: unknown top-level key {unknown[0]!r}; expected [[vendor]] tables")
-        raw_vendors = table.get("vendor")
-        if not isinstance(raw_vendors, list):
-            raise CatalogueError(f"{source}: expected [[vendor]] tables")
-        vendors = [vendor_from_table(raw, f"{source}: vendor #{n}") for n, raw in enumerate(raw_vendors, 1)]
+        _check_top_level(table, source)
+        vendors = [vendor_from_table(raw, f"{source}: vendor #{n}") for n, raw in enumerate(table["vendor"], 1)]
         return cls(vendors, digest, source)
+
+    def with_overlay(self, overlay: "Catalogue") -> "Catalogue":
+        """This catalogue plus what `overlay` knows that it does not.
+
+        An overlay (an operator's list turned into vendor data by ``consentry catalogue
+        import``) adds vendors and hosts; it never re-judges what this catalogue already
+        classifies: an overlay host entry that this catalogue already matches is dropped,
+        and an overlay vendor whose id is taken is renamed ``<id>-overlay``. A site moves
+        a shipped vendor with its ``vendors`` overrides, not with an overlay.
+        """
+        vendors = list(self.vendors.values())
+        taken = set(self.vendors)
+        for vendor in overlay.vendors.values():
+            hosts = tuple(entry for entry in vendor.hosts if self.vendor_for_url("//" + entry) is None)
+            if vendor.hosts and not hosts and not vendor.signatures and not vendor.file_names:
+                continue  # everything it names is known already
+            vendor_id = vendor.id if vendor.id not in taken else f"{vendor.id}-overlay"
+            taken.add(vendor_id)
+            vendors.append(dataclasses.replace(vendor, id=vendor_id, hosts=hosts))
+        digest = hashlib.sha256(f"{self.digest}+{overlay.digest}".encode()).hexdigest()
+        return type(self)(vendors, digest, f"{self.source}+{overlay.source}")
 
     # -- classification ----------------------------------------------------------------
 
@@ -126,6 +177,9 @@ class Catalogue:
         if host:
             vendor = self._hosts.lookup(host, path)
             if vendor is not None:
+                if vendor.tag_ids:
+                    # A shared loader (gtag/js serves Analytics and Ads alike): its id decides.
+                    return self._tag_ids.for_url(url) or vendor
                 return vendor
         return self._file_names.lookup(last_segment(path))
 
@@ -153,10 +207,21 @@ class Catalogue:
     def _classify_script(self, text: str) -> Vendor | None:
         if _is_json(text):
             return None
-        vendor = most_restrictive(self._signatures.vendors_in(text))
-        if vendor is not None:
-            return vendor
-        return most_restrictive(self._vendors_in_urls(text))
+        found = self._signatures.vendors_in(text)
+        if not found:
+            found = self._vendors_in_urls(text)
+        if any(vendor.tag_ids for vendor in found):
+            # gtag('config', 'AW-...') beside 'G-...': each id names its vendor; the strictest wins.
+            found = [*found, *self._tag_ids.in_text(text)]
+        return most_restrictive(found)
+
+    def vendor_for_library(self, body: str) -> Vendor | None:
+        """The vendor whose JavaScript library `body` (its first kilobytes) is, by content.
+
+        Recognises a self-hosted tracker library whatever its file is called, when its
+        body passes through the proxy; None for anything else.
+        """
+        return self._libraries.lookup(body)
 
     def _vendors_in_urls(self, text: str) -> list[Vendor]:
         if "/" not in text and not _ESCAPED_SLASH.search(text):
@@ -189,6 +254,14 @@ class Catalogue:
         return f"<Catalogue {self.source} vendors={len(self.vendors)} digest={self.digest[:12]}>"
 
 
+def _check_top_level(table: Mapping[str, Any], source: str) -> None:
+    unknown = sorted(set(table) - {"vendor", "version"})
+    if unknown:
+        raise CatalogueError(f"{source}: unknown top-level key {unknown[0]!r}; expected [[vendor]] tables")
+    if not isinstance(table.get("vendor"), list):
+        raise CatalogueError(f"{source}: expected [[vendor]] tables")
+
+
 def _is_json(text: str) -> bool:
     """True for JSON data (JSON-LD, framework state): it names URLs but never runs.
 
@@ -205,7 +278,32 @@ def _is_json(text: str) -> bool:
     return True
 
 
+def default_data_files() -> list[tuple[str, bytes]]:
+    """The shipped data files as (name, bytes): vendors.toml first, then vendors-*.toml by name."""
+    package = resources.files("proxy.catalogue")
+    names = sorted(entry.name for entry in package.iterdir() if fnmatch.fnmatch(entry.name, DATA_FILE_GLOB))
+    return [(name, package.joinpath(name).read_bytes()) for name in [DATA_FILE, *names]]
+
+
 @functools.cache
 def _default_catalogue() -> Catalogue:
-    data = resources.files("proxy.catalogue").joinpath(DATA_FILE).read_bytes()
-    return Catalogue.from_bytes(data, source=DATA_FILE)
+    return Catalogue.from_parts(default_data_files())
+
+
+@functools.lru_cache(maxsize=32)
+def _with_overlays(paths: tuple[str, ...]) -> Catalogue:
+    catalogue = Catalogue.default()
+    for path in paths:
+        catalogue = catalogue.with_overlay(Catalogue.load(path))
+    return catalogue
+
+
+def catalogue_for(site: Any) -> Catalogue:
+    """The catalogue a site judges with: the shipped one plus the site's ``catalogues`` overlays.
+
+    Overlay paths are absolute once the policy loader has resolved them; each combination
+    is built once per process. Raises `CatalogueError` for an unreadable overlay (the
+    policy loader reports that earlier, naming the key).
+    """
+    paths = tuple(str(path) for path in (getattr(site, "catalogues", None) or ()))
+    return _with_overlays(paths) if paths else Catalogue.default()

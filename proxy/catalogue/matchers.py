@@ -91,7 +91,15 @@ class HostIndex:
 
 
 class FileNameIndex:
-    """Last path segment (``piwik.js``, ``hotjar-123.js``) -> vendor, for self-hosted copies."""
+    """Last path segment (``piwik.js``, ``hotjar-123.js``) -> vendor, for self-hosted copies.
+
+    A copy keeps its library's name under the suffixes that saving or serving adds: a
+    browser's "save page" (``gtm.js.Download``, ``fbevents.js.download``), a duplicate
+    (``gtm(1).js``), a minified build (``analytics.min.js``), a cache-busting hash or
+    version (``fbevents.3f9a8c1d.js``, ``piwik-4.15.js`` is not stripped: versions after a
+    dash are part of many names) and compressed variants (``.gz``, ``.br``). `stems` lists
+    the names one file name may stand for, most literal first.
+    """
 
     def __init__(self, vendors: Iterable[Vendor]) -> None:
         self._exact: dict[str, Vendor] = {}
@@ -110,11 +118,115 @@ class FileNameIndex:
 
     def lookup(self, file_name: str) -> Vendor | None:
         file_name = unquote(file_name).lower()
-        vendor = self._exact.get(file_name)
-        if vendor is not None or self._globs is None:
-            return vendor
-        match = self._globs.fullmatch(file_name)
-        return self._group_vendor[match.lastgroup] if match and match.lastgroup else None
+        for name in stems(file_name):
+            vendor = self._exact.get(name)
+            if vendor is not None:
+                return vendor
+            if self._globs is not None:
+                match = self._globs.fullmatch(name)
+                if match and match.lastgroup:
+                    return self._group_vendor[match.lastgroup]
+        return None
+
+
+# What "save page as", download managers and servers append to a file's own name.
+_SAVE_SUFFIX = re.compile(r"\.(?:download|downloaded|crdownload|part|partial|tmp|bak|orig|old|save|txt|gz|br|map)$")
+_COPY_NUMBER = re.compile(r"(?:\s*\(\d{1,3}\)|\s+copy|_copy|-copy)(?=\.[a-z0-9]+$|$)")
+_MIN = re.compile(r"[.-]min(?=\.js$|\.mjs$)")
+_HASH = re.compile(r"\.(?:[0-9a-f]{6,40}|v?\d+(?:\.\d+){0,3})(?=\.m?js$)")
+
+
+def stems(file_name: str) -> list[str]:
+    """The library names a (lowercased) file name may stand for: itself first, then without
+    save suffixes, copy numbers, ``.min`` and a hash/version segment before ``.js``."""
+    names = [file_name]
+    name = file_name
+    for _ in range(3):  # "gtm.js.download.txt": a few suffixes at most
+        stripped = _SAVE_SUFFIX.sub("", name)
+        if stripped == name or not stripped:
+            break
+        name = stripped
+    name = _COPY_NUMBER.sub("", name)
+    if name != file_name:
+        names.append(name)
+    for pattern in (_MIN, _HASH):
+        shorter = pattern.sub("", name)
+        if shorter != name and shorter.rsplit(".", 1)[0]:
+            name = shorter
+            names.append(name)
+    return names
+
+
+class TagIdIndex:
+    """Tag id prefix (``G-``, ``AW-``, ``GTM-``) -> vendor, for shared loaders and gtag() calls."""
+
+    def __init__(self, vendors: Iterable[Vendor]) -> None:
+        self._by_prefix: dict[str, Vendor] = {}
+        for vendor in vendors:
+            for prefix in vendor.tag_ids:
+                self._by_prefix.setdefault(prefix.upper(), vendor)
+        prefixes = sorted(self._by_prefix, key=len, reverse=True)
+        body = "|".join(re.escape(p) for p in prefixes)
+        # An id a gtag() call configures or sends to (not any id-like string: GA4 configs
+        # name an Optimize container as optimize_id: 'GTM-...', which loads no tags).
+        self._ids = (
+            re.compile(
+                rf"""(?:\bgtag\(\s*['"](?:config|event)['"]\s*,\s*|\bsend_to['"]?\s*:\s*\[?\s*)['"]"""
+                rf"((?:{body})[A-Za-z0-9]{{4,}})"
+            )
+            if prefixes
+            else None
+        )
+        self._prefixes = tuple(prefixes)
+
+    def for_id(self, tag_id: str) -> Vendor | None:
+        tag_id = tag_id.strip().upper()
+        for prefix in self._prefixes:
+            if tag_id.startswith(prefix):
+                return self._by_prefix[prefix]
+        return None
+
+    def for_url(self, url: str) -> Vendor | None:
+        """The vendor of a loader URL's ``id`` query parameter (``gtag/js?id=AW-123``)."""
+        query = url.partition("?")[2].partition("#")[0]
+        if not query:
+            return None
+        for pair in query.split("&"):
+            key, _, value = pair.partition("=")
+            if key == "id" and value:
+                return self.for_id(unquote(value))
+        return None
+
+    def in_text(self, text: str) -> list[Vendor]:
+        """Vendors of every tag id a script names, in order of first appearance."""
+        if self._ids is None:
+            return []
+        found: dict[str, Vendor] = {}
+        for match in self._ids.finditer(text):
+            vendor = self.for_id(match.group(1))
+            if vendor is not None:
+                found.setdefault(vendor.id, vendor)
+        return list(found.values())
+
+
+LIBRARY_PREFIX = 64 * 1024
+"""How much of a JavaScript body is searched for library signatures (they sit near the top)."""
+
+
+class LibraryIndex:
+    """Vendor libraries recognised by their content (a self-hosted copy under any name)."""
+
+    def __init__(self, vendors: Iterable[Vendor]) -> None:
+        self._checks = [(re.compile(signature), vendor) for vendor in vendors for signature in vendor.library_signatures]
+        literals = {required_literal(signature) for vendor in vendors for signature in vendor.library_signatures}
+        self._literals = tuple(sorted(literals))
+
+    def lookup(self, body: str) -> Vendor | None:
+        body = body[:LIBRARY_PREFIX]
+        if not any(literal in body for literal in self._literals):
+            return None
+        found = [vendor for regex, vendor in self._checks if regex.search(body)]
+        return most_restrictive(found)
 
 
 class SignatureIndex:

@@ -59,8 +59,13 @@ _KNOWN = frozenset(
         "embed",
         "csp",
         "description",
+        "tag_ids",
+        "tag_manager",
+        "library_signatures",
     }
 )
+# A Google-style tag id prefix: letters and a dash (G-, UA-, AW-, DC-, GTM-).
+_TAG_ID_PREFIX = re.compile(r"[A-Z]{1,4}-")
 
 
 class CatalogueError(ValueError):
@@ -83,6 +88,15 @@ class Vendor:
     embed: bool = False
     csp: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     description: str = ""
+    # Prefixes of the tag id (the ``id`` query parameter of a shared loader URL such as
+    # googletagmanager.com/gtag/js, or an id in an inline gtag() call) that mean this vendor.
+    tag_ids: tuple[str, ...] = ()
+    # A tag manager loads whatever the site puts in its container: its category on a site
+    # is the strictest of the site's ``tag_manager_loads`` (see the engine).
+    tag_manager: bool = False
+    # Regexes matched against the start of a JavaScript body served through the proxy,
+    # which recognise a self-hosted copy of the vendor's library under any name.
+    library_signatures: tuple[str, ...] = ()
 
     # Mappings are not hashable; a vendor is identified by its id anyway.
     def __hash__(self) -> int:
@@ -125,21 +139,7 @@ def vendor_from_table(table: Mapping[str, Any], where: str) -> Vendor:
             raise CatalogueError(f"{where}: cookie_lifetimes: {pattern!r} is not listed in cookies")
     signatures = _strings(table, "signatures", where)
     for signature in signatures:
-        try:
-            compiled = re.compile(signature)
-        except re.error as error:
-            raise CatalogueError(f"{where}: signatures: {signature!r} does not compile: {error}") from None
-        # A signature only answers "is it there?"; a capturing group hints at a regex
-        # copied from elsewhere and makes every match slower for nothing.
-        if compiled.groups:
-            raise CatalogueError(f"{where}: signatures: {signature!r} has a capturing group; use (?:...)")
-        if compiled.search(""):
-            raise CatalogueError(f"{where}: signatures: {signature!r} matches the empty string")
-        if len(required_literal(signature)) < MIN_LITERAL:
-            raise CatalogueError(
-                f"{where}: signatures: {signature!r} needs a literal of at least {MIN_LITERAL} characters "
-                "outside groups and alternatives, so that scripts can be prefiltered quickly"
-            )
+        _check_signature(signature, f"{where}: signatures")
     file_names = _strings(table, "file_names", where)
     for name in file_names:
         if not _FILE_NAME.fullmatch(name) or not name.rsplit(".", 1)[0].strip("*"):
@@ -147,6 +147,16 @@ def vendor_from_table(table: Mapping[str, Any], where: str) -> Vendor:
     embed = table.get("embed", False)
     if not isinstance(embed, bool):
         raise CatalogueError(f"{where}: embed: expected true or false")
+    tag_manager = table.get("tag_manager", False)
+    if not isinstance(tag_manager, bool):
+        raise CatalogueError(f"{where}: tag_manager: expected true or false")
+    tag_ids = _strings(table, "tag_ids", where)
+    for prefix in tag_ids:
+        if not _TAG_ID_PREFIX.fullmatch(prefix):
+            raise CatalogueError(f"{where}: tag_ids: {prefix!r} must be an id prefix such as 'G-' or 'AW-'")
+    library_signatures = _strings(table, "library_signatures", where)
+    for signature in library_signatures:
+        _check_signature(signature, f"{where}: library_signatures")
 
     return Vendor(
         id=vendor_id,
@@ -161,7 +171,28 @@ def vendor_from_table(table: Mapping[str, Any], where: str) -> Vendor:
         embed=embed,
         csp=_csp(table, hosts, category, where),
         description=_text(table, "description", where, default=""),
+        tag_ids=tag_ids,
+        tag_manager=tag_manager,
+        library_signatures=library_signatures,
     )
+
+
+def _check_signature(signature: str, where: str) -> None:
+    try:
+        compiled = re.compile(signature)
+    except re.error as error:
+        raise CatalogueError(f"{where}: {signature!r} does not compile: {error}") from None
+    # A signature only answers "is it there?"; a capturing group hints at a regex
+    # copied from elsewhere and makes every match slower for nothing.
+    if compiled.groups:
+        raise CatalogueError(f"{where}: {signature!r} has a capturing group; use (?:...)")
+    if compiled.search(""):
+        raise CatalogueError(f"{where}: {signature!r} matches the empty string")
+    if len(required_literal(signature)) < MIN_LITERAL:
+        raise CatalogueError(
+            f"{where}: {signature!r} needs a literal of at least {MIN_LITERAL} characters "
+            "outside groups and alternatives, so that scripts can be prefiltered quickly"
+        )
 
 
 def _did_you_mean(word: str, choices: Iterable[str]) -> str:
@@ -230,3 +261,23 @@ def _derived_csp(hosts: tuple[str, ...], category: str) -> dict[str, tuple[str, 
     if category == "necessary":
         directives += ["style-src", "font-src"]
     return {directive: unique for directive in directives}
+
+
+def strictest_category(categories: Iterable[str]) -> str | None:
+    """The most restrictive of `categories` (a site's own categories rank above marketing)."""
+    rank = {name: index for index, name in enumerate(CATEGORIES)}
+    best: str | None = None
+    for name in categories:
+        if best is None or rank.get(name, len(CATEGORIES)) > rank.get(best, len(CATEGORIES)):
+            best = name
+    return best
+
+
+def tag_manager_category(site: Any) -> str:
+    """A tag manager's category on `site`: the strictest of what its containers load.
+
+    ``tag_manager_loads`` in the site policy lists the categories of the tags the site's
+    containers load; without it (or outside a policy) a container counts as marketing.
+    """
+    loads = getattr(site, "tag_manager_loads", None) or ("marketing",)
+    return strictest_category(loads) or "marketing"

@@ -33,7 +33,7 @@ def guard_config(site: Any, state: Any, *, catalogue: Any = None) -> dict[str, A
     when unknown third parties are refused — every allowed vendor, so that it is not
     taken for an unknown host.
     """
-    catalogue = catalogue if catalogue is not None else default_catalogue()
+    catalogue = catalogue if catalogue is not None else default_catalogue(site)
     unknown = str(getattr(site, "unknown_third_party", "allow") or "allow")
     unknown_category = None if unknown == "allow" else unknown
     strict = unknown_category is not None and not Classification(None, unknown_category).allowed_by(state)
@@ -107,7 +107,7 @@ def _fewest_hosts(entries: list[tuple[str, str]]) -> list[str]:
 
 def guard_script(site: Any, state: Any, *, catalogue: Any = None) -> str:
     """Inline JavaScript for the first ``<script>`` in ``<head>``: guard.js with its config baked in."""
-    return per_consent_state(_baked_guard, site, state, catalogue if catalogue is not None else default_catalogue())
+    return per_consent_state(_baked_guard, site, state, catalogue if catalogue is not None else default_catalogue(site))
 
 
 def _baked_guard(site: Any, state: Any, catalogue: Any) -> str:

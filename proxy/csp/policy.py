@@ -113,7 +113,7 @@ def build_csp(
     mode = str(getattr(site, "csp", "report") or "report")
     if mode == "off":
         return None
-    catalogue = catalogue if catalogue is not None else default_catalogue()
+    catalogue = catalogue if catalogue is not None else default_catalogue(site)
     nonces = [nonce] if nonce else []
     theirs = upstream_nonce(upstream_csp)
     if theirs and theirs not in nonces:

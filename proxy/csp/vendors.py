@@ -10,7 +10,6 @@ pydantic or ``proxy.html``.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -51,8 +50,11 @@ def vendors_of(catalogue: Any) -> Iterable[Any]:
 
 def classify_vendor(site: Any, vendor: Any) -> Classification:
     """The vendor's category and allow override on this site (same rules as the engine)."""
+    from proxy.catalogue import tag_manager_category
+
     override = (getattr(site, "vendors", None) or {}).get(vendor.id)
-    category = (getattr(override, "category", None) if override else None) or vendor.category
+    default = tag_manager_category(site) if getattr(vendor, "tag_manager", False) else vendor.category
+    category = (getattr(override, "category", None) if override else None) or default
     return Classification(vendor.id, category, getattr(override, "allow", None) if override else None)
 
 
@@ -92,8 +94,8 @@ def consent_path(site: Any) -> str:
     return str(getattr(site, "consent_path", None) or "/_consent").rstrip("/")
 
 
-@functools.cache
-def default_catalogue() -> Any:
-    from proxy.catalogue import Catalogue
+def default_catalogue(site: Any = None) -> Any:
+    """The site's catalogue: the shipped one plus its ``catalogues`` overlays."""
+    from proxy.catalogue import catalogue_for
 
-    return Catalogue.default()
+    return catalogue_for(site)

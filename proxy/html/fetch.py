@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from proxy.html.css import css_urls
 from proxy.html.element import FetchURL
-from proxy.html.urls import refresh_url, resolve, srcset_urls
+from proxy.html.urls import URLResolver, refresh_url, resolve, srcset_urls
 
 # Attributes that hold one URL or a srcset, per HTML element.
 _URL_ATTRS: dict[str, tuple[str, ...]] = {
@@ -89,7 +89,8 @@ def is_author_marked(attrs: dict[str, str]) -> bool:
 _ANY_ELEMENT_ATTRS = frozenset({"background", "style", "data-consent", "type", *LAZY_ATTRS})
 
 
-def _add(urls: list[FetchURL], moved: list[str], attribute: str, value: str, base: str | None) -> None:
+def _add(urls: list[FetchURL], moved: list[str], attribute: str, value: str, base: str | None,
+         resolve: URLResolver = resolve) -> None:
     found = srcset_urls(value) if attribute in _SRCSET_ATTRS else (value,)
     for url in found:
         if url.strip():
@@ -97,8 +98,10 @@ def _add(urls: list[FetchURL], moved: list[str], attribute: str, value: str, bas
     moved.append(attribute)
 
 
-def inspect_tag(tag: str, attrs: dict[str, str], *, foreign: bool, base: str | None) -> Inspection:
-    """What this start tag fetches or runs; ``attrs`` are decoded, first-wins."""
+def inspect_tag(tag: str, attrs: dict[str, str], *, foreign: bool, base: str | None,
+                resolve: URLResolver = resolve) -> Inspection:
+    """What this start tag fetches or runs; ``attrs`` are decoded, first-wins; URLs are
+    resolved against ``base`` with ``resolve`` (the caller's WHATWG resolver, if any)."""
     # Runs for every tag the fast path stops at: plain locals and early outs, no closures.
     urls: list[FetchURL] = []
     moved: list[str] = []
@@ -108,7 +111,7 @@ def inspect_tag(tag: str, attrs: dict[str, str], *, foreign: bool, base: str | N
         asked = True
         for name in _SVG_URL_ATTRS:
             if name in attrs:
-                _add(urls, moved, name, attrs[name], base)
+                _add(urls, moved, name, attrs[name], base, resolve)
     # HTML names inside SVG/MathML fetch nothing in browsers; they get the HTML rules
     # anyway, because a wrong guess about foreign content must not leave them live.
     url_attrs = _URL_ATTRS.get(tag)
@@ -116,7 +119,7 @@ def inspect_tag(tag: str, attrs: dict[str, str], *, foreign: bool, base: str | N
         asked = True
         for name in url_attrs:
             if name in attrs and name not in moved:
-                _add(urls, moved, name, attrs[name], base)
+                _add(urls, moved, name, attrs[name], base, resolve)
         if (tag == "iframe" or tag == "frame") and "srcdoc" in attrs:
             moved.append("srcdoc")
     elif tag == "style":
@@ -125,7 +128,7 @@ def inspect_tag(tag: str, attrs: dict[str, str], *, foreign: bool, base: str | N
         if attrs.get("type", "").strip().lower() == "image":
             asked = True
             if "src" in attrs:
-                _add(urls, moved, "src", attrs["src"], base)
+                _add(urls, moved, "src", attrs["src"], base, resolve)
     elif tag == "meta":
         if attrs.get("http-equiv", "").strip().lower() == "refresh":
             target = refresh_url(attrs.get("content", ""))
@@ -142,11 +145,11 @@ def inspect_tag(tag: str, attrs: dict[str, str], *, foreign: bool, base: str | N
     if not _ANY_ELEMENT_ATTRS.isdisjoint(attrs):
         if "background" in attrs and attrs["background"].strip():
             asked = True
-            _add(urls, moved, "background", attrs["background"], base)
+            _add(urls, moved, "background", attrs["background"], base, resolve)
         for name in LAZY_ATTRS:
             if name in attrs and attrs[name].strip():
                 asked = True
-                _add(urls, moved, name, attrs[name], base)
+                _add(urls, moved, name, attrs[name], base, resolve)
         style = attrs.get("style")
         if style:
             found = css_urls(style)

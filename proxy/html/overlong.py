@@ -19,6 +19,7 @@ from proxy.html.fetch import inspect_tag
 from proxy.html.rules import (AFTER_NAME, DATA, LONG_TAG, LONG_TAG_GENERIC, LONG_TAG_MOVED, NAME_HEAD,
                               RAWTEXT_ELEMENTS, SEPARATORS, UNQUOTED_END, VOID)
 from proxy.html.tags import truncated_attributes
+from proxy.html.urls import URLResolver
 
 log = logging.getLogger("proxy.html.scanner")
 
@@ -29,6 +30,7 @@ class OverlongTags:
     _buf: bytes
     _offset: int
     _pos: int
+    _resolve_url: URLResolver
 
     def _begin_long_tag(self, position: int, end_tag: bool) -> bool:
         """A tag longer than max_buffer: decide on what was seen, then stream it."""
@@ -46,7 +48,7 @@ class OverlongTags:
             for attr in attrs:
                 if attr.name not in decoded:
                     decoded[attr.name] = decode_attribute(seen[attr.value_start:attr.value_end].decode(self.encoding, errors="replace"))
-            inspection = inspect_tag(name, decoded, foreign=foreign, base=self._base)
+            inspection = inspect_tag(name, decoded, foreign=foreign, base=self._base, resolve=self._resolve_url)
             if inspection.asked:
                 interesting = True
                 element = self._element(name, decoded, position, foreign=foreign, urls=inspection.urls,

@@ -14,6 +14,7 @@ import codecs
 
 from proxy.html import encoding as enc
 from proxy.html.scanner import Decide, Scanner
+from proxy.html.urls import URLResolver
 
 
 class Rewriter:
@@ -28,9 +29,12 @@ class Rewriter:
     ``proxy.html.scanner``. ``inject`` (UTF-8 bytes, re-encoded to the document's
     encoding) is inserted after ``<head>``, else before ``<body>``, else before the first
     content, else at the end. For UTF-16 input, ``Element.offset`` counts bytes of the
-    UTF-8 transcoding. ``keeps_all`` promises that ``decide`` keeps every element as it is
-    except author-marked inert ones it may activate (full consent, no nonce): only those,
-    and the tags that change the tokenizer's state, are looked at; the rest is copied.
+    UTF-8 transcoding. ``resolve_url(url, base)`` resolves every URL the scanner
+    reports (default: this package's standard-library approximation; the engine passes
+    the WHATWG-conformant ``proxy.urls.resolve``). ``keeps_all`` promises
+    that ``decide`` keeps every element as it is except author-marked inert ones it may
+    activate (full consent, no nonce): only those, and the tags that change the tokenizer's
+    state, are looked at; the rest is copied.
     """
 
     @property
@@ -40,8 +44,9 @@ class Rewriter:
 
     def __init__(self, decide: Decide, *, encoding: str | None = None, base_url: str | None = None,
                  max_buffer: int = 256 * 1024, inject: bytes | None = None, defuse_ambiguous: bool = True,
-                 keeps_all: bool = False) -> None:
+                 resolve_url: URLResolver | None = None, keeps_all: bool = False) -> None:
         self._decide = decide
+        self._resolve_url = resolve_url
         self._keeps_all = keeps_all
         # False when the caller will keep every element (full consent): the ``</noscript``
         # defusing then has nothing to protect and the output stays byte-identical.
@@ -93,7 +98,7 @@ class Rewriter:
             inject = inject.decode("utf-8", errors="replace").encode(scan_encoding, errors="xmlcharrefreplace")
         self._scanner = Scanner(self._decide, encoding=scan_encoding, base_url=self._base_url,
                                 max_buffer=self._max_buffer, inject=inject, defuse_ambiguous=self._defuse_ambiguous,
-                                keeps_all=self._keeps_all)
+                                resolve_url=self._resolve_url, keeps_all=self._keeps_all)
         self._scanner._offset = len(bom)  # offsets count from the first byte of input
         return bom + self._through(rest)
 

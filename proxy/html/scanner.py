@@ -57,7 +57,7 @@ from proxy.html.rules import (BOGUS, CDATA, COMMENT, DATA, HEAD_CONTENT, LONG_TA
                               WHOLE_ELEMENT, defuse_noscript)
 from proxy.html.tags import TAG, Attr, apply_edit, parse_attributes, quick_attributes
 from proxy.html.textmodes import TextModes
-from proxy.html.urls import resolve, usable_base
+from proxy.html.urls import URLResolver, resolve, usable_base
 
 
 Decide = Callable[[Element], Decision]
@@ -71,9 +71,10 @@ class Scanner(TextModes, OverlongTags):
 
     def __init__(self, decide: Decide, *, encoding: str, base_url: str | None = None,
                  max_buffer: int = 256 * 1024, inject: bytes | None = None, in_srcdoc: bool = False,
-                 defuse_ambiguous: bool = True, trace: Callable[[bytes], None] | None = None,
-                 keeps_all: bool = False) -> None:
+                 defuse_ambiguous: bool = True, resolve_url: URLResolver | None = None,
+                 trace: Callable[[bytes], None] | None = None, keeps_all: bool = False) -> None:
         self._decide = decide
+        self._resolve_url: URLResolver = resolve_url or resolve
         # The caller keeps every element but may activate author-marked ones (full
         # consent, no nonce): the fast path then stops only at what changes the tokenizer
         # state or carries an author mark, and every other tag is copied unseen.
@@ -535,7 +536,7 @@ class Scanner(TextModes, OverlongTags):
                 self._place_inject(start)
         if name == "base" and not foreign and not self._base_seen and "href" in decoded:
             self._base_seen = True
-            target = resolve(decoded["href"], self._document_url)
+            target = self._resolve_url(decoded["href"], self._document_url)
             if usable_base(target):
                 self._base = target
         stripping = self._strip_name is not None
@@ -545,7 +546,7 @@ class Scanner(TextModes, OverlongTags):
         new_tag: bytes | None = None
         html_text_mode = not foreign and name in TEXT_MODE_ELEMENTS
         if not stripping:
-            inspection = inspect_tag(name, decoded, foreign=foreign, base=self._base)
+            inspection = inspect_tag(name, decoded, foreign=foreign, base=self._base, resolve=self._resolve_url)
             if inspection.asked or inspection.handlers:
                 if not foreign and name in ("script", "style"):
                     # The body decides too: hold the start tag until the end tag is seen.
@@ -667,8 +668,8 @@ class Scanner(TextModes, OverlongTags):
                 refused: dict[str, set[str]] = {}
                 for fetch in decision.refused:
                     refused.setdefault(fetch.attribute, set()).add(fetch.url)
-                base = self._base
-                edit().narrow(decision, decoded, refused, lambda url: resolve(url, base), strip=action is Action.STRIP)
+                base, resolve_url = self._base, self._resolve_url
+                edit().narrow(decision, decoded, refused, lambda url: resolve_url(url, base), strip=action is Action.STRIP)
             elif action is Action.STRIP:
                 if inspection.author_marked or name in WHOLE_ELEMENT or (foreign and name in SVG_WHOLE):
                     return None, True
@@ -700,7 +701,8 @@ class Scanner(TextModes, OverlongTags):
     def _rewrite_srcdoc(self, document: str) -> str | None:
         """The srcdoc document rewritten with the same decisions, or None if unchanged."""
         inner = Scanner(self._decide, encoding="utf-8", base_url=self._base, max_buffer=self._max, in_srcdoc=True,
-                        defuse_ambiguous=self._defuse_ambiguous, keeps_all=self._skip is P.SKIP_KEEPING)
+                        defuse_ambiguous=self._defuse_ambiguous, resolve_url=self._resolve_url,
+                        keeps_all=self._skip is P.SKIP_KEEPING)
         data = document.encode("utf-8", errors="surrogatepass")
         out = inner.feed(data) + inner.close()
         if out == data:

@@ -18,7 +18,7 @@ from proxy.html.element import Action, FetchURL
 from proxy.html.fetch import Inspection
 from proxy.html.rules import DATA, RAW, S_DATA, S_DOUBLE, S_ESCAPED, TERMINATOR_BYTES
 from proxy.html.tags import TAG
-from proxy.html.urls import resolve
+from proxy.html.urls import URLResolver
 
 
 _IMPORT = re.compile(rb"@(?i:import)")
@@ -34,6 +34,7 @@ class TextModes:
     _out: list[bytes]
     _defuse_ambiguous: bool
     _trace: Callable[[bytes], None] | None
+    _resolve_url: URLResolver
 
     _defuse: Callable[[bytes], bytes]   # Scanner's: </noscript made unambiguous when asked
 
@@ -42,7 +43,8 @@ class TextModes:
         from proxy.html.scanner import Scanner  # the mixin's own class: imported late, no cycle
 
         inner = Scanner(self._decide, encoding=self.encoding, base_url=self._base, max_buffer=self._max,
-                        in_srcdoc=self._in_srcdoc, defuse_ambiguous=self._defuse_ambiguous)
+                        in_srcdoc=self._in_srcdoc, defuse_ambiguous=self._defuse_ambiguous,
+                        resolve_url=self._resolve_url)
         inner._base_seen = True
         return inner.feed(body) + inner.close()
 
@@ -199,7 +201,7 @@ class TextModes:
         if "\x00" in text:
             text = text.replace("\x00", "\ufffd")
         if name == "style":
-            inspection.urls.extend(FetchURL("text", resolve(url, self._base)) for url in css_urls(text))
+            inspection.urls.extend(FetchURL("text", self._resolve_url(url, self._base)) for url in css_urls(text))
         new_tag, strip_element = self._decide_tag(raw, name, None, decoded, inspection, foreign=foreign,
                                                   start=start, text=text, truncated=truncated)
         if strip_element:

@@ -9,7 +9,12 @@ Standard library only; must not import aiohttp, mitmproxy, jwt or pydantic.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from urllib.parse import urljoin, urlsplit
+
+# How a caller resolves a URL against a base (None: no base): the product passes a
+# WHATWG-conformant one (proxy.urls); this package's own, below, is the stdlib fallback.
+type URLResolver = Callable[[str, str | None], str]
 
 _STRIP = "\t\n\f\r "
 _TAB_OR_NEWLINE = re.compile(r"[\t\n\r]")

@@ -138,7 +138,7 @@ def build_config(
         settings = _validate(SiteSettings, raw, ("sites", site_id), findings, dropped)
         site = resolve_site(site_id, raw, data.get("defaults"), settings, defaults, consent, proxy, dropped, findings)
         if site is not None:
-            sites[site_id] = site
+            sites[site_id] = _resolve_catalogues(site, site_id, base_dir, findings)
     check_duplicate_hosts(raw_sites, findings)
 
     if findings.found or proxy is None or consent is None or receipts is None:
@@ -147,6 +147,27 @@ def build_config(
         problems.sort(key=lambda p: p.line if p.line is not None else 0)
         raise ConfigError(problems)
     return Config(proxy=proxy, consent=consent, receipts=receipts, sites=sites, source=source)
+
+
+def _resolve_catalogues(site: Any, site_id: str, base_dir: Path | None, findings: Findings) -> Any:
+    """Make each ``catalogues`` path absolute (relative to the policy file) and check it loads."""
+    if not site.catalogues:
+        return site
+    from proxy.catalogue import Catalogue, CatalogueError
+
+    resolved = []
+    for index, entry in enumerate(site.catalogues):
+        path = Path(entry).expanduser()
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        try:
+            Catalogue.load(path)
+        except CatalogueError as error:
+            key = ("sites", site_id, "catalogues", index)
+            findings.add(key, f"{error}; write the overlay with `consentry catalogue import` or fix the file")
+            continue
+        resolved.append(str(path.resolve()))
+    return site.model_copy(update={"catalogues": resolved})
 
 
 def _validate[M: BaseModel](

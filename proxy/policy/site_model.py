@@ -128,6 +128,11 @@ class SiteDefaults(StrictModel):
     vendors: dict[str, VendorOverride] = {}
     rules: list[Rule] = []
     unknown_third_party: str = "allow"
+    # Categories of what the site's tag-manager containers (GTM-..., Tealium ...) load; a
+    # container counts as the strictest of them. Marketing unless the site says less.
+    tag_manager_loads: list[str] = Field(default_factory=lambda: ["marketing"], min_length=1)
+    # Catalogue overlay files (from `consentry catalogue import`), relative to the policy file.
+    catalogues: list[str] = []
     strip_cookies: bool = True
     banner: Banner = Banner()
     cookie_name: CookieName = "consentry"

@@ -187,6 +187,10 @@ def _check_categories(site: dict[str, Any], where: Where, findings: Findings) ->
         if isinstance(category, str) and category not in categories:
             findings.add(where("vendors", vendor_id, "category"), unknown(category))
     _check_vendor_ids(site, where, findings)
+    loads = site.get("tag_manager_loads")
+    for index, category in enumerate(loads if isinstance(loads, list) else []):
+        if isinstance(category, str) and category not in categories:
+            findings.add(where("tag_manager_loads", index), unknown(category))
     unknown_third_party = site.get("unknown_third_party", "allow")
     if isinstance(unknown_third_party, str) and unknown_third_party != "allow" and unknown_third_party not in categories:
         hint = did_you_mean(unknown_third_party, [*names, "allow"])

@@ -15,7 +15,7 @@ RAW_VENDORS = tomllib.loads(DATA.decode("utf-8"))["vendor"]
 # DESIGN.md defaults plus the brief's list: vendor id -> category.
 EXPECTED_CATEGORIES = {
     "google-analytics": "analytics",
-    "google-tag-manager": "analytics",
+    "google-tag-manager": "marketing",
     "google-ads": "marketing",
     "doubleclick": "marketing",
     "meta-pixel": "marketing",
@@ -158,8 +158,16 @@ def test_csp_sources_are_https_and_cover_a_vendor_without_explicit_csp(catalogue
     assert "https://cdnjs.cloudflare.com" in catalogue.vendors["cdnjs"].csp["font-src"]
 
 
-def test_digest_is_the_sha256_of_the_data_file(catalogue: Catalogue) -> None:
-    assert catalogue.digest == hashlib.sha256(DATA).hexdigest()
+def test_digest_covers_every_data_file(catalogue: Catalogue) -> None:
+    """The digest receipts record changes when any shipped data file changes, and only then."""
+    from proxy.catalogue.catalogue import default_data_files
+
+    parts = default_data_files()
+    assert parts[0] == ("vendors.toml", DATA) and len(parts) > 1
+    assert Catalogue.from_parts(parts).digest == catalogue.digest
+    changed = [parts[0], (parts[1][0], parts[1][1] + b"\n# edited\n"), *parts[2:]]
+    assert Catalogue.from_parts(changed).digest != catalogue.digest
+    assert Catalogue.from_parts(list(reversed(parts))).digest != catalogue.digest
 
 
 def test_default_is_loaded_once(catalogue: Catalogue) -> None:
