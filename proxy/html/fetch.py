@@ -41,6 +41,8 @@ _SRCSET_ATTRS = frozenset({"srcset", "imagesrcset", "data-srcset"})
 # Lazy-load conventions: a script copies these into src, so they count as fetches.
 LAZY_ATTRS = ("data-src", "data-srcset", "data-lazy-src", "data-bg")
 AUTHOR_MARKERS = ("data-category", "data-cookieconsent", "data-cookiecategory")
+# Any of these may make an element author-marked (and so activated under consent).
+AUTHOR_MARKS = frozenset({"data-consent", *AUTHOR_MARKERS})
 # Tag names and attribute names the fast path must stop at (see patterns.py).
 # Start tags that change the tokenizer's state or the tree-builder simulation.
 TEXT_STATE_TAGS = frozenset({"script", "style", "iframe", "svg", "math", "noscript", "template", "title", "textarea",

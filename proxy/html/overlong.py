@@ -18,10 +18,22 @@ from proxy.html.element import Action, Decision
 from proxy.html.fetch import inspect_tag
 from proxy.html.rules import (AFTER_NAME, DATA, LONG_TAG, LONG_TAG_GENERIC, LONG_TAG_MOVED, NAME_HEAD,
                               RAWTEXT_ELEMENTS, SEPARATORS, UNQUOTED_END, VOID)
-from proxy.html.tags import truncated_attributes
+from proxy.html.tags import Attr, truncated_attributes
 from proxy.html.urls import URLResolver
 
 log = logging.getLogger("proxy.html.scanner")
+
+
+# A value cut at max_buffer still classifies when it is one URL of which enough was seen:
+# scheme, host and path decide, not the tail of a data: URI or a long query string.
+_URL_VALUED = frozenset({"src", "href", "data", "poster", "xlink:href", "background", "data-src", "data-lazy-src",
+                         "data-bg"})
+_ENOUGH_OF_A_URL = 1024
+
+
+def _classifiable(attr: Attr, enough: int) -> bool:
+    """Was enough of this attribute, cut by the cap, shown to decide?"""
+    return attr.has_value and attr.name in _URL_VALUED and attr.value_end - attr.value_start >= enough
 
 
 class OverlongTags:
@@ -31,6 +43,7 @@ class OverlongTags:
     _offset: int
     _pos: int
     _resolve_url: URLResolver
+    _long_classified_until: int
 
     def _begin_long_tag(self, position: int, end_tag: bool) -> bool:
         """A tag longer than max_buffer: decide on what was seen, then stream it."""
@@ -54,7 +67,12 @@ class OverlongTags:
                 element = self._element(name, decoded, position, foreign=foreign, urls=inspection.urls,
                                         truncated=True)
                 decision = self._decide(element)
-                if decision.action in (Action.KEEP, Action.ACTIVATE):
+                self._long_classified_until = self._offset + position + len(seen)
+                if attrs and attrs[-1].end == len(seen) and not _classifiable(attrs[-1], min(_ENOUGH_OF_A_URL, self._max // 4)):
+                    # The cut runs through a value that matters and too little of it was seen.
+                    self._long_classified_until = self._offset + position + attrs[-1].start
+                if decision.action in (Action.KEEP, Action.ACTIVATE) and name in ("script", "style"):
+                    # Its type may already be behind us: an inert type cannot be added safely.
                     decision = Decision(Action.DEFER, decision.category or "unclassified", decision.vendor)
                 self._long_decision = decision
                 if decision.action is Action.STRIP:
@@ -119,7 +137,8 @@ class OverlongTags:
             assert head is not None
             if head.end() >= size and not eof:
                 break  # the attribute name may continue in the next chunk
-            if not end_tag and self._long_neutralises(head.group(1).lower().decode("latin-1"), name):
+            if not end_tag and self._long_neutralises(head.group(1).lower().decode("latin-1"), name,
+                                                      self._offset + head.start(1)):
                 self._advance(head.start(1))
                 self._insert(head.start(1), PREFIX.encode("ascii"))
             position = head.end()
@@ -130,7 +149,7 @@ class OverlongTags:
             self._mode = DATA
         return False
 
-    def _long_neutralises(self, attribute: str, name: str) -> bool:
+    def _long_neutralises(self, attribute: str, name: str, at: int) -> bool:
         """Should this attribute, seen after the cut of an over-long tag, be renamed?"""
         decision = self._long_decision
         handler = attribute.startswith("on") and len(attribute) > 2
@@ -143,9 +162,16 @@ class OverlongTags:
                 return False
             self._long_decision = Decision(Action.DEFER, "unclassified")
             return True
+        fetching = attribute in LONG_TAG_MOVED or handler or (attribute == "type" and name in ("script", "style"))
+        if decision is not None and decision.action in (Action.KEEP, Action.ACTIVATE):
+            # Kept on what was seen; what decide could not see is neutralised (fail closed).
+            if not fetching or at < self._long_classified_until:
+                return False
+            self._long_decision = Decision(Action.DEFER, "unclassified")
+            return True
         if decision is None or decision.action is not Action.DEFER:
             return False
-        return (attribute in LONG_TAG_MOVED or handler or (attribute == "type" and name in ("script", "style")))
+        return fetching
 
     def _finish_long_tag(self, gt: int, name: str, end_tag: bool) -> bool:
         foreign = self._long_info[2]

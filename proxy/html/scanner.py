@@ -30,10 +30,10 @@ Readings it chooses where a browser could go either way (STYLE.md habit 4):
   caused (breaking out of SVG, a raw-text body) is not assumed for what follows.
 
 The ``max_buffer`` cap (the "fail closed" setting): a tag longer than ``max_buffer`` is
-decided on its first ``max_buffer`` bytes (``text_truncated``); if it can fetch, it is
-deferred even when the decision was to keep it, and every later fetching attribute is
-renamed as it streams past (for a tag nobody was asked about, only attributes that make
-the fast path stop, so a late ``style`` there is the one documented gap). Script and
+decided on its first ``max_buffer`` bytes (``text_truncated``); a keep stands for what was
+seen (a URL value cut by the cap counts when enough of it was seen, see ``overlong.py``),
+and every fetching attribute after that point is renamed as it streams past (for a tag
+nobody was asked about, only attributes that make the fast path stop, so a late ``style`` there is the one documented gap). Script and
 style bodies longer than ``max_buffer`` are decided on their first ``max_buffer`` bytes
 and then streamed. Comments, bogus comments and CDATA stream. Input that ends inside a
 tag is passed through unchanged (a browser drops it). The same input gives the same
@@ -50,7 +50,7 @@ from collections.abc import Callable
 from proxy.html import patterns as P
 from proxy.html.edits import PREFIX, EditBuilder
 from proxy.html.element import Action, Decision, Element, FetchURL
-from proxy.html.fetch import BREAKOUT, FOREIGN_END_INTERESTING, HTML_ELEMENTS, Inspection, inspect_tag
+from proxy.html.fetch import AUTHOR_MARKS, BREAKOUT, FOREIGN_END_INTERESTING, HTML_ELEMENTS, Inspection, inspect_tag
 from proxy.html.overlong import OverlongTags
 from proxy.html.rules import (BOGUS, CDATA, COMMENT, DATA, HEAD_CONTENT, LONG_TAG, MATHML_TEXT_INTEGRATION, PLAINTEXT, RAW,
                               RAWTEXT_ELEMENTS, S_DATA, SVG_INTEGRATION, SVG_WHOLE, TEXT_MODE_ELEMENTS, VOID,
@@ -62,6 +62,13 @@ from proxy.html.urls import URLResolver, resolve, usable_base
 
 Decide = Callable[[Element], Decision]
 
+
+# Edited start tags by (raw tag, decision's fields, moved attributes, encoding): bounded by
+# clearing, short tags only, so a page of unique or huge tags costs one lookup each.
+_EDITS: dict[tuple[bytes, str, str | None, str | None, tuple[tuple[str, str], ...], tuple[str, ...], str], bytes | None] = {}
+_EDITS_MAX = 2048
+_EDIT_LENGTH = 512
+_MISSING = object()
 
 _MARKUP_IN_FOREIGN_TEXT = re.compile(rb"<!\[CDATA\[(.*?)(?:\]\]>|$)|<!--.*?-->|<[A-Za-z/!?][^>]*>", re.S)
 
@@ -78,6 +85,7 @@ class Scanner(TextModes, OverlongTags):
         # The caller keeps every element but may activate author-marked ones (full
         # consent, no nonce): the fast path then stops only at what changes the tokenizer
         # state or carries an author mark, and every other tag is copied unseen.
+        self._keeps_all = keeps_all
         self._skip = P.SKIP_KEEPING if keeps_all else P.SKIP
         # Conformance seam: called with the raw bytes of every tag, comment, bogus comment
         # and doctype (the fast path is off then, so that every token is seen).
@@ -127,6 +135,7 @@ class Scanner(TextModes, OverlongTags):
         self._comment_scan = 0
         self._bogus_start = 0
         self._long_strip_void = False
+        self._long_classified_until = 0  # stream offset up to which decide saw the long tag
         self._closed = False
         # An incomplete token at the stream offset ``_stall_at`` is looked at again only
         # once the stream reaches ``_stall_size`` (twice what was waiting, up to the cap):
@@ -545,7 +554,7 @@ class Scanner(TextModes, OverlongTags):
         strip_element = False
         new_tag: bytes | None = None
         html_text_mode = not foreign and name in TEXT_MODE_ELEMENTS
-        if not stripping:
+        if not stripping and (not self._keeps_all or not AUTHOR_MARKS.isdisjoint(decoded)):
             inspection = inspect_tag(name, decoded, foreign=foreign, base=self._base, resolve=self._resolve_url)
             if inspection.asked or inspection.handlers:
                 if not foreign and name in ("script", "style"):
@@ -647,6 +656,7 @@ class Scanner(TextModes, OverlongTags):
                     truncated: bool = False) -> tuple[bytes | None, bool]:
         """(edited tag or None, strip the whole element?) for one start tag."""
         builder: EditBuilder | None = None
+        memo_key: tuple[bytes, str, str | None, str | None, tuple[tuple[str, str], ...], tuple[str, ...], str] | None = None
 
         def edit() -> EditBuilder:
             # Attribute spans are only worth finding for a tag that changes (most do not).
@@ -663,6 +673,18 @@ class Scanner(TextModes, OverlongTags):
                                     truncated=truncated)
             decision = self._decide(element)
             action = self._last_action = decision.action
+            memo_key = None
+            if (not inspection.handlers and decision.refused is None and len(raw) <= _EDIT_LENGTH
+                    and action is not Action.STRIP and "srcdoc" not in decoded):
+                # Pages repeat tags byte for byte: the same decision edits them the same way.
+                memo_key = (raw, action.value, decision.category, decision.vendor, decision.extra_attrs,
+                            tuple(inspection.moved), self.encoding)
+                try:
+                    found = _EDITS.get(memo_key, _MISSING)
+                except TypeError:  # a caller's Decision with unhashable extras
+                    found = memo_key = None
+                if found is not _MISSING and memo_key is not None:
+                    return found, False  # type: ignore[return-value]
             if (decision.refused is not None and action in (Action.DEFER, Action.STRIP) and not inspection.author_marked
                     and name not in ("script", "style")):
                 refused: dict[str, set[str]] = {}
@@ -693,16 +715,21 @@ class Scanner(TextModes, OverlongTags):
                 edit().mark(decision)
             elif decision.action is Action.STRIP:
                 edit().drop_all(handler)
-        if builder is None or not builder.edit:
-            return None, False
-        assert attrs is not None
-        return apply_edit(raw, 0, len(raw), attrs, builder.edit), False
+        edited = None
+        if builder is not None and builder.edit:
+            assert attrs is not None
+            edited = apply_edit(raw, 0, len(raw), attrs, builder.edit)
+        if memo_key is not None:
+            if len(_EDITS) >= _EDITS_MAX:
+                _EDITS.clear()
+            _EDITS[memo_key] = edited
+        return edited, False
 
     def _rewrite_srcdoc(self, document: str) -> str | None:
         """The srcdoc document rewritten with the same decisions, or None if unchanged."""
         inner = Scanner(self._decide, encoding="utf-8", base_url=self._base, max_buffer=self._max, in_srcdoc=True,
                         defuse_ambiguous=self._defuse_ambiguous, resolve_url=self._resolve_url,
-                        keeps_all=self._skip is P.SKIP_KEEPING)
+                        keeps_all=self._keeps_all)
         data = document.encode("utf-8", errors="surrogatepass")
         out = inner.feed(data) + inner.close()
         if out == data:
