@@ -94,7 +94,7 @@ def prescan(data: bytes) -> str | None:
         if tag is None:
             return None
         position = tag.end()
-        attrs = {}
+        attrs: dict[str, str] = {}
         for attr in parse_attributes(data, tag.start(3), tag.end()):
             attrs.setdefault(attr.name, data[attr.value_start:attr.value_end].decode("latin-1"))
         label = attrs.get("charset")

@@ -21,20 +21,23 @@ from proxy.html.tags import ATTR, TAG_NAME
 _TERMINATOR = rb"[\t\n\f\r />]"
 
 
+_Trie = dict[str, "_Trie"]
+
+
 def _alternatives(words: list[str]) -> bytes:
     """A case-insensitive regex matching any of ``words``, factored as a trie.
 
     sre tries alternatives one by one; sharing prefixes ("i" -> frame|mage|mg|nput)
     makes the negative look-ahead run once per tag cost a few steps, not thirty.
     """
-    tree: dict[str, dict] = {}
+    tree: _Trie = {}
     for word in words:
         node = tree
         for char in word:
             node = node.setdefault(char, {})
         node[""] = {}
 
-    def emit(node: dict[str, dict]) -> str:
+    def emit(node: _Trie) -> str:
         branches = []
         for char, child in sorted(node.items()):
             if char == "":

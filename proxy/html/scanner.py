@@ -8,7 +8,7 @@ escaped and double-escaped states, comments, bogus comments, CDATA (foreign cont
 only) and PLAINTEXT, plus a small simulation of the tree builder (``<svg>``/``<math>``
 with breakout tags and integration points, ``<template>``, ``<noscript>``, ``<select>``).
 Bytes are copied through untouched except the tags it edits. Raw-text bodies are handled
-in ``textmodes.py``, over-long tags in ``overlong.py``, the element sets in ``rules.py``,
+by ``textmodes.py``, cut tags judged by ``overlong.py``, the element sets in ``rules.py``,
 what fetches in ``fetch.py`` and the edits themselves in ``edits.py``/``tags.py``.
 
 Readings it chooses where a browser could go either way (STYLE.md habit 4):
@@ -44,6 +44,7 @@ Standard library only; must not import aiohttp, mitmproxy, jwt or pydantic.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 
@@ -51,16 +52,22 @@ from proxy.html import patterns as P
 from proxy.html.edits import PREFIX, EditBuilder
 from proxy.html.element import Action, Decision, Element, FetchURL
 from proxy.html.fetch import AUTHOR_MARKS, BREAKOUT, FOREIGN_END_INTERESTING, HTML_ELEMENTS, Inspection, inspect_tag
-from proxy.html.overlong import OverlongTags
-from proxy.html.rules import (BOGUS, CDATA, COMMENT, DATA, HEAD_CONTENT, LONG_TAG, MATHML_TEXT_INTEGRATION, PLAINTEXT, RAW,
-                              RAWTEXT_ELEMENTS, S_DATA, SVG_INTEGRATION, SVG_WHOLE, TEXT_MODE_ELEMENTS, VOID,
+from proxy.html.overlong import ENOUGH_OF_A_URL, classifiable
+from proxy.html.rules import (AFTER_NAME, BOGUS, CDATA, COMMENT, DATA, HEAD_CONTENT, LONG_TAG, LONG_TAG_GENERIC,
+                              LONG_TAG_MOVED, MATHML_TEXT_INTEGRATION, NAME_HEAD, PLAINTEXT, RAW, RAWTEXT_ELEMENTS, S_DATA,
+                              SEPARATORS, SVG_INTEGRATION, SVG_WHOLE, TEXT_MODE_ELEMENTS, UNQUOTED_END, VOID,
                               WHOLE_ELEMENT, defuse_noscript)
-from proxy.html.tags import TAG, Attr, apply_edit, parse_attributes, quick_attributes
-from proxy.html.textmodes import TextModes
+from proxy.html.charrefs import decode_attribute
+from proxy.html.css import css_urls
+from proxy.html.tags import TAG, Attr, apply_edit, parse_attributes, quick_attributes, truncated_attributes
+from proxy.html.textmodes import find_end_tag, scan_script
 from proxy.html.urls import URLResolver, resolve, usable_base
 
 
 Decide = Callable[[Element], Decision]
+
+log = logging.getLogger(__name__)
+_IMPORT = re.compile(rb"@(?i:import)")
 
 
 # Edited start tags by (raw tag, decision's fields, moved attributes, encoding): bounded by
@@ -73,7 +80,7 @@ _MISSING = object()
 _MARKUP_IN_FOREIGN_TEXT = re.compile(rb"<!\[CDATA\[(.*?)(?:\]\]>|$)|<!--.*?-->|<[A-Za-z/!?][^>]*>", re.S)
 
 
-class Scanner(TextModes, OverlongTags):
+class Scanner:
     """Byte-preserving streaming rewriter for one ASCII-compatible document."""
 
     def __init__(self, decide: Decide, *, encoding: str, base_url: str | None = None,
@@ -281,15 +288,16 @@ class Scanner(TextModes, OverlongTags):
         buf = self._buf
         size = len(buf)
         start = self._pos
-        if self._inject is None and self._strip_name is None and not self._noscript and self._trace is None:
-            if not self._foreign:
-                position = self._skip.match(buf, start).end()
-            elif self._foreign[-1][1]:  # HTML inside an integration point
-                position = self._skip.match(buf, start).end()
-            else:
-                position = P.SKIP_FOREIGN.match(buf, start).end()
+        fast = self._inject is None and self._strip_name is None and not self._noscript and self._trace is None
+        if fast:
+            # HTML (also inside an integration point) or foreign content.
+            skip = self._skip if not self._foreign or self._foreign[-1][1] else P.SKIP_FOREIGN
+            skipped = skip.match(buf, start)
         else:
-            position = P.TEXT.match(buf, start).end()
+            skipped = P.TEXT.match(buf, start)
+        assert skipped is not None  # both match the empty string
+        position = skipped.end()
+        if not fast:
             if self._inject is not None and position > start and not (self._template or self._noscript):
                 text = P.NON_WHITESPACE.search(buf, start, position)
                 if text is not None:
@@ -735,3 +743,296 @@ class Scanner(TextModes, OverlongTags):
         if out == data:
             return None
         return out.decode("utf-8", errors="replace")
+
+    # ----------------------------------------------------------------- raw-text bodies
+
+    def _markup_reading(self, body: bytes) -> bytes:
+        """A raw-text body rewritten as if it were markup (for the other reading)."""
+        inner = Scanner(self._decide, encoding=self.encoding, base_url=self._base, max_buffer=self._max,
+                        in_srcdoc=self._in_srcdoc, defuse_ambiguous=self._defuse_ambiguous,
+                        resolve_url=self._resolve_url)
+        inner._base_seen = True
+        return inner.feed(body) + inner.close()
+
+    def _enter_raw(self, name: str, body_start: int,
+                   pending: tuple[bytes, int, str, dict[str, str], Inspection] | None) -> None:
+        self._mode = RAW
+        self._raw_name = name
+        self._raw_name_bytes = name.encode("ascii")
+        self._raw_script = name == "script"
+        self._script_state = S_DATA
+        self._raw_body = self._raw_scan = self._offset + body_start
+        self._raw_pending = pending
+        # Inside <select>, older parsers (and the spec before customizable selects)
+        # ignore <style>, <xmp>, <title>...: their bodies are markup there. Read both ways.
+        self._raw_dual = (self._select and name != "script") or self._foreign_doubt
+        self._raw_hold = pending is not None or self._noscript > 0 or self._raw_dual
+
+    def _raw(self, eof: bool) -> bool:
+        buf = self._buf
+        size = len(buf)
+        scan = max(self._raw_scan - self._offset, 0)
+        body = self._raw_body - self._offset
+        end: int | None
+        if self._raw_script:
+            end, self._script_state, resume = scan_script(buf, scan, self._script_state)
+        else:
+            end, resume = find_end_tag(buf, scan, self._raw_name_bytes)
+        self._raw_scan = self._offset + resume
+        if end is None:
+            if eof:
+                end = size
+            else:
+                safe = self._raw_scan - self._offset
+                if self._raw_hold and safe - body > self._max:
+                    self._release_body(body, body + self._max, truncated=True)
+                if not self._raw_hold:
+                    self._advance(max(safe, self._pos))
+                return False
+        if self._raw_hold:
+            # The same cut whatever the chunking: a body over the cap is judged on its prefix.
+            truncated = end - body > self._max
+            self._release_body(body, body + self._max if truncated else end, truncated=truncated)
+        if end >= size:
+            self._advance(size)
+            self._mode = DATA
+            self._raw_suppress = False
+            return False
+        closing = TAG.match(buf, end)
+        if closing is None:
+            if not eof and size - end < self._max:
+                self._advance(max(end, self._pos))
+                return False
+            # An end tag that never closes: let the long-tag path stream it.
+            self._advance(max(end, self._pos))
+            self._mode = DATA
+            was_suppressing = self._raw_suppress
+            self._raw_suppress = False
+            if was_suppressing:
+                self._emit_from = end
+            return True
+        if self._trace is not None:
+            self._trace(closing.group())
+        self._advance(closing.end())
+        if self._raw_suppress:
+            self._raw_suppress = False
+            self._emit_from = closing.end()
+        self._mode = DATA
+        return True
+
+    def _release_body(self, body: int, cut: int, *, truncated: bool) -> None:
+        """Decide on a held start tag with ``_buf[body:cut]`` as its text, then emit."""
+        buf = self._buf
+        pending = self._raw_pending
+        self._raw_pending = None
+        self._raw_hold = False
+        if pending is None:  # a body held only because of <noscript> or <select>
+            chunk = buf[body:cut]
+            defused = self._markup_reading(chunk) if self._raw_dual else chunk
+            defused = self._defuse(defused) if not truncated else defused
+            if defused != chunk and not self._suppressing:
+                self._out.append(buf[self._emit_from:body])
+                self._out.append(defused)
+                self._emit_from = cut
+            self._advance(max(cut, self._pos))
+            if self._suppressing:
+                self._emit_from = cut
+            return
+        # The start tag's inspection: no <base> can come between it and its body.
+        raw, offset, name, decoded, inspection = pending
+        foreign = False  # only HTML script/style bodies are held (SVG ones are markup)
+        start = offset - self._offset
+        text = buf[body:cut].decode(self.encoding, errors="replace")
+        if "\x00" in text:
+            text = text.replace("\x00", "\ufffd")
+        if name == "style":
+            inspection.urls.extend(FetchURL("text", self._resolve_url(url, self._base)) for url in css_urls(text))
+        new_tag, strip_element = self._decide_tag(raw, name, None, decoded, inspection, foreign=foreign,
+                                                  start=start, text=text, truncated=truncated)
+        if strip_element:
+            # Nothing of it was emitted yet (emit_from is the tag start): drop from here.
+            self._raw_suppress = True
+            self._emit_from = max(self._pos, start)
+            return
+        if self._noscript and not self._suppressing:
+            defused_tag = self._defuse(new_tag if new_tag is not None else raw)
+            if defused_tag != raw:
+                new_tag = defused_tag
+        if new_tag is not None and not self._suppressing:
+            self._out.append(new_tag)
+            self._emit_from = start + len(raw)
+        body_bytes = buf[body:cut]
+        hide_imports = name == "style" and self._last_action is Action.DEFER and b"@" in body_bytes
+        if (self._noscript or self._raw_dual or hide_imports) and not (truncated and not hide_imports):
+            defused = body_bytes
+            if hide_imports:
+                # Chromium's preload scanner fetches @import from a <style> whatever its
+                # type; "@\69mport" is the same at-rule to CSS once restored, but not to it.
+                defused = _IMPORT.sub(rb"@\\69mport", defused)
+            if self._raw_dual and not truncated:
+                defused = self._markup_reading(defused)
+            if self._noscript and not truncated:
+                defused = self._defuse(defused)
+            if defused != body_bytes:
+                if new_tag is None:
+                    self._out.append(buf[self._emit_from:body])
+                self._out.append(defused)
+                self._emit_from = cut
+        self._pos = max(self._pos, cut if not truncated else self._pos)
+
+    # ----------------------------------------------------------------- over-long tags
+
+    def _begin_long_tag(self, position: int, end_tag: bool) -> bool:
+        """A tag longer than max_buffer: decide on what was seen, then stream it."""
+        buf = self._buf
+        name_match = re.match(rb"</?([^\t\n\f\r />]*+)", buf[position:position + self._max])
+        assert name_match is not None
+        name = name_match.group(1).lower().decode("latin-1")
+        foreign = self._in_foreign()
+        interesting = False
+        self._long_decision = None
+        if not end_tag and self._strip_name is None:
+            seen = buf[position:position + self._max]
+            attrs = truncated_attributes(seen, name_match.end(), len(seen))
+            decoded: dict[str, str] = {}
+            for attr in attrs:
+                if attr.name not in decoded:
+                    decoded[attr.name] = decode_attribute(seen[attr.value_start:attr.value_end].decode(self.encoding, errors="replace"))
+            inspection = inspect_tag(name, decoded, foreign=foreign, base=self._base, resolve=self._resolve_url)
+            if inspection.asked:
+                interesting = True
+                element = self._element(name, decoded, position, foreign=foreign, urls=inspection.urls,
+                                        truncated=True)
+                decision = self._decide(element)
+                self._long_classified_until = self._offset + position + len(seen)
+                if attrs and attrs[-1].end == len(seen) and not classifiable(attrs[-1], min(ENOUGH_OF_A_URL, self._max // 4)):
+                    # The cut runs through a value that matters and too little of it was seen.
+                    self._long_classified_until = self._offset + position + attrs[-1].start
+                if decision.action in (Action.KEEP, Action.ACTIVATE) and name in ("script", "style"):
+                    # Its type may already be behind us: an inert type cannot be added safely.
+                    decision = Decision(Action.DEFER, decision.category or "unclassified", decision.vendor)
+                self._long_decision = decision
+                if decision.action is Action.STRIP:
+                    self._start_suppressing(position)
+                    self._strip_name = name
+                    self._strip_depth = 1
+                    self._long_info = (name, end_tag, foreign, True)
+                    self._long_strip_void = name in VOID
+                    self._mode = LONG_TAG
+                    self._long_quote = b""
+                    self._advance(position + name_match.end())
+                    return True
+            log.warning("tag at byte %d is longer than max_buffer (%d); decided on its first bytes",
+                        self._offset + position, self._max)
+        self._long_strip_void = False
+        self._long_info = (name, end_tag, foreign, interesting)
+        self._long_quote = b""
+        self._mode = LONG_TAG
+        self._advance(position + name_match.end())
+        return True
+
+    def _long_tag(self, eof: bool) -> bool:
+        """Stream an over-long tag: attribute by attribute, values as they come."""
+        buf = self._buf
+        size = len(buf)
+        position = self._pos
+        name, end_tag, _, _ = self._long_info
+        while position < size:
+            state = self._long_quote
+            if state in (b'"', b"'", b" "):  # inside a value
+                if state == b" ":
+                    found = UNQUOTED_END.search(buf, position)
+                    stop = found.start() if found is not None else -1
+                else:
+                    stop = buf.find(state, position)
+                    stop = stop + 1 if stop >= 0 else -1
+                if stop < 0:
+                    position = size
+                    break
+                self._long_quote = b""
+                position = stop
+                continue
+            if state == b"=":  # right after an attribute name
+                after = AFTER_NAME.match(buf, position)
+                assert after is not None
+                if after.end() >= size and not eof:
+                    break
+                position = after.end()
+                self._long_quote = b""
+                if after.group(1):
+                    if after.group(2):
+                        self._long_quote = after.group(2)
+                    elif position < size and buf[position] != 0x3E:
+                        self._long_quote = b" "
+                continue
+            separators = SEPARATORS.match(buf, position)
+            assert separators is not None  # matches the empty string
+            position = separators.end()
+            if position >= size:
+                break
+            if buf[position] == 0x3E:  # ">"
+                return self._finish_long_tag(position, name, end_tag)
+            head = NAME_HEAD.match(buf, position)
+            assert head is not None
+            if head.end() >= size and not eof:
+                break  # the attribute name may continue in the next chunk
+            if not end_tag and self._long_neutralises(head.group(1).lower().decode("latin-1"), name,
+                                                      self._offset + head.start(1)):
+                self._advance(head.start(1))
+                self._insert(head.start(1), PREFIX.encode("ascii"))
+            position = head.end()
+            self._long_quote = b"="
+        self._advance(position)
+        if eof:
+            self._advance(size)
+            self._mode = DATA
+        return False
+
+    def _long_neutralises(self, attribute: str, name: str, at: int) -> bool:
+        """Should this attribute, seen after the cut of an over-long tag, be renamed?"""
+        decision = self._long_decision
+        handler = attribute.startswith("on") and len(attribute) > 2
+        if not self._long_info[3]:  # nobody was asked about this tag
+            # Nobody was asked about this tag. Rename only what makes the fast path stop
+            # too, so the output does not depend on whether the chunking let us see the
+            # tag whole. (A style attribute is left alone: only its value says whether
+            # it fetches. Documented limit for tags over max_buffer.)
+            if not (handler or attribute in LONG_TAG_GENERIC or (attribute == "ping" and name in ("a", "area"))):
+                return False
+            self._long_decision = Decision(Action.DEFER, "unclassified")
+            return True
+        fetching = attribute in LONG_TAG_MOVED or handler or (attribute == "type" and name in ("script", "style"))
+        if decision is not None and decision.action in (Action.KEEP, Action.ACTIVATE):
+            # Kept on what was seen; what decide could not see is neutralised (fail closed).
+            if not fetching or at < self._long_classified_until:
+                return False
+            self._long_decision = Decision(Action.DEFER, "unclassified")
+            return True
+        if decision is None or decision.action is not Action.DEFER:
+            return False
+        return fetching
+
+    def _finish_long_tag(self, gt: int, name: str, end_tag: bool) -> bool:
+        foreign = self._long_info[2]
+        decision = self._long_decision
+        if decision is not None and decision.action is Action.DEFER and not end_tag:
+            extra = ' data-consent="%s"' % (decision.category or "unclassified")
+            if decision.vendor:
+                extra += ' data-consent-vendor="%s"' % decision.vendor
+            if name in ("script", "style"):
+                extra += ' type="text/plain"'
+            self._advance(gt)
+            self._insert(gt, extra.encode("ascii", errors="replace"))
+        self._advance(gt + 1)
+        self._mode = DATA
+        if self._strip_name is not None and self._long_info[3] and self._long_strip_void:
+            self._stop_strip(gt + 1)
+        elif self._strip_name is not None and self._long_info[3]:
+            if name in RAWTEXT_ELEMENTS or name == "script":
+                self._strip_name = None
+                self._raw_suppress = True
+        if end_tag:
+            self._close_contexts(name)
+        else:
+            self._open_contexts(name, foreign, False, {})
+        return True
