@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from mitmproxy import command, ctx, exceptions, http
 
@@ -43,13 +43,14 @@ from proxy.audit import (
 )
 from proxy.audit.model import now_iso
 from proxy.engine import Report
-from proxy.response.codings import SUPPORTED, DecodeChain, parse_codings
-from proxy.server.headers import filter_accept_encoding
+from proxy.response.codings import SUPPORTED, DecodeChain
+from proxy.response.headers import consent_etag, filter_accept_encoding, merge_vary, refresh_url, upstream_if_none_match
+from proxy.response.plan import ResponsePlan, plan_response
+from proxy.response.sniff import sniff
 
 log = logging.getLogger(__name__)
 
 OPTIONS = frozenset({"consentry_config", "consentry_consent", "consentry_mode", "consentry_report", "consentry_block"})
-HTML_TYPES = ("text/html", "application/xhtml+xml")
 BLOCK_STATUS = 403
 BLOCKED_HEADER = "X-Consentry-Blocked"
 
@@ -61,17 +62,6 @@ def _host(url: str | None) -> str | None:
         return urlsplit(url).netloc or None
     except ValueError:
         return None
-
-
-def _content_type_params(value: str) -> tuple[str, str | None]:
-    """The media type (lower case) and the charset parameter of a Content-Type value."""
-    media, _, rest = value.partition(";")
-    charset = None
-    for param in rest.split(";"):
-        name, _, param_value = param.partition("=")
-        if name.strip().lower() == "charset" and param_value.strip():
-            charset = param_value.strip().strip("\"'")
-    return media.strip().lower(), charset
 
 
 class PageStream:
@@ -210,7 +200,19 @@ class Consentry:
     # -- requests: record (and optionally refuse) requests to trackers --------------------
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
-        if self.simulation is None or "accept-encoding" not in flow.request.headers:
+        if self.simulation is None:
+            return
+        headers = flow.request.headers
+        if "if-none-match" in headers:
+            # Our consent ETags go back to the upstream as its own (another state's: dropped).
+            site = self.simulation.site_for_host(flow.request.pretty_host)
+            suffix = self.simulation.engine_for(site).etag_suffix(self.simulation.state_for(site))
+            value, _ = upstream_if_none_match(headers["if-none-match"], suffix)
+            if value is None:
+                del headers["if-none-match"]
+            else:
+                headers["if-none-match"] = value
+        if "accept-encoding" not in headers:
             return
         # Ask only for codings the engine can read back, so no HTML arrives unreadable
         # (browsers also offer dictionary codings such as dcb/dcz).
@@ -272,26 +274,67 @@ class Consentry:
         response = flow.response
         if self.simulation is None or response is None or flow.metadata.get("consentry_blocked"):
             return
-        if flow.request.method == "HEAD" or response.status_code in (204, 206, 304) or response.status_code < 200:
-            return   # no body, or a byte range that cannot be rewritten on its own
-        media_type, charset = _content_type_params(response.headers.get("content-type", ""))
+        site = self.simulation.site_for_host(flow.request.pretty_host)
+        engine = self.simulation.engine_for(site)
+        state = self.simulation.state_for(site)
+        self._filter_refresh(response, engine, state, flow.request.pretty_url, flow.request.pretty_host)
+        # The same decision as the server's: what a browser will render as a document.
+        plan = plan_response(flow.request.method, response.status_code, response.headers.items(multi=True))
         # ``stream is True`` comes from mitmproxy's stream_large_bodies: ours streams as well.
-        if media_type not in HTML_TYPES or (response.stream and response.stream is not True):
+        if not plan.may_be_document or (response.stream and response.stream is not True):
+            return
+        if plan.fragment:
+            if not engine.allows_everything(state):
+                self._withhold(flow, site, "a byte range of a page cannot be checked on its own")
+            return
+        if plan.unsupported:
+            self._withhold(flow, site, f"unsupported content coding {', '.join(plan.unsupported)}")
+            return
+        if plan.sniff:
+            # No usable Content-Type: the browser sniffs, so the body is read whole and
+            # sniffed in ``response`` (the first bytes decide, as in the server).
+            flow.metadata["consentry_sniff"] = plan
+            response.stream = False
+            return
+        self._stream(flow, site, plan)
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        plan = flow.metadata.pop("consentry_sniff", None)
+        response = flow.response
+        if plan is None or response is None or self.simulation is None:
+            return
+        try:
+            body = response.get_content(strict=True) or b""
+        except ValueError as error:
+            site = self.simulation.site_for_host(flow.request.pretty_host)
+            self._withhold_now(flow, site, f"the body does not decode ({error})")
+            return
+        if sniff(body) is None:
             return
         site = self.simulation.site_for_host(flow.request.pretty_host)
-        codings = parse_codings(response.headers.get("content-encoding"))
-        unsupported = [coding for coding in codings if coding not in SUPPORTED]
-        if unsupported:
-            self._withhold(flow, site, f"unsupported content coding {', '.join(unsupported)}")
-            return
+        stream = self._page_stream(flow, site, plan, decoder=None)
+        response.headers.pop("content-encoding", None)
+        response.content = b"".join(stream(body)) + b"".join(stream(b""))
+        # Read whole, sent whole: a length, not the chunked framing a stream needs.
+        response.headers.pop("transfer-encoding", None)
+        response.headers["content-length"] = str(len(response.raw_content or b""))
+
+    def _stream(self, flow: http.HTTPFlow, site: Any, plan: ResponsePlan) -> None:
+        decoder = DecodeChain(list(plan.codings)) if plan.codings else None
+        assert flow.response is not None
+        flow.response.stream = self._page_stream(flow, site, plan, decoder)
+
+    def _page_stream(self, flow: http.HTTPFlow, site: Any, plan: ResponsePlan, decoder: DecodeChain | None) -> PageStream:
+        response = flow.response
+        assert response is not None and self.simulation is not None
         engine = self.simulation.engine_for(site)
         state = self.simulation.state_for(site)
         report = Report()
         rewriter = engine.rewriter(
-            state, base_url=flow.request.pretty_url, encoding=charset, report=report,
+            state, base_url=flow.request.pretty_url, encoding=plan.charset, report=report,
             mode=self.simulation.mode_for(site),
         )
-        self._adjust_headers(response, engine, state, flow.request.pretty_host, decoded=bool(codings))
+        self._adjust_headers(response, engine, state, flow.request.pretty_host, decoded=decoder is not None)
         url, status, site_id = flow.request.pretty_url, response.status_code, str(site.site_id)
         simulation = self.simulation
 
@@ -301,7 +344,21 @@ class Consentry:
                 error=error, time=now_iso(),
             ))
 
-        response.stream = PageStream(rewriter, DecodeChain(codings) if codings else None, finish)
+        return PageStream(rewriter, decoder, finish)
+
+    @staticmethod
+    def _filter_refresh(response: http.Response, engine: Any, state: Any, page_url: str, page_host: str) -> None:
+        """A ``Refresh`` header navigates on any response: one to a refused tracker goes."""
+        values = response.headers.get_all("refresh")
+        if not values:
+            return
+        kept = []
+        for value in values:
+            target = refresh_url(value)
+            if target is None or engine.refuses_url(urljoin(page_url, target), state, page_host) is None:
+                kept.append(value)
+        if len(kept) != len(values):
+            response.headers.set_all("refresh", kept)
 
     def _withhold(self, flow: http.HTTPFlow, site: Any, reason: str) -> None:
         """An HTML body the engine cannot read is not passed on unread: a 502 says why."""
@@ -319,6 +376,20 @@ class Consentry:
         response.headers["content-length"] = str(len(message))
         response.stream = lambda chunk: [] if chunk else [message]
 
+    def _withhold_now(self, flow: http.HTTPFlow, site: Any, reason: str) -> None:
+        """As ``_withhold``, for a body already read whole."""
+        response = flow.response
+        assert response is not None
+        log.warning("consentry: %s: %s; page withheld (502)", flow.request.pretty_url, reason)
+        self._record_page(PageAudit(
+            url=flow.request.pretty_url, site_id=str(site.site_id), status=response.status_code,
+            error=f"withheld: {reason}", time=now_iso(),
+        ))
+        response.status_code = 502
+        response.headers.clear()
+        response.headers["content-type"] = "text/plain; charset=utf-8"
+        response.content = f"Consentry withheld this page: {reason}; it cannot be checked for trackers.\n".encode()
+
     @staticmethod
     def _adjust_headers(response: http.Response, engine: Any, state: Any, page_host: str, *, decoded: bool) -> None:
         """Headers that no longer describe the rewritten body go; refused cookies and preloads too."""
@@ -331,9 +402,14 @@ class Consentry:
         if response.http_version == "HTTP/1.1" and "chunked" not in headers.get("transfer-encoding", "").lower():
             # Without a length, keep-alive needs chunked framing (an HTTP/1.1 client reads it).
             headers["transfer-encoding"] = "chunked"
+        # The same consent variant marks as the server's: a weak ETag naming the consent
+        # state, and Vary on what chose it, so no cache mixes two states' copies.
+        suffix = engine.etag_suffix(state)
         etag = headers.get("etag")
-        if etag and not etag.startswith("W/"):
-            headers["etag"] = "W/" + etag   # same meaning, different bytes: only weakly equal now
+        if etag:
+            headers["etag"] = consent_etag(etag, suffix)
+        varies = ["Cookie"] + (["Sec-GPC"] if getattr(getattr(engine, "site", None), "honor_gpc", True) else [])
+        headers["vary"] = merge_vary(headers.get_all("vary"), varies)
         cookies = headers.get_all("set-cookie")
         kept = [c for c in cookies if not engine.refused_cookie(c.split("=", 1)[0].strip(), state)]
         if len(kept) != len(cookies):

@@ -43,6 +43,23 @@ SCHEMAS: dict[str, Schema] = {
             },
         },
     },
+    "DecisionAnswer": {
+        "description": "The new state, acknowledged: sent only once the decision's receipt is committed.",
+        "allOf": [
+            {"$ref": "#/components/schemas/ConsentStatus"},
+            {
+                "type": "object",
+                "required": ["receipt_id"],
+                "properties": {
+                    "receipt_id": {
+                        "type": "integer",
+                        "description": "The id of the committed receipt (also the `Consentry-Receipt-Id` header); "
+                        "`consentry receipts show <consent_id>` lists it.",
+                    },
+                },
+            },
+        ],
+    },
     "JsonDecision": {
         "type": "object",
         "required": ["action"],
@@ -162,13 +179,25 @@ ROUTES: tuple[Route, ...] = (
             "The decision is stored as a receipt before the consent cookie is issued (no cookie without proof); "
             "a withdrawal also expires the cookies of refused categories. Cross-site posts are refused (Origin, then Sec-Fetch-Site, then Referer).",
             {
-                200: Reply("JSON post: the new state", {JSON: _ref("ConsentStatus")}, {"Set-Cookie": "The signed consent cookie (and expired tracker cookies)"}),
-                303: Reply("Form post: back to `return_to`", headers={"Location": "The same-origin `return_to` path", "Set-Cookie": "The signed consent cookie"}),
+                200: Reply(
+                    "JSON post: the new state and the committed receipt's id", {JSON: _ref("DecisionAnswer")},
+                    {"Set-Cookie": "The signed consent cookie (and expired tracker cookies)", "Consentry-Receipt-Id": "The committed receipt's id"},
+                ),
+                303: Reply(
+                    "Form post: back to `return_to`",
+                    headers={
+                        "Location": "The same-origin `return_to` path", "Set-Cookie": "The signed consent cookie",
+                        "Consentry-Receipt-Id": "The committed receipt's id",
+                    },
+                ),
                 400: _error("The body is not a valid decision (the message says why)"),
                 403: _error("A cross-site post: consent can only be given on the site itself"),
                 413: _error("The body is larger than `[proxy.limits] consent_body_size`"),
                 415: _error("Neither a form nor JSON"),
-                503: _error("The receipt could not be stored, so no consent was given; try again"),
+                503: _error(
+                    "The receipt could not be committed within `[receipts] write_timeout` (lost database connections are retried), "
+                    "so no consent was given and no cookie is set; try again"
+                ),
             },
             request={"application/x-www-form-urlencoded": _ref("FormDecision"), JSON: _ref("JsonDecision")},
         ),

@@ -247,7 +247,7 @@ class Catalogue:
         return [vendor for vendor in self.vendors.values() if vendor.category == category]
 
     def first_party(self, url: str, page_host: str) -> bool:
-        """True when `url` belongs to the page's own site (same host or same parent domain)."""
+        """True when `url` belongs to the page's own site (same host or registrable domain, by the PSL)."""
         return is_first_party(url, page_host)
 
     def __repr__(self) -> str:

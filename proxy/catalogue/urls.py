@@ -3,12 +3,14 @@
 Hosts are normalised as a browser would before it connects (lowercase, IDNA,
 no trailing dot, no port, no user info) so that look-alike spellings of a
 tracker's host still match it; URLs that do not fetch anything from a host
-(``data:``, ``blob:``, ``javascript:``, ``about:``) have no host. Also holds
-the first-party heuristic. Standard library only: no aiohttp, mitmproxy, jwt or
+(``data:``, ``blob:``, ``javascript:``, ``about:``) have no host. Also decides
+first party: same registrable domain by the Public Suffix List. Standard library only: no aiohttp, mitmproxy, jwt or
 pydantic here.
 """
 
+import functools
 import re
+from typing import Any
 from urllib.parse import unquote
 
 # Schemes whose URLs never reach a network host.
@@ -19,37 +21,7 @@ _STRIP = "".join(chr(c) for c in range(0x21))
 _TAB_NEWLINE = re.compile(r"[\t\n\r]")
 _AUTHORITY_END = re.compile(r"[/?#]")
 _QUERY_START = re.compile(r"[?#]")
-
-# Second-level labels under a two-letter country code that act as public suffixes
-# (co.uk, com.au, ne.jp ...), and shared hosting suffixes where sibling subdomains
-# belong to different owners. A heuristic, not the Public Suffix List.
-_COUNTRY_SECOND_LEVEL = frozenset(
-    {"co", "com", "net", "org", "gov", "edu", "ac", "ne", "or", "go", "gv", "ltd", "plc", "sch", "nhs", "mil", "gob", "nic"}
-)
-_SHARED_SUFFIXES = frozenset(
-    {
-        "github.io",
-        "gitlab.io",
-        "herokuapp.com",
-        "blogspot.com",
-        "wordpress.com",
-        "appspot.com",
-        "azurewebsites.net",
-        "cloudfront.net",
-        "netlify.app",
-        "vercel.app",
-        "pages.dev",
-        "workers.dev",
-        "myshopify.com",
-        "s3.amazonaws.com",
-        "firebaseapp.com",
-        "web.app",
-        "ucoz.de",
-        "ucoz.ru",
-        "tumblr.com",
-    }
-)
-
+_IPV4 = re.compile(r"[0-9.]+")
 
 def normalise_host(host: str) -> str:
     """Lowercase, drop the port, user info and trailing dot, and IDNA-encode `host`."""
@@ -117,27 +89,31 @@ def last_segment(path: str) -> str:
     return path.rsplit("/", 1)[-1].lower()
 
 
+@functools.lru_cache(maxsize=8192)
 def site_of(host: str) -> str:
-    """The host's parent domain when that is a plausible registrable domain, else the host itself.
+    """The host's registrable domain (eTLD+1) by the Public Suffix List, else the host itself.
 
-    ``www.example.com`` -> ``example.com``; ``example.com`` -> ``example.com``;
-    ``shop.example.co.uk`` -> ``example.co.uk``; ``a.github.io`` -> ``a.github.io``.
+    ``www.example.com`` -> ``example.com``; ``shop.example.co.uk`` -> ``example.co.uk``;
+    ``a.github.io`` -> ``a.github.io`` (github.io is a public suffix of the list's private
+    section: its subdomains belong to different owners); IP literals and single labels
+    stay as they are. The list is the snapshot bundled with the ``publicsuffixlist``
+    package: nothing is fetched at run time.
     """
-    labels = host.split(".")
-    if len(labels) < 3 or host.startswith("[") or labels[-1].isdigit() or _is_public_suffix(".".join(labels[1:])):
+    if not host or host.startswith("[") or _IPV4.fullmatch(host):
         return host
-    return ".".join(labels[1:])
+    return _public_suffix_list().privatesuffix(host) or host
 
 
-def _is_public_suffix(domain: str) -> bool:
-    if domain in _SHARED_SUFFIXES:
-        return True
-    labels = domain.split(".")
-    return len(labels) == 2 and len(labels[1]) == 2 and labels[0] in _COUNTRY_SECOND_LEVEL
+@functools.cache
+def _public_suffix_list() -> Any:
+    from publicsuffixlist import PublicSuffixList
+
+    # accept_unknown: a TLD the snapshot does not know yet still has a registrable domain.
+    return PublicSuffixList(accept_unknown=True)
 
 
 def is_first_party(url: str, page_host: str) -> bool:
-    """True when `url` is served by the page's own site (same host, or sharing its parent domain).
+    """True when `url` is served by the page's own site: the same host or registrable domain (PSL).
 
     URLs without a host (relative, ``data:``, ``javascript:``) are first party.
     """
@@ -148,11 +124,4 @@ def is_first_party(url: str, page_host: str) -> bool:
     page = normalise_host(page_host)
     if not page or host == page:
         return True
-    for domain in {site_of(page), site_of(host)}:
-        if _within(host, domain) and _within(page, domain):
-            return True
-    return False
-
-
-def _within(host: str, domain: str) -> bool:
-    return host == domain or host.endswith("." + domain)
+    return site_of(host) == site_of(page)

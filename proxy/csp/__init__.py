@@ -38,7 +38,7 @@ mitmproxy, jwt, pydantic or the HTML rewriter.
 
 from __future__ import annotations
 
-from proxy.csp.guard import guard_config, guard_script, minify_guard
+from proxy.csp.guard import guard_config, guard_script, guard_tag, minify_guard, site_guard
 from proxy.csp.policy import (
     MAX_ALLOWLIST_BYTES,
     REPORT_GROUP,
@@ -59,11 +59,13 @@ __all__ = [
     "csp_headers",
     "guard_config",
     "guard_script",
+    "guard_tag",
     "minify_guard",
     "new_nonce",
     "nonce_for",
     "parse_policy",
     "report_path",
     "reporting_endpoints_header",
+    "site_guard",
     "upstream_nonce",
 ]

@@ -6,12 +6,13 @@ Standard library only: must not import aiohttp, mitmproxy, jwt, pydantic or ``pr
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from importlib import resources
 from typing import Any
 
 from proxy.csp.cache import per_consent_state
-from proxy.csp.stubs import ARRAY_QUEUES, VENDOR_GLOBALS
+from proxy.csp.stubs import ARRAY_QUEUES, QUEUE_FUNCTIONS, VENDOR_GLOBALS
 from proxy.csp.vendors import NECESSARY, Classification, classify_vendor, default_catalogue, site_sources, split_entry, vendors_of
 
 _GUARD_PLACEHOLDER = "/*CONSENTRY_CONFIG*/null"
@@ -69,28 +70,39 @@ def guard_config(site: Any, state: Any, *, catalogue: Any = None) -> dict[str, A
         if forced is not None:
             entry.append(forced)
         vendors.append(entry)
-    # Inert stand-ins for the globals of vendors refused now: [name, array?, [vendor indices]].
+    # Inert stand-ins for the globals of vendors refused now: [name, kind, [vendor indices]],
+    # kind 0 an inert recorder, 1 an array queue, or the name of the array a queue function
+    # pushes to (see proxy.csp.stubs).
+    # (The guard installs one only while the visitor refuses every vendor it stands for,
+    # so the shared per-site file, built for "nothing granted", fits every visitor.)
     index_of = {entry[0]: position for position, entry in enumerate(vendors)}
     stubs: dict[str, list[Any]] = {}
     for vendor_id, _, _, status, _ in candidates:
         if status != "refused" or vendor_id not in index_of:
             continue
         for name in VENDOR_GLOBALS.get(vendor_id, ()):
-            stub = stubs.setdefault(name, [name, 1 if name in ARRAY_QUEUES else 0, []])
+            kind: int | str = QUEUE_FUNCTIONS.get(name) or (1 if name in ARRAY_QUEUES else 0)
+            stub = stubs.setdefault(name, [name, kind, []])
             stub[2].append(index_of[vendor_id])
-    choices = {str(k): bool(v) for k, v in (getattr(state, "vendors", None) or {}).items()}
+    return {
+        "v": vendors,
+        **visitor_choices(state),
+        "u": unknown_category,
+        "s": site_sources(site),
+        "c": str(getattr(site, "csp", "report") or "report"),
+        "q": list(stubs.values()),
+    }
+
+
+def visitor_choices(state: Any) -> dict[str, Any]:
+    """The guard config's per-visitor part: granted categories (``g``), vendor choices (``o``), GPC."""
     granted = sorted(getattr(state, "categories", None) or {NECESSARY})
     if getattr(state, "gpc", False) and "marketing" in granted:
         granted.remove("marketing")
     return {
-        "v": vendors,
         "g": granted,
-        "o": choices,
-        "u": unknown_category,
-        "s": site_sources(site),
-        "c": str(getattr(site, "csp", "report") or "report"),
+        "o": {str(k): bool(v) for k, v in (getattr(state, "vendors", None) or {}).items()},
         "gpc": bool(getattr(state, "gpc", False)),
-        "q": list(stubs.values()),
     }
 
 
@@ -110,6 +122,56 @@ def guard_script(site: Any, state: Any, *, catalogue: Any = None) -> str:
     return per_consent_state(_baked_guard, site, state, catalogue if catalogue is not None else default_catalogue(site))
 
 
+class _NothingGranted:
+    """The consent state a site's shared guard file is built for: every refusable vendor listed."""
+
+    categories = frozenset({NECESSARY})
+    vendors: dict[str, bool] = {}
+    gpc = False
+
+    def allows(self, category: str, vendor_id: str | None = None) -> bool:
+        return category == NECESSARY
+
+
+NOTHING_GRANTED = _NothingGranted()
+
+
+def site_guard(site: Any, *, catalogue: Any = None) -> tuple[str, str]:
+    """(source, version) of the guard file every visitor of ``site`` shares.
+
+    The vendor table a page's guard needs is the same for every visitor: what differs is
+    which categories they granted, and that is a few bytes on the ``<script>`` tag
+    (`guard_tag`). Served as ``<consent_path>/guard.js?v=<version>``, the 10-40 KB table
+    is downloaded once and cached, instead of being inlined in every page. Built for a
+    visitor who granted nothing, it lists every vendor any visitor could refuse.
+    ``version`` is a digest of the source, so any replica with the same policy and
+    catalogue serves the same file under the same URL.
+    """
+    return per_consent_state(_versioned_site_guard, site, NOTHING_GRANTED, catalogue if catalogue is not None else default_catalogue())
+
+
+def _versioned_site_guard(site: Any, state: Any, catalogue: Any) -> tuple[str, str]:
+    source = _baked_guard(site, state, catalogue)
+    return source, hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
+
+
+def guard_tag(site: Any, state: Any, *, consent_path: str, nonce_attr: str, catalogue: Any = None) -> str:
+    """The first ``<script>`` of a page: the shared guard file with this visitor's choices.
+
+    When nothing can be refused, now or after a decision, the page gets the inline stub
+    (the runtime still calls ``__consentry_guard.update``) and no request at all.
+    """
+    catalogue = catalogue if catalogue is not None else default_catalogue()
+    inline = guard_script(site, state, catalogue=catalogue)
+    if inline.startswith(_STUB_PREFIX):
+        return f"<script{nonce_attr}>{inline}</script>"
+    _, version = site_guard(site, catalogue=catalogue)
+    choices = json.dumps(visitor_choices(state), separators=(",", ":"), ensure_ascii=True)
+    # A single-quoted attribute: JSON needs no escaping there but for ' and &.
+    choices = choices.replace("&", "&amp;").replace("'", "&#39;")
+    return f"<script src=\"{consent_path}/guard.js?v={version}\" data-state='{choices}'{nonce_attr}></script>"
+
+
 def _baked_guard(site: Any, state: Any, catalogue: Any) -> str:
     found = guard_config(site, state, catalogue=catalogue)
     if not found["v"] and (found["u"] is None or found["u"] in found["g"]):
@@ -122,6 +184,7 @@ def _baked_guard(site: Any, state: Any, catalogue: Any) -> str:
     return _guard_source().replace(_GUARD_PLACEHOLDER, config, 1)
 
 
+_STUB_PREFIX = "window.__consentry_guard=window.__consentry_guard||{update:function(){},"
 _STUB = (
     "window.__consentry_guard=window.__consentry_guard||{update:function(){},"
     "refuses:function(){return null},blocked:[],csp:CSP_MODE};"

@@ -44,8 +44,7 @@ def _bare_host(source: str) -> str:
 
 
 def registrable(host: str) -> str:
-    """The last two labels (three under a co.uk-style suffix): the engine's heuristic for one site."""
-    labels = host.split(".")
-    if len(labels) >= 3 and len(labels[-2]) <= 3 and len(labels[-1]) == 2:
-        return ".".join(labels[-3:])
-    return ".".join(labels[-2:])
+    """The host's registrable domain by the Public Suffix List (the engine's notion of one site)."""
+    from proxy.catalogue.urls import site_of
+
+    return site_of(host)

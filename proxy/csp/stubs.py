@@ -22,6 +22,12 @@ ARRAY_QUEUES = frozenset({
     "_cio", "_vis_opt_queue", "snaptr_queue", "_hjSettings_queue",
 })
 
+# Queue functions: Google's own snippet defines ``function gtag(){dataLayer.push(arguments)}``,
+# which sends nothing by itself. The stand-in is exactly that function, never an inert
+# recorder: Consent Mode's ``gtag('consent', ...)`` calls (ours and the site's) must reach
+# ``dataLayer`` whatever was refused, and a loader activated later reads them from there.
+QUEUE_FUNCTIONS: dict[str, str] = {"gtag": "dataLayer"}
+
 # vendor id -> the globals first-party code may call.
 VENDOR_GLOBALS: dict[str, tuple[str, ...]] = {
     "google-analytics": ("ga", "gtag", "_gaq", "__gaTracker", "dataLayer"),

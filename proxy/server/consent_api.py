@@ -95,7 +95,7 @@ async def csp_report(request: web.Request, runtime: SiteRuntime) -> web.StreamRe
 
 
 async def _asset(request: web.Request, runtime: SiteRuntime, asset: str) -> web.StreamResponse:
-    return serve_asset(request, asset)
+    return serve_asset(request, runtime, asset)
 
 
 async def _preferences(request: web.Request, runtime: SiteRuntime) -> web.StreamResponse:
@@ -108,14 +108,13 @@ def _not_allowed(request: web.Request, allowed: tuple[str, ...]) -> web.Response
     return response
 
 
-def serve_asset(request: web.Request, name: str) -> web.StreamResponse:
-    from proxy.server import collaborators
+def serve_asset(request: web.Request, runtime: SiteRuntime, name: str) -> web.StreamResponse:
+    from proxy.web import asset_reply
 
-    found = collaborators.asset(name)
+    found = asset_reply(runtime.site, name, request.query, request.headers)
     if found is None:
         return errors.error_response(request, 404)
-    data, content_type = found
-    return web.Response(body=data, headers={"Content-Type": content_type, "Cache-Control": "public, max-age=3600"})
+    return web.Response(status=found.status, body=found.body or None, headers=found.headers)
 
 
 def preferences(request: web.Request, runtime: SiteRuntime) -> web.Response:

@@ -18,7 +18,8 @@ import asyncio
 import functools
 import logging
 import time
-from urllib.parse import urlsplit
+from collections.abc import AsyncIterator
+from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -26,9 +27,12 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from proxy.server import errors, headers as h
-from proxy.response.codings import SUPPORTED
+from proxy.response.codings import SUPPORTED, CodingError, DecodeChain
+from proxy.response.headers import refresh_url
+from proxy.response.plan import Document, ResponsePlan, plan_response
+from proxy.response.sniff import SNIFF_LENGTH, sniff
 from proxy.server.consent_state import consent_state
-from proxy.server.html_body import rewrite_body
+from proxy.server.html_body import public_url, rewrite_body
 from proxy.server.runtime import SiteRuntime, Timeouts
 from proxy.server.services import SERVICES
 
@@ -110,6 +114,39 @@ async def forward(request: web.Request, runtime: SiteRuntime) -> web.StreamRespo
             out["If-None-Match"] = value
 
     data = request.content if request.body_exists else None
+    upstream = await _send(request, runtime, target, out, data)
+    if isinstance(upstream, web.StreamResponse):
+        return upstream
+    plan = plan_response(request.method, upstream.status, upstream.headers.items())
+    if plan.fragment and plan.may_be_document and data is None:
+        state = state or consent_state(request, runtime)
+        if not runtime.engine.allows_everything(state):
+            # A byte range of a page cannot be made safe on its own (offsets, cut tags):
+            # ask for the whole representation and answer 200 with it, which HTTP allows.
+            upstream.release()
+            for name in ("Range", "If-Range"):
+                out.popall(name, None)
+            upstream = await _send(request, runtime, target, out, None)
+            if isinstance(upstream, web.StreamResponse):
+                return upstream
+            plan = plan_response(request.method, upstream.status, upstream.headers.items())
+            if plan.fragment:
+                upstream.release()
+                log.warning("upstream %s answered 206 without a Range request for %s", runtime.upstream_origin, request.path)
+                _count(request, runtime, "error", 502)
+                return errors.error_response(request, 502)
+
+    try:
+        return await _respond(request, runtime, upstream, plan, view, state, translated_etag)
+    finally:
+        upstream.release()
+
+
+async def _send(request: web.Request, runtime: SiteRuntime, target: URL, out: CIMultiDict[str],
+                data: object) -> aiohttp.ClientResponse | web.StreamResponse:
+    """The upstream's response to our request, or the error page to answer instead."""
+    services = request.app[SERVICES]
+    metrics = services.metrics
     session = services.session_for(runtime)
     started = time.perf_counter()
     # A pooled keep-alive connection the upstream closed just as we reused it: aiohttp
@@ -147,17 +184,14 @@ async def forward(request: web.Request, runtime: SiteRuntime) -> web.StreamRespo
                     upstream.status, request.method, request.path)
         _count(request, runtime, "error", 502)
         return errors.error_response(request, 502)
-
-    try:
-        return await _respond(request, runtime, upstream, view, state, translated_etag)
-    finally:
-        upstream.release()
+    return upstream
 
 
 async def _respond(
     request: web.Request,
     runtime: SiteRuntime,
     upstream: aiohttp.ClientResponse,
+    plan: ResponsePlan,
     view: h.ClientView,
     state: object | None,
     translated_etag: bool,
@@ -166,18 +200,28 @@ async def _respond(
     engine = runtime.engine
     if not runtime.preserve_host:
         _rewrite_redirects(headers, runtime, view)
-    if "Set-Cookie" in headers or "Link" in headers:
+    if "Set-Cookie" in headers or "Link" in headers or "Refresh" in headers:
         state = state or consent_state(request, runtime)
-        _enforce_on_headers(headers, engine, state, view)
+        _enforce_on_headers(headers, engine, state, view, public_url(request, view.proto, view.host))
 
     status = upstream.status
-    has_body = request.method != "HEAD" and status not in (204, 304) and status >= 200
-    html = h.is_html(headers.get("Content-Type"))
+    has_body = plan.has_body
+    body: AsyncIterator[bytes] = upstream.content.iter_any()
+    document = plan.document
+    if plan.fragment:
+        # Only reached when nothing must change (see forward): a range passes as it is.
+        document = None
+    elif plan.sniff and has_body:
+        # No usable Content-Type: the browser sniffs the first bytes, so we do the same.
+        prefix, document = await _sniff(upstream, plan, runtime)
+        body = _chain(prefix, body)
 
-    if html or (status == 304 and translated_etag):
+    if document is not None or (status == 304 and translated_etag):
         state = state or consent_state(request, runtime)
         _consent_variant_headers(headers, engine.etag_suffix(state), runtime)
-    if html:
+    if document is not None:
+        if plan.no_transform:
+            _log_no_transform(runtime)
         # The body will change, so anything that describes the upstream's bytes goes.
         headers.popall("Content-Length", None)
         for name in _BODY_DIGESTS:
@@ -185,8 +229,9 @@ async def _respond(
 
     response = web.StreamResponse(status=status, reason=upstream.reason, headers=headers)
     request[FORWARDED] = True
-    if html and has_body:
-        return await rewrite_body(request, runtime, upstream, response, state)
+    if document is not None and has_body:
+        return await rewrite_body(request, runtime, body, response, state, document=document,
+                                  charset=plan.charset, codings=list(plan.codings))
 
     kind = "passthrough"
     if not has_body:
@@ -197,7 +242,7 @@ async def _respond(
     await response.prepare(request)
     send_timeout = runtime.limits.send_timeout
     try:
-        async for chunk in upstream.content.iter_any():
+        async for chunk in body:
             # A client that stops reading must not hold the upstream connection forever.
             async with asyncio.timeout(send_timeout):
                 await response.write(chunk)
@@ -207,6 +252,52 @@ async def _respond(
     await response.write_eof()
     _count(request, runtime, kind, status)
     return response
+
+
+_SNIFF_RAW_LIMIT = 1024 * 1024   # compressed bytes read at most to find the first decoded bytes
+
+
+async def _sniff(upstream: aiohttp.ClientResponse, plan: ResponsePlan, runtime: SiteRuntime) -> tuple[list[bytes], Document | None]:
+    """Read just enough of the body to sniff it as a browser would: (raw chunks read, kind).
+
+    A body in a coding we cannot undo is taken for HTML (fail closed: refused, not passed).
+    """
+    if plan.unsupported:
+        return [], "html"
+    decoder = DecodeChain(list(plan.codings), max_size=runtime.limits.decoded_body_size) if plan.codings else None
+    raw: list[bytes] = []
+    raw_size = 0
+    decoded = b""
+    try:
+        while len(decoded) < SNIFF_LENGTH and raw_size < _SNIFF_RAW_LIMIT:
+            chunk = await upstream.content.readany()
+            if not chunk:
+                break
+            raw.append(chunk)
+            raw_size += len(chunk)
+            decoded += b"".join(decoder.decode(chunk)) if decoder is not None else chunk
+    except CodingError:
+        return raw, "html"   # unreadable: the rewrite path refuses it rather than guess
+    except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError):
+        pass                 # decide on what arrived; the pass-through reports the failure
+    return raw, sniff(decoded)
+
+
+async def _chain(prefix: list[bytes], rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    for chunk in prefix:
+        yield chunk
+    async for chunk in rest:
+        yield chunk
+
+
+_NO_TRANSFORM_LOGGED: set[str] = set()
+
+
+def _log_no_transform(runtime: SiteRuntime) -> None:
+    if runtime.site_id not in _NO_TRANSFORM_LOGGED:
+        _NO_TRANSFORM_LOGGED.add(runtime.site_id)
+        log.info("site %s: upstream sends Cache-Control: no-transform on documents; consent wins, "
+                 "the pages are rewritten anyway (logged once)", runtime.site_id)
 
 
 def abort_midway(request: web.Request, runtime: SiteRuntime, exc: BaseException) -> None:
@@ -245,8 +336,10 @@ def _rewrite_redirects(headers: CIMultiDict[str], runtime: SiteRuntime, view: h.
             headers.add("Set-Cookie", value)
 
 
-def _enforce_on_headers(headers: CIMultiDict[str], engine: object, state: object, view: h.ClientView) -> None:
-    """Drop Set-Cookie of refused categories and Link preloads of refused trackers.
+def _enforce_on_headers(headers: CIMultiDict[str], engine: object, state: object, view: h.ClientView,
+                        page_url: str) -> None:
+    """Drop Set-Cookie of refused categories, Link preloads of refused trackers and a
+    ``Refresh`` that navigates to a refused tracker (on any response: browsers follow it).
 
     When that changes anything the response now depends on the consent cookie, so it
     gets ``Vary: Cookie`` like a rewritten page (a shared cache must not mix them up).
@@ -270,8 +363,23 @@ def _enforce_on_headers(headers: CIMultiDict[str], engine: object, state: object
             for value in filtered:
                 if value:
                     headers.add("Link", value)
+    if "Refresh" in headers:
+        refreshes = headers.getall("Refresh")
+        kept_refresh = [v for v in refreshes if not _refused_refresh(v, engine, state, page_url, page_host)]
+        if len(kept_refresh) != len(refreshes):
+            changed = True
+            headers.popall("Refresh")
+            for value in kept_refresh:
+                headers.add("Refresh", value)
     if changed:
         headers["Vary"] = h.merge_vary(headers.getall("Vary", []), ["Cookie"])
+
+
+def _refused_refresh(value: str, engine: object, state: object, page_url: str, page_host: str) -> bool:
+    target = refresh_url(value)
+    if target is None:
+        return False
+    return engine.refuses_url(urljoin(page_url, target), state, page_host) is not None  # type: ignore[attr-defined]
 
 
 def _consent_variant_headers(headers: CIMultiDict[str], suffix: str, runtime: SiteRuntime) -> None:

@@ -19,6 +19,17 @@ from dataclasses import dataclass
 
 from multidict import CIMultiDict
 
+# Response rules live in the sans-io response layer (shared with the mitmproxy addon).
+from proxy.response.headers import (  # noqa: F401  (re-exported for the server's modules)
+    consent_etag,
+    csp_has_nonce,
+    csp_nonce,
+    filter_accept_encoding,
+    merge_vary,
+    set_cookie_name,
+    upstream_if_none_match,
+)
+
 # RFC 9110 7.6.1 plus the legacy names that still turn up (Keep-Alive, Proxy-Connection);
 # Proxy-Authorization/-Authenticate are for this proxy, never for the next hop.
 HOP_BY_HOP = frozenset(
@@ -47,7 +58,6 @@ def is_forwarding_claim(name: str) -> bool:
     """A request field that asserts client identity, scheme, host, port, prefix or URL."""
     lower = name.lower()
     return lower in _CLAIMS or lower == "forwarded" or lower.startswith(_CLAIM_PREFIXES)
-HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -237,118 +247,7 @@ def rewrite_cookie_domain(value: str, upstream_host: str, public_host: str) -> s
     return _DOMAIN_ATTR.sub(replace, value)
 
 
-def set_cookie_name(value: str) -> str:
-    return value.split("=", 1)[0].strip()
-
-
 def filter_cookie_header(value: str, refused: Callable[[str], bool]) -> str | None:
     """The ``Cookie`` header without the pairs whose name ``refused`` rejects (None if empty)."""
     kept = [pair for pair in value.split(";") if pair.strip() and not refused(pair.split("=", 1)[0].strip())]
     return ";".join(kept).strip() or None
-
-
-# -- caching ---------------------------------------------------------------------------
-
-_ETAG = re.compile(r'\s*(W/)?"([^"]*)"\s*')
-_MARK = re.compile(r"^(.*)\.c([sw])-([0-9a-z]+)$")
-
-
-def consent_etag(etag: str, suffix: str) -> str:
-    """A weak ETag that names the consent variant; the original strength is kept in the mark.
-
-    Weak because the body is a transformation of the upstream's: byte-equal for one
-    consent state, but not the upstream's representation (RFC 9110 8.8.3).
-    """
-    match = _ETAG.fullmatch(etag)
-    if match is None:
-        return etag
-    strength = "w" if match.group(1) else "s"
-    return f'W/"{match.group(2)}.c{strength}-{suffix}"'
-
-
-def upstream_if_none_match(value: str, suffix: str) -> tuple[str | None, bool]:
-    """Translate our ETags back to the upstream's; drop those made for another consent state.
-
-    Returns the value to send (None to send no header) and whether any of our ETags
-    was translated (then the upstream's 304 ETag must be rewritten back again).
-    """
-    if value.strip() == "*":
-        return value, False
-    out: list[str] = []
-    translated = False
-    for tag in _split_etags(value):
-        match = _ETAG.fullmatch(tag)
-        if match is None:
-            continue
-        mark = _MARK.match(match.group(2))
-        if mark is None:
-            out.append(tag.strip())    # not ours: the upstream may know it
-            continue
-        if mark.group(3) != suffix:
-            continue                   # another consent state's copy: must not revalidate
-        translated = True
-        out.append(f'W/"{mark.group(1)}"' if mark.group(2) == "w" else f'"{mark.group(1)}"')
-    return (", ".join(out) or None), translated
-
-
-def _split_etags(value: str) -> list[str]:
-    return re.findall(r'(?:W/)?"[^"]*"', value)
-
-
-def merge_vary(existing: list[str], names: Iterable[str]) -> str:
-    seen: list[str] = []
-    for value in [*existing, *names]:
-        for token in value.split(","):
-            token = token.strip()
-            if token and token.lower() not in {s.lower() for s in seen}:
-                seen.append(token)
-    return ", ".join(seen)
-
-
-# -- content types ---------------------------------------------------------------------
-
-
-def is_html(content_type: str | None) -> bool:
-    if not content_type:
-        return False
-    return content_type.split(";", 1)[0].strip().lower() in HTML_TYPES
-
-
-def charset_of(content_type: str | None) -> str | None:
-    if not content_type:
-        return None
-    match = re.search(r'(?i);\s*charset\s*=\s*"?([\w.:-]+)', content_type)
-    return match.group(1).lower() if match else None
-
-
-def filter_accept_encoding(value: str | None, supported: Iterable[str]) -> str | None:
-    """Only codings the proxy can decode, so an HTML body never arrives unreadable."""
-    if not value:
-        return None
-    allowed = set(supported) | {"identity"}
-    kept = [item.strip() for item in value.split(",") if item.split(";")[0].strip().lower() in allowed]
-    return ", ".join(kept) or None
-
-
-_NONCE = re.compile(r"'nonce-([A-Za-z0-9+/=_-]+)'")
-
-
-def csp_nonce(policy: str | None) -> str | None:
-    """The nonce a CSP already asks for in script-src (else default-src), if any."""
-    if not policy:
-        return None
-    directives = {}
-    for directive in policy.split(";"):
-        parts = directive.strip().split(None, 1)
-        if parts:
-            directives.setdefault(parts[0].lower(), parts[1] if len(parts) > 1 else "")
-    for name in ("script-src-elem", "script-src", "default-src"):
-        if name in directives:
-            match = _NONCE.search(directives[name])
-            return match.group(1) if match else None
-    return None
-
-
-def csp_has_nonce(policies: Iterable[str]) -> bool:
-    """Whether any of the policies admits anything by nonce (scripts or styles)."""
-    return any(_NONCE.search(policy) for policy in policies)

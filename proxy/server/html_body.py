@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -60,10 +61,19 @@ def no_script_banner(request: web.BaseRequest, runtime: SiteRuntime, state: Any,
 async def rewrite_body(
     request: web.Request,
     runtime: SiteRuntime,
-    upstream: aiohttp.ClientResponse,
+    body: AsyncIterator[bytes],
     response: web.StreamResponse,
     state: Any,
+    *,
+    document: str = "html",
+    charset: str | None = None,
+    codings: list[str] | None = None,
 ) -> web.StreamResponse:
+    """Stream ``body`` (the upstream's raw chunks) rewritten into ``response``.
+
+    ``document`` "xml" (SVG, XML, as the response plan decided) is rewritten without the
+    banner: HTML snippets have no place in an XML document.
+    """
     services = request.app[SERVICES]
     metrics = services.metrics
     headers = response.headers
@@ -71,7 +81,8 @@ async def rewrite_body(
 
     if not getattr(runtime.engine, "enforces", True):
         return errors.error_response(request, 502)
-    codings = parse_codings(headers.get("Content-Encoding"))
+    if codings is None:
+        codings = parse_codings(headers.get("Content-Encoding"))
     try:
         decoder = DecodeChain(codings, max_size=runtime.limits.decoded_body_size) if codings else None
         encoder = EncodeChain(codings) if codings else None
@@ -93,7 +104,7 @@ async def rewrite_body(
     # trusted one and void the site's CSP. Without any CSP, kept scripts stay byte-identical.
     snippet_nonce = nonce if ours or upstream_policies else None
     nonce_for_page = None if upstream_nonce or h.csp_has_nonce(upstream_policies) else snippet_nonce
-    page_load = is_page_load(request)
+    page_load = document == "html" and is_page_load(request)
     report = collaborators.make_report()
     rewriter: Any = None
 
@@ -110,7 +121,7 @@ async def rewrite_body(
         return runtime.engine.rewriter(
             state,
             base_url=public_url(request, view.proto, view.host),
-            encoding=h.charset_of(headers.get("Content-Type")),
+            encoding=charset,
             report=report,
             nonce=nonce_for_page,
             inject=inject,
@@ -121,7 +132,7 @@ async def rewrite_body(
     await response.prepare(request)
     seen = 0
     try:
-        async for chunk in upstream.content.iter_any():
+        async for chunk in body:
             pieces = decoder.decode(chunk) if decoder is not None else (chunk,)
             for piece in pieces:
                 if not piece:

@@ -9,7 +9,7 @@ not import aiohttp, mitmproxy, jwt or pydantic (policy, consent and catalogue ob
 read by their documented attribute names).
 """
 
-from proxy.web.assets import asset
+from proxy.web.assets import asset, asset_reply
 from proxy.web.model import banner_model
 from proxy.web.preferences import render_preferences_page
 from proxy.web.snippet import body_snippet, google_consent, head_snippet, json_for_script, safe_return_to
@@ -18,6 +18,7 @@ from proxy.web.texts import LANGUAGES, pick_language, sniff_html_lang, texts_for
 __all__ = [
     "LANGUAGES",
     "asset",
+    "asset_reply",
     "banner_model",
     "body_snippet",
     "google_consent",

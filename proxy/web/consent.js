@@ -13,7 +13,10 @@
   var stateNode = doc.getElementById('consentry-state');
   if (!stateNode || win.consentry) return;
   var S;
-  try { S = JSON.parse(stateNode.textContent); } catch (e) { return; }
+  // The page carries this visitor's state; the site's texts, categories and theme come
+  // from the cacheable site.js (window.__consentry_site), loaded just before this file.
+  try { S = Object.assign({}, win.__consentry_site, JSON.parse(stateNode.textContent)); } catch (e) { return; }
+  if (!S.texts || !S.categories) return;
 
   S.vendor_allow = S.vendor_allow || {};
   S.vendor_categories = S.vendor_categories || {};

@@ -9,6 +9,16 @@
   "use strict";
   var W = window, D = document;
   if (!cfg || W.__consentry_guard) return;
+  // Served as a cacheable file, the guard is the same for every visitor of a site; this
+  // visitor's choices ride on its <script> tag (data-state). Unreadable choices keep the
+  // baked-in defaults: nothing granted, so everything refusable stays refused.
+  var me = D.currentScript, own = me && me.getAttribute("data-state");
+  if (own) {
+    try {
+      own = JSON.parse(own);
+      cfg.g = own.g; cfg.o = own.o; cfg.gpc = !!own.gpc;
+    } catch (e) { /* keep the defaults */ }
+  }
   // V: [id, category, "host host/path ...", forced?]; H: [host, path prefix, vendor index].
   var V = cfg.v, H = [], granted = {}, choices = cfg.o || {}, cache = {}, cached = 0;
   for (var n = 0; n < V.length; n++) {
@@ -56,11 +66,16 @@
     }) : f;
     return { name: name, stub: stub, calls: calls };
   }
+  // gtag as Google's snippet defines it: it only queues, so it may run whatever was refused.
+  function queueFunction(queue) {
+    return function () { (W[queue] = W[queue] || []).push(arguments); };
+  }
   var Q = cfg.q || [];
   for (var q = 0; q < Q.length; q++) {
     var gname = Q[q][0];
-    if (gname in W) continue;
-    var made = Q[q][1] ? { name: gname, stub: [], calls: null } : makeStub(gname);
+    if (gname in W || allAllowed(Q[q][2])) continue;
+    var kind = Q[q][1], made = typeof kind === "string" ? { name: gname, stub: queueFunction(kind), calls: null }
+      : kind ? { name: gname, stub: [], calls: null } : makeStub(gname);
     made.vendors = Q[q][2];
     try { W[gname] = made.stub; stubs.push(made); } catch (e) { /* a read-only global: leave it */ }
   }
@@ -68,14 +83,17 @@
   // (loaders skip when their global exists); replay() then hands the recorded calls on.
   function liftStubs() {
     for (var i = stubs.length - 1; i >= 0; i--) {
-      var st = stubs[i], all = true;
-      for (var j = 0; j < st.vendors.length; j++) if (!allowedVendor(V[st.vendors[j]])) all = false;
-      if (!all) continue;
+      var st = stubs[i];
+      if (!allAllowed(st.vendors)) continue;
       stubs.splice(i, 1);
       if (st.calls === null) continue;
       if (W[st.name] === st.stub) { try { delete W[st.name]; } catch (e) { W[st.name] = undefined; } }
       removed.push(st);
     }
+  }
+  function allAllowed(indices) {
+    for (var j = 0; j < indices.length; j++) if (!allowedVendor(V[indices[j]])) return false;
+    return true;
   }
   function replay() {
     var list = removed; removed = [];

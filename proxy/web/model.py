@@ -142,3 +142,26 @@ def banner_model(site: Any, state: Any, *, lang: str, vendors: Iterable[Any] = (
         "texts": texts_for(site, lang),
         "expires": _expires(state),
     }
+
+
+# The part of the banner model that depends on the visitor: it is carried in the page.
+# Everything else depends only on the site and the language and is served as the
+# cacheable ``site.js`` (proxy.web.assets), which consent.js merges underneath it.
+VISITOR_KEYS = frozenset({
+    "version", "consent_path", "lang", "policy_version", "decided", "granted",
+    "vendor_consent", "gpc", "expires", "vendors",
+})
+
+
+def visitor_model(model: Mapping[str, Any]) -> dict[str, Any]:
+    """The page-carried part of a banner model (see ``VISITOR_KEYS``)."""
+    return {key: value for key, value in model.items() if key in VISITOR_KEYS}
+
+
+def site_model(site: Any, *, lang: str) -> dict[str, Any]:
+    """The visitor-independent part of the banner model in one language (``site.js``)."""
+    model = banner_model(site, None, lang=lang)
+    shared = {key: value for key, value in model.items() if key not in VISITOR_KEYS}
+    # Which categories are granted is the visitor's; consent.js reads it from "granted".
+    shared["categories"] = [{k: v for k, v in category.items() if k != "granted"} for category in model["categories"]]
+    return shared

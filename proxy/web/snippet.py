@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
-from proxy.web.model import banner_model, gpc_blocks_marketing, granted_categories
+from proxy.web.model import banner_model, gpc_blocks_marketing, granted_categories, visitor_model
 
 log = logging.getLogger(__name__)
 
@@ -58,22 +58,17 @@ def _nonce_attr(nonce: str | None) -> str:
     return f' nonce="{html.escape(nonce, quote=True)}"' if nonce else ""
 
 
-def _guard_markup(site: Any, state: Any, nonce: str | None) -> str:
-    """The CSP engineer's guard script, when ``proxy.csp`` provides one (it must run first)."""
+def _guard_markup(site: Any, state: Any, nonce: str | None, consent_path: str) -> str:
+    """The guard, which must run before any page script: the site's shared, cacheable
+    guard file with this visitor's choices on its tag (or an inline stub when nothing
+    can be refused)."""
+    from proxy.csp import guard_tag
+
     try:
-        from proxy.csp import guard_script  # type: ignore[attr-defined]
-    except ImportError:
-        return ""
-    try:
-        script = guard_script(site, state)
+        return guard_tag(site, state, consent_path=html.escape(consent_path), nonce_attr=_nonce_attr(nonce))
     except Exception:  # a broken guard must not take the page down with it
-        log.exception("proxy.csp.guard_script failed; page served without the guard")
+        log.exception("proxy.csp.guard_tag failed; page served without the guard")
         return ""
-    if not script:
-        return ""
-    if script.lstrip().lower().startswith("<script"):
-        return script
-    return f"<script{_nonce_attr(nonce)}>{script}</script>"
 
 
 def _google_consent_markup(site: Any, state: Any, nonce: str | None) -> str:
@@ -94,18 +89,27 @@ def _google_consent_markup(site: Any, state: Any, nonce: str | None) -> str:
 
 
 def head_snippet(site: Any, state: Any, *, lang: str | None, nonce: str | None, vendors: Iterable[Any] = ()) -> bytes:
-    """ASCII bytes for right after ``<head>``: guard, Consent Mode defaults, state JSON, assets."""
+    """ASCII bytes for right after ``<head>``: guard, Consent Mode defaults, state JSON, assets.
+
+    Only what is this visitor's goes into the page (the guard's tag with their choices,
+    the Consent Mode defaults, the state JSON); the guard's vendor table, the banner's
+    texts and the runtime are versioned files under the consent path that browsers
+    cache (proxy.web.assets), so a page grows by about 1 KB, not 25 KB.
+    """
+    from proxy.web.assets import shipped_version, site_file_version
     from proxy.web.texts import pick_language
 
     lang = lang or pick_language(site, html_lang=None, accept_language=None)
     model = banner_model(site, state, lang=lang, vendors=vendors)
-    base = model["consent_path"]
+    base = html.escape(model["consent_path"])
+    nonce_attr = _nonce_attr(nonce)
     parts = [
-        _guard_markup(site, state, nonce),
+        _guard_markup(site, state, nonce, model["consent_path"]),
         _google_consent_markup(site, state, nonce),
-        f'<script type="application/json" id="consentry-state">{json_for_script(model)}</script>',
-        f'<link rel="stylesheet" href="{html.escape(base)}/consent.css"{_nonce_attr(nonce)}>',
-        f'<script src="{html.escape(base)}/consent.js" defer{_nonce_attr(nonce)}></script>',
+        f'<script type="application/json" id="consentry-state">{json_for_script(visitor_model(model))}</script>',
+        f'<link rel="stylesheet" href="{base}/consent.css?v={shipped_version("consent.css")}"{nonce_attr}>',
+        f'<script src="{base}/site.js?lang={html.escape(quote(lang))}&amp;v={site_file_version(site, lang)}" defer{nonce_attr}></script>',
+        f'<script src="{base}/consent.js?v={shipped_version("consent.js")}" defer{nonce_attr}></script>',
     ]
     return "".join(parts).encode("ascii", "xmlcharrefreplace")
 

@@ -194,15 +194,104 @@ def test_non_html_is_not_touched(tctx: taddons.context, addon: Any, content_type
     assert flow.response.headers["content-length"] == str(len(PAGE))
 
 
-def test_head_and_partial_responses_are_not_touched(tctx: taddons.context, addon: Any) -> None:
+def test_head_responses_are_not_touched(tctx: taddons.context, addon: Any) -> None:
     tctx.configure(addon)
     head = html_flow()
     head.request.method = "HEAD"
+    addon.responseheaders(head)
+    assert not head.response.stream
+
+
+def test_a_byte_range_of_a_page_passes_only_when_nothing_must_change(tctx: taddons.context, addon: Any) -> None:
+    tctx.configure(addon)
     partial = html_flow()
     partial.response.status_code = 206
-    for flow in (head, partial):
-        addon.responseheaders(flow)
-        assert not flow.response.stream
+    addon.responseheaders(partial)
+    assert partial.response.status_code == 502          # never rewritten as a fragment, never leaked
+    tctx.configure(addon, consentry_consent="all")
+    partial = html_flow()
+    partial.response.status_code = 206
+    addon.responseheaders(partial)
+    assert partial.response.status_code == 206 and not partial.response.stream
+
+
+@pytest.mark.parametrize("headers", [
+    {"content-type": "text/plain, text/html"},
+    {"content-type": "text/html x"},
+    {"content-type": "unknown/unknown"},
+    {"content-type": "application/xhtml+xml"},
+    {"content-type": 'text/html;x="a,text/plain"'},
+])
+def test_what_a_browser_renders_as_html_is_streamed_through_the_rewriter(tctx: taddons.context, addon: Any,
+                                                                      headers: dict[str, str]) -> None:
+    tctx.configure(addon)
+    flow = html_flow(headers=headers)
+    addon.responseheaders(flow)
+    if flow.metadata.get("consentry_sniff"):
+        flow.response.content = PAGE
+        addon.response(flow)
+        out = flow.response.content
+    else:
+        out = run_stream(flow, PAGE)
+    assert f'data-consent-src="{GA}"'.encode() in out
+
+
+def test_a_response_without_content_type_is_sniffed(tctx: taddons.context, addon: Any) -> None:
+    tctx.configure(addon)
+    flow = html_flow(headers={})
+    flow.response.headers.pop("content-type", None)
+    addon.responseheaders(flow)
+    flow.response.content = PAGE
+    addon.response(flow)
+    assert f'data-consent-src="{GA}"'.encode() in flow.response.content
+    assert flow.response.headers["content-length"] == str(len(flow.response.raw_content))
+    other = html_flow(headers={})
+    other.response.headers.pop("content-type", None)
+    addon.responseheaders(other)
+    other.response.content = b"GIF89a" + PAGE
+    addon.response(other)
+    assert other.response.content == b"GIF89a" + PAGE
+
+
+def test_a_refresh_header_to_a_refused_tracker_is_dropped(tctx: taddons.context, addon: Any) -> None:
+    tctx.configure(addon)
+    flow = html_flow(headers={"content-type": "image/png", "refresh": f"0; url={GA}"})
+    addon.responseheaders(flow)
+    assert "refresh" not in flow.response.headers
+    kept = html_flow(headers={"content-type": "image/png", "refresh": "3; url=/next"})
+    addon.responseheaders(kept)
+    assert kept.response.headers["refresh"] == "3; url=/next"
+
+
+def test_etag_and_vary_name_the_consent_state_like_the_server(tctx: taddons.context, addon: Any) -> None:
+    tctx.configure(addon)
+    flow = html_flow(headers={"content-type": "text/html", "etag": '"abc"', "vary": "Accept-Encoding"})
+    addon.responseheaders(flow)
+    etag = flow.response.headers["etag"]
+    assert etag.startswith('W/"abc.cs-')
+    assert flow.response.headers["vary"] == "Accept-Encoding, Cookie, Sec-GPC"
+    again = html_flow()
+    again.request.headers["if-none-match"] = etag
+    addon.requestheaders(again)
+    assert again.request.headers["if-none-match"] == '"abc"'
+
+
+def test_the_addon_loads_neither_aiohttp_nor_server_modules() -> None:
+    """In a fresh interpreter, as mitmdump loads it (issue 17: a thin adapter)."""
+    import json
+    import subprocess
+
+    code = (
+        "import importlib.util, json, sys, warnings\n"
+        "warnings.simplefilter('ignore')\n"
+        f"spec = importlib.util.spec_from_file_location('consentry_addon', {str(ADDON_PATH)!r})\n"
+        "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    loaded = set(json.loads(out.stdout))
+    assert "mitmproxy" in loaded and "proxy.engine" in loaded and "proxy.response" in loaded
+    assert not {name for name in loaded if name == "aiohttp" or name.startswith(("aiohttp.", "proxy.server"))}
 
 
 COMPRESSORS: dict[str, Callable[[bytes], bytes]] = {

@@ -339,6 +339,25 @@ def test_guard_config_carries_overrides_and_choices() -> None:
     assert cfg["o"] == {"google-tag-manager": False}
 
 
+def test_gtag_stands_in_as_googles_queue_function_not_an_inert_recorder() -> None:
+    # Consent Mode calls gtag('consent', ...) whatever was refused; an inert recorder would
+    # swallow the "update" the banner sends after a decision.
+    stubs = {entry[0]: entry for entry in config(make_site(), consent())["q"]}
+    assert stubs["gtag"][1] == "dataLayer"
+    assert stubs["dataLayer"][1] == 1 and stubs["fbq"][1] == 0
+
+
+def test_the_shared_guard_file_is_one_per_site_and_names_its_version() -> None:
+    site = make_site()
+    source, version = csp.site_guard(site, catalogue=CATALOGUE)
+    assert csp.site_guard(site, catalogue=CATALOGUE) == (source, version) and re.fullmatch(r"[0-9a-f]{16}", version)
+    tag = csp.guard_tag(site, consent("analytics"), consent_path="/_consent", nonce_attr=' nonce="n"', catalogue=CATALOGUE)
+    assert tag == (f'<script src="/_consent/guard.js?v={version}" '
+                   """data-state='{"g":["analytics","necessary"],"o":{},"gpc":false}' nonce="n"></script>""")
+    # Built for a visitor who granted nothing: every refusable vendor is in the one file.
+    assert all(vendor in source for vendor in ("meta-pixel", "google-analytics"))
+
+
 def test_guard_script_bakes_in_its_config_safely() -> None:
     state = ConsentState(categories=frozenset({"necessary", "</script><script>alert(1)//"}), source="cookie")
     script = csp.guard_script(make_site(), state, catalogue=CATALOGUE)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -99,8 +100,16 @@ async def guard_comes_first(proxied: Proxied, granted: list[str] | None) -> bool
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WAIT)) as session:
         async with session.get(proxied.url + "/", headers=headers) as response:
             body = await response.text()
-    head = body[body.index("<head>") + len("<head>"):]
-    return head.startswith("<script") and "__consentry_guard" in head[: head.index("</script>")]
+        head = body[body.index("<head>") + len("<head>"):]
+        if not head.startswith("<script"):
+            return False
+        first = head[: head.index("</script>")]
+        # Inline (the stub when nothing can be refused) or the site's cacheable guard file.
+        found = re.match(r'<script src="([^"]+/guard\.js\?v=[0-9a-f]+)"', first)
+        if found is None:
+            return "__consentry_guard" in first
+        async with session.get(proxied.url + found.group(1)) as response:
+            return response.status == 200 and "__consentry_guard" in await response.text()
 
 
 async def metrics_text(proxied: Proxied, *, until: str) -> str:
@@ -137,7 +146,7 @@ async def test_proxy_csp_alone_is_reported_to_its_metrics(tmp_path: Any, monkeyp
     import proxy.web.snippet as snippet
     from proxy import csp
 
-    monkeypatch.setattr(snippet, "_guard_markup", lambda site, state, nonce: "")
+    monkeypatch.setattr(snippet, "_guard_markup", lambda site, state, nonce, consent_path: "")
     # With report-to, Chromium sends reports through the Reporting API only, batched;
     # headless Chromium here never delivered them (75 s, --short-reporting-delay), so
     # this test sends report-uri alone, which every browser delivers at once.

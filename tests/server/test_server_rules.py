@@ -84,8 +84,12 @@ def test_vary_accept_encoding_and_nonce():
     assert h.csp_nonce("default-src 'nonce-A'; script-src 'self' 'nonce-B'") == "B"
     assert h.csp_nonce("default-src 'self' 'nonce-A'") == "A"
     assert h.csp_nonce("script-src 'self'; default-src 'nonce-A'") is None
-    assert h.charset_of('text/html; Charset="ISO-8859-1"') == "iso-8859-1"
-    assert h.is_html("application/xhtml+xml; charset=utf-8") and not h.is_html("text/plain")
+    from proxy.response.mime import extract_mime_type
+    from proxy.response.plan import document_for
+
+    assert extract_mime_type(['text/html; Charset="ISO-8859-1"']).charset == "ISO-8859-1"
+    assert document_for(extract_mime_type(["application/xhtml+xml; charset=utf-8"])) == ("html", False)
+    assert document_for(extract_mime_type(["text/plain"])) == (None, False)
 
 
 def _reference(data: bytes, coding: str) -> bytes:

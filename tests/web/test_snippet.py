@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from types import SimpleNamespace
+from urllib.parse import parse_qsl
 
 import html5lib
 import pytest
@@ -12,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from proxy.consent import ConsentState
-from proxy.web import body_snippet, google_consent, head_snippet, json_for_script, safe_return_to
+from proxy.web import asset_reply, body_snippet, google_consent, head_snippet, json_for_script, safe_return_to
+from proxy.web.assets import CACHE_FOREVER
 from web_harness import HarnessVendor, make_site
 
 UNDECIDED = ConsentState()
@@ -27,10 +29,28 @@ def parse(document: str) -> object:
 
 
 def state_json(snippet: bytes) -> dict[str, object]:
+    """The visitor's state the page itself carries."""
     tree = parse("<!DOCTYPE html><html><head>" + snippet.decode("ascii") + "</head><body></body></html>")
     node = tree.find(".//script[@id='consentry-state']")
     assert node is not None
     return json.loads(node.text)
+
+
+def runtime_data(site: object, snippet: bytes) -> dict[str, object]:
+    """What consent.js works from: the site.js file the snippet names, under the page's state."""
+    tree = parse("<!DOCTYPE html><html><head>" + snippet.decode("ascii") + "</head><body></body></html>")
+    src = next(s.get("src") for s in tree.iter("script") if "/site.js?" in (s.get("src") or ""))
+    path, _, query = src.partition("?")
+    reply = asset_reply(site, path.rsplit("/", 1)[1], dict(parse_qsl(query)), {})
+    assert reply is not None and reply.status == 200
+    assert reply.headers["Cache-Control"] == CACHE_FOREVER, "the page names the current version"
+    text = reply.body.decode("ascii")
+    prefix = "window.__consentry_site="
+    assert text.startswith(prefix) and text.endswith(";")
+    shared = json.loads(text[len(prefix):-1])
+    visitor = state_json(snippet)
+    assert not set(shared) & set(visitor), "each key has one home"
+    return {**shared, **visitor}
 
 
 def test_snippet_is_ascii_and_everything_stays_in_head() -> None:
@@ -41,13 +61,14 @@ def test_snippet_is_ascii_and_everything_stays_in_head() -> None:
     head = tree.find("head")
     # The parser kept every inserted element (and the page's own title) in <head>.
     assert head.find("title") is not None
-    assert [el.tag for el in head if el.tag in ("script", "link")][-2:] == ["link", "script"]
+    assert [el.tag for el in head if el.tag in ("script", "link")][-3:] == ["link", "script", "script"]
     scripts = head.findall("script")
     assert all(s.get("nonce") == "n0nce" for s in scripts if s.get("type") != "application/json")
-    assert head.find("link").get("href") == "/_consent/consent.css"
-    runtime = [s for s in scripts if s.get("src")][0]
-    assert runtime.get("src") == "/_consent/consent.js" and runtime.get("defer") is not None
-    data = state_json(snippet)
+    assert re.fullmatch(r"/_consent/consent\.css\?v=[0-9a-f]{16}", head.find("link").get("href"))
+    site_js, runtime = [s for s in scripts if s.get("src") and s.get("defer") is not None]
+    assert re.fullmatch(r"/_consent/site\.js\?lang=fr&v=[0-9a-f]{16}", site_js.get("src"))
+    assert re.fullmatch(r"/_consent/consent\.js\?v=[0-9a-f]{16}", runtime.get("src"))
+    data = runtime_data(site, snippet)
     assert data["lang"] == "fr" and data["texts"]["accept_all"] == "Tout accepter"
     assert data["vendors"][0]["name"] == "Gä Analytics"
 
@@ -55,11 +76,11 @@ def test_snippet_is_ascii_and_everything_stays_in_head() -> None:
 def test_guard_comes_first_then_consent_mode_then_state() -> None:
     site = make_site(google_consent_mode="advanced")
     text = head_snippet(site, UNDECIDED, lang="en", nonce="abc", vendors=[]).decode("ascii")
-    guard = text.find("__consentry_guard")
+    guard = text.find("/_consent/guard.js?v=")
     consent_default = text.find("gtag('consent','default'")
     state = text.find('id="consentry-state"')
     assert 0 < guard < consent_default < state, (guard, consent_default, state)
-    assert text.startswith('<script nonce="abc">')
+    assert re.match(r'<script src="/_consent/guard\.js\?v=[0-9a-f]{16}" data-state=\'[^\']*\' nonce="abc"></script>', text)
 
 
 def test_no_consent_mode_script_when_off() -> None:
@@ -91,19 +112,20 @@ def test_google_consent_defaults_follow_the_server_side_state(state: ConsentStat
 
 
 def test_state_json_reflects_the_decision_and_gpc() -> None:
-    data = state_json(head_snippet(make_site(), decided("analytics", gpc=True), lang="en", nonce=None))
+    site = make_site()
+    data = runtime_data(site, head_snippet(site, decided("analytics", gpc=True), lang="en", nonce=None))
     assert data["decided"] is True and data["gpc"] is True
     assert data["granted"] == ["analytics", "necessary"]
     categories = {c["name"]: c for c in data["categories"]}
     assert list(categories)[0] == "necessary" and categories["necessary"]["required"]
-    assert categories["analytics"]["granted"] and not categories["marketing"]["granted"]
+    assert "granted" not in categories["analytics"], "what is granted is the visitor's, in the page"
 
 
 def test_site_text_overrides_and_theme_reach_the_runtime() -> None:
     site = make_site()
     site.banner.texts = {"nl": {"title": "Koekjes?", "message": "Mag het?"}}
     site.banner.theme = {"accent": "#004400", "--consentry-bg": "#fffff0"}
-    data = state_json(head_snippet(site, UNDECIDED, lang="nl", nonce=None))
+    data = runtime_data(site, head_snippet(site, UNDECIDED, lang="nl", nonce=None))
     assert data["texts"]["title"] == "Koekjes?"
     assert data["texts"]["intro"] == "Mag het?", "the policy file's 'message' is the banner's intro"
     assert data["texts"]["reject_all"] == "Alles weigeren"
@@ -115,14 +137,16 @@ def test_site_text_overrides_and_theme_reach_the_runtime() -> None:
 def test_state_json_cannot_break_out_of_its_script(evil: str) -> None:
     site = make_site()
     site.banner.texts = {"en": {"title": evil, "intro": "</script><script>alert(1)</script>" + evil}}
+    site.banner.privacy_policy_url = evil
     snippet = head_snippet(site, UNDECIDED, lang="en", nonce=None)
     text = snippet.decode("ascii")
     body = text.split('id="consentry-state">', 1)[1].split("</script>", 1)[0]
     assert "<" not in body and ">" not in body and "&" not in body
-    assert json.loads(body)["texts"]["title"] == evil
     tree = parse("<!DOCTYPE html><html><head>" + text + "</head><body></body></html>")
     assert len(tree.findall(".//script[@id='consentry-state']")) == 1
-    assert json.loads(tree.find(".//script[@id='consentry-state']").text)["texts"]["title"] == evil
+    # The site's texts travel in site.js, pure ASCII JSON with no way out of its script.
+    data = runtime_data(site, snippet)
+    assert data["texts"]["title"] == evil and data["privacy_policy_url"] == (evil or None)
 
 
 def test_json_for_script_escapes_line_separators() -> None:
@@ -176,4 +200,4 @@ def test_return_to_stays_on_the_site(value: str | None, expected: str) -> None:
 def test_banner_disabled_is_passed_to_the_runtime() -> None:
     site = make_site()
     site.banner = SimpleNamespace(**{**vars(site.banner), "enabled": False})
-    assert state_json(head_snippet(site, UNDECIDED, lang="en", nonce=None))["show_banner"] is False
+    assert runtime_data(site, head_snippet(site, UNDECIDED, lang="en", nonce=None))["show_banner"] is False

@@ -2,7 +2,7 @@
 
 It serves pages whose trackers are already deferred exactly as DESIGN.md says the
 rewriter leaves them, injects ``proxy.web.head_snippet`` after ``<head>`` as the server
-does, serves ``/_consent/<asset>`` from ``proxy.web.asset``, and implements the JSON side
+does, serves ``/_consent/<asset>`` from ``proxy.web.asset_reply``, and implements the JSON side
 of ``POST /_consent/`` (the state lives in a plain cookie: this is a test double, not
 the signed cookie). ``/fp/lib.js?name=X&delay=MS`` is a first-party script that records
 that it ran, answering after a delay so that ordering bugs would show.
@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from proxy.consent import ConsentState
-from proxy.web import asset, body_snippet, head_snippet, pick_language, safe_return_to
+from proxy.web import asset_reply, body_snippet, head_snippet, pick_language, safe_return_to
 
 STATE_COOKIE = "harness_state"
 SITE_KEY: web.AppKey[Any] = web.AppKey("site", object)
@@ -83,11 +83,11 @@ async def page(request: web.Request) -> web.Response:
 
 
 async def consent_asset(request: web.Request) -> web.Response:
-    found = asset(request.match_info["name"])
+    # The server's own answer (per-site guard.js and site.js included).
+    found = asset_reply(request.app[SITE_KEY], request.match_info["name"], request.query, request.headers)
     if found is None:
         raise web.HTTPNotFound()
-    body, content_type = found
-    return web.Response(body=body, headers={"Content-Type": content_type})
+    return web.Response(status=found.status, body=found.body or None, headers=found.headers)
 
 
 async def consent_post(request: web.Request) -> web.StreamResponse:
