@@ -58,7 +58,7 @@ def _decode(text: str, in_attribute: bool) -> str:
         rest = body[length:]
         if not candidate.endswith(";") and in_attribute:
             following = rest[:1] or text[match.end():match.end() + 1]
-            if following == "=" or following.isascii() and following.isalnum():
+            if following == "=" or (following.isascii() and following.isalnum()):
                 return match.group(0)
         return _NAMED[candidate] + rest
 

@@ -57,7 +57,7 @@ def normalise(label: str | None) -> str | None:
 
 
 def is_utf16(name: str) -> bool:
-    return name.startswith("utf-16") or name.startswith("utf-32")
+    return name.startswith(("utf-16", "utf-32"))
 
 
 def sniff_bom(data: bytes) -> tuple[str, int] | None:

@@ -527,41 +527,23 @@ class Scanner:
             self._strip_restores = None
 
     def _start_tag(self, match: re.Match[bytes], name: str, eof: bool) -> bool:
+        """One complete start tag: the tree-builder context, the decision, the bytes out."""
         buf = self._buf
         start, end = match.span()
         if self._trace is not None:
             self._trace(match.group())
-        foreign = bool(self._foreign) and not self._foreign[-1][1]  # _in_foreign(), inlined: a hot path
         raw = buf[start:end]
         decoded, self_closing = quick_attributes(raw, match.start(3) - start, self.encoding)
-        if self._foreign_doubt and name in BREAKOUT:
-            self._foreign_doubt = False  # both readings are in HTML content after this
-        before_breakout: list[tuple[str, bool]] | None = None
-        if foreign and (name in BREAKOUT or (name == "font" and ("color" in decoded or "face" in decoded or "size" in decoded))):
-            before_breakout = list(self._foreign)
-            self._leave_foreign()
-            foreign = self._in_foreign()
+        foreign, before_breakout = self._foreign_context(name, decoded)
         if foreign and name in ("script", "style") and not self_closing and self._strip_name is None:
             # SVG script/style bodies are markup to the tokenizer; look ahead for the text.
             close = P.end_tag(name).search(buf, end)
             if close is None and not eof and len(buf) - end < self._max:
                 return False
-        if self._inject is not None and not (self._template or self._noscript or self._foreign or self._strip_name):
-            if name == "body":
-                self._place_inject(start)
-            elif name not in HEAD_CONTENT and name != "head":
-                self._place_inject(start)
-        if name == "base" and not foreign and not self._base_seen and "href" in decoded:
-            self._base_seen = True
-            target = self._resolve_url(decoded["href"], self._document_url)
-            if usable_base(target):
-                self._base = target
+        self._note_start_tag(name, start, decoded, foreign=foreign, self_closing=self_closing)
         stripping = self._strip_name is not None
-        if stripping and name == self._strip_name and not (name in VOID or (foreign and self_closing)):
-            self._strip_depth += 1
-        strip_element = False
         new_tag: bytes | None = None
-        html_text_mode = not foreign and name in TEXT_MODE_ELEMENTS
+        strip_element = False
         if not stripping and (not self._keeps_all or not AUTHOR_MARKS.isdisjoint(decoded)):
             inspection = inspect_tag(name, decoded, foreign=foreign, base=self._base, resolve=self._resolve_url)
             if inspection.asked or inspection.handlers:
@@ -571,45 +553,84 @@ class Scanner:
                     self._hold_from(start)
                     self._advance(end)
                     return True
-                text = None
-                truncated = False
-                if foreign and name in ("script", "style") and not self_closing:
-                    close = P.end_tag(name).search(buf, end)
-                    body_end = close.start() if close is not None else len(buf)
-                    truncated = body_end - end > self._max
-                    # Its text is its text nodes: the markup inside is elements, not code.
-                    body = _MARKUP_IN_FOREIGN_TEXT.sub(lambda m: m.group(1) or b"", buf[end:min(body_end, end + self._max)])
-                    text = body.decode(self.encoding, errors="replace")
+                text, truncated = self._foreign_text(name, end) if foreign and not self_closing else (None, False)
                 new_tag, strip_element = self._decide_tag(raw, name, None, decoded, inspection, foreign=foreign,
                                                           start=start, text=text, truncated=truncated)
-        if strip_element and before_breakout is not None:
-            # The output will not contain the tag that broke out of foreign content.
-            self._strip_restores = before_breakout
-        if strip_element and (name in VOID or (foreign and self_closing)):
-            self._replace(start, end, b"")
-            self._restore_after_strip()
-        elif strip_element:
-            self._start_suppressing(start)
-            if html_text_mode:
-                self._raw_suppress = True
-            else:
-                self._strip_name = name
-                self._strip_depth = 1
-            self._advance(end)
+        if strip_element:
+            self._strip_start_tag(name, start, end, foreign=foreign, self_closing=self_closing,
+                                  before_breakout=before_breakout)
         else:
-            if self._noscript and not self._suppressing:
-                edited = new_tag if new_tag is not None else raw
-                defused = self._defuse(edited)
-                if defused != raw:
-                    new_tag = defused
-            if new_tag is not None:
-                self._replace(start, end, new_tag)
-            else:
-                self._advance(end)
-            if name == "head" and self._inject is not None and not (self._template or self._noscript or self._foreign or stripping):
-                self._place_inject(end)
+            self._emit_start_tag(raw, new_tag, name, start, end, stripping=stripping)
         self._open_contexts(name, foreign, self_closing, decoded)
         return True
+
+    def _foreign_context(self, name: str, decoded: dict[str, str]) -> tuple[bool, list[tuple[str, bool]] | None]:
+        """(in foreign content for this tag?, the foreign stack before a breakout or None)."""
+        foreign = bool(self._foreign) and not self._foreign[-1][1]  # _in_foreign(), inlined: a hot path
+        if self._foreign_doubt and name in BREAKOUT:
+            self._foreign_doubt = False  # both readings are in HTML content after this
+        if foreign and (name in BREAKOUT or (name == "font" and ("color" in decoded or "face" in decoded or "size" in decoded))):
+            before_breakout = list(self._foreign)
+            self._leave_foreign()
+            return self._in_foreign(), before_breakout
+        return foreign, None
+
+    def _note_start_tag(self, name: str, start: int, decoded: dict[str, str], *, foreign: bool,
+                        self_closing: bool) -> None:
+        """What a start tag changes before its own edit: injection point, base URL, strip depth."""
+        if self._inject is not None and not (self._template or self._noscript or self._foreign or self._strip_name):
+            if name == "body" or (name not in HEAD_CONTENT and name != "head"):
+                self._place_inject(start)
+        if name == "base" and not foreign and not self._base_seen and "href" in decoded:
+            self._base_seen = True
+            target = self._resolve_url(decoded["href"], self._document_url)
+            if usable_base(target):
+                self._base = target
+        if self._strip_name is not None and name == self._strip_name and not (name in VOID or (foreign and self_closing)):
+            self._strip_depth += 1
+
+    def _foreign_text(self, name: str, end: int) -> tuple[str | None, bool]:
+        """The text of an SVG/MathML ``<script>``/``<style>`` (its text nodes), and whether it was cut."""
+        if name not in ("script", "style"):
+            return None, False
+        buf = self._buf
+        close = P.end_tag(name).search(buf, end)
+        body_end = close.start() if close is not None else len(buf)
+        # Its text is its text nodes: the markup inside is elements, not code.
+        body = _MARKUP_IN_FOREIGN_TEXT.sub(lambda m: m.group(1) or b"", buf[end:min(body_end, end + self._max)])
+        return body.decode(self.encoding, errors="replace"), body_end - end > self._max
+
+    def _strip_start_tag(self, name: str, start: int, end: int, *, foreign: bool, self_closing: bool,
+                         before_breakout: list[tuple[str, bool]] | None) -> None:
+        """Remove a start tag (and, unless void, everything up to its end tag)."""
+        if before_breakout is not None:
+            # The output will not contain the tag that broke out of foreign content.
+            self._strip_restores = before_breakout
+        if name in VOID or (foreign and self_closing):
+            self._replace(start, end, b"")
+            self._restore_after_strip()
+            return
+        self._start_suppressing(start)
+        if not foreign and name in TEXT_MODE_ELEMENTS:
+            self._raw_suppress = True
+        else:
+            self._strip_name = name
+            self._strip_depth = 1
+        self._advance(end)
+
+    def _emit_start_tag(self, raw: bytes, new_tag: bytes | None, name: str, start: int, end: int, *,
+                        stripping: bool) -> None:
+        """Write a kept start tag (edited or not; defused inside noscript); inject after <head>."""
+        if self._noscript and not self._suppressing:
+            defused = self._defuse(new_tag if new_tag is not None else raw)
+            if defused != raw:
+                new_tag = defused
+        if new_tag is not None:
+            self._replace(start, end, new_tag)
+        else:
+            self._advance(end)
+        if name == "head" and self._inject is not None and not (self._template or self._noscript or self._foreign or stripping):
+            self._place_inject(end)
 
     def _hold_from(self, start: int) -> None:
         """Flush what precedes a start tag whose decision waits for its body."""
@@ -1016,9 +1037,9 @@ class Scanner:
         foreign = self._long_info[2]
         decision = self._long_decision
         if decision is not None and decision.action is Action.DEFER and not end_tag:
-            extra = ' data-consent="%s"' % (decision.category or "unclassified")
+            extra = f' data-consent="{decision.category or "unclassified"}"'
             if decision.vendor:
-                extra += ' data-consent-vendor="%s"' % decision.vendor
+                extra += f' data-consent-vendor="{decision.vendor}"'
             if name in ("script", "style"):
                 extra += ' type="text/plain"'
             self._advance(gt)
