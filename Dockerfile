@@ -1,6 +1,8 @@
 # Consentry: the consent-enforcing reverse proxy.
 #   docker build -t consentry .
-#   docker run -p 8080:8080 -v "$PWD/config:/etc/consentry:ro" consentry
+#   docker run -p 8080:8080 -v "$PWD/site.toml:/etc/consentry/consentry.toml:ro" \
+#              -v consentry-receipts:/var/lib/consentry consentry
+# (the README's line: one policy file mounted where CMD reads it, receipts in a volume)
 # Two stages: wheels are built with the compilers of the full image, the runtime image
 # gets only the installed packages (no pip cache, no build tools).
 
@@ -31,7 +33,8 @@ WORKDIR /var/lib/consentry
 # Receipts (proof of consent) must outlive the container.
 VOLUME ["/var/lib/consentry"]
 EXPOSE 8080
-# The admin port listens on loopback inside the container ([proxy] admin_listen), which
+# The admin port listens on loopback inside the container ([proxy] admin_listen, keep it
+# on 9090 and not "off" in the mounted policy: the health check below needs it), which
 # is where the health check runs; it is not published.
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
   CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:9090/healthz', timeout=2).status == 200 else 1)"]

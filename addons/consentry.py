@@ -8,14 +8,24 @@ report). Every request to a catalogued tracker host is recorded too, flagged "be
 consent" when the simulated consent refuses its category, and with ``consentry_block``
 answered ``403`` by the proxy instead of reaching the tracker. Options (``--set``):
 ``consentry_config``, ``consentry_consent``, ``consentry_mode``, ``consentry_report``,
-``consentry_block``; they are checked once in ``configure`` and a bad one raises
+``consentry_block``, ``consentry_receipts``; they are checked once in ``configure`` and a bad one raises
 ``OptionsError`` naming the option and the fix. When mitmproxy stops, the summary table
 goes to mitmproxy's log and an HTML report is written next to the JSON-lines report.
-This is the only module of Consentry that imports mitmproxy; it never prints.
+
+With ``consentry_consent=visitor`` the addon is the product itself: the consent comes
+from the visitor's consent cookie, every page gets the banner (and the no-JavaScript
+form), and the consent API under each site's consent path (``/_consent``) is answered
+by the addon from the same route table and the same sans-io decision core as the
+server (``proxy.api``), with receipts in a local store (``consentry_receipts``). Click
+Accept or Reject on any live site and watch what the browser loads next; the audit
+records the visitor's consent with every page and tracker request, so the report shows
+before and after. This is the only module of Consentry that imports mitmproxy; it never
+prints, and it imports neither aiohttp nor ``proxy.server``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from collections.abc import Callable, Iterator
@@ -41,16 +51,29 @@ from proxy.audit import (
     format_table,
     html_path_for,
 )
+from proxy.api import decisions, routes
+from proxy.api.openapi import openapi_json
 from proxy.audit.model import now_iso
+from proxy.consent import ConsentState, KeyRing, read_consent, status_json
 from proxy.engine import Report
 from proxy.response.codings import SUPPORTED, DecodeChain
-from proxy.response.headers import consent_etag, filter_accept_encoding, merge_vary, refresh_url, upstream_if_none_match
+from proxy.response.headers import (
+    consent_etag,
+    csp_nonce,
+    filter_accept_encoding,
+    merge_vary,
+    refresh_url,
+    upstream_if_none_match,
+)
 from proxy.response.plan import ResponsePlan, plan_response
 from proxy.response.sniff import sniff
 
 log = logging.getLogger(__name__)
 
-OPTIONS = frozenset({"consentry_config", "consentry_consent", "consentry_mode", "consentry_report", "consentry_block"})
+OPTIONS = frozenset({"consentry_config", "consentry_consent", "consentry_mode", "consentry_report", "consentry_block",
+                     "consentry_receipts"})
+VISITOR = "visitor"
+MAX_CONSENT_BODY = 16_384
 BLOCK_STATUS = 403
 BLOCKED_HEADER = "X-Consentry-Blocked"
 
@@ -73,10 +96,12 @@ class PageStream:
     called once (error None, or why the rest of the page was withheld).
     """
 
-    def __init__(self, rewriter: Any, decoder: DecodeChain | None, finish: Callable[[str | None], None]) -> None:
+    def __init__(self, rewriter: Any, decoder: DecodeChain | None, finish: Callable[[str | None], None],
+                 tail: Callable[[Any], bytes] | None = None) -> None:
         self.rewriter = rewriter
         self.decoder = decoder
         self.finish = finish
+        self.tail = tail   # what follows the last byte (the no-JS banner), given the rewriter
         self.failed: str | None = None
 
     def _decoded(self, chunk: bytes) -> Iterator[bytes]:
@@ -98,6 +123,8 @@ class PageStream:
             out = b"".join(self.rewriter.feed(data) for data in self._decoded(chunk))
             if not chunk:
                 out += self.rewriter.close()
+                if self.tail is not None:
+                    out += self.tail(self.rewriter)
                 self.finish(None)
         except Exception as error:  # noqa: BLE001 - mid-stream all we can do is stop
             # Fail closed: what was not rewritten is not sent. The page ends here, truncated.
@@ -117,6 +144,7 @@ class Consentry:
         self.writer: ReportWriter | None = None
         self.result: AuditResult | None = None
         self.block = False
+        self.visitor: VisitorMode | None = None   # consentry_consent=visitor
 
     # -- options --------------------------------------------------------------------------
 
@@ -127,7 +155,8 @@ class Consentry:
         )
         loader.add_option(
             "consentry_consent", str, "none",
-            "Consent to simulate: none, all, or a comma list of categories (e.g. analytics,preferences).",
+            "Consent to simulate: none, all, or a comma list of categories (e.g. analytics,preferences); "
+            "visitor: the visitor's own choice, made in the injected banner (the consent API is answered too).",
         )
         loader.add_option(
             "consentry_mode", str, "",
@@ -140,6 +169,11 @@ class Consentry:
             "when mitmproxy stops. Empty: no files, the summary goes to the log only.",
         )
         loader.add_option(
+            "consentry_receipts", str, "",
+            "With consentry_consent=visitor: where decisions are stored, a SQLite file path or a "
+            "receipts URL. Empty: the policy's [receipts] url.",
+        )
+        loader.add_option(
             "consentry_block", bool, False,
             "Also refuse network requests to trackers the consent refuses (answered 403 by the proxy).",
         )
@@ -148,15 +182,19 @@ class Consentry:
         if self.simulation is not None and not (OPTIONS & set(updated)):
             return
         options = ctx.options
+        visitor = options.consentry_consent.strip().lower() == VISITOR
         try:
             simulation = Simulation(
                 config_path=options.consentry_config or None,
-                consent=options.consentry_consent,
+                consent="none" if visitor else options.consentry_consent,
                 mode=options.consentry_mode or None,
             )
         except SimulationError as error:
             self.setup_error = f"consentry_{error.setting}: {error}"
             raise exceptions.OptionsError(self.setup_error) from None
+        visitor_mode = VisitorMode.make(simulation, options.consentry_receipts) if visitor else None
+        if self.visitor is not None and self.visitor is not visitor_mode:
+            self.visitor.retire()
         report_path = options.consentry_report.strip()
         wanted = Path(report_path).expanduser() if report_path else None
         current = self.writer.path if self.writer is not None else None
@@ -167,9 +205,10 @@ class Consentry:
         if writer is not self.writer and self.writer is not None:
             self.writer.close()
         self.simulation, self.writer, self.setup_error = simulation, writer, None
+        self.visitor = visitor_mode
         self.block = bool(options.consentry_block)
         self.result = AuditResult(
-            consent=simulation.consent_text,
+            consent=VISITOR if visitor_mode is not None else simulation.consent_text,
             granted=simulation.granted,
             mode=simulation.mode_label,
             source="mitmproxy",
@@ -180,7 +219,8 @@ class Consentry:
             self.writer.write_run(self.result)
         log.info(
             "consentry: simulating consent %r (grants %s), mode %s, policy %s%s",
-            simulation.consent_text, ", ".join(simulation.granted), simulation.mode_label,
+            VISITOR if visitor_mode else simulation.consent_text,
+            "what the visitor chooses in the banner" if visitor_mode else ", ".join(simulation.granted), simulation.mode_label,
             simulation.config_path or "built-in default", ", blocking refused trackers" if self.block else "",
         )
 
@@ -197,6 +237,19 @@ class Consentry:
             )
             raise exceptions.OptionsError(message) from None
 
+    def _state(self, site: Any, flow: http.HTTPFlow | None = None) -> ConsentState:
+        """The consent in force: simulated, or (visitor mode) the visitor's cookie.
+
+        A request to the site itself carries its consent cookie; a request to a tracker
+        does not, so it is judged by the state the visitor's last page (or decision) had.
+        """
+        assert self.simulation is not None
+        if self.visitor is None:
+            return self.simulation.state_for(site)
+        if flow is not None:
+            return self.visitor.read(site, flow)
+        return self.visitor.last(site)
+
     # -- requests: record (and optionally refuse) requests to trackers --------------------
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
@@ -206,7 +259,7 @@ class Consentry:
         if "if-none-match" in headers:
             # Our consent ETags go back to the upstream as its own (another state's: dropped).
             site = self.simulation.site_for_host(flow.request.pretty_host)
-            suffix = self.simulation.engine_for(site).etag_suffix(self.simulation.state_for(site))
+            suffix = self.simulation.engine_for(site).etag_suffix(self._state(site, flow))
             value, _ = upstream_if_none_match(headers["if-none-match"], suffix)
             if value is None:
                 del headers["if-none-match"]
@@ -241,7 +294,7 @@ class Consentry:
         found = engine.classify_url(url, page_host)
         if found is None or (found.vendor is None and found.category == "necessary"):
             return   # first party, or an unknown third party the policy allows: not a tracker
-        refused = not found.allowed_by(self.simulation.state_for(site))
+        refused = not found.allowed_by(self._state(site))
         blocked = refused and self.block
         if blocked:
             flow.metadata["consentry_blocked"] = True
@@ -265,6 +318,7 @@ class Consentry:
             blocked=blocked,
             time=now_iso(),
             vendor_name=self.simulation.vendor_name(found.vendor),
+            consent=self.visitor.label(site) if self.visitor is not None else None,
         )
         self._record_request(record)
 
@@ -276,7 +330,7 @@ class Consentry:
             return
         site = self.simulation.site_for_host(flow.request.pretty_host)
         engine = self.simulation.engine_for(site)
-        state = self.simulation.state_for(site)
+        state = self._state(site, flow)
         self._filter_refresh(response, engine, state, flow.request.pretty_url, flow.request.pretty_host)
         # The same decision as the server's: what a browser will render as a document.
         plan = plan_response(flow.request.method, response.status_code, response.headers.items(multi=True))
@@ -328,23 +382,40 @@ class Consentry:
         response = flow.response
         assert response is not None and self.simulation is not None
         engine = self.simulation.engine_for(site)
-        state = self.simulation.state_for(site)
+        state = self._state(site, flow)
         report = Report()
+        inject: bytes | None = None
+        tail: Callable[[Any], bytes] | None = None
+        if self.visitor is not None and plan.document == "html" and _is_page_load(flow.request.headers):
+            # The banner, as the proxy injects it: its state and assets first in <head>, the
+            # no-JavaScript form after the document (a parser puts it at the end of <body>).
+            from proxy import web as ui
+
+            lang = ui.pick_language(site, html_lang=None, accept_language=flow.request.headers.get("accept-language"))
+            nonce = next((n for n in map(csp_nonce, response.headers.get_all("content-security-policy")) if n), None)
+            inject = ui.cached_head_snippet(site, state, lang=lang, nonce=nonce)
+            return_to = flow.request.path
+
+            def tail(rewriter: Any) -> bytes:
+                encoding = str(getattr(rewriter, "encoding", "") or "").lower().replace("_", "-")
+                return b"" if encoding.startswith("utf-16") else ui.body_snippet(site, state, lang=lang, return_to=return_to)
+
         rewriter = engine.rewriter(
             state, base_url=flow.request.pretty_url, encoding=plan.charset, report=report,
-            mode=self.simulation.mode_for(site),
+            mode=self.simulation.mode_for(site), inject=inject,
         )
         self._adjust_headers(response, engine, state, flow.request.pretty_host, decoded=decoder is not None)
         url, status, site_id = flow.request.pretty_url, response.status_code, str(site.site_id)
         simulation = self.simulation
+        consent = self.visitor.label(site) if self.visitor is not None else None
 
         def finish(error: str | None) -> None:
             self._record_page(PageAudit(
                 url=url, site_id=site_id, findings=simulation.findings(report), status=status,
-                error=error, time=now_iso(),
+                error=error, time=now_iso(), consent=consent,
             ))
 
-        return PageStream(rewriter, decoder, finish)
+        return PageStream(rewriter, decoder, finish, tail)
 
     @staticmethod
     def _filter_refresh(response: http.Response, engine: Any, state: Any, page_url: str, page_host: str) -> None:
@@ -443,6 +514,14 @@ class Consentry:
                 record.vendor or "unknown third party", record.category, ", blocked" if record.blocked else "",
             )
 
+    def _record_decision(self, site: Any, plan: Any, receipt_id: str) -> None:
+        """A visitor's click on the banner: logged, and a line in the JSON-lines report."""
+        granted = ", ".join(sorted(plan.state.categories))
+        log.info("consentry: visitor chose %s on site %s (grants %s; receipt %s)", plan.action, site.site_id, granted, receipt_id)
+        if self.writer is not None:
+            self.writer.write({"type": "decision", "time": now_iso(), "site": str(site.site_id), "action": plan.action,
+                               "granted": sorted(plan.state.categories), "receipt_id": receipt_id})
+
     @command.command("consentry.report")
     def report(self) -> None:
         """Log the audit summary and write the HTML report now, without stopping (mitmproxy/mitmweb)."""
@@ -466,10 +545,254 @@ class Consentry:
         self.result = None
 
     def done(self) -> None:
+        if self.visitor is not None:
+            self.visitor.retire()
         self._finish_run()
         if self.writer is not None:
             self.writer.close()
             self.writer = None
 
 
-addons = [Consentry()]
+_DOCUMENT_DESTINATIONS = frozenset({"document", "iframe", "frame", "embed", "object"})
+
+
+def _is_page_load(headers: http.Headers) -> bool:
+    """A navigation (the banner belongs there), not a fetch() of an HTML fragment."""
+    destination = headers.get("sec-fetch-dest")
+    if destination is not None and destination.lower() not in _DOCUMENT_DESTINATIONS:
+        return False
+    return headers.get("x-requested-with", "").lower() != "xmlhttprequest"
+
+
+class VisitorMode:
+    """``consentry_consent=visitor``: the key ring that reads and signs consent cookies, the
+    receipts store (opened on the first decision) and the last state seen per site."""
+
+    def __init__(self, keyring: KeyRing, receipts_url: str, ip_salt: str | None) -> None:
+        self.keyring = keyring
+        self.receipts_url = receipts_url
+        self.ip_salt = ip_salt
+        self.store: Any = None
+        self.states: dict[str, ConsentState] = {}
+
+    @classmethod
+    def make(cls, simulation: Simulation, receipts_option: str) -> VisitorMode:
+        config = simulation.config
+        if config is None:
+            from proxy.policy import default_config
+
+            config = default_config()
+        try:
+            keyring = KeyRing.from_specs(config.consent.keys)
+        except (ValueError, OSError) as error:
+            raise exceptions.OptionsError(f"consentry_config: the policy's consent keys do not load ({error})") from None
+        option = receipts_option.strip()
+        if not option:
+            url = str(config.receipts.url)
+        elif "://" in option:
+            url = option
+        else:
+            url = "sqlite://" + str(Path(option).expanduser().absolute())
+        if not url.startswith(("sqlite://", "postgres://", "postgresql://")):
+            raise exceptions.OptionsError(
+                f"consentry_receipts: {option!r} is neither a file path nor a sqlite:// or postgresql:// URL"
+            )
+        if url.startswith("sqlite://"):
+            parent = Path(url.removeprefix("sqlite://")).parent
+            if not parent.is_dir():
+                raise exceptions.OptionsError(
+                    f"consentry_receipts: the directory {parent} does not exist; create it or give another path"
+                )
+        return cls(keyring, url, getattr(config.receipts, "ip_salt", None))
+
+    def read(self, site: Any, flow: http.HTTPFlow) -> ConsentState:
+        state = read_consent(
+            flow.request.headers.get_all("cookie"), site=site, keyring=self.keyring,
+            gpc=flow.request.headers.get("sec-gpc") == "1",
+        )
+        self.states[str(site.site_id)] = state
+        return state
+
+    def last(self, site: Any) -> ConsentState:
+        state = self.states.get(str(site.site_id))
+        if state is None:
+            categories = [c for c in (getattr(site, "categories", None) or ())]
+            state = ConsentState.simulated("none", all_categories=categories or None)
+        return state
+
+    def remember(self, site: Any, state: ConsentState) -> None:
+        self.states[str(site.site_id)] = state
+
+    def label(self, site: Any) -> str:
+        """The visitor's consent as the report shows it: granted categories, or "undecided"."""
+        state = self.last(site)
+        granted = ", ".join(sorted(state.categories)) or "necessary"
+        return granted if getattr(state, "decided", False) else f"undecided ({granted})"
+
+    async def open_store(self) -> Any:
+        if self.store is None:
+            from proxy.receipts import open_store
+
+            self.store = await open_store(self.receipts_url, ip_salt=self.ip_salt)
+            log.info("consentry: consent receipts in %s", self.receipts_url)
+        return self.store
+
+    def retire(self) -> None:
+        """Close the store (settings changed or mitmproxy stops)."""
+        store, self.store = self.store, None
+        if store is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            asyncio.run(store.close())
+        else:
+            task = loop.create_task(store.close())
+            _CLOSING.add(task)
+            task.add_done_callback(_CLOSING.discard)
+
+
+_CLOSING: set[asyncio.Task[Any]] = set()
+
+
+def _reply(status: int, body: bytes, headers: list[tuple[str, str]] | tuple[tuple[str, str], ...]) -> http.Response:
+    return http.Response.make(status, body, http.Headers([(k.encode(), v.encode()) for k, v in headers]))
+
+
+def _error(status: int, message: str, *extra: tuple[str, str]) -> http.Response:
+    return _reply(status, f"{message}\n".encode(), [("Content-Type", "text/plain; charset=utf-8"),
+                                                     ("Cache-Control", "no-store"), *extra])
+
+
+class ConsentApi:
+    """Answers the consent API under each site's consent path in visitor mode.
+
+    A separate addon because its ``request`` hook awaits the receipts store; it runs
+    before ``Consentry``'s, whose hook then sees the answered flow and leaves it alone.
+    Dispatch goes through ``proxy.api.routes`` (one handler per route, as in the server)
+    and decisions through ``proxy.api.decisions``, the sans-io core the server uses.
+    """
+
+    def __init__(self, main: Consentry) -> None:
+        self.main = main
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        main = self.main
+        if main.visitor is None or main.simulation is None or flow.response is not None or not flow.live:
+            return
+        site = main.simulation.site_for_host(flow.request.pretty_host)
+        prefix = "/" + str(getattr(site, "consent_path", "/_consent")).strip("/")
+        path = flow.request.path.split("?", 1)[0]
+        if not (path == prefix or path.startswith(prefix + "/")):
+            return
+        found = routes.match(path[len(prefix):])
+        if found is None:
+            flow.response = _error(404, "Not found")
+            return
+        route, params = found
+        operation = route.operation(flow.request.method)
+        if operation is None:
+            flow.response = _error(405, "Method not allowed", ("Allow", ", ".join(route.methods)))
+            return
+        handler = ADDON_HANDLERS[operation.handler]
+        flow.response = await handler(self, flow, site, prefix, **params)
+
+    async def redirect(self, flow: http.HTTPFlow, site: Any, prefix: str) -> http.Response:
+        query = flow.request.path.partition("?")[2]
+        return _reply(308, b"", [("Location", prefix + "/" + (f"?{query}" if query else ""))])
+
+    async def preferences(self, flow: http.HTTPFlow, site: Any, prefix: str) -> http.Response:
+        from proxy import web as ui
+
+        assert self.main.visitor is not None and self.main.simulation is not None
+        state = self.main.visitor.read(site, flow)
+        lang = ui.pick_language(site, html_lang=None, accept_language=flow.request.headers.get("accept-language"))
+        engine = self.main.simulation.engine_for(site)
+        page = ui.render_preferences_page(
+            site, state, lang=lang, return_to=flow.request.query.get("return_to", "/"),
+            vendors=list(getattr(engine.catalogue, "vendors", {}).values()),
+        )
+        return _reply(200, page.encode("utf-8"), [
+            ("Content-Type", "text/html; charset=utf-8"), *decisions.NO_STORE,
+            ("X-Frame-Options", "SAMEORIGIN"), ("Content-Security-Policy", "frame-ancestors 'self'"),
+        ])
+
+    async def status(self, flow: http.HTTPFlow, site: Any, prefix: str) -> http.Response:
+        assert self.main.visitor is not None
+        state = self.main.visitor.read(site, flow)
+        body = status_json(state, site=site)
+        import json
+
+        return _reply(200, json.dumps(body).encode(), [("Content-Type", "application/json"), *decisions.NO_STORE])
+
+    async def openapi(self, flow: http.HTTPFlow, site: Any, prefix: str) -> http.Response:
+        return _reply(200, openapi_json(prefix).encode(), [("Content-Type", "application/json")])
+
+    async def csp_report(self, flow: http.HTTPFlow, site: Any, prefix: str) -> http.Response:
+        # Counted by the server's /metrics; the addon has none, so it notes the report in the log.
+        log.info("consentry: CSP violation report from %s", flow.request.pretty_host)
+        return _reply(204, b"", [])
+
+    async def asset(self, flow: http.HTTPFlow, site: Any, prefix: str, asset: str) -> http.Response:
+        from proxy import web as ui
+
+        found = ui.asset_reply(site, asset, dict(flow.request.query), dict(flow.request.headers))
+        if found is None:
+            return _error(404, "Not found")
+        return _reply(found.status, found.body or b"", list(found.headers.items()))
+
+    async def decide(self, flow: http.HTTPFlow, site: Any, prefix: str) -> http.Response:
+        main = self.main
+        visitor, simulation = main.visitor, main.simulation
+        assert visitor is not None and simulation is not None
+        request = flow.request
+        proto, host = request.scheme, request.host_header or request.pretty_host
+        if decisions.is_cross_site(request.headers.get, proto, host):
+            return _error(403, "Consent can only be given on this site")
+        body = request.get_content(strict=False) or b""
+        if len(body) > MAX_CONSENT_BODY:
+            return _error(413, "Request body too large")
+        parsed = decisions.parse_decision(request.headers.get("content-type", ""), body, site)
+        if isinstance(parsed, decisions.ApiError):
+            return _error(parsed.status, parsed.message)
+        previous = visitor.read(site, flow)
+        try:
+            store = await visitor.open_store()
+        except Exception as error:   # noqa: BLE001 - no store, no consent: said to the tester
+            log.error("consentry: receipts store %s cannot be opened: %s", visitor.receipts_url, error)
+            return _error(503, "Your choice could not be saved right now; please try again later")
+        client = flow.client_conn.peername[0] if flow.client_conn.peername else None
+        engine = simulation.engine_for(site)
+        plan = decisions.plan_decision(
+            parsed, previous, site=site, site_id=str(site.site_id), keyring=visitor.keyring, engine=engine,
+            ip_hash=store.hash_ip(client), user_agent=request.headers.get("user-agent"),
+        )
+        if isinstance(plan, decisions.ApiError):
+            return _error(plan.status, plan.message)
+        try:
+            receipt_id = await store.record(plan.receipt)
+        except Exception as error:   # noqa: BLE001
+            log.error("consentry: consent decision refused, the receipt could not be stored: %s", error)
+            return _error(503, "Your choice could not be saved right now; please try again later")
+        visitor.remember(site, plan.state)
+        main._record_decision(site, plan, str(receipt_id))
+        reply = decisions.decision_reply(
+            plan, receipt_id, site=site, engine=engine, host=request.pretty_host, secure=proto == "https",
+            cookies=request.headers.get_all("cookie"),
+        )
+        return _reply(reply.status, reply.body, reply.headers)
+
+
+# One handler per ``handler`` name in proxy.api.ROUTES, as the server has (a test holds them in step).
+ADDON_HANDLERS: dict[str, Callable[..., Any]] = {
+    "redirect": ConsentApi.redirect,
+    "preferences": ConsentApi.preferences,
+    "decide": ConsentApi.decide,
+    "status": ConsentApi.status,
+    "openapi": ConsentApi.openapi,
+    "csp_report": ConsentApi.csp_report,
+    "asset": ConsentApi.asset,
+}
+
+_main = Consentry()
+addons = [ConsentApi(_main), _main]

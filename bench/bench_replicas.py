@@ -211,7 +211,7 @@ def main() -> int:
         workloads = {"html page (60 KB, no consent)": ("/page.html", None), "consent decision (receipt)": ("/_consent/", directory / "decide.lua")}
         results: dict[tuple[str, int], list[float]] = {}
         cpu: dict[tuple[str, int], list[float]] = {}
-        for name, (path, script) in workloads.items():   # warm up both replicas
+        for path, script in workloads.values():   # warm up both replicas
             wrk(f"http://127.0.0.1:{ports['front2']}{path}", 2, args.connections, script)
         print(f"load average before: {os.getloadavg()[0]:.1f} (2 CPUs)", flush=True)
         for round_ in range(args.rounds):

@@ -26,7 +26,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, BinaryIO, NoReturn
 
 EXIT_OK, EXIT_FINDING, EXIT_USAGE = 0, 1, 2
 EXIT_NOINPUT, EXIT_UNAVAILABLE, EXIT_SOFTWARE, EXIT_CANTCREAT, EXIT_INTERRUPTED = 66, 69, 70, 73, 130
@@ -147,6 +147,7 @@ def cmd_rewrite(args: argparse.Namespace) -> int:
         config = _load_config(_config_path(args))
     site = _pick_site(config, args.site)
     state = _simulated_consent(args.consent, site)
+    handle: BinaryIO
     if args.file in (None, "-"):
         if sys.stdin.isatty():
             _fail("rewrite: give an HTML file, or pipe one in: consentry rewrite page.html (or ... < page.html)")
@@ -233,6 +234,90 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return EXIT_NOINPUT if failed else EXIT_OK
 
 
+def cmd_catalogue_import(args: argparse.Namespace) -> int:
+    from proxy.catalogue import Catalogue, CatalogueError
+    from proxy.catalogue.importers import import_list, to_toml
+
+    source = Path(args.file)
+    try:
+        text = source.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        _fail(f"{args.file}: no such file; give the list you downloaded (Disconnect services.json, "
+              "an Adblock-Plus list such as easyprivacy.txt, or a Ghostery trackerdb.json)", EXIT_NOINPUT)
+    except (OSError, UnicodeDecodeError) as error:
+        _fail(f"{args.file}: cannot read it as UTF-8 text ({error}); give the list file itself", EXIT_NOINPUT)
+    try:
+        result = import_list(text, args.format, category=args.category, source=source.name)
+    except CatalogueError as error:
+        _fail(f"{args.file}: {error}; pick the format with --format disconnect|abp|ghostery", EXIT_USAGE)
+    if not result.vendors:
+        _fail(f"{args.file}: no host found in it as {result.format}; is it the right file (or --format)?", EXIT_NOINPUT)
+    text_out = to_toml(result, source=source.name)
+    try:
+        overlay = Catalogue.from_bytes(text_out.encode("utf-8"), source=args.output or "<overlay>")
+    except CatalogueError as error:  # the importer's own output must load; say so plainly if not
+        _fail(f"internal error: the overlay does not load ({error}); please report it with the list", EXIT_SOFTWARE)
+    adds = Catalogue.default().with_overlay(overlay)
+    new_hosts = sum(len(v.hosts) for v in adds.vendors.values()) - sum(len(v.hosts) for v in Catalogue.default().vendors.values())
+    if args.output:
+        _write_text(_writable_output(args.output, args.force, "catalogue overlay"), text_out)
+    else:
+        sys.stdout.write(text_out)
+    skipped = ", ".join(f"{count} {reason}" for reason, count in sorted(result.skipped.items())) or "nothing"
+    _err(f"{args.file} ({result.format}): {len(result.vendors)} vendors, {result.hosts} host entries "
+         f"({new_hosts} the shipped catalogue does not know); skipped: {skipped}")
+    if args.output:
+        _err(f'load it in a site policy with: catalogues = ["{args.output}"]')
+    return EXIT_OK
+
+
+def cmd_catalogue_lookup(args: argparse.Namespace) -> int:
+    from urllib.parse import urlsplit
+
+    from proxy.engine import Engine
+
+    with _no_secret_warning():
+        config = _load_config(_config_path(args))
+    site = _pick_site(config, args.site)
+    engine = Engine(site)
+    url = args.url
+    page = args.page
+    page_host = (urlsplit(page).hostname if page else None) or None
+    lines = [url]
+    found = engine.catalogue.explain_url(url)
+    matched = engine.matching_rule(url)
+    if matched is not None:
+        index, rule = matched
+        lines.append(f"  decided by: rule #{index} of site {site.site_id} (category {rule.category}"
+                     + (f", vendor {rule.vendor}" if rule.vendor else "") + ")")
+    if found is not None:
+        vendor = found.vendor
+        lines.append(f"  vendor:     {vendor.id} ({vendor.name})")
+        lines.append(f"  matched by: {found.how}: {found.entry}")
+        lines.append(f"  catalogue:  {vendor.category}" + (f"; privacy policy {vendor.privacy_url}" if vendor.privacy_url else ""))
+    result = engine.classify_url(url, page_host)
+    if result is None:
+        where = f"the page's own site ({page_host})" if page_host else "a relative URL (give --page URL to judge a host)"
+        lines.append(f"  not a tracker: first party, {where}")
+    elif result.unknown_third_party:
+        setting = engine.unknown_third_party
+        lines.append(f"  not in the catalogue: unknown third party; unknown_third_party = \"{setting}\" "
+                     + ("lets it load without consent" if setting == "allow" else f"makes it need {setting} consent"))
+        host = urlsplit(url if not url.startswith("//") else "https:" + url).hostname or url
+        lines.append(f'  to classify it: rules = [{{ host = "{host}", category = "necessary" }}]  (or its category)')
+    else:
+        how = "site rule" if result.source == "rule" else "catalogue"
+        if found is not None and result.category != found.vendor.category and result.source != "rule":
+            why = "tag_manager_loads" if found.vendor.tag_manager else f"vendors.{found.vendor.id} override"
+            how = f"site policy ({why})"
+        override = f", always allowed ({result.override})" if result.override == "always" else (
+            ", never allowed" if result.override == "never" else "")
+        needs = "loads without consent" if result.category == "necessary" or result.override == "always" else f"needs {result.category} consent"
+        lines.append(f"  on site {site.site_id}: {result.category} from the {how}{override}: {needs}")
+    sys.stdout.write("\n".join(lines) + "\n")
+    return EXIT_OK
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from proxy.audit import format_html, format_table, html_path_for
     from proxy.audit.jsonl import read_report
@@ -242,6 +327,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         _fail(f"{args.file}: no such file; give the JSON-lines report the mitmproxy addon wrote "
               "(--set consentry_report=audit.jsonl)", EXIT_NOINPUT)
     try:
+        with source.open(encoding="utf-8") as handle:
+            first = next((line for line in handle if line.strip()), "")
+        record = json.loads(first) if first else None
+        if not isinstance(record, dict) or "type" not in record:
+            raise ValueError("its first line is not an audit record")
         result = read_report(source)
     except (OSError, UnicodeDecodeError, ValueError) as error:
         _fail(f"{args.file}: not a Consentry audit report ({error}); give the file consentry_report names", EXIT_NOINPUT)
@@ -334,7 +424,7 @@ def cmd_token_verify(args: argparse.Namespace) -> int:
 
 
 def _parse_since(text: str | None) -> Any:
-    from datetime import datetime, timezone
+    from datetime import UTC, datetime
 
     if not text:
         return None
@@ -342,7 +432,7 @@ def _parse_since(text: str | None) -> Any:
         since = datetime.fromisoformat(text)
     except ValueError:
         _fail(f"--since {text}: not a date; use an ISO date such as 2026-01-31 (or 2026-01-31T12:00)")
-    return since.replace(tzinfo=timezone.utc) if since.tzinfo is None else since
+    return since.replace(tzinfo=UTC) if since.tzinfo is None else since
 
 
 def cmd_receipts(args: argparse.Namespace) -> int:
@@ -381,7 +471,10 @@ def cmd_receipts(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(run())
     except ReceiptStoreError as error:
-        _fail(f"receipts store {_redact(url)}: {error}; check [receipts] url or pass --database URL", EXIT_UNAVAILABLE)
+        text = str(error)
+        where = "" if _redact(url) in text else f"receipts store {_redact(url)}: "
+        code = EXIT_USAGE if "is not a receipts URL" in text else EXIT_UNAVAILABLE
+        _fail(f"{where}{text}; check [receipts] url or pass --database URL", code)
     except OSError as error:
         _fail(f"receipts store {_redact(url)}: {error.strerror or error}; check [receipts] url or pass --database URL", EXIT_UNAVAILABLE)
 
@@ -528,8 +621,10 @@ class _Parser(argparse.ArgumentParser):
     """argparse with the fix in the message: usage errors end with where to get help."""
 
     def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n(see '{self.prog} --help')\n")
+        if "required: COMMAND" in message or "required: ACTION" in message:
+            choices = next((a.choices for a in self._actions if isinstance(a, argparse._SubParsersAction)), {})
+            message += f" (one of: {', '.join(choices)})"
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}; see '{self.prog} --help'\n")
 
 
 def _common(config: bool = True) -> argparse.ArgumentParser:
@@ -560,7 +655,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def add(name: str, handler: Callable[[argparse.Namespace], int] | None, help_text: str, *,
             config: bool = True, under: Any = commands) -> argparse.ArgumentParser:
-        sub = under.add_parser(name, help=help_text, description=help_text, parents=[_common(config)])
+        sub: argparse.ArgumentParser = under.add_parser(name, help=help_text, description=help_text, parents=[_common(config)])
         if handler is not None:
             sub.set_defaults(handler=handler)
         return sub
@@ -598,6 +693,24 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--format", choices=("table", "json", "html"), default="table", help="output format (default table)")
     scan.add_argument("-o", "--output", metavar="FILE", help="write to this file instead of stdout (refuses to overwrite without --force)")
     scan.add_argument("--force", action="store_true", help="overwrite the --output file")
+
+    catalogue = add("catalogue", None, "the tracker catalogue: import an outside list as an overlay, explain a URL", config=False)
+    catalogue_commands = catalogue.add_subparsers(dest="catalogue_command", required=True, metavar="ACTION", parser_class=_Parser)
+    importer = add("import", cmd_catalogue_import,
+                   "turn a Disconnect services.json, an Adblock-Plus list (EasyPrivacy) or a Ghostery TrackerDB "
+                   "export into a catalogue overlay a site loads with catalogues = [...]",
+                   config=False, under=catalogue_commands)
+    importer.add_argument("file", metavar="LIST", help="the list file you have (its licence applies to the overlay)")
+    importer.add_argument("--format", choices=("disconnect", "abp", "ghostery"), help="the list's format (default: detected)")
+    importer.add_argument("--category", default="marketing", choices=("necessary", "preferences", "analytics", "marketing"),
+                          help="category for Adblock-Plus lists, which carry none (default marketing; analytics for EasyPrivacy)")
+    importer.add_argument("-o", "--output", metavar="FILE", help="write the overlay here instead of stdout")
+    importer.add_argument("--force", action="store_true", help="overwrite the --output file")
+    lookup = add("lookup", cmd_catalogue_lookup, "explain which catalogue entry or policy rule decides a URL, and why",
+                 under=catalogue_commands)
+    lookup.add_argument("url", metavar="URL", help="the URL to judge (a script, pixel, frame ...)")
+    lookup.add_argument("--page", metavar="URL", help="the page it is on, for the first-party check")
+    lookup.add_argument("--site", help="site id or host name whose policy applies (default: the first site)")
 
     report = add("report", cmd_report, "turn the mitmproxy addon's audit.jsonl into audit.html (or a table)", config=False)
     report.add_argument("file", metavar="AUDIT.jsonl", help="the JSON-lines report of --set consentry_report=...")

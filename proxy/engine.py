@@ -16,20 +16,23 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import json
 import logging
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from proxy.catalogue import CATEGORIES, Catalogue, Vendor, catalogue_for, tag_manager_category
 from proxy.html import KEEP, Action, Decision, Element, FetchURL
+from proxy.html.css import css_urls
 from proxy.html.rewriter import Rewriter
+from proxy.html.urls import data_url
 from proxy.inline import judge_for
 from proxy.urls import resolve as resolve_url
 
 if TYPE_CHECKING:
-    from proxy.consent import ConsentState
+    pass
 
 __all__ = ["Classification", "Engine", "Report", "ReportEntry"]
 
@@ -38,6 +41,13 @@ log = logging.getLogger(__name__)
 NECESSARY = "necessary"
 # Where several vendors show in one script, the most restrictive category decides.
 _RANK = {category: rank for rank, category in enumerate(CATEGORIES)}
+# Elements that show a nested document from their URL, and what counts as one.
+_DOCUMENT_HOSTS = frozenset({"iframe", "frame", "object", "embed"})
+_DOCUMENT_TYPES = frozenset({"text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml"})
+_SCRIPT_TYPES = frozenset({"text/javascript", "application/javascript", "application/x-javascript", "text/ecmascript",
+                           "application/ecmascript", "module"})
+_NESTED_DEPTH = 3
+_URL_MAP_TYPES = frozenset({"importmap", "speculationrules"})
 # Consent libraries name categories differently; author marks in their dialect are honoured.
 AUTHOR_CATEGORY_ALIASES = {
     "statistics": "analytics",
@@ -162,7 +172,7 @@ class Engine:
         self.tag_manager_category: str = tag_manager_category(site)
         self.rules = tuple(self._compile_rule(rule) for rule in (getattr(site, "rules", None) or ()))
         self._url_cache: dict[tuple[str, str], Classification | None] = {}
-        self._judge = judge_for(self.catalogue)  # type: ignore[arg-type]
+        self._judge = judge_for(self.catalogue)
 
     # -- classification ---------------------------------------------------------------
 
@@ -205,6 +215,15 @@ class Engine:
                 if path.startswith(rule.path_prefix):
                     return rule
         return None
+
+    def matching_rule(self, url: str) -> tuple[int, Any] | None:
+        """The site rule (its position, 1-based, and the rule) that decides ``url``, if any."""
+        if not self.rules:
+            return None
+        rule = self._rule_for_url(url.strip(), _host_of(url.strip()))
+        if rule is None:
+            return None
+        return self.rules.index(rule) + 1, rule
 
     def is_first_party(self, url: str, page_host: str | None) -> bool:
         """Served by the site itself: the catalogue's same-site rule against the page's host
@@ -345,6 +364,7 @@ class Engine:
         page_host: str | None = None,
         mode: str | None = None,
         nonce: str | None = None,
+        depth: int = 0,
     ) -> tuple[Decision, Classification | None, str | None]:
         """The decision for one element, the classification that drove it and the URL that did."""
         refused: Classification | None = None
@@ -354,14 +374,29 @@ class Engine:
         refused_fetches: list[FetchURL] = []
         for fetch in element.urls:
             found = self.classify_url(fetch.url, page_host)
+            if found is None and fetch.url[:1] in "dDjJ":
+                found = self._nested(element, fetch.url, state, page_host, depth)
             if found is None:
                 continue
-            if seen is None or found.unknown_third_party is False and seen.unknown_third_party:
+            if seen is None or (found.unknown_third_party is False and seen.unknown_third_party):
                 seen, seen_url = found, fetch.url
             if not found.allowed_by(state):
                 refused_fetches.append(fetch)
                 if refused is None:
                     refused, refused_url = found, fetch.url
+        if (refused is None and element.text and element.tag == "script" and element.attribute is None
+                and element.attrs.get("type", "").strip().lower() in _URL_MAP_TYPES):
+            # An import map or speculation rules: JSON whose string values are URLs the
+            # browser imports or prefetches. One refused URL refuses the block (fail closed).
+            for value in _json_strings(element.text):
+                found = self.classify_url(resolve_url(value, None), page_host)
+                if found is None:
+                    continue
+                if seen is None or seen.unknown_third_party:
+                    seen, seen_url = found, value
+                if not found.allowed_by(state):
+                    refused, refused_url = found, value
+                    break
         # A classic script with src runs the file, never its body: the body cannot load anything.
         if refused is None and element.text and not (element.tag == "script" and "src" in element.attrs
                                                     and element.attribute is None and not element.in_foreign):
@@ -397,6 +432,64 @@ class Engine:
         if live:
             return Decision(Action.KEEP, extra_attrs=live), seen, seen_url
         return KEEP, seen, seen_url
+
+    def _nested(self, element: Element, url: str, state: ConsentLike, page_host: str | None,
+                depth: int) -> Classification | None:
+        """What a ``data:`` or ``javascript:`` URL runs or loads, judged like the page itself.
+
+        A nested document (a frame, object or embed showing ``data:text/html`` or the
+        string a ``javascript:`` URL returns) is a page: any element in it that this
+        visitor's consent refuses refuses the URL. A ``data:`` script is judged as an
+        inline script, a ``data:`` stylesheet by the URLs its CSS fetches. Images are
+        left alone: an SVG shown as an image fetches nothing. Nesting deeper than
+        ``_NESTED_DEPTH`` fails closed.
+        """
+        lowered = url[:11].lower()
+        tag = element.tag
+        if lowered.startswith("javascript:"):
+            if tag not in _DOCUMENT_HOSTS:
+                return None
+            code = unquote(url[11:])
+            found = self.classify_script(code)
+            if found is None:
+                vendor = self.catalogue.vendor_for_script(code)  # any mention: its result is a document
+                found = self._from_vendor(vendor) if vendor is not None else None
+            return found or self._nested_document(code.encode("utf-8", "surrogatepass"), state, page_host, depth)
+        if tag not in _DOCUMENT_HOSTS and tag not in ("script", "link"):
+            return None  # data: images, media, fonts: nothing nested that could fetch
+        parsed = data_url(url)
+        if parsed is None:
+            return None
+        mime, payload = parsed
+        if tag == "script" or mime in _SCRIPT_TYPES:
+            return self.classify_script(payload.decode("utf-8", "replace"))
+        if tag == "link" or mime == "text/css":
+            text = payload.decode("utf-8", "replace")
+            for found_url in css_urls(text):
+                found = self.classify_url(found_url, page_host)
+                if found is not None and not found.allowed_by(state):
+                    return found
+            return None
+        if tag in _DOCUMENT_HOSTS and (mime in _DOCUMENT_TYPES or mime.endswith("+xml") or tag != "object"):
+            return self._nested_document(payload, state, page_host, depth)
+        return None
+
+    def _nested_document(self, document: bytes, state: ConsentLike, page_host: str | None,
+                         depth: int) -> Classification | None:
+        if depth >= _NESTED_DEPTH:
+            return Classification(None, "marketing", source="unknown")
+        refused: list[Classification] = []
+
+        def decide(element: Element) -> Decision:
+            decision, found, _ = self.decide(element, state, page_host=page_host, depth=depth + 1)
+            if decision.action in (Action.DEFER, Action.STRIP) and found is not None:
+                refused.append(found)
+            return decision
+
+        rewriter = Rewriter(decide, resolve_url=resolve_url)
+        rewriter.feed(document)
+        rewriter.close()
+        return max(refused, key=lambda found: _RANK.get(found.category, len(_RANK))) if refused else None
 
     def rewriter(
         self,
@@ -450,6 +543,25 @@ class Engine:
         if max_buffer is not None:
             options["max_buffer"] = max_buffer
         return Rewriter(decide, **options)
+
+
+def _json_strings(text: str) -> list[str]:
+    """Every string value (not key) in a JSON text; nothing when it does not parse."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return []
+    found: list[str] = []
+    stack: list[Any] = [data]
+    while stack and len(found) < 10_000:
+        item = stack.pop()
+        if isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
 
 
 def _nonce_attrs(element: Element, nonce: str | None) -> tuple[tuple[str, str], ...]:

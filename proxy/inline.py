@@ -188,7 +188,9 @@ _FETCHES = re.compile(
     r"""createElement(?:NS)?\s*\(|\.src\b|src\s*[:=]|\.write(?:ln)?\s*\(|(?:inner|outer)HTML\b|insertAdjacentHTML"""
     r"""|appendChild|insertBefore|\.(?:append|prepend|after|before|replaceWith)\s*\(|fetch\s*\(|sendBeacon"""
     r"""|XMLHttpRequest|Image\s*\(|import\s*\(|importScripts|getScript|\.ajax\s*\(|\.load\s*\(|setAttribute"""
-    r"""|(?:\$|jQuery)\.(?:get|post)\s*\(|\.getJSON\s*\(|require(?:js)?\s*\(|define\s*\(|Worker\s*\(""",
+    r"""|(?:\$|jQuery)\.(?:get|post)\s*\(|\.getJSON\s*\(|require(?:js)?\s*\(|define\s*\(|Worker\s*\("""
+    # Module scripts: static imports and re-exports fetch their specifier.
+    r"""|import\s*["'{*\w$]|from\s*["']""",
 )
 # A URL inside a string (its escaped slashes undone first), or a file name of a self-hosted copy.
 _URL_IN_STRING = re.compile(r"//[^\s'\"`]+")
@@ -259,7 +261,7 @@ class ScriptJudge:
             return ()
         mentioned = self.catalogue.vendors_for_script(text)
         if not mentioned:
-            return []
+            return ()
         lexed = lex(text)
         code = lexed.code
         known: list[bool] = []
@@ -396,8 +398,8 @@ def _initialises(text: str, code: str, start: int, end: int) -> bool:
     # A chained init after the call: amplitude.getInstance().init(...).
     closing = _matching_paren(code, call_at)
     if closing >= 0:
-        method = _METHOD.match(code, closing + 1)
-        if method is not None and method.group(1).lower() in _INIT_METHODS:
+        chained = _METHOD.match(code, closing + 1)
+        if chained is not None and chained.group(1).lower() in _INIT_METHODS:
             return True
     return False
 

@@ -55,6 +55,6 @@ def _resolve(url: str, base: str | None) -> str:
         joined = ada_url.join_url(_NO_BASE, url)
     except ValueError:
         return url.strip("\t\n\f\r ")
-    if joined.startswith(_NO_BASE) or joined.startswith("https://consentry.invalid:"):
+    if joined.startswith((_NO_BASE, "https://consentry.invalid:")):
         return url.strip("\t\n\f\r ")
     return joined

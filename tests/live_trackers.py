@@ -71,7 +71,7 @@ def live_things(document: bytes | str, *, scripting: bool, encoding: str | None 
         attrs = {(_local(k) if not k.startswith("{http://www.w3.org/1999/xlink}") else "xlink:href"): v for k, v in element.attrib.items()}
         if tag == "script":
             script_type = attrs.get("type", "").strip().lower()
-            if script_type in JS_TYPES or "language" in attrs and not script_type:
+            if script_type in JS_TYPES or ("language" in attrs and not script_type):
                 if attrs.get("src") is not None:
                     yield Live("url", attrs["src"], tag)
                 for key in ("href", "xlink:href"):

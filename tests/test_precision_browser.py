@@ -117,7 +117,7 @@ def test_first_party_code_runs_and_nothing_is_sent_without_consent() -> None:
     assert errors == []
     assert result == {"ran": ["first-party"], "clicked": 1}
     # The first-party image candidates still load.
-    assert any(url.endswith("/logo2.png") or url.endswith("/logo.png") for url in requests)
+    assert any(url.endswith(("/logo2.png", "/logo.png")) for url in requests)
 
 
 def test_unrewritten_page_is_the_judge() -> None:

@@ -56,6 +56,8 @@ def _page_section(page: PageAudit) -> str:
     parts = [f"<h3>{escape(page.url)}</h3>", f'<p class="meta">site {escape(page.site_id)} · {escape(status)}']
     if page.depth:
         parts.append(f" · link depth {page.depth}")
+    if page.consent is not None:
+        parts.append(f" · visitor's consent: {escape(page.consent)}")
     parts.append("</p>")
     if page.error:
         parts.append(f'<p class="error">Not audited: {escape(page.error)}</p>')
@@ -87,6 +89,7 @@ def _request_rows(requests: Sequence[TrackerRequest]) -> Iterable[str]:
             + _vendor_cell(r.vendor, r.vendor_name)
             + _cell(r.category)
             + _cell("yes" if r.before_consent else "no")
+            + _cell(r.consent if r.consent is not None else "simulated")
             + _cell("yes" if r.blocked else "no")
             + _cell(r.method)
             + _cell(r.url, "url")
@@ -138,7 +141,7 @@ def format_html(result: AuditResult) -> str:
             )
         body.append(
             _table(
-                ["Time", "Vendor", "Category", "Before consent", "Blocked", "Method", "URL", "Page"],
+                ["Time", "Vendor", "Category", "Before consent", "Consent then", "Blocked", "Method", "URL", "Page"],
                 _request_rows(result.requests),
             )
         )

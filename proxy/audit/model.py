@@ -41,6 +41,7 @@ class TrackerFinding:
     offset: int
     context: str = ""           # "noscript", "template", "srcdoc", "svg" when inside one
     vendor_name: str | None = None   # the catalogue's display name ("Meta Pixel"), for readers
+    source: str = "catalogue"   # what classified it: "catalogue", "rule", "author" or "unknown"
 
     @property
     def neutralised(self) -> bool:
@@ -58,6 +59,7 @@ class TrackerFinding:
             offset=int(data.get("offset", 0)),
             context=str(data.get("context", "")),
             vendor_name=data.get("vendor_name"),
+            source=str(data.get("source", "catalogue")),
         )
 
 
@@ -72,6 +74,9 @@ class PageAudit:
     error: str | None = None    # why the page could not be read, if it could not
     depth: int = 0              # link distance from a scan target (0 for the mitmproxy addon)
     time: str = ""
+    # The categories the visitor had granted when the page was served (addon, visitor
+    # mode: before and after a click on the banner); None when the consent was simulated.
+    consent: str | None = None
 
     def counts(self) -> dict[str, int]:
         totals: dict[str, int] = {}
@@ -88,6 +93,7 @@ class PageAudit:
             "status": self.status,
             "error": self.error,
             "depth": self.depth,
+            "consent": self.consent,
             "trackers": [asdict(finding) for finding in self.findings],
         }
 
@@ -101,6 +107,7 @@ class PageAudit:
             error=data.get("error"),
             depth=int(data.get("depth", 0)),
             time=str(data.get("time", "")),
+            consent=data.get("consent"),
         )
 
 
@@ -123,6 +130,7 @@ class TrackerRequest:
     blocked: bool = False       # answered by the addon itself (consentry_block)
     time: str = ""
     vendor_name: str | None = None
+    consent: str | None = None  # the visitor's granted categories at the time (visitor mode)
 
     def as_dict(self) -> dict[str, Any]:
         return {"type": "request", **asdict(self)}
@@ -140,6 +148,7 @@ class TrackerRequest:
             blocked=bool(data.get("blocked", False)),
             time=str(data.get("time", "")),
             vendor_name=data.get("vendor_name"),
+            consent=data.get("consent"),
         )
 
 
@@ -180,6 +189,31 @@ class AuditResult:
             "summary": self.summary(),
         }
 
+    def unknown_hosts(self) -> list[tuple[str, int, int]]:
+        """Third-party hosts the catalogue does not know: (host, elements, pages), most used first.
+
+        Each is a decision the operator has to make once: a rule with the host and the
+        category it belongs to (``necessary`` for the site's own CDN, a payment or a
+        library host; the vendor's category otherwise).
+        """
+        from urllib.parse import urlsplit
+
+        counts: dict[str, int] = {}
+        pages: dict[str, set[str]] = {}
+        for page in self.pages:
+            for finding in page.findings:
+                if finding.source != "unknown" or not finding.url:
+                    continue
+                url = finding.url if not finding.url.startswith("//") else "https:" + finding.url
+                try:
+                    host = (urlsplit(url.strip()).hostname or "").rstrip(".").lower()
+                except ValueError:
+                    continue
+                if host:
+                    counts[host] = counts.get(host, 0) + 1
+                    pages.setdefault(host, set()).add(page.url)
+        return sorted(((host, count, len(pages[host])) for host, count in counts.items()), key=lambda item: (-item[1], item[0]))
+
     def summary(self) -> dict[str, Any]:
         """Totals a reader wants first: trackers found per action, leaks before consent."""
         actions: dict[str, int] = {}
@@ -194,6 +228,7 @@ class AuditResult:
             "tracker_requests": len(self.requests),
             "before_consent": sum(1 for request in self.requests if request.before_consent),
             "blocked": sum(1 for request in self.requests if request.blocked),
+            "unknown_third_party_hosts": {host: count for host, count, _ in self.unknown_hosts()},
         }
 
     @classmethod

@@ -59,6 +59,7 @@ def findings_from_report(report: Report, catalogue: Any | None = None) -> list[T
             offset=entry.offset,
             context=getattr(entry, "context", "") or "",
             vendor_name=vendors[entry.vendor].name if entry.vendor in vendors else None,
+            source=getattr(entry, "source", "catalogue") or "catalogue",
         )
         for entry in report.entries
     ]

@@ -103,4 +103,16 @@ def format_table(result: AuditResult) -> str:
     if result.requests:
         lines += ["", "Requests to tracker hosts (before consent = the simulated consent refuses them)"]
         lines += _request_lines(result.requests)
+    unknown = result.unknown_hosts()
+    if unknown:
+        lines += ["", f"Third-party hosts the catalogue does not know ({len(unknown)}): classify each once"]
+        lines += _render(["HOST", "ELEMENTS", "PAGES"], [[host, str(count), str(pages)] for host, count, pages in unknown])
+        lines += [
+            "",
+            "  Rules to add to the site's policy (set each category: \"necessary\" for the site's own",
+            "  CDN, a payment or library host; the vendor's category otherwise):",
+            "  rules = [",
+            *(f'    {{ host = "{host}", category = "necessary" }},' for host, _, _ in unknown),
+            "  ]",
+        ]
     return "\n".join(lines) + "\n"

@@ -56,6 +56,15 @@ _EMBEDDED_URL = re.compile(
 _ESCAPED_SLASH = re.compile(r"\\/|%2[Ff]|\\u002[Ff]|\\x2[Ff]")
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class UrlMatch:
+    """How the catalogue recognised a URL: the vendor, by what ("host", "tag id", "file name"), the entry."""
+
+    vendor: Vendor
+    how: str
+    entry: str
+
+
 class Catalogue:
     """Vendors indexed for fast classification; immutable once built."""
 
@@ -182,6 +191,30 @@ class Catalogue:
                     return self._tag_ids.for_url(url) or vendor
                 return vendor
         return self._file_names.lookup(last_segment(path))
+
+    def explain_url(self, url: str) -> "UrlMatch | None":
+        """Which entry decides `url` and how (for ``consentry catalogue lookup``); not for hot paths."""
+        parts = split_url(url)
+        if parts is None:
+            return None
+        host, path = parts
+        if host:
+            vendor = self._hosts.lookup(host, path)
+            if vendor is not None:
+                entry = max(
+                    (e for e in vendor.hosts if HostIndex([dataclasses.replace(vendor, hosts=(e,))]).lookup(host, path)),
+                    key=len,
+                    default="",
+                )
+                tagged = self._tag_ids.for_url(url) if vendor.tag_ids else None
+                if tagged is not None and tagged.id != vendor.id:
+                    return UrlMatch(tagged, "tag id", f"{entry} is {vendor.id}'s loader; its id= prefix names {tagged.id}")
+                return UrlMatch(vendor, "host", entry)
+        name = last_segment(path)
+        vendor = self._file_names.lookup(name)
+        if vendor is not None:
+            return UrlMatch(vendor, "file name", f"{name!r} is a copy of one of {', '.join(vendor.file_names)}")
+        return None
 
     def vendors_for_script(self, text: str) -> list[Vendor]:
         """Every vendor an inline script shows: signatures first, then catalogued URLs in its text."""

@@ -82,7 +82,7 @@ class HostIndex:
             if "*" not in prefix:
                 if segments[: len(prefix)] == prefix:
                     return vendor
-            elif all(p == "*" or p == s for p, s in zip(prefix, segments)):
+            elif all(p == "*" or p == s for p, s in zip(prefix, segments, strict=False)):
                 return vendor
         return None
 
@@ -325,16 +325,19 @@ def compile_signature(signature: str) -> re.Pattern[str]:
     return re.compile(signature)
 
 
+type _Trie = dict[str, _Trie]
+
+
 def _trie_pattern(words: Iterable[str]) -> str:
     """A regex matching the longest of `words` that starts at an offset, shaped as a trie."""
-    trie: dict[str, dict] = {}
+    trie: _Trie = {}
     for word in words:
         node = trie
         for char in word:
             node = node.setdefault(char, {})
         node[""] = {}  # end of a word
 
-    def emit(node: dict[str, dict]) -> str:
+    def emit(node: _Trie) -> str:
         branches = [re.escape(char) + emit(child) for char, child in sorted(node.items()) if char]
         if not branches:
             return ""

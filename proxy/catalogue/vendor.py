@@ -260,7 +260,7 @@ def _derived_csp(hosts: tuple[str, ...], category: str) -> dict[str, tuple[str, 
     directives = ["script-src", "connect-src", "img-src", "frame-src"]
     if category == "necessary":
         directives += ["style-src", "font-src"]
-    return {directive: unique for directive in directives}
+    return dict.fromkeys(directives, unique)
 
 
 def strictest_category(categories: Iterable[str]) -> str | None:

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, TypeVar
-
-_T = TypeVar("_T")
+from typing import Any
 
 
 _CACHE: OrderedDict[tuple[Any, ...], tuple[Any, Any, Any]] = OrderedDict()
@@ -18,7 +16,7 @@ _CACHE: OrderedDict[tuple[Any, ...], tuple[Any, Any, Any]] = OrderedDict()
 _CACHE_SIZE = 512
 
 
-def per_consent_state(build: Callable[[Any, Any, Any], _T], site: Any, state: Any, catalogue: Any) -> _T:
+def per_consent_state[T](build: Callable[[Any, Any, Any], T], site: Any, state: Any, catalogue: Any) -> T:
     """`build(site, state, catalogue)`, remembered per site and consent state.
 
     Both results depend only on the site policy, the catalogue and what the visitor

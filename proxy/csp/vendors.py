@@ -59,12 +59,12 @@ def classify_vendor(site: Any, vendor: Any) -> Classification:
 
 
 def vendor_sources(vendor: Any) -> Mapping[str, Iterable[str]]:
-    declared = getattr(vendor, "csp", None)
+    declared: Mapping[str, Iterable[str]] | None = getattr(vendor, "csp", None)
     if declared:
         return declared
     # A vendor without CSP data: its hosts, for the directives any tracker uses.
     sources = [s for entry in vendor.hosts for s in host_source(*split_entry(entry))]
-    return {name: sources for name in CORE_DIRECTIVES}
+    return dict.fromkeys(CORE_DIRECTIVES, sources)
 
 
 def split_entry(entry: str) -> tuple[str, str | None]:

@@ -82,7 +82,7 @@ async def start_demo(*, host: str = "127.0.0.1", demo_port: int = 0, proxy_port:
         servers.runners.append(site_runner)
         upstream = f"http://{host}:{site_port}"
         # sqlite:/// + an absolute path (four slashes in all), as proxy.receipts reads it.
-        receipts_url = "sqlite:///" + str(Path(workdir.name).absolute() / "receipts.db")
+        receipts_url = "sqlite:///" + str(Path(workdir.name).absolute() / "receipts.db")  # noqa: ASYNC240 - once, at start-up
         config = holder(upstream, receipts_url) if holder else demo_config(upstream, receipts_url=receipts_url)
         proxy_runner, bound_proxy = await _listen(make_app(config), host, proxy_port)
         servers.runners.append(proxy_runner)

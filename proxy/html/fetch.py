@@ -37,12 +37,31 @@ _SVG_URL_ELEMENTS = frozenset({"image", "use", "feimage", "script"})
 # SVG scripts load only href/xlink:href, but a src there is treated as a fetch too:
 # cheaper to neutralise than to prove harmless.
 _SVG_URL_ATTRS = ("href", "xlink:href", "src")
-_SRCSET_ATTRS = frozenset({"srcset", "imagesrcset", "data-srcset"})
-# Lazy-load conventions: a script copies these into src, so they count as fetches.
-LAZY_ATTRS = ("data-src", "data-srcset", "data-lazy-src", "data-bg")
+_SRCSET_ATTRS = frozenset({"srcset", "imagesrcset"})
+# Lazy-load conventions: a script copies these into src/srcset/poster/background, so they
+# count as fetches (lazysizes, vanilla-lazyload, jQuery lazyload, lozad, WP Rocket,
+# a3 Lazy Load, Jetpack, echo.js ...).
+LAZY_ATTRS = ("data-src", "data-srcset", "data-lazy-src", "data-lazy-srcset", "data-lazy", "data-original",
+              "data-original-set", "data-bg", "data-bgset", "data-bg-src", "data-background",
+              "data-background-image", "data-poster", "data-echo", "data-lazyload", "data-iframe-src")
+# Of those, the ones that hold a srcset-style list (lazysizes' bgset also separates with "|").
+LAZY_LISTS = frozenset({"data-srcset", "data-lazy-srcset", "data-original-set", "data-bgset"})
 AUTHOR_MARKERS = ("data-category", "data-cookieconsent", "data-cookiecategory")
 # Any of these may make an element author-marked (and so activated under consent).
 AUTHOR_MARKS = frozenset({"data-consent", *AUTHOR_MARKERS})
+# SVG presentation attributes whose value may be a CSS url() (fill="url(https://x/p.svg#g)").
+SVG_URL_PRESENTATION = ("fill", "stroke", "filter", "clip-path", "mask", "marker-start", "marker-mid", "marker-end",
+                        "cursor")
+# SVG animation elements change another attribute to these values (attributeName=href).
+SVG_ANIMATION = frozenset({"set", "animate", "animatetransform", "animatemotion", "discard"})
+SVG_ANIMATION_VALUES = ("to", "from", "by", "values")
+# Attribute names the fast path must stop at, as prefixes (patterns.py builds its regex
+# from these; the Python side checks exact names).
+FAST_PATH_ATTRIBUTES = ("style", "background", "on", "ping", "data-consent", "data-category", "data-cookie",
+                        *LAZY_ATTRS)
+# Inside SVG/MathML, also these exact names (href on any element, url() presentation
+# attributes, animation values).
+FOREIGN_FAST_PATH_ATTRIBUTES = ("href", "xlink:href", "src", *SVG_URL_PRESENTATION, *SVG_ANIMATION_VALUES)
 # Tag names and attribute names the fast path must stop at (see patterns.py).
 # Start tags that change the tokenizer's state or the tree-builder simulation.
 TEXT_STATE_TAGS = frozenset({"script", "style", "iframe", "svg", "math", "noscript", "template", "title", "textarea",
@@ -89,11 +108,24 @@ def is_author_marked(attrs: dict[str, str]) -> bool:
 # Attributes that can make any element fetch or count as author-marked; an element with
 # none of them skips those checks (most asked elements: plain img, link, script).
 _ANY_ELEMENT_ATTRS = frozenset({"background", "style", "data-consent", "type", *LAZY_ATTRS})
+_SRCSET_ATTRS = _SRCSET_ATTRS | LAZY_LISTS
+
+
+def _lazy_values(attribute: str, value: str) -> list[str]:
+    """The URLs a lazy-load attribute holds: a srcset list, a bgset ("a.jpg | b.jpg 2x"), a CSS url()."""
+    if "url(" in value.lower() or "\\" in value:
+        return css_urls(value)
+    if attribute in LAZY_LISTS:
+        return [url for part in value.split("|") for url in srcset_urls(part.split("[")[0])]
+    return [value]
 
 
 def _add(urls: list[FetchURL], moved: list[str], attribute: str, value: str, base: str | None,
          resolve: URLResolver = resolve) -> None:
-    found = srcset_urls(value) if attribute in _SRCSET_ATTRS else (value,)
+    if attribute.startswith("data-"):
+        found: list[str] | tuple[str, ...] = _lazy_values(attribute, value)
+    else:
+        found = srcset_urls(value) if attribute in _SRCSET_ATTRS else (value,)
     for url in found:
         if url.strip():
             urls.append(FetchURL(attribute, resolve(url, base)))
@@ -109,11 +141,36 @@ def inspect_tag(tag: str, attrs: dict[str, str], *, foreign: bool, base: str | N
     moved: list[str] = []
     asked = False
     author_marked = False
-    if foreign and tag in _SVG_URL_ELEMENTS:
-        asked = True
-        for name in _SVG_URL_ATTRS:
-            if name in attrs:
-                _add(urls, moved, name, attrs[name], base, resolve)
+    if foreign:
+        if tag in _SVG_URL_ELEMENTS:
+            asked = True
+        if tag != "a":  # an SVG link navigates on a click; any other href may be fetched
+            for name in _SVG_URL_ATTRS:
+                if name in attrs and attrs[name].strip():
+                    asked = True
+                    _add(urls, moved, name, attrs[name], base, resolve)
+        for name in SVG_URL_PRESENTATION:
+            value = attrs.get(name)
+            if value and ("(" in value or "\\" in value):
+                found = css_urls(value)
+                if found:
+                    asked = True
+                    urls.extend(FetchURL(name, resolve(url, base)) for url in found)
+                    moved.append(name)
+        if tag in SVG_ANIMATION:
+            target = attrs.get("attributename", "").strip().lower()
+            for name in SVG_ANIMATION_VALUES:
+                value = attrs.get(name)
+                if not value:
+                    continue
+                if target in ("href", "xlink:href", "src"):
+                    found = [part for part in value.split(";") if part.strip()]
+                else:
+                    found = css_urls(value)
+                if found:
+                    asked = True
+                    urls.extend(FetchURL(name, resolve(url.strip(), base)) for url in found)
+                    moved.append(name)
     # HTML names inside SVG/MathML fetch nothing in browsers; they get the HTML rules
     # anyway, because a wrong guess about foreign content must not leave them live.
     url_attrs = _URL_ATTRS.get(tag)
@@ -133,10 +190,10 @@ def inspect_tag(tag: str, attrs: dict[str, str], *, foreign: bool, base: str | N
                 _add(urls, moved, "src", attrs["src"], base, resolve)
     elif tag == "meta":
         if attrs.get("http-equiv", "").strip().lower() == "refresh":
-            target = refresh_url(attrs.get("content", ""))
-            if target:
+            refresh = refresh_url(attrs.get("content", ""))
+            if refresh:
                 asked = True
-                urls.append(FetchURL("content", resolve(target, base)))
+                urls.append(FetchURL("content", resolve(refresh, base)))
                 moved.append("http-equiv")
 
     if (tag == "a" or tag == "area") and "ping" in attrs:

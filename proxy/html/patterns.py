@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import re
 
-from proxy.html.fetch import (FOREIGN_CONTAINERS, FOREIGN_END_INTERESTING, FOREIGN_INTERESTING, INTERESTING_TAGS,
-                              TEXT_STATE_TAGS)
+from proxy.html.fetch import (FAST_PATH_ATTRIBUTES, FOREIGN_CONTAINERS, FOREIGN_END_INTERESTING,
+                              FOREIGN_FAST_PATH_ATTRIBUTES, FOREIGN_INTERESTING, INTERESTING_TAGS, TEXT_STATE_TAGS)
 from proxy.html.tags import ATTR, TAG_NAME, VALUE
 
 _TERMINATOR = rb"[\t\n\f\r />]"
 
 
-_Trie = dict[str, "_Trie"]
+type _Trie = dict[str, _Trie]
 
 
 def _alternatives(words: list[str]) -> bytes:
@@ -130,9 +130,10 @@ END_WORDS = sorted({"noscript", "template", "svg", "math", "select", *FOREIGN_CO
 _END_WORDS = _alternatives(END_WORDS)
 # Attribute names that can fetch or run something, or mark consent; prefixes suffice
 # because the Python side checks exact names.
-ATTR_WORDS = ["style", "background", "on", "ping", "data-src", "data-lazy-src", "data-bg", "data-consent",
-              "data-category", "data-cookie"]
+ATTR_WORDS = list(FAST_PATH_ATTRIBUTES)
 _ATTR_WORDS = _alternatives(ATTR_WORDS)
+# Inside SVG/MathML, exact names (followed by a terminator where used).
+_FOREIGN_ATTR_WORDS = _alternatives(list(FOREIGN_FAST_PATH_ATTRIBUTES))
 
 # A style attribute that cannot fetch: no "(" (url(), image-set()), "@" (@import), and
 # nothing that could spell them in disguise ("\\" CSS escapes, "&" character references).
@@ -222,7 +223,7 @@ SKIP_FOREIGN = re.compile(
     + rb"|" + _COMMENT
     + rb"|<!\[CDATA\[(?:[^\]]++|\](?!\]>))*+\]\]>"
     rb"|<(?![!/])(?!" + _FOREIGN_TAGS + _TERMINATOR + rb")" + TAG_NAME
-    + rb"(?:[\t\n\f\r /]++|(?!" + _ATTR_WORDS + rb"|(?i:href|xlink:href)[\t\n\f\r /=>])" + ATTR + rb"|" + _INERT_STYLE + rb")*+>"
+    + rb"(?:[\t\n\f\r /]++|(?!" + _ATTR_WORDS + rb"|" + _FOREIGN_ATTR_WORDS + rb"[\t\n\f\r /=>])" + ATTR + rb"|" + _INERT_STYLE + rb")*+>"
     rb"|</(?!" + _FOREIGN_END_TAGS + _TERMINATOR + rb")" + TAG_NAME
     + rb"(?:[\t\n\f\r /]++|" + ATTR + rb")*+>"
     + rb")*+"

@@ -57,7 +57,7 @@ from proxy.html.rules import (AFTER_NAME, BOGUS, CDATA, COMMENT, DATA, HEAD_CONT
                               LONG_TAG_MOVED, MATHML_TEXT_INTEGRATION, NAME_HEAD, PLAINTEXT, RAW, RAWTEXT_ELEMENTS, S_DATA,
                               SEPARATORS, SVG_INTEGRATION, SVG_WHOLE, TEXT_MODE_ELEMENTS, UNQUOTED_END, VOID,
                               WHOLE_ELEMENT, defuse_noscript)
-from proxy.html.charrefs import decode_attribute
+from proxy.html.charrefs import decode_attribute, decode_text
 from proxy.html.css import css_urls
 from proxy.html.tags import TAG, Attr, apply_edit, parse_attributes, quick_attributes, truncated_attributes
 from proxy.html.textmodes import find_end_tag, scan_script
@@ -553,9 +553,12 @@ class Scanner:
                     self._hold_from(start)
                     self._advance(end)
                     return True
-                text, truncated = self._foreign_text(name, end) if foreign and not self_closing else (None, False)
+                text, truncated = self._foreign_text(name, end, inspection) if foreign and not self_closing else (None, False)
                 new_tag, strip_element = self._decide_tag(raw, name, None, decoded, inspection, foreign=foreign,
                                                           start=start, text=text, truncated=truncated)
+        if (foreign and name == "style" and not self_closing and not strip_element and not stripping
+                and self._last_action is Action.DEFER):
+            self._hide_foreign_imports(end)
         if strip_element:
             self._strip_start_tag(name, start, end, foreign=foreign, self_closing=self_closing,
                                   before_breakout=before_breakout)
@@ -581,7 +584,8 @@ class Scanner:
         if self._inject is not None and not (self._template or self._noscript or self._foreign or self._strip_name):
             if name == "body" or (name not in HEAD_CONTENT and name != "head"):
                 self._place_inject(start)
-        if name == "base" and not foreign and not self._base_seen and "href" in decoded:
+        # The first <base href> in the document tree counts; one in a <template> is not in it.
+        if name == "base" and not foreign and not self._base_seen and "href" in decoded and not self._template:
             self._base_seen = True
             target = self._resolve_url(decoded["href"], self._document_url)
             if usable_base(target):
@@ -589,8 +593,11 @@ class Scanner:
         if self._strip_name is not None and name == self._strip_name and not (name in VOID or (foreign and self_closing)):
             self._strip_depth += 1
 
-    def _foreign_text(self, name: str, end: int) -> tuple[str | None, bool]:
-        """The text of an SVG/MathML ``<script>``/``<style>`` (its text nodes), and whether it was cut."""
+    def _foreign_text(self, name: str, end: int, inspection: Inspection) -> tuple[str | None, bool]:
+        """The text of an SVG/MathML ``<script>``/``<style>`` (its text nodes), and whether it was cut.
+
+        A ``<style>``'s ``url()``/``@import`` targets join ``inspection.urls``.
+        """
         if name not in ("script", "style"):
             return None, False
         buf = self._buf
@@ -598,7 +605,20 @@ class Scanner:
         body_end = close.start() if close is not None else len(buf)
         # Its text is its text nodes: the markup inside is elements, not code.
         body = _MARKUP_IN_FOREIGN_TEXT.sub(lambda m: m.group(1) or b"", buf[end:min(body_end, end + self._max)])
-        return body.decode(self.encoding, errors="replace"), body_end - end > self._max
+        # Foreign text is ordinary data: character references are decoded there.
+        text = decode_text(body.decode(self.encoding, errors="replace"))
+        if name == "style":
+            inspection.urls.extend(FetchURL("text", self._resolve_url(url, self._base)) for url in css_urls(text))
+        return text, body_end - end > self._max
+
+    def _hide_foreign_imports(self, end: int) -> None:
+        """As for an HTML <style>: Chromium's preload scanner must not see the @import
+        of a deferred SVG <style> either (its body is markup still to be scanned)."""
+        buf = self._buf
+        close = P.end_tag("style").search(buf, end)
+        if close is not None and b"@" in buf[end:close.start()]:
+            body = _IMPORT.sub(rb"@\\69mport", buf[end:close.start()])
+            self._buf = buf[:end] + body + buf[close.start():]
 
     def _strip_start_tag(self, name: str, start: int, end: int, *, foreign: bool, self_closing: bool,
                          before_breakout: list[tuple[str, bool]] | None) -> None:

@@ -8,9 +8,10 @@ Standard library only; must not import aiohttp, mitmproxy, jwt or pydantic.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote_to_bytes, urljoin, urlsplit
 
 # How a caller resolves a URL against a base (None: no base): the product passes a
 # WHATWG-conformant one (proxy.urls); this package's own, below, is the stdlib fallback.
@@ -144,6 +145,30 @@ def srcset_candidates(value: str) -> list[tuple[str, str]]:
 def srcset_urls(value: str) -> list[str]:
     """The URL of every image candidate in a ``srcset``."""
     return [url for url, _ in srcset_candidates(value)]
+
+
+def data_url(url: str) -> tuple[str, bytes] | None:
+    """``(mime type, payload)`` of a ``data:`` URL as the fetch standard reads it, else None.
+
+    The MIME type is lower-cased without parameters ("text/plain" when absent); the
+    payload is percent-decoded, then base64-decoded when the header ends in ``;base64``
+    (ASCII whitespace ignored, as browsers do). A payload that is not valid base64 gives None.
+    """
+    if url[:5].lower() != "data:":
+        return None
+    header, comma, body = url[5:].partition(",")
+    if not comma:
+        return None
+    header = header.strip(_STRIP)
+    encoded = header.lower().rstrip(" ").endswith(";base64") or header.lower().replace(" ", "").endswith(";base64")
+    mime = header.split(";", 1)[0].strip(_STRIP).lower() or "text/plain"
+    payload = unquote_to_bytes(body)
+    if encoded:
+        try:
+            payload = base64.b64decode(re.sub(rb"[\t\n\f\r ]", b"", payload) + b"==", validate=False)
+        except ValueError:
+            return None
+    return mime, payload
 
 
 def refresh_url(content: str) -> str | None:

@@ -53,7 +53,7 @@ def check_upstream(url: str) -> str:
     if not parts.hostname:
         raise ValueError(f'"{url}" has no host')
     try:
-        parts.port
+        _ = parts.port  # raises on a port that is not a number in range
     except ValueError:
         raise ValueError(f'"{url}" has an invalid port') from None
     if parts.username or parts.password:

@@ -109,6 +109,8 @@ class ProxySettings(StrictModel):
     limits: Limits = Limits()
     trusted_proxies: list[Network] = []
     drain_timeout: Annotated[float, Field(ge=0)] = 30.0
+    # With several workers: a worker whose event loop sends no heartbeat this long is killed and replaced.
+    watchdog_timeout: Annotated[float, Field(ge=2, le=3600)] = 30.0
     # One line per request: "common" (Common Log Format without client address or query),
     # "json", or "off". "text" is the older name of "common".
     access_log: Literal["common", "json", "off", "text"] = "common"

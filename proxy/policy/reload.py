@@ -13,6 +13,7 @@ mitmproxy, jwt or ``proxy.html``.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -32,12 +33,15 @@ type Subscriber = Callable[[Config, Config], None]
 class ConfigHolder:
     """The configuration in use, replaced atomically by ``reload()``."""
 
-    def __init__(self, path: str | Path | None = None, *, config: Config | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, config: Config | None = None) -> None:
         """Load ``path`` (raises ``ConfigError``), or hold ``config`` (zero-config: nothing to reload)."""
         if (path is None) == (config is None):
             raise TypeError("give a path or a config")
         self.path = Path(path) if path is not None else None
-        self._current = config if config is not None else load_config(path)  # type: ignore[arg-type]
+        if config is None:
+            assert path is not None  # checked above
+            config = load_config(Path(path))
+        self._current = config
         self._subscribers: list[Subscriber] = []
         # Two SIGHUPs in a row must not interleave their swaps and callbacks.
         self._lock = threading.Lock()

@@ -156,6 +156,6 @@ class SitePolicy(SiteSettings):
 
     site_id: str
     hosts: tuple[str, ...]
-    upstream: Upstream  # type: ignore[assignment]  # required once defaults are applied
+    upstream: Upstream  # required once defaults are applied
 
 

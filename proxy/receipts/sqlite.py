@@ -197,7 +197,7 @@ class SQLiteReceiptStore(StoreBase):
                     results.append(int(cursor.lastrowid or 0))
                 connection.execute("RELEASE one_receipt")
             connection.execute("COMMIT")
-        except Exception as exc:  # the whole transaction is lost: every receipt in it fails
+        except Exception as exc:  # noqa: BLE001 - the whole transaction is lost: every receipt in it fails
             if connection.in_transaction:
                 try:
                     connection.execute("ROLLBACK")
@@ -315,7 +315,7 @@ class SQLiteReceiptStore(StoreBase):
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             try:
                 results: list[int | Exception] = await self._call(self._db_write_batch, [r for r, _ in batch])
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - handed to each waiting caller below
                 results = [exc] * len(batch)
             for (receipt, future), error in zip(batch, results, strict=True):
                 if future.done():  # the caller gave up (cancelled); the row may still be stored

@@ -136,10 +136,12 @@ class _BrotliEncoder:
     def encode(self, data: bytes) -> bytes:
         if not data:
             return b""
-        return self._obj.process(data) + self._obj.flush()
+        out: bytes = self._obj.process(data) + self._obj.flush()
+        return out
 
     def finish(self) -> bytes:
-        return self._obj.finish()
+        out: bytes = self._obj.finish()
+        return out
 
 
 class _ZstdDecoder:

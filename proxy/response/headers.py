@@ -129,7 +129,7 @@ def csp_nonce(policy: str | None) -> str | None:
     """The nonce a CSP already asks for in script-src (else default-src), if any."""
     if not policy:
         return None
-    directives = {}
+    directives: dict[str, str] = {}
     for directive in policy.split(";"):
         parts = directive.strip().split(None, 1)
         if parts:

@@ -44,7 +44,7 @@ class PrivacyAccessLogger(AbstractAccessLogger):
         else:
             # CLF fields, quoted as CLF quotes them; a host never contains spaces or quotes.
             stamp = _time.strftime("%d/%b/%Y:%H:%M:%S +0000", _time.gmtime(now))
-            path = fields["path"].replace('"', "%22")
+            path = str(fields["path"]).replace('"', "%22")
             self.logger.info(
                 '%s - - [%s] "%s %s %s" %s %s %sms', fields["host"] or "-", stamp, fields["method"], path,
                 fields["protocol"], fields["status"], fields["bytes"], fields["ms"],

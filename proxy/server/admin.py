@@ -28,12 +28,12 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-async def _reachable(url: str, timeout: float) -> bool:
+async def _reachable(url: str, seconds: float) -> bool:
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(parts.hostname, port), timeout)
-    except (OSError, asyncio.TimeoutError):
+        _, writer = await asyncio.wait_for(asyncio.open_connection(parts.hostname, port), seconds)
+    except (TimeoutError, OSError):
         return False
     writer.close()
     try:
@@ -50,7 +50,7 @@ async def readyz(request: web.Request) -> web.Response:
     upstreams = services.runtimes.upstreams(config)
     results = await asyncio.gather(*(_reachable(url, 2.0) for url in upstreams))
     sites = getattr(config, "sites", {}) or {}
-    for url, ok in zip(upstreams, results):
+    for url, ok in zip(upstreams, results, strict=True):
         # Name the sites, not the addresses: the admin port may be scraped by many.
         names = [sid for sid, site in sites.items() if str(getattr(site, "upstream", "")).rstrip("/") == url] or ["upstream"]
         for name in names:
@@ -60,7 +60,7 @@ async def readyz(request: web.Request) -> web.Response:
         try:
             await asyncio.wait_for(store.check_writable(), 2.0)
             checks["receipts"] = True
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure is "not ready", logged, never a 500
             log.warning("readyz: receipts store not writable: %r", exc)
             checks["receipts"] = False
     ok = all(checks.values())

@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http import SERVER_SOFTWARE
 
-from proxy.server import errors
+from proxy.server import csp_routes, errors
 from proxy.server.connections import SERVER_NAME
 from proxy.server.consent_api import handle_consent
 from proxy.server.forward import FORWARDED, forward
@@ -97,11 +97,6 @@ def make_app(holder: Any, *, catalogue: Any = None, receipts: Any = None) -> web
     app.cleanup_ctx.append(lifecycle)
     app.on_response_prepare.append(_on_prepare)
     # CSP violation reports (issue 7), registered first: the catch-all would shadow them.
-    try:
-        from proxy.server import csp_routes  # type: ignore[attr-defined]
-    except ImportError:
-        pass
-    else:
-        csp_routes.register(app)
+    csp_routes.register(app)
     app.router.add_route("*", "/{tail:.*}", dispatch)
     return app

@@ -27,11 +27,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter
 
 from proxy.server.ratelimit import retry_after
-
-try:
-    from proxy.server.services import SERVICES
-except ImportError:  # an app without the proxy's services (tests, embedders)
-    SERVICES = None  # type: ignore[assignment]
+from proxy.server.services import SERVICES
 
 __all__ = ["CSP_VIOLATIONS", "MAX_REPORT_BYTES", "Violations", "register"]
 
@@ -116,8 +112,6 @@ def register(app: web.Application, *, registry: CollectorRegistry | None = None,
 
 
 def _services_registry(app: web.Application) -> CollectorRegistry | None:
-    if SERVICES is None:
-        return None
     services = app.get(SERVICES)
     return getattr(getattr(services, "metrics", None), "registry", None) if services is not None else None
 

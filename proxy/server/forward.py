@@ -88,8 +88,6 @@ def upstream_request_headers(request: web.Request, runtime: SiteRuntime) -> tupl
 
 
 async def forward(request: web.Request, runtime: SiteRuntime) -> web.StreamResponse:
-    services = request.app[SERVICES]
-    metrics = services.metrics
     target = upstream_url(runtime, request)
     if target is None:
         log.info("refused a path with hidden dot segments for site %s", runtime.site_id)
@@ -246,7 +244,7 @@ async def _respond(
             # A client that stops reading must not hold the upstream connection forever.
             async with asyncio.timeout(send_timeout):
                 await response.write(chunk)
-    except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, asyncio.TimeoutError) as exc:
+    except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, TimeoutError) as exc:
         abort_midway(request, runtime, exc)
         return response
     await response.write_eof()

@@ -17,17 +17,17 @@ import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from multidict import CIMultiDict
+from multidict import CIMultiDict, MultiMapping
 
 # Response rules live in the sans-io response layer (shared with the mitmproxy addon).
-from proxy.response.headers import (  # noqa: F401  (re-exported for the server's modules)
-    consent_etag,
-    csp_has_nonce,
-    csp_nonce,
-    filter_accept_encoding,
-    merge_vary,
-    set_cookie_name,
-    upstream_if_none_match,
+from proxy.response.headers import (  # re-exported for the server's modules
+    consent_etag as consent_etag,
+    csp_has_nonce as csp_has_nonce,
+    csp_nonce as csp_nonce,
+    filter_accept_encoding as filter_accept_encoding,
+    merge_vary as merge_vary,
+    set_cookie_name as set_cookie_name,
+    upstream_if_none_match as upstream_if_none_match,
 )
 
 # RFC 9110 7.6.1 plus the legacy names that still turn up (Keep-Alive, Proxy-Connection);
@@ -74,16 +74,16 @@ def strip_hop_by_hop(headers: CIMultiDict[str]) -> None:
         headers.popall(name, None)
 
 
-def without_hop_by_hop(headers: CIMultiDict[str] | object, also: frozenset[str] = frozenset()) -> CIMultiDict[str]:
+def without_hop_by_hop(headers: MultiMapping[str], also: frozenset[str] = frozenset()) -> CIMultiDict[str]:
     """A copy without hop-by-hop fields (and the lower-case names in ``also``), in one pass."""
     drop = HOP_BY_HOP | also
-    if "Connection" in headers:  # type: ignore[operator]
+    if "Connection" in headers:
         drop = drop | {
             token.strip().lower()
-            for value in headers.getall("Connection", [])  # type: ignore[attr-defined]
+            for value in headers.getall("Connection", [])
             for token in value.split(",")
         }
-    return CIMultiDict([(name, value) for name, value in headers.items() if name.lower() not in drop])  # type: ignore[attr-defined]
+    return CIMultiDict([(name, value) for name, value in headers.items() if name.lower() not in drop])
 
 
 def parse_networks(entries: Iterable[str]) -> tuple[Network, ...]:
@@ -110,15 +110,15 @@ class ClientView:
     via_trusted: bool    # the TCP peer is a trusted proxy (its forwarding headers are kept)
 
 
-def client_view(peer: str | None, headers: CIMultiDict[str] | object, scheme: str, host: str,
+def client_view(peer: str | None, headers: MultiMapping[str], scheme: str, host: str,
                 trusted: tuple[Network, ...]) -> ClientView:
     """Who the visitor is; forwarding headers count only when the TCP peer is trusted."""
     peer = peer or ""
-    get = headers.get  # type: ignore[attr-defined]
+    get = headers.get
     if not is_trusted(peer, trusted):
         return ClientView(peer, scheme, host, False)
     ip = peer
-    chain = [part.strip() for value in headers.getall("X-Forwarded-For", []) for part in value.split(",")]  # type: ignore[attr-defined]
+    chain = [part.strip() for value in headers.getall("X-Forwarded-For", []) for part in value.split(",")]
     # Walk right to left: the first address not in a trusted network is the visitor.
     for candidate in reversed([c for c in chain if c]):
         ip = candidate
@@ -137,12 +137,12 @@ def _forwarded_node(ip: str) -> str:
     return ip
 
 
-def set_forwarding(out: CIMultiDict[str], incoming: CIMultiDict[str] | object, peer: str | None,
+def set_forwarding(out: CIMultiDict[str], incoming: MultiMapping[str], peer: str | None,
                    view: ClientView) -> None:
     """Replace the forwarding headers of an upstream request (appending when trusted)."""
     peer = peer or "unknown"
-    previous_xff = ", ".join(incoming.getall("X-Forwarded-For", [])) if view.via_trusted else ""  # type: ignore[attr-defined]
-    previous_fwd = ", ".join(incoming.getall("Forwarded", [])) if view.via_trusted else ""  # type: ignore[attr-defined]
+    previous_xff = ", ".join(incoming.getall("X-Forwarded-For", [])) if view.via_trusted else ""
+    previous_fwd = ", ".join(incoming.getall("Forwarded", [])) if view.via_trusted else ""
     if not view.via_trusted:
         for name in [name for name in out if is_forwarding_claim(name)]:
             out.popall(name, None)

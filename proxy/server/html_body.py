@@ -20,7 +20,10 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from proxy.server import collaborators, errors
+from proxy import web as ui
+from proxy.csp import build_csp
+from proxy.engine import Report
+from proxy.server import errors
 from proxy.server import headers as h
 from proxy.response.codings import BodyTooLarge, CodingError, DecodeChain, EncodeChain, parse_codings
 from proxy.server.runtime import SiteRuntime
@@ -55,7 +58,7 @@ def no_script_banner(request: web.BaseRequest, runtime: SiteRuntime, state: Any,
     """
     if encoding is not None and encoding.lower().replace("_", "-").startswith("utf-16"):
         return b""
-    return collaborators.body_snippet(runtime.site, state, lang=lang, return_to=request.rel_url.raw_path_qs) or b""
+    return ui.body_snippet(runtime.site, state, lang=lang, return_to=request.rel_url.raw_path_qs)
 
 
 async def rewrite_body(
@@ -79,8 +82,6 @@ async def rewrite_body(
     headers = response.headers
     view = h.client_view(request.remote, request.headers, request.scheme, request.host, runtime.trusted)
 
-    if not getattr(runtime.engine, "enforces", True):
-        return errors.error_response(request, 502)
     if codings is None:
         codings = parse_codings(headers.get("Content-Encoding"))
     try:
@@ -95,7 +96,15 @@ async def rewrite_body(
     upstream_csp = ", ".join(upstream_policies) or None
     upstream_nonce = next((n for n in map(h.csp_nonce, upstream_policies) if n), None)
     nonce = upstream_nonce or secrets.token_urlsafe(16)
-    ours = collaborators.csp_headers(runtime.site, state, upstream_csp=upstream_csp, nonce=nonce)
+    # Nothing can be refused (full consent, no vendor the site never allows): our CSP would
+    # admit everything the page has, so it is not sent and no element needs a nonce; the
+    # page then streams through unchanged but for the snippet (the engine's fast path).
+    everything_allowed = runtime.engine.allows_everything(state)
+    # Only ``report-uri``: once ``report-to`` is present Chromium ignores ``report-uri`` and
+    # batches reports through the Reporting API, which delivered none here in 75 s; with
+    # ``report-uri`` every browser posts each violation at once.
+    built = None if everything_allowed else build_csp(runtime.site, state, upstream_csp=upstream_csp, nonce=nonce)
+    ours = [built] if built is not None else []
     for name, value in ours:
         headers.add(name, value)   # beside the upstream's policy, never instead of it
     # Our snippet carries the nonce in force (the site's own, so its CSP admits it). Page
@@ -103,10 +112,11 @@ async def rewrite_body(
     # site's nonce on a script that did not carry it would turn an injected script into a
     # trusted one and void the site's CSP. Without any CSP, kept scripts stay byte-identical.
     snippet_nonce = nonce if ours or upstream_policies else None
-    nonce_for_page = None if upstream_nonce or h.csp_has_nonce(upstream_policies) else snippet_nonce
+    nonce_for_page = None if everything_allowed or upstream_nonce or h.csp_has_nonce(upstream_policies) else snippet_nonce
     page_load = document == "html" and is_page_load(request)
-    report = collaborators.make_report()
+    report = Report()
     rewriter: Any = None
+    lang: str | None = None
 
     def start_rewriter(first_piece: bytes) -> Any:
         # Built on the first decoded bytes: the banner's language comes from <html lang>,
@@ -114,10 +124,11 @@ async def rewrite_body(
         nonlocal lang
         inject = None
         if page_load:
-            lang = collaborators.pick_language(
-                runtime.site, request.headers.get("Accept-Language"), html_lang=collaborators.sniff_html_lang(first_piece)
+            lang = ui.pick_language(
+                runtime.site, accept_language=request.headers.get("Accept-Language"),
+                html_lang=ui.sniff_html_lang(first_piece),
             )
-            inject = collaborators.head_snippet(runtime.site, state, lang=lang, nonce=snippet_nonce)
+            inject = ui.cached_head_snippet(runtime.site, state, lang=lang, nonce=snippet_nonce)
         return runtime.engine.rewriter(
             state,
             base_url=public_url(request, view.proto, view.host),
@@ -128,7 +139,6 @@ async def rewrite_body(
             fast_full_consent=True,  # under full consent only author-marked markup is looked at
         )
 
-    lang: str | None = None
     send_timeout = runtime.limits.send_timeout
     await response.prepare(request)
     seen = 0
@@ -174,7 +184,7 @@ async def rewrite_body(
 
         abort_midway(request, runtime, exc)
         return response
-    except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, asyncio.TimeoutError, CodingError) as exc:
+    except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, TimeoutError, CodingError) as exc:
         from proxy.server.forward import abort_midway
 
         abort_midway(request, runtime, exc)

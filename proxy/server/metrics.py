@@ -10,12 +10,14 @@ and the consent package's failure counter; must not import aiohttp.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
+
+from proxy.engine import ReportEntry
 
 try:
     from proxy.consent.failures import failure_counts
@@ -24,6 +26,20 @@ except ImportError:   # the consent package is still landing; no failures to sho
 
 
 _ACTIONS = frozenset({"keep", "defer", "strip", "activate"})
+
+
+class _WorkerRestarts(Collector):
+    """Read at scrape time from the supervisor's shared memory (every worker shows the total)."""
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        from proxy.server.supervisor import restart_counts
+
+        family = CounterMetricFamily(
+            "consentry_worker_restarts", "Workers the supervisor replaced, by cause (exit, signal, stuck)", labels=["cause"]
+        )
+        for cause, count in restart_counts().items():
+            family.add_metric([cause], count)
+        yield family
 
 
 class _TokenFailures(Collector):
@@ -83,11 +99,8 @@ class Metrics:
             "consentry_rate_limited", "Requests answered 429, by endpoint (consent, csp-report)",
             ["endpoint"], registry=r,
         )
-        self.worker_restarts = Counter(
-            "consentry_worker_restarts", "Workers the supervisor replaced, by cause (exit, signal, stuck)",
-            ["cause"], registry=r,
-        )
         r.register(_TokenFailures())
+        r.register(_WorkerRestarts())
         self._request_children: dict[tuple[str, str, int], Any] = {}
         self._latency_children: dict[str, Any] = {}
 
@@ -111,7 +124,8 @@ class Metrics:
         else:
             self.client_timeouts.labels(reason).inc()
 
-    def count_report(self, entries: list[object], categories: Collection[str] = (), vendors: Collection[str] = ()) -> None:
+    def count_report(self, entries: Iterable[ReportEntry], categories: Collection[str] = (),
+                     vendors: Collection[str] = ()) -> None:
         """Count classified elements; labels only from the policy's categories and the catalogue.
 
         A page's markup chooses ``data-consent`` values and so could mint a label per
@@ -119,9 +133,9 @@ class Metrics:
         site's categories or the known vendors is counted as "other".
         """
         for entry in entries:
-            vendor = getattr(entry, "vendor", None) or "unknown"
-            category = getattr(entry, "category", None) or "none"
-            action = getattr(entry, "action", "keep")
+            vendor = entry.vendor or "unknown"
+            category = entry.category or "none"
+            action = entry.action
             if vendor != "unknown" and vendor not in vendors:
                 vendor = "other"
             if category not in categories and category not in ("none", "necessary", "unclassified"):

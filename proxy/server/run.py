@@ -15,7 +15,6 @@ Imports aiohttp (this package is the one place that may); must not import mitmpr
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import gc
 import inspect
@@ -29,7 +28,7 @@ from typing import Any
 
 from aiohttp import web
 
-from proxy.server import connections
+from proxy.server import connections, supervisor
 from proxy.server.accesslog import JsonAccessLogger, PrivacyAccessLogger
 from proxy.server.admin import make_admin_app
 from proxy.server.app import make_app
@@ -149,7 +148,7 @@ async def start_servers(
     """
     config = current_config(holder)
     limits = read_limits(config)
-    mode = access_log or getattr(getattr(config, "proxy", None), "access_log", "common")
+    mode = access_log or str(getattr(getattr(config, "proxy", None), "access_log", "common"))
     logger_class = ACCESS_LOGGERS.get(mode, PrivacyAccessLogger)
     app = make_app(holder, catalogue=catalogue, receipts=receipts)
     access: dict[str, Any] = (
@@ -289,11 +288,25 @@ async def serve(
     gc.collect()
     gc.freeze()
     lines = banner(holder, servers, access_log=access_log)
-    for line in lines:
-        log.info("%s", line.strip())
+    # The log gets one line (the whole banner goes to the operator through announce).
+    log.info("%s; %s", lines[0], "; ".join(" ".join(line.split()) for line in lines[1:]))
     if announce is not None:
         announce("\n".join(lines))
+    beating = supervisor.current
+    heart: asyncio.TimerHandle | None = None
+    if beating is not None:
+        board, index = beating
+
+        def beat() -> None:
+            # Runs on this worker's loop: a blocked loop stops beating and the watchdog acts.
+            nonlocal heart
+            board.beat(index)
+            heart = loop.call_later(1.0, beat)
+
+        beat()
     await stop.wait()
+    if heart is not None:
+        heart.cancel()
     log.info("draining in-flight requests (pid %d)", os.getpid())
     await servers.close()
     for task in list(reloads):
@@ -305,7 +318,8 @@ def _event_loop_runner() -> Callable[[Any], Any]:
         import uvloop
     except ImportError:
         return asyncio.run
-    return uvloop.run
+    runner: Callable[[Any], Any] = uvloop.run
+    return runner
 
 
 def _free_port(host: str) -> int:
@@ -321,7 +335,7 @@ def run(
     *,
     workers: int | None = None,
     listen: str | tuple[str, int] | None = None,
-    admin_listen: str | tuple[str, int] | None | bool = None,
+    admin_listen: str | tuple[str, int] | bool | None = None,
     announce: Announce | None = None,
     config_path: str | os.PathLike[str] | None = None,
     access_log: str | None = None,
@@ -352,51 +366,27 @@ def run(
     if count <= 1:
         runner(serve(holder, listen=public, admin_listen=admin, announce=announce, access_log=access_log))
         return 0
+    watchdog = float(getattr(proxy, "watchdog_timeout", 30.0) or 30.0)
     # Drawn here, before the fork, so every worker hashes IPs with the same fallback salt.
     import proxy.receipts.base  # noqa: F401
 
     # Port 0 would give every worker its own port: pick one free port for all of them.
     if public[1] == 0:
         public = (public[0], _free_port(public[0]))
-    children: list[int] = []
-    for index in range(count):
+    def start_worker(index: int) -> int:
         # Each worker has its own admin port (admin port + index): a shared one would
         # answer each scrape from a random worker and make every counter jump around.
         worker_admin = None if admin is None else (admin[0], admin[1] + index if admin[1] else 0)
-        pid = os.fork()
-        if pid == 0:   # worker: serve, then leave without running the parent's atexit hooks
-            code = 0
-            try:
-                runner(serve(holder, listen=public, admin_listen=worker_admin, reuse_port=True,
-                             announce=announce if index == 0 else None, access_log=access_log))
-            except ListenError as error:
-                log.error("worker %d: %s", index, error)
-                code = 69
-            except BaseException:
-                log.exception("worker %d failed", index)
-                code = 1
-            finally:
-                os._exit(code)
-        children.append(pid)
-    log.info("started %d workers on %s:%d: %s", count, public[0], public[1], children)
-
-    def forward(signum: int, _frame: Any) -> None:
-        for child in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(child, signal.SIGTERM if signum == signal.SIGINT else signum)
-
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(signum, forward)
-    remaining = set(children)
-    worst = 0
-    while remaining:
         try:
-            pid, status = os.wait()
-        except ChildProcessError:
-            break
-        remaining.discard(pid)
-        code = os.waitstatus_to_exitcode(status)
-        if code != 0:
-            worst = worst or code
-            log.error("worker %d exited with status %d", pid, code)
-    return worst
+            runner(serve(holder, listen=public, admin_listen=worker_admin, reuse_port=True,
+                         announce=announce if index == 0 else None, access_log=access_log))
+        except ListenError as error:
+            log.error("worker %d: %s", index, error)
+            return supervisor.EXIT_DO_NOT_RESTART
+        except BaseException:
+            log.exception("worker %d failed", index)
+            return 1
+        return 0
+
+    log.info("starting %d workers on %s:%d (watchdog %ss)", count, public[0], public[1], watchdog)
+    return supervisor.Supervisor(count, start_worker, watchdog_timeout=watchdog).run()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from proxy.server import collaborators
+from proxy.engine import Engine
 from proxy.server.headers import Network, parse_networks
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ def build_runtime(config: Any, site: Any, *, catalogue: Any = None, keyring: Any
     return SiteRuntime(
         site=site,
         site_id=str(_get(site, "site_id", default="default")),
-        engine=collaborators.make_engine(site, catalogue),
+        engine=Engine(site, catalogue=catalogue),
         keyring=keyring if keyring is not None else make_keyring(config),
         upstream=upstream,
         upstream_origin=f"{parts.scheme}://{parts.netloc}",

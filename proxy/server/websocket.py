@@ -58,7 +58,7 @@ async def relay_websocket(request: web.Request, runtime: SiteRuntime) -> web.Str
     except aiohttp.WSServerHandshakeError as exc:
         log.warning("upstream %s refused the WebSocket upgrade for %s: %s", runtime.upstream_origin, request.path, exc.status)
         return errors.error_response(request, 502)
-    except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         log.warning("upstream %s WebSocket connect failed for %s: %r", runtime.upstream_origin, request.path, exc)
         return errors.error_response(request, 502)
 

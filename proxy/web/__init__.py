@@ -12,7 +12,14 @@ read by their documented attribute names).
 from proxy.web.assets import asset, asset_reply
 from proxy.web.model import banner_model
 from proxy.web.preferences import render_preferences_page
-from proxy.web.snippet import body_snippet, google_consent, head_snippet, json_for_script, safe_return_to
+from proxy.web.snippet import (
+    body_snippet,
+    cached_head_snippet,
+    google_consent,
+    head_snippet,
+    json_for_script,
+    safe_return_to,
+)
 from proxy.web.texts import LANGUAGES, pick_language, sniff_html_lang, texts_for
 
 __all__ = [
@@ -21,6 +28,7 @@ __all__ = [
     "asset_reply",
     "banner_model",
     "body_snippet",
+    "cached_head_snippet",
     "google_consent",
     "head_snippet",
     "json_for_script",

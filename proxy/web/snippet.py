@@ -14,10 +14,12 @@ from __future__ import annotations
 import html
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
+from proxy.csp import guard_tag
 from proxy.web.model import banner_model, gpc_blocks_marketing, granted_categories, visitor_model
 
 log = logging.getLogger(__name__)
@@ -62,8 +64,6 @@ def _guard_markup(site: Any, state: Any, nonce: str | None, consent_path: str) -
     """The guard, which must run before any page script: the site's shared, cacheable
     guard file with this visitor's choices on its tag (or an inline stub when nothing
     can be refused)."""
-    from proxy.csp import guard_tag
-
     try:
         return guard_tag(site, state, consent_path=html.escape(consent_path), nonce_attr=_nonce_attr(nonce))
     except Exception:  # a broken guard must not take the page down with it
@@ -112,6 +112,39 @@ def head_snippet(site: Any, state: Any, *, lang: str | None, nonce: str | None, 
         f'<script src="{base}/consent.js?v={shipped_version("consent.js")}" defer{nonce_attr}></script>',
     ]
     return "".join(parts).encode("ascii", "xmlcharrefreplace")
+
+
+# Rendering the snippet costs milliseconds (the guard's vendor table), yet it depends only
+# on the site, the consent state and the language; the nonce, which changes per
+# response, is substituted into a cached rendering made with a placeholder.
+_NONCE_PLACEHOLDER = "CONSENTRYNONCEPLACEHOLDER0000000"
+# Values keep the site object itself: after a reload a new site may reuse an old id().
+_SNIPPETS: OrderedDict[tuple[object, ...], tuple[object, bytes]] = OrderedDict()
+_SNIPPET_CACHE_SIZE = 1024
+
+
+def _state_key(state: Any) -> tuple[object, ...]:
+    return (
+        state.categories, tuple(sorted(state.vendors.items())), state.consent_id, state.expires_at,
+        state.policy_version, state.source, state.gpc, state.decided,
+    )
+
+
+def cached_head_snippet(site: Any, state: Any, *, lang: str, nonce: str | None) -> bytes:
+    """`head_snippet` for one response, rendered once per site, consent state and language."""
+    key = (id(site), _state_key(state), lang, nonce is not None)
+    entry = _SNIPPETS.get(key)
+    if entry is not None and entry[0] is site:
+        cached = entry[1]
+        _SNIPPETS.move_to_end(key)
+    else:
+        cached = head_snippet(site, state, lang=lang, nonce=_NONCE_PLACEHOLDER if nonce is not None else None)
+        _SNIPPETS[key] = (site, cached)
+        if len(_SNIPPETS) > _SNIPPET_CACHE_SIZE:
+            _SNIPPETS.popitem(last=False)
+    if nonce is None:
+        return cached
+    return cached.replace(_NONCE_PLACEHOLDER.encode("ascii"), nonce.encode("ascii"))
 
 
 def safe_return_to(value: str | None) -> str:

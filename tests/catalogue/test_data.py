@@ -1,6 +1,5 @@
 """The shipped vendors.toml: it validates, and the vendors the product depends on are there with the right category."""
 
-import hashlib
 import re
 import tomllib
 from importlib import resources

@@ -96,7 +96,7 @@ def test_bad_vendor_tables_are_refused_with_the_place_and_the_fix(table: dict[st
 def test_duplicate_ids_and_hosts_are_refused() -> None:
     with pytest.raises(CatalogueError, match="vendor id 'acme' is defined twice"):
         Catalogue.from_dict({"vendor": [vendor(), vendor(hosts=["other.test"])]})
-    with pytest.raises(CatalogueError, match="'acme.test' is listed by both 'acme' and 'other'"):
+    with pytest.raises(CatalogueError, match=r"'acme\.test' is listed by both 'acme' and 'other'"):
         Catalogue.from_dict({"vendor": [vendor(), vendor(id="other")]})
 
 

@@ -12,14 +12,12 @@ as the proxy would, with the same functions (`proxy.csp`).
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import pytest
 
 import chromium
 from chromium import CHROMIUM, CHROMIUM_ARGS, require_chromium  # noqa: F401  (re-exported for the tests)

@@ -23,11 +23,9 @@ from csp.csp_browser import (
     TrackerNet,
     launch,
     make_test_site,
-    open_page,
     serve,
     settle,
     wait_for_js,
-    violation_count,
     wait_for_violations,
 )
 from csp.csp_fixtures import CATALOGUE, consent, make_site

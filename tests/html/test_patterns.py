@@ -34,7 +34,7 @@ def _stops(pattern: P.re.Pattern[bytes], data: bytes, starts: list[int]) -> list
 def test_same_stops_on_the_real_pages() -> None:
     for page in PAGES:
         data = page.read_bytes()
-        starts = [i for i in range(0, len(data), 97)] + [i for i, byte in enumerate(data) if byte == 0x3C][:3000]
+        starts = list(range(0, len(data), 97)) + [i for i, byte in enumerate(data) if byte == 0x3C][:3000]
         assert _stops(P.SKIP, data, starts) == _stops(REFERENCE, data, starts), page.name
 
 

@@ -31,7 +31,11 @@ def store_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> s
 
 @pytest.fixture
 async def store(store_url: str) -> AsyncIterator[Any]:
-    opened = await open_store(store_url, ip_salt=b"test-salt")
+    # The contract tests flood one store with up to 1203 simultaneous records, which queue
+    # for the pool's 4 connections: on a loaded machine that queue alone can outlast the
+    # default 5 s budget of one decision (tests/receipts/test_receipt_postgres_outage.py
+    # is where the budget itself is tested).
+    opened = await open_store(store_url, ip_salt=b"test-salt", write_timeout=60.0)
     try:
         yield opened
     finally:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
-import json
 import os
 import signal
 import socket
@@ -159,7 +158,7 @@ class ProxyProcess:
         # not by the garbage collector after the loop is gone (an unraisable ResourceWarning).
         try:
             await asyncio.wait_for(self.process.communicate(), 20)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.process.kill()
             await self.process.communicate()
         assert self.process.returncode is not None
@@ -169,7 +168,8 @@ class ProxyProcess:
 async def start_process(config: Path, port: int, admin_port: int, workers: int = 1) -> ProxyProcess:
     process = await asyncio.create_subprocess_exec(
         # The real command line, as a deployment starts it.
-        sys.executable, "-m", "proxy", "run", "--config", str(config), "--workers", str(workers),
+        # No access log: nobody reads this stdout until the end, and a full pipe would block.
+        sys.executable, "-m", "proxy", "run", "--config", str(config), "--workers", str(workers), "--access-log", "off",
         cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )

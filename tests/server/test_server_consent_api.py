@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from aiohttp import web
 
 from proxy.consent import KeyRing, decode_token
-from proxy.receipts import ReceiptStoreError
 from server.server_helpers import BrokenStore, cookie_for, plain_app
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}

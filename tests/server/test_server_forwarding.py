@@ -6,7 +6,6 @@ import asyncio
 import hashlib
 import json
 
-import aiohttp
 from aiohttp import web
 from yarl import URL
 

@@ -115,3 +115,21 @@ async def test_full_consent_needs_no_guard_file(start_upstream, start_proxy, cli
     html = body.decode()
     # Nothing can be refused now or after a decision: the inline stub, no request.
     assert "guard.js" not in html and "window.__consentry_guard=" in html
+
+
+async def test_full_consent_sends_no_csp_and_changes_nothing_but_the_snippets(start_upstream, start_proxy, client):
+    page = (b"<!doctype html><html><head><title>t</title><script src=\"https://www.google-analytics.com/analytics.js\">"
+            b"</script><script>ga('create','UA-1-1','auto')</script></head><body><p>x</p></body></html>")
+    upstream = await start_upstream(page_app(page))
+    proxy = await start_proxy(upstream, csp="report")
+    _, headers, none = await fetch(client, proxy.url + "/", **{"Accept-Encoding": "identity"})
+    assert "Content-Security-Policy-Report-Only" in headers and b"nonce=" in none
+    full = cookie_for(proxy.config, ["preferences", "analytics", "marketing"])
+    _, headers, body = await fetch(client, proxy.url + "/", **{"Accept-Encoding": "identity", "Cookie": full})
+    assert "Content-Security-Policy-Report-Only" not in headers and "Content-Security-Policy" not in headers
+    head_end = body.index(b"<title>")
+    assert body[:len(b"<!doctype html><html><head>")] == page[:len(b"<!doctype html><html><head>")]
+    # After the head snippet, the page's own bytes come through untouched (no nonce stamped),
+    # and only the no-JS settings link follows the document.
+    assert body[head_end:].startswith(page[page.index(b"<title>"):])
+    assert b"nonce=" not in body[head_end:]

@@ -7,7 +7,6 @@ import signal
 from pathlib import Path
 
 import aiohttp
-from aiohttp import web
 from server.server_helpers import free_port, named_app, start_process, write_config
 
 

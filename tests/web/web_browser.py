@@ -11,7 +11,6 @@ first-party domain, fbevents.js sets `_fbp`; every fake script records that it r
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -19,7 +18,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import pytest
 
 import chromium
 from chromium import CHROMIUM, CHROMIUM_ARGS, require_chromium  # noqa: F401  (re-exported for the tests)

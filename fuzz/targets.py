@@ -1,0 +1,227 @@
+"""Fuzz targets: one function per parser an attacker reaches, each with its invariants.
+
+Every target takes the fuzzer's bytes and raises ``AssertionError`` when an invariant
+breaks (any other exception is a crash too). They run under atheris (coverage-guided,
+``python -m fuzz.run``) and under Hypothesis in the test suite (tests/fuzz), with the same
+code. Invariants:
+
+* ``html``: the rewriter never raises; the output for the input split at any point is
+  the output for it whole (streaming is exact); with nothing refused the output is the
+  input byte for byte; after a rewrite no tracker URL is live — a second pass sees no
+  element that can fetch a tracker (and, every 64th input, html5lib agrees).
+* ``url``: WHATWG resolution never raises, is idempotent on its own output, and an
+  absolute http(s) result parses again with the same host.
+* ``css``: ``css_urls`` never raises and finds a URL planted in a plain ``url()``.
+* ``consent``: any cookie header gives a consent state (never an exception), and one
+  that is not a token we signed grants nothing beyond "necessary".
+* ``policy``: any TOML text loads or raises ``ConfigError`` (whose problems format).
+* ``response``: media-type extraction, sniffing, response plans, dot-segment removal and
+  every decoder (gzip, deflate, br, zstd, with the size cap) never raise anything but
+  ``CodingError``; a parsed media type reparses to itself; an upstream path stays under
+  its prefix with no dot segment left.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+TRACKER = "tracker.test"
+_PLANTS = (
+    b'<script src="https://tracker.test/t.js"></script>',
+    b'<img src="//tracker.test/p.gif">',
+    b'<iframe src="https://a.tracker.test/f"></iframe>',
+    b'<div style="background:url(https://tracker.test/bg.png)">',
+    b'<link rel=preload href="https://tracker.test/x.js">',
+)
+
+
+def _is_tracker(url: str) -> bool:
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False
+    return host == TRACKER or host.endswith("." + TRACKER)
+
+
+def _decide_factory() -> Callable[[object], object]:
+    from proxy.html import KEEP, Action, Decision
+
+    def decide(element: object) -> object:
+        urls = getattr(element, "urls", ())
+        if any(_is_tracker(u.url) for u in urls):
+            return Decision(Action.DEFER, "marketing", "tracker")
+        return KEEP
+
+    return decide
+
+
+def _rewrite(data: bytes, decide: Callable[[object], object], split: int | None = None) -> bytes:
+    from proxy.html import Rewriter
+
+    rewriter = Rewriter(decide, base_url="https://site.test/")
+    if split is None:
+        return rewriter.feed(data) + rewriter.close()
+    return rewriter.feed(data[:split]) + rewriter.feed(data[split:]) + rewriter.close()
+
+
+_html_count = 0
+
+
+def html(data: bytes) -> None:
+    global _html_count
+    from proxy.html import KEEP
+
+    if not data:
+        return
+    # The first byte picks a planted tracker and a split point: markup around it is fuzzed.
+    plant = _PLANTS[data[0] % len(_PLANTS)]
+    body = data[1:]
+    middle = len(body) // 2
+    page = body[:middle] + plant + body[middle:]
+    split = (data[0] * 7919) % (len(page) + 1)
+    assert _rewrite(page, lambda e: KEEP) == page, "nothing refused, yet bytes changed"
+    whole = _rewrite(page, _decide_factory())
+    assert _rewrite(page, _decide_factory(), split) == whole, f"split at {split} changed the output"
+    live: list[str] = []
+
+    def second(element: object) -> object:
+        live.extend(u.url for u in getattr(element, "urls", ()) if _is_tracker(u.url))
+        return KEEP
+
+    _rewrite(whole, second)
+    assert not live, f"tracker still live after the rewrite: {live[:3]}"
+    _html_count += 1
+    if _html_count % 64 == 0:
+        _html5lib_check(whole)
+
+
+def _html5lib_check(out: bytes) -> None:
+    import html5lib
+
+    tree = html5lib.HTMLParser(namespaceHTMLElements=False).parse(out, scripting=True)
+    for element in tree.iter():
+        tag = element.tag if isinstance(element.tag, str) else ""
+        if tag.lower() not in ("script", "img", "iframe", "link", "embed", "source", "video", "audio"):
+            continue
+        if _in_inert(element, tree):
+            continue
+        for name in ("src", "href"):
+            value = element.get(name)
+            if value and _is_tracker(value if "//" in value else "https://x/" + value):
+                if tag.lower() == "script" and (element.get("type") or "").strip().lower() == "text/plain":
+                    continue
+                raise AssertionError(f"html5lib sees a live <{tag} {name}={value!r}>")
+
+
+def _in_inert(element: object, tree: object) -> bool:
+    # html5lib's etree has no parent pointers; <template>/<noscript> contents parse as
+    # children of those elements, which browsers (with scripting) never fetch.
+    parents = {child: parent for parent in tree.iter() for child in parent}  # type: ignore[attr-defined]
+    node = element
+    while node in parents:
+        node = parents[node]
+        tag = getattr(node, "tag", "")
+        if isinstance(tag, str) and tag.lower() in ("template", "noscript", "textarea", "title", "xmp", "noembed", "noframes"):
+            return True
+    return False
+
+
+def url(data: bytes) -> None:
+    from proxy.urls import resolve
+
+    text = data.decode("utf-8", "replace")
+    base, _, ref = text.partition("\n")
+    base = "https://site.test/" + base if not base.startswith(("http:", "https:")) else base
+    once = resolve(ref, base)
+    assert isinstance(once, str)
+    if once.startswith(("http://", "https://")) and once != ref:
+        again = resolve(once, base)
+        assert again == once, f"not idempotent: {once!r} -> {again!r}"
+
+
+def css(data: bytes) -> None:
+    from proxy.html.css import css_urls
+
+    text = data.decode("utf-8", "replace")
+    found = css_urls(text)
+    assert all(isinstance(u, str) for u in found)
+    planted = "https://tracker.test/" + "".join(c for c in text[:20] if c.isalnum())
+    assert planted in css_urls(f"a{{color:red}} b{{background:url({planted})}}"), "plain url() missed"
+
+
+_consent_ring: object | None = None
+
+
+def consent(data: bytes) -> None:
+    global _consent_ring
+    from proxy.consent import KeyRing, read_consent
+    from proxy.policy import default_config
+
+    os.environ.setdefault("CONSENTRY_SECRET", "fuzzing-secret-0123456789abcdef0123456789")
+    if _consent_ring is None:
+        _consent_ring = (default_config(upstream="http://127.0.0.1:9"), KeyRing.single_hs256(os.environ["CONSENTRY_SECRET"]))
+    config, ring = _consent_ring  # type: ignore[misc]
+    site = config.sites["default"]
+    text = data.decode("latin-1")
+    for header in (text, f"consentry={text}", f"a=b; consentry={text.replace(';', '')}"):
+        state = read_consent([header], site=site, keyring=ring)
+        assert state.source == "none" or state.failure is None
+        if state.source == "none":
+            assert set(state.categories) <= {"necessary"}, state.categories
+
+
+def policy(data: bytes) -> None:
+    from proxy.policy import ConfigError, load_config
+
+    with tempfile.NamedTemporaryFile("wb", suffix=".toml", delete=False) as handle:
+        handle.write(data)
+        path = handle.name
+    try:
+        load_config(path)
+    except ConfigError as error:
+        for problem in error.problems:
+            assert problem.format()
+    finally:
+        Path(path).unlink()
+
+
+def response(data: bytes) -> None:
+    from proxy.response.codings import SUPPORTED, CodingError, DecodeChain
+    from proxy.response.headers import refresh_url, upstream_if_none_match
+    from proxy.response.mime import extract_mime_type, parse_mime_type
+    from proxy.response.plan import plan_response
+    from proxy.response.sniff import sniff
+    from proxy.server.headers import upstream_path
+
+    text = data.decode("latin-1")
+    values = text.split("\n")
+    mime = extract_mime_type(values)
+    if mime is not None:
+        assert parse_mime_type(mime.serialize()) == mime, mime.serialize()
+    plan_response("GET", 200 + data[0] % 400 if data else 200,
+                  [("Content-Type", v) for v in values[:3]] + [("Content-Encoding", v) for v in values[3:5]])
+    sniff(data)
+    refresh_url(text)
+    upstream_if_none_match(text, "abc")
+    path = upstream_path("/app", "/" + text.replace("\n", "").replace("?", ""))
+    if path is not None:
+        assert path.startswith("/app/"), path
+        segments = path[len("/app/"):].split("/")
+        assert not any(s.lower().replace("%2e", ".") in (".", "..") for s in segments), path
+    coding = SUPPORTED[data[0] % len(SUPPORTED)] if data else "gzip"
+    chain = DecodeChain([coding], max_size=1 << 20)
+    try:
+        for piece in chain.decode(data[1:]):
+            assert len(piece) <= 8 << 20
+        list(chain.flush())
+    except CodingError:
+        pass
+
+
+TARGETS: dict[str, Callable[[bytes], None]] = {
+    "html": html, "url": url, "css": css, "consent": consent, "policy": policy, "response": response,
+}
