@@ -724,7 +724,9 @@ class Scanner:
             action = self._last_action = decision.action
             memo_key = None
             if (not inspection.handlers and decision.refused is None and len(raw) <= _EDIT_LENGTH
-                    and action is not Action.STRIP and "srcdoc" not in decoded):
+                    and action is not Action.STRIP and (action is not Action.KEEP or decision.extra_attrs)
+                    and "srcdoc" not in decoded):
+                # (A plain keep edits nothing: no memo needed.)
                 # Pages repeat tags byte for byte: the same decision edits them the same way.
                 memo_key = (raw, action.value, decision.category, decision.vendor, decision.extra_attrs,
                             tuple(inspection.moved), self.encoding)
