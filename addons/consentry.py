@@ -30,6 +30,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -85,6 +86,16 @@ def _host(url: str | None) -> str | None:
         return urlsplit(url).netloc or None
     except ValueError:
         return None
+
+
+def _loading_script() -> bool:
+    """Whether mitmproxy's script loader (``-s addons/consentry.py``) is calling us now."""
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "loadscript" and "mitmproxy" in frame.f_code.co_filename:
+            return True
+        frame = frame.f_back
+    return False
 
 
 class PageStream:
@@ -179,6 +190,17 @@ class Consentry:
         )
 
     def configure(self, updated: set[str]) -> None:
+        try:
+            self._configure(updated)
+        except exceptions.OptionsError as error:
+            if not _loading_script():
+                raise   # a change at run time: mitmproxy refuses it and keeps the old value
+            # While mitmproxy loads this script it prints a raised error with a traceback:
+            # one line instead (mitmdump then stops: "Error logged during startup, exiting...").
+            self.setup_error = str(error)
+            log.error("%s", error)
+
+    def _configure(self, updated: set[str]) -> None:
         if self.simulation is not None and not (OPTIONS & set(updated)):
             return
         options = ctx.options
@@ -398,7 +420,10 @@ class Consentry:
 
             def tail(rewriter: Any) -> bytes:
                 encoding = str(getattr(rewriter, "encoding", "") or "").lower().replace("_", "-")
-                return b"" if encoding.startswith("utf-16") else ui.body_snippet(site, state, lang=lang, return_to=return_to)
+                reopen = rewriter.body_reopener() if hasattr(rewriter, "body_reopener") else b""
+                if encoding.startswith("utf-16") or reopen is None:
+                    return b""   # UTF-16, or a page that ends inside a comment or a script
+                return reopen + ui.body_snippet(site, state, lang=lang, return_to=return_to)
 
         rewriter = engine.rewriter(
             state, base_url=flow.request.pretty_url, encoding=plan.charset, report=report,
@@ -561,14 +586,14 @@ def _is_page_load(headers: http.Headers) -> bool:
     destination = headers.get("sec-fetch-dest")
     if destination is not None and destination.lower() not in _DOCUMENT_DESTINATIONS:
         return False
-    return headers.get("x-requested-with", "").lower() != "xmlhttprequest"
+    return str(headers.get("x-requested-with", "")).lower() != "xmlhttprequest"
 
 
 class VisitorMode:
     """``consentry_consent=visitor``: the key ring that reads and signs consent cookies, the
     receipts store (opened on the first decision) and the last state seen per site."""
 
-    def __init__(self, keyring: KeyRing, receipts_url: str, ip_salt: str | None) -> None:
+    def __init__(self, keyring: KeyRing, receipts_url: str, ip_salt: bytes | None) -> None:
         self.keyring = keyring
         self.receipts_url = receipts_url
         self.ip_salt = ip_salt
@@ -610,13 +635,17 @@ class VisitorMode:
             flow.request.headers.get_all("cookie"), site=site, keyring=self.keyring,
             gpc=flow.request.headers.get("sec-gpc") == "1",
         )
-        self.states[str(site.site_id)] = state
+        # Requests the browser sent before the decision (with the old cookie, or none) can be
+        # answered after it: only a valid cookie at least as new as the last one counts.
+        known = self.states.get(str(site.site_id))
+        if known is None or (state.source == "cookie" and (state.issued_at or 0) >= (known.issued_at or 0)):
+            self.states[str(site.site_id)] = state
         return state
 
     def last(self, site: Any) -> ConsentState:
         state = self.states.get(str(site.site_id))
         if state is None:
-            categories = [c for c in (getattr(site, "categories", None) or ())]
+            categories = list(getattr(site, "categories", None) or ())
             state = ConsentState.simulated("none", all_categories=categories or None)
         return state
 
@@ -656,7 +685,11 @@ _CLOSING: set[asyncio.Task[Any]] = set()
 
 
 def _reply(status: int, body: bytes, headers: list[tuple[str, str]] | tuple[tuple[str, str], ...]) -> http.Response:
-    return http.Response.make(status, body, http.Headers([(k.encode(), v.encode()) for k, v in headers]))
+    """A response with ``body`` sent as it is (an asset may already be gzip-encoded)."""
+    response = http.Response.make(status, b"", http.Headers([(k.encode(), v.encode()) for k, v in headers]))
+    response.raw_content = body
+    response.headers["content-length"] = str(len(body))
+    return response
 
 
 def _error(status: int, message: str, *extra: tuple[str, str]) -> http.Response:
@@ -736,10 +769,28 @@ class ConsentApi:
     async def asset(self, flow: http.HTTPFlow, site: Any, prefix: str, asset: str) -> http.Response:
         from proxy import web as ui
 
-        found = ui.asset_reply(site, asset, dict(flow.request.query), dict(flow.request.headers))
+        # mitmproxy's views: case-insensitive header names, as asset_reply expects.
+        found = ui.asset_reply(site, asset, flow.request.query, flow.request.headers)
         if found is None:
             return _error(404, "Not found")
         return _reply(found.status, found.body or b"", list(found.headers.items()))
+
+    async def visitor_receipts(self, flow: http.HTTPFlow, site: Any, prefix: str) -> http.Response:
+        """The tester's own receipts, by the consent id in their valid cookie (as the server does)."""
+        visitor = self.main.visitor
+        assert visitor is not None
+        state = visitor.read(site, flow)
+        valid = state.source == "cookie" and bool(state.consent_id)
+        found = None
+        if valid:
+            try:
+                store = await visitor.open_store()
+                found = await store.get(state.consent_id)
+            except Exception as error:   # noqa: BLE001 - said to the tester
+                log.error("consentry: receipts store %s cannot be read: %s", visitor.receipts_url, error)
+                return _error(503, "Receipts are not available right now")
+        reply = decisions.receipts_reply(found, consent_id=state.consent_id if valid else None, site_id=str(site.site_id))
+        return _reply(reply.status, reply.body, reply.headers)
 
     async def decide(self, flow: http.HTTPFlow, site: Any, prefix: str) -> http.Response:
         main = self.main
@@ -766,10 +817,13 @@ class ConsentApi:
         plan = decisions.plan_decision(
             parsed, previous, site=site, site_id=str(site.site_id), keyring=visitor.keyring, engine=engine,
             ip_hash=store.hash_ip(client), user_agent=request.headers.get("user-agent"),
+            accept_language=request.headers.get("accept-language"),
         )
         if isinstance(plan, decisions.ApiError):
             return _error(plan.status, plan.message)
         try:
+            if plan.texts is not None and hasattr(store, "keep_banner_texts"):
+                await store.keep_banner_texts(plan.texts[0], str(site.site_id), plan.texts[1], plan.texts[2])
             receipt_id = await store.record(plan.receipt)
         except Exception as error:   # noqa: BLE001
             log.error("consentry: consent decision refused, the receipt could not be stored: %s", error)
@@ -792,6 +846,7 @@ ADDON_HANDLERS: dict[str, Callable[..., Any]] = {
     "openapi": ConsentApi.openapi,
     "csp_report": ConsentApi.csp_report,
     "asset": ConsentApi.asset,
+    "visitor_receipts": ConsentApi.visitor_receipts,
 }
 
 _main = Consentry()

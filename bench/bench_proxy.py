@@ -2,17 +2,30 @@
 
 Not a test: run it on demand (as root for nginx, from the repository root):
 
-    .venv/bin/python bench/bench_proxy.py [--seconds 8] [--connections 50]
+    .venv-test/bin/python bench/bench_proxy.py [--seconds 8] [--connections 50] [--repeat 3] [--variants]
 
 One nginx serves the files (a 60 KB HTML page full of trackers, a 60 KB binary, a
 200 MB HTML page) and, with the load generators, is pinned to the last CPU; every proxy
 under test is pinned to CPU 0. Rows: direct to the upstream, nginx ``proxy_pass``, a bare
 streaming aiohttp passthrough (``bench/passthrough_proxy.py``), Consentry on the binary,
 Consentry rewriting the page (no cookie, and a full-consent cookie), mitmproxy reverse
-mode with a regex rewrite (``bench/mitm_reference_addon.py``), and Consentry with two
-workers (unpinned: only indicative on a 2-core machine). Requests/s come from ``wrk``,
-p50/p99 latency from ``hey`` (wrk's percentiles are wrong for 60 KB responses). Finally
-the peak RSS growth of one Consentry worker while 200 MB of HTML streams through it.
+mode with a regex rewrite (``bench/mitm_reference_addon.py``), and Consentry with one and
+two workers pinned to both CPUs (the load generator shares them: indicative only on a
+2-core machine). Requests/s come from ``wrk``, p50/p99 latency from ``hey`` (wrk's
+percentiles are wrong for 60 KB responses).
+
+Two figures per row, because the machines here are shared and noisy:
+
+* requests/s, best of interleaved rounds (what a user sees, distorted by other load);
+* CPU time the proxy process (and its workers) spent per request during the wrk run,
+  from /proc (user + system): other processes on the machine barely change it, so its
+  ratio to the bare passthrough's is the most repeatable measure of the proxy's own cost.
+
+Before a row is counted, its output is checked (the passthroughs return the upstream's
+bytes, Consentry defers the page's trackers without consent and keeps them with full
+consent, mitmproxy's regex applied): a fast contender with a wrong answer is no result.
+Consentry runs with its access log off, like the references (nginx ``access_log off``).
+Finally the peak RSS growth of one Consentry worker while 200 MB of HTML streams through it.
 """
 
 from __future__ import annotations
@@ -94,6 +107,9 @@ class Row:
     p50_ms: float = 0.0
     p99_ms: float = 0.0
     errors: str = ""
+    cpu_us: float = 0.0                     # proxy CPU time per request (user + system)
+    pids: tuple[int, ...] = ()              # the processes whose CPU the row is charged
+    check: str = "same"                     # what its output must be (see Bench.check)
 
 
 class Bench:
@@ -156,18 +172,32 @@ http {{
 }}
 """
         )
-        self.start(["nginx", "-p", str(prefix), "-c", str(conf)], cpu)
+        master = self.start(["nginx", "-p", str(prefix), "-c", str(conf)], cpu)
         wait_port(port)
+        time.sleep(0.2)
+        self.nginx_pids = self.worker_pids(master)
 
-    def consentry(self, port: int, admin_port: int, workers: int, cpu: str | None) -> subprocess.Popen[bytes]:
+    def consentry(self, port: int, admin_port: int, workers: int, cpu: str | None, *, variants: bool = False) -> subprocess.Popen[bytes]:
         conf = self.tmp / f"consentry-{port}.toml"
+        # Two banner variants (docs/insights.md): a draw and an impression count per page view.
+        variant_tables = """
+[[sites.default.banner.variants]]
+id = "control"
+weight = 1
+[[sites.default.banner.variants]]
+id = "plain-words"
+weight = 1
+[sites.default.banner.variants.texts.en]
+accept_all = "Yes, count my visit"
+reject_all = "No, don't count me"
+""" if variants else ""
         conf.write_text(
             f"""
 [proxy]
 listen = "127.0.0.1:{port}"
 admin_listen = "127.0.0.1:{admin_port}"
 workers = {workers}
-access_log = "text"
+access_log = "off"
 
 [[consent.keys]]
 kid = "bench"
@@ -179,7 +209,7 @@ url = "sqlite:///{self.tmp}/receipts-{port}.db"
 
 [sites.default]
 upstream = "http://127.0.0.1:{self.upstream_port}"
-"""
+{variant_tables}"""
         )
         process = self.start([PYTHON, "-m", "proxy", "run", "--config", str(conf)], cpu, cwd=ROOT,
                              env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -202,14 +232,17 @@ upstream = "http://127.0.0.1:{self.upstream_port}"
     # -- the load ----------------------------------------------------------------------
 
     def measure(self, rows: list[Row]) -> None:
-        """Interleaved rounds; the best requests/s and the median latencies of the rounds.
+        """Interleaved rounds; the best requests/s, the median latencies and CPU per request.
 
         On a shared machine other processes steal CPU from one run or another; the best
         of several interleaved runs is the figure least distorted by that.
         """
+        for row in rows:
+            self.check(row)
         rates: dict[str, list[float]] = {row.name: [] for row in rows}
         p50s: dict[str, list[float]] = {row.name: [] for row in rows}
         p99s: dict[str, list[float]] = {row.name: [] for row in rows}
+        cpus: dict[str, list[float]] = {row.name: [] for row in rows}
         for round_number in range(self.args.repeat):
             for row in rows:
                 self.wrk(row)
@@ -217,19 +250,65 @@ upstream = "http://127.0.0.1:{self.upstream_port}"
                 rates[row.name].append(row.rps)
                 p50s[row.name].append(row.p50_ms)
                 p99s[row.name].append(row.p99_ms)
-                print(f"  round {round_number + 1}: {row.name}: {row.rps:.0f} req/s", file=sys.stderr, flush=True)
+                if row.cpu_us:
+                    cpus[row.name].append(row.cpu_us)
+                print(f"  round {round_number + 1}: {row.name}: {row.rps:.0f} req/s, {row.cpu_us:.0f} us CPU/req",
+                      file=sys.stderr, flush=True)
         for row in rows:
             row.rps = max(rates[row.name])
             row.p50_ms = sorted(p50s[row.name])[len(p50s[row.name]) // 2]
             row.p99_ms = sorted(p99s[row.name])[len(p99s[row.name]) // 2]
+            row.cpu_us = min(cpus[row.name]) if cpus[row.name] else 0.0
+
+    def check(self, row: Row) -> None:
+        """Refuse to count a contender whose answer is wrong (see the module docstring)."""
+        request = urllib.request.Request(row.url, headers=dict(h.split(": ", 1) for h in row.headers))
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            body = resp.read()
+        name = row.url.rsplit("/", 1)[1]
+        upstream = (self.tmp / "www" / name).read_bytes()
+        live_tracker = re.search(rb'<script[^>]*\ssrc="https://www\.googletagmanager\.com', body) is not None
+        match row.check:
+            case "same":
+                ok = body == upstream
+            case "deferred":
+                ok = not live_tracker and b'data-consent-src="https://www.googletagmanager.com' in body
+            case "kept":
+                ok = live_tracker and b"__consentry_guard" in body and b"data-consent-src=" not in body
+            case "regex":
+                ok = not live_tracker and b'data-consent-src="https://www.googletagmanager.com' in body
+            case _:
+                ok = False
+        if not ok:
+            raise SystemExit(f"bench: {row.name} answered wrongly ({row.check!r} expected): not counting it")
+
+    @staticmethod
+    def cpu_seconds(pids: tuple[int, ...]) -> float:
+        """User + system CPU seconds of these processes and their reaped children, from /proc."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in pids:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += sum(int(value) for value in fields[11:15])   # utime stime cutime cstime
+        return total / ticks
+
+    def worker_pids(self, process: subprocess.Popen[bytes]) -> tuple[int, ...]:
+        """The process and its live children (``--workers N`` forks its workers)."""
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+        extra = tuple(int(pid) for pid in children.read_text().split()) if children.exists() else ()
+        return (process.pid, *extra)
 
     def wrk(self, row: Row) -> None:
         argv = ["taskset", "-c", self.load_cpu, "wrk", "-t1", f"-c{self.args.connections}", f"-d{self.args.seconds}s", "--timeout", "30s"]
         for header in row.headers:
             argv += ["-H", header]
+        before = self.cpu_seconds(row.pids) if row.pids else 0.0
         out = subprocess.run([*argv, row.url], capture_output=True, text=True, timeout=self.args.seconds + 60).stdout
+        used = self.cpu_seconds(row.pids) - before if row.pids else 0.0
         match = re.search(r"Requests/sec:\s+([\d.]+)", out)
         row.rps = float(match.group(1)) if match else 0.0
+        done = re.search(r"(\d+) requests in", out)
+        row.cpu_us = used / int(done.group(1)) * 1e6 if row.pids and done and int(done.group(1)) else 0.0
         errors = re.search(r"(Non-2xx or 3xx responses: \d+|Socket errors: [^\n]+)", out)
         row.errors = errors.group(1) if errors else ""
 
@@ -260,7 +339,64 @@ upstream = "http://127.0.0.1:{self.upstream_port}"
 
     # -- the run -----------------------------------------------------------------------
 
+    def run_variants(self) -> None:
+        """``--variants``: the same page through two Consentry processes, one without banner
+        variants and one with two, interleaved; what drawing a variant and counting an
+        impression per page view costs (the banner is shown on every request: no cookie)."""
+        self.files()
+        self.upstream_port = free_port()
+        self.nginx("upstream", self.upstream_port, f"location / {{ root {self.tmp / 'www'}; etag on; }}", self.load_cpu)
+        plain_port, plain_admin, variant_port, variant_admin = free_port(), free_port(), free_port(), free_port()
+        processes = [
+            self.consentry(plain_port, plain_admin, 1, self.proxy_cpu),
+            self.consentry(variant_port, variant_admin, 1, self.proxy_cpu, variants=True),
+        ]
+        rows = [
+            Row("consentry, 60 KB html, no variants", f"http://127.0.0.1:{plain_port}/page.html"),
+            Row("consentry, 60 KB html, two variants", f"http://127.0.0.1:{variant_port}/page.html"),
+        ]
+        # Requests/s swings with whatever else the machine runs; the CPU time the proxy
+        # process itself spends per request (utime + stime from /proc over a run, divided
+        # by the requests wrk completed) is far less sensitive to that.
+        tick = os.sysconf("SC_CLK_TCK")
+
+        def cpu_seconds(pid: int) -> float:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / tick
+
+        rates: dict[str, list[float]] = {row.name: [] for row in rows}
+        cpu_ms: dict[str, list[float]] = {row.name: [] for row in rows}
+        for round_number in range(self.args.repeat):
+            for row, process in zip(rows, processes, strict=True):
+                before = cpu_seconds(process.pid)
+                argv = ["taskset", "-c", self.load_cpu, "wrk", "-t1", f"-c{self.args.connections}",
+                        f"-d{self.args.seconds}s", "--timeout", "30s", row.url]
+                out = subprocess.run(argv, capture_output=True, text=True, timeout=self.args.seconds + 60).stdout
+                used = cpu_seconds(process.pid) - before
+                done = re.search(r"(\d+) requests in", out)
+                rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+                count = int(done.group(1)) if done else 0
+                rates[row.name].append(float(rate.group(1)) if rate else 0.0)
+                cpu_ms[row.name].append(1000 * used / count if count else float("nan"))
+                print(f"  round {round_number + 1}: {row.name}: {rates[row.name][-1]:.0f} req/s, "
+                      f"{cpu_ms[row.name][-1]:.3f} CPU ms/request", file=sys.stderr, flush=True)
+        print(f"\n{self.args.connections} connections, {self.args.seconds}s per run, {self.args.repeat} "
+              f"interleaved rounds; both proxies on CPU {self.proxy_cpu}, upstream and load on CPU {self.load_cpu}; "
+              f"1-minute load average at the start: {self.load_at_start:.1f}\n")
+        medians = {}
+        for row in rows:
+            ms = sorted(cpu_ms[row.name])
+            medians[row.name] = ms[len(ms) // 2]
+            print(f"{row.name:40} best {max(rates[row.name]):7.0f} req/s   median {medians[row.name]:.3f} CPU ms/request "
+                  f"(min {ms[0]:.3f}, max {ms[-1]:.3f})")
+        plain, varied = rows
+        print(f"\nbest req/s, with variants / without:        {max(rates[varied.name]) / max(rates[plain.name]):.3f}  (target >= 0.98)")
+        print(f"CPU per request, with variants / without:  {medians[varied.name] / medians[plain.name]:.3f}  (target <= 1.02)")
+
     def run(self) -> None:
+        if self.args.variants:
+            self.run_variants()
+            return
         self.files()
         self.upstream_port = free_port()
         upstream_root = self.tmp / "www"
@@ -270,8 +406,8 @@ upstream = "http://127.0.0.1:{self.upstream_port}"
                    "location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection \"\"; }",
                    self.proxy_cpu)
         passthrough_port = free_port()
-        self.start([PYTHON, str(ROOT / "bench" / "passthrough_proxy.py"), f"http://127.0.0.1:{self.upstream_port}",
-                    str(passthrough_port)], self.proxy_cpu)
+        passthrough = self.start([PYTHON, str(ROOT / "bench" / "passthrough_proxy.py"), f"http://127.0.0.1:{self.upstream_port}",
+                                  str(passthrough_port)], self.proxy_cpu)
         wait_port(passthrough_port)
         # Memory first, on a fresh process: VmHWM is a lifetime peak, and the load runs
         # below would otherwise have raised it before the 200 MB stream starts.
@@ -281,36 +417,47 @@ upstream = "http://127.0.0.1:{self.upstream_port}"
         rss_process.send_signal(signal.SIGTERM)
         rss_process.wait(timeout=30)
         consentry_port, admin_port = free_port(), free_port()
-        self.consentry(consentry_port, admin_port, 1, self.proxy_cpu)
+        consentry = self.consentry(consentry_port, admin_port, 1, self.proxy_cpu)
         cookie = self.full_consent_cookie()
         mitm_port = free_port()
         mitmdump = shutil.which("mitmdump", path=str(Path(PYTHON).parent)) or shutil.which("mitmdump")
+        mitm = None
         if mitmdump:
-            self.start([mitmdump, "--mode", f"reverse:http://127.0.0.1:{self.upstream_port}", "-p", str(mitm_port),
-                        "--listen-host", "127.0.0.1", "-q", "-s", str(ROOT / "bench" / "mitm_reference_addon.py")],
-                       self.proxy_cpu)
+            mitm = self.start([mitmdump, "--mode", f"reverse:http://127.0.0.1:{self.upstream_port}", "-p", str(mitm_port),
+                               "--listen-host", "127.0.0.1", "-q", "-s", str(ROOT / "bench" / "mitm_reference_addon.py")],
+                              self.proxy_cpu)
             wait_port(mitm_port)
 
         up = f"http://127.0.0.1:{self.upstream_port}"
+        bare = (passthrough.pid,)
+        ours = (consentry.pid,)
         rows = [
             Row("direct to upstream (60 KB html)", f"{up}/page.html"),
-            Row("nginx proxy_pass (60 KB html)", f"http://127.0.0.1:{nginx_port}/page.html"),
-            Row("bare aiohttp passthrough (60 KB html)", f"http://127.0.0.1:{passthrough_port}/page.html"),
-            Row("bare aiohttp passthrough (60 KB binary)", f"http://127.0.0.1:{passthrough_port}/data.bin"),
-            Row("consentry, non-HTML (60 KB binary)", f"http://127.0.0.1:{consentry_port}/data.bin"),
-            Row("consentry, 60 KB html, no cookie", f"http://127.0.0.1:{consentry_port}/page.html"),
+            Row("nginx proxy_pass (60 KB html)", f"http://127.0.0.1:{nginx_port}/page.html", pids=self.nginx_pids),
+            Row("bare aiohttp passthrough (60 KB html)", f"http://127.0.0.1:{passthrough_port}/page.html", pids=bare),
+            Row("bare aiohttp passthrough (60 KB binary)", f"http://127.0.0.1:{passthrough_port}/data.bin", pids=bare),
+            Row("consentry, non-HTML (60 KB binary)", f"http://127.0.0.1:{consentry_port}/data.bin", pids=ours),
+            Row("consentry, 60 KB html, no cookie", f"http://127.0.0.1:{consentry_port}/page.html", pids=ours,
+                check="deferred"),
             Row("consentry, 60 KB html, full consent", f"http://127.0.0.1:{consentry_port}/page.html",
-                (f"Cookie: {cookie}",)),
+                (f"Cookie: {cookie}",), pids=ours, check="kept"),
         ]
-        if mitmdump:
-            rows.append(Row("mitmproxy reverse + regex (60 KB html)", f"http://127.0.0.1:{mitm_port}/page.html"))
+        if mitm is not None:
+            rows.append(Row("mitmproxy reverse + regex (60 KB html)", f"http://127.0.0.1:{mitm_port}/page.html",
+                            pids=(mitm.pid,), check="regex"))
         self.measure(rows)
 
-        two_port, two_admin = free_port(), free_port()
-        self.consentry(two_port, two_admin, 2, None)
-        two = Row("consentry --workers 2 (unpinned), 60 KB html", f"http://127.0.0.1:{two_port}/page.html")
-        self.measure([two])
-        rows.append(two)
+        # Cores: one worker and two, each free to use both CPUs (which the load shares).
+        both = ",".join(sorted({self.proxy_cpu, self.load_cpu}))
+        scaling = []
+        for workers in (1, 2):
+            port, admin = free_port(), free_port()
+            process = self.consentry(port, admin, workers, both)
+            time.sleep(1.0)   # let the workers start before their pids are read
+            scaling.append(Row(f"consentry --workers {workers} (CPUs {both}), 60 KB html", f"http://127.0.0.1:{port}/page.html",
+                               pids=self.worker_pids(process), check="deferred"))
+        self.measure(scaling)
+        rows += scaling
         self.report(rows, base_rss, growth, received)
 
     def report(self, rows: list[Row], base_rss: float, growth: float, received: int) -> None:
@@ -321,19 +468,33 @@ upstream = "http://127.0.0.1:{self.upstream_port}"
         print(f"\n{self.args.connections} connections, {self.args.seconds}s per run, best of {self.args.repeat} rounds; "
               f"proxies on CPU {self.proxy_cpu}, upstream and load on CPU {self.load_cpu}; "
               f"1-minute load average at the start: {self.load_at_start:.1f}\n")
-        print(f"{'target':48} {'req/s':>9} {'x bare':>7} {'p50 ms':>8} {'p99 ms':>8} {'p99 x bare':>10}  errors")
+        print(f"{'target':52} {'req/s':>8} {'x bare':>7} {'CPU us/req':>10} {'x bare':>7} {'p50 ms':>8} {'p99 ms':>8} "
+              f"{'p99 x bare':>10}  errors")
         for row in rows:
             bare = bare_bin if "binary" in row.name else bare_html
             ratio = row.rps / bare.rps if bare.rps else 0.0
+            cpu_ratio = bare.cpu_us / row.cpu_us if row.cpu_us and bare.cpu_us else 0.0
             p99 = row.p99_ms / bare.p99_ms if bare.p99_ms else 0.0
-            print(f"{row.name:48} {row.rps:9.0f} {ratio:7.2f} {row.p50_ms:8.2f} {row.p99_ms:8.2f} {p99:10.2f}  {row.errors}")
+            cpu = f"{row.cpu_us:10.0f} {cpu_ratio:7.2f}" if row.cpu_us else f"{'':10} {'':7}"
+            print(f"{row.name:52} {row.rps:8.0f} {ratio:7.2f} {cpu} {row.p50_ms:8.2f} {row.p99_ms:8.2f} {p99:10.2f}  {row.errors}")
         rewrite = by_name["consentry, 60 KB html, no cookie"]
-        print()
-        print(f"consentry non-HTML / bare passthrough:      {by_name['consentry, non-HTML (60 KB binary)'].rps / bare_bin.rps:.2f}  (target >= 0.9)")
-        print(f"consentry rewriting / bare passthrough:     {rewrite.rps / bare_html.rps:.2f}  (target >= 0.6)")
+        full = by_name["consentry, 60 KB html, full consent"]
+        binary = by_name["consentry, non-HTML (60 KB binary)"]
+
+        def both(row: Row, reference: Row) -> str:
+            cpu = reference.cpu_us / row.cpu_us if row.cpu_us else 0.0
+            return f"{row.rps / reference.rps:.2f} by req/s, {cpu:.2f} by CPU per request"
+
+        print("\nratios (x bare: higher is better; by CPU per request = the reference's CPU/req over ours)")
+        print(f"consentry non-HTML / bare passthrough:      {both(binary, bare_bin)}  (target >= 0.9)")
+        print(f"consentry rewriting / bare passthrough:     {both(rewrite, bare_html)}  (target >= 0.6)")
+        print(f"consentry full consent / bare passthrough:  {both(full, bare_html)}  (target >= 0.9)")
         if mitm and mitm.rps:
-            print(f"consentry rewriting / mitmproxy:            {rewrite.rps / mitm.rps:.2f}  (target >= 3)")
+            print(f"consentry rewriting / mitmproxy:            {both(rewrite, mitm)}  (target >= 3)")
         print(f"consentry rewriting p99 / bare p99:         {rewrite.p99_ms / bare_html.p99_ms:.2f}  (target <= 2)")
+        one, two = (row for row in rows if "--workers" in row.name)
+        print(f"consentry 2 workers / 1 worker:             {two.rps / one.rps:.2f} by req/s  (target >= 1.7; "
+              "the load generator shares the 2 CPUs here)")
         print(f"peak RSS growth streaming {received / 2**20:.0f} MB of HTML: {growth:.1f} MB over {base_rss:.1f} MB  (target < 32 MB)")
 
 
@@ -342,6 +503,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds (best req/s, median latency)")
+    parser.add_argument("--variants", action="store_true",
+                        help="only compare Consentry with and without banner variants (impression counting cost)")
     args = parser.parse_args()
     for tool in ("nginx", "wrk", "hey", "taskset"):
         if shutil.which(tool) is None:

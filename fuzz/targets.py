@@ -89,6 +89,9 @@ def html(data: bytes) -> None:
     live: list[str] = []
 
     def second(element: object) -> object:
+        attrs = getattr(element, "attrs", {})
+        if getattr(element, "tag", "") in ("script", "style") and attrs.get("type", "").strip().lower() == "text/plain":
+            return KEEP   # inert: neither a script nor a style sheet of type text/plain runs or fetches
         live.extend(u.url for u in getattr(element, "urls", ()) if _is_tracker(u.url))
         return KEEP
 

@@ -30,7 +30,6 @@ from typing import Any, BinaryIO, NoReturn
 
 EXIT_OK, EXIT_FINDING, EXIT_USAGE = 0, 1, 2
 EXIT_NOINPUT, EXIT_UNAVAILABLE, EXIT_SOFTWARE, EXIT_CANTCREAT, EXIT_INTERRUPTED = 66, 69, 70, 73, 130
-SAMPLE_PAGE = Path(__file__).parent / "samples" / "tracker-page.html"
 LOG_LEVEL_ENV = "CONSENTRY_LOG_LEVEL"
 LOG_FORMAT_ENV = "CONSENTRY_LOG_FORMAT"
 
@@ -458,6 +457,16 @@ def cmd_receipts(args: argparse.Namespace) -> int:
                 for line in export_lines(rows, format=args.format):
                     sys.stdout.write(line if line.endswith("\n") else line + "\n")
                 return EXIT_OK
+            if args.receipts_command == "texts":
+                kept = await store.banner_texts(args.digest.strip())
+                if kept is None:
+                    _err(f"no banner texts kept for {args.digest}; digests are in the banner_texts_digest column of receipts export")
+                    return EXIT_FINDING
+                shown = json.loads(kept.canonical)
+                print(json.dumps({"digest": kept.digest, "site": kept.site_id, "lang": kept.lang,
+                                  "first_seen": kept.first_seen.isoformat(), "texts": shown["texts"]},
+                                 indent=2, ensure_ascii=False))
+                return EXIT_OK
             receipts = await store.get(args.consent_id)
             if not receipts:
                 _err(f"no receipts for consent id {args.consent_id}")
@@ -477,6 +486,49 @@ def cmd_receipts(args: argparse.Namespace) -> int:
         _fail(f"{where}{text}; check [receipts] url or pass --database URL", code)
     except OSError as error:
         _fail(f"receipts store {_redact(url)}: {error.strerror or error}; check [receipts] url or pass --database URL", EXIT_UNAVAILABLE)
+
+
+def _parse_day(text: str | None, option: str) -> Any:
+    from datetime import date
+
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        _fail(f"{option} {text}: not a day; use YYYY-MM-DD such as 2026-01-31")
+
+
+def cmd_insights(args: argparse.Namespace) -> int:
+    from proxy.insights import SiteSpec, render_csv, render_json, render_table, site_insights
+    from proxy.receipts import ReceiptStoreError, open_store
+
+    since, until = _parse_day(args.since, "--since"), _parse_day(args.until, "--until")
+    if since and until and since > until:
+        _fail(f"--since {since} is after --until {until}; swap them")
+    with _no_secret_warning():
+        config = _load_config(_config_path(args))
+    sites = [_pick_site(config, args.site)] if args.site else list(config.sites.values())
+    url = args.database or config.receipts.url
+
+    async def run() -> list[dict[str, Any]]:
+        store = await open_store(url, ip_salt=config.receipts.ip_salt)
+        try:
+            return [await site_insights(store, SiteSpec.of(site), since=since, until=until) for site in sites]
+        finally:
+            await store.close()
+
+    try:
+        reports = asyncio.run(run())
+    except ReceiptStoreError as error:
+        _fail(f"receipts store {_redact(url)}: {error}; check [receipts] url or pass --database URL", EXIT_UNAVAILABLE)
+    if args.format == "json":
+        sys.stdout.write(render_json(reports, as_list=len(reports) != 1))
+    elif args.format == "csv":
+        sys.stdout.write(render_csv(reports))
+    else:
+        sys.stdout.write(render_table(reports))
+    return EXIT_OK
 
 
 def _redact(url: str) -> str:
@@ -747,7 +799,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("token", help="the cookie value (a JWT)")
     verify.add_argument("--site", help="site id or host name the token must be addressed to")
 
-    receipts = add("receipts", None, "proof-of-consent receipts for auditors: export, show, prune")
+    receipts = add("receipts", None, "proof-of-consent receipts for auditors: export, show, prune, texts")
     receipts.add_argument("--database", metavar="URL", default=None, help="receipts database URL (overrides [receipts] url)")
     receipt_commands = receipts.add_subparsers(dest="receipts_command", required=True, metavar="ACTION", parser_class=_Parser)
 
@@ -763,6 +815,15 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("consent_id", help="the consent id (the cookie's sub claim, /_consent/status consent_id)")
     prune = add_receipts("prune", "delete receipts older than the retention period")
     prune.add_argument("--days", type=int, help="override [receipts] retention_days")
+    texts = add_receipts("texts", "the exact banner texts behind a receipt's banner_texts_digest (exit 1 if unknown)")
+    texts.add_argument("digest", metavar="DIGEST", help="sha256:... from the banner_texts_digest column")
+
+    insights = add("insights", cmd_insights, "decision and acceptance rates, per day and per banner variant, from the receipts")
+    insights.add_argument("--site", help="site id or host name (default: every site; JSON is then a list)")
+    insights.add_argument("--since", metavar="YYYY-MM-DD", help="first UTC day to include")
+    insights.add_argument("--until", metavar="YYYY-MM-DD", help="last UTC day to include")
+    insights.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format (default table)")
+    insights.add_argument("--database", metavar="URL", help="receipts database URL (overrides [receipts] url)")
 
     openapi = add("openapi", cmd_openapi, "print the OpenAPI 3.1 document of the consent API", config=False)
     openapi.add_argument("--prefix", default="/_consent", help="the site's consent path (default /_consent)")

@@ -23,13 +23,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote, urlsplit
 
-from proxy.catalogue import CATEGORIES, Catalogue, Vendor, catalogue_for, tag_manager_category
+from proxy.catalogue import Catalogue, Vendor, catalogue_for, tag_manager_category
+from proxy.defaults import CATEGORIES, NECESSARY
 from proxy.html import KEEP, Action, Decision, Element, FetchURL
 from proxy.html.css import css_urls
 from proxy.html.rewriter import Rewriter
 from proxy.html.urls import data_url
 from proxy.inline import judge_for
 from proxy.urls import resolve as resolve_url
+
+if TYPE_CHECKING:  # types only: the packages stay independent at run time
+    from proxy.policy import SitePolicy
+    from proxy.consent import ConsentState
+
 
 if TYPE_CHECKING:
     pass
@@ -38,7 +44,6 @@ __all__ = ["Classification", "Engine", "Report", "ReportEntry"]
 
 log = logging.getLogger(__name__)
 
-NECESSARY = "necessary"
 # Where several vendors show in one script, the most restrictive category decides.
 _RANK = {category: rank for rank, category in enumerate(CATEGORIES)}
 # Elements that show a nested document from their URL, and what counts as one.
@@ -160,11 +165,11 @@ def _host_matches(host: str, pattern: str) -> bool:
 class Engine:
     """Decisions for one site. Build one per site (and again when the policy reloads)."""
 
-    def __init__(self, site: Any, catalogue: Catalogue | None = None) -> None:
+    def __init__(self, site: SitePolicy, catalogue: Catalogue | None = None) -> None:
         self.site = site
         self.catalogue = catalogue or catalogue_for(site)
         self.mode: str = getattr(site, "mode", "defer")
-        self.categories: tuple[str, ...] = tuple(getattr(site, "categories", None) or (NECESSARY, "preferences", "analytics", "marketing"))
+        self.categories: tuple[str, ...] = tuple(getattr(site, "categories", None) or CATEGORIES)
         self.site_hosts: tuple[str, ...] = tuple(h.lower().split(":")[0] for h in (getattr(site, "hosts", None) or ()))
         self.unknown_third_party: str = getattr(site, "unknown_third_party", "allow") or "allow"
         self.strip_cookies: bool = bool(getattr(site, "strip_cookies", True))
@@ -295,6 +300,11 @@ class Engine:
             return None
         return found
 
+    def refuses_vendor(self, vendor: Vendor, state: ConsentLike) -> Classification | None:
+        """The classification that refuses `vendor` to this visitor on this site, or None."""
+        found = self._from_vendor(vendor)
+        return None if found.allowed_by(state) else found
+
     def refused_cookie(self, name: str, state: ConsentLike) -> bool:
         if not self.strip_cookies:
             return False
@@ -324,7 +334,7 @@ class Engine:
             return False
         return self.unknown_third_party == "allow" or state.allows(self.unknown_third_party)
 
-    def etag_suffix(self, state: Any) -> str:
+    def etag_suffix(self, state: ConsentState) -> str:
         """A short digest of everything in ``state`` that changes this site's output."""
         granted = ",".join(c for c in self.categories if state.allows(c))
         vendors = ",".join(f"{k}={int(v)}" for k, v in sorted((getattr(state, "vendors", None) or {}).items()))
@@ -540,6 +550,12 @@ class Engine:
             "keeps_all": fast_full_consent and everything and not nonce,
             "resolve_url": resolve_url,
         }
+        if options["defuse_ambiguous"]:
+            # srcdoc documents share the page's origin: the page's guard adopts them before
+            # their own scripts run (proxy/web/guard.js, adopt()).
+            nonce_attr = f' nonce="{nonce}"' if nonce else ""
+            options["inject_nested"] = (f"<script{nonce_attr}>try{{parent.__consentry_guard.adopt(window)}}"
+                                        "catch(e){}</script>").encode()
         if max_buffer is not None:
             options["max_buffer"] = max_buffer
         return Rewriter(decide, **options)

@@ -194,6 +194,9 @@ _FETCHES = re.compile(
 )
 # A URL inside a string (its escaped slashes undone first), or a file name of a self-hosted copy.
 _URL_IN_STRING = re.compile(r"//[^\s'\"`]+")
+# A string that starts with the rest of a host name: the script builds a URL from pieces.
+_SPLIT_HOST_HINT = re.compile(r"[\"'`]\.[A-Za-z0-9-]+\.[A-Za-z]")
+_HOST_AND_PATH = re.compile(r"\.?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/[^\s'\"`]*\Z")
 _FILE_NAME = re.compile(r"[^\s'\"`?#]*\.(?:js|php|gif|png|html?|cgi)(?:[?#][^\s'\"`]*)?")
 _ESCAPED_SLASH = re.compile(r"\\/|\\x2[Ff]|\\u002[Ff]")
 _GLOBAL = r"(?:(?:window|self|globalThis|top|parent)\s*\.\s*)?"
@@ -258,10 +261,11 @@ class ScriptJudge:
 
     def _loaded(self, text: str) -> tuple[VendorLike, ...]:
         if self.catalogue.vendor_for_script(text) is None:  # memoised by the catalogue: the common case
-            return ()
-        mentioned = self.catalogue.vendors_for_script(text)
-        if not mentioned:
-            return ()
+            if _SPLIT_HOST_HINT.search(text) is None:
+                return ()
+            mentioned = []
+        else:
+            mentioned = self.catalogue.vendors_for_script(text)
         lexed = lex(text)
         code = lexed.code
         known: list[bool] = []
@@ -284,6 +288,9 @@ class ScriptJudge:
                 value = _ESCAPED_SLASH.sub("/", value)
             if "//" in value:
                 candidates = [match.group() for match in _URL_IN_STRING.finditer(value)]
+            elif _HOST_AND_PATH.match(value):
+                # The host half of a URL put together in code: "https://sb" + ".scorecardresearch.com/beacon.js".
+                candidates = ["//" + value.lstrip(".")]
             elif "." in value and len(value) <= 300 and _FILE_NAME.fullmatch(value.strip()):
                 candidates = [value.strip()]
             else:

@@ -113,6 +113,9 @@ CASES = [
     (["catalogue", "import", "missing.json"], 66, "missing.json: no such file"),
     (["catalogue", "import", "bad.toml"], 66, "no host found"),
     (["catalogue", "lookup"], 2, "required: URL"),
+    (["insights", "--since", "nope"], 2, "--since nope: not a day"),
+    (["insights", "--config", "missing.toml"], 2, "missing.toml"),
+    (["insights", "--format", "xml"], 2, "invalid choice: 'xml'"),
 ]
 
 

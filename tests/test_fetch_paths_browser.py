@@ -42,24 +42,34 @@ HOSTILE = [
     f'<svg width=9 height=9><image width=5 height=5><set attributeName="href" to="{PIXEL}&amp;x=11"/></image></svg>',
     f'<svg><style>@import "{PIXEL}&amp;x=12";</style></svg>',
     f'<svg><style>&#64;import "{PIXEL}&amp;x=13";</style></svg>',
-    f'<base href="https://www.facebook.com/"><img src="tr?id=1&x=14">',
-    f'<template><base href="/"></template><base href="https://www.facebook.com/"><img src="tr?id=1&x=15">',
+    '<base href="https://www.facebook.com/"><img src="tr?id=1&x=14">',
+    '<template><base href="/"></template><base href="https://www.facebook.com/"><img src="tr?id=1&x=15">',
     f'<img src=/ok.gif onload="fetch(\'{PIXEL}&x=16\')">',
     f'<img class=lazy src=/ok.gif data-original="{PIXEL}&x=17"><script>document.querySelectorAll("[data-original]").forEach(function (i) {{ i.src = i.dataset.original; }});</script>',
     f'<iframe srcdoc="<script>new Image().src=\'{PIXEL}&amp;x=18\'</script>"></iframe>',
     f'<iframe></iframe><script>var f = document.querySelector("iframe"); f.contentDocument.write("<img src={PIXEL}&x=19>"); f.contentDocument.close();</script>',
-    f'<img src="\\\\www.facebook.com\\tr?id=1&x=20">',
-    f'<img src="https://ＷＷＷ．ＦＡＣＥＢＯＯＫ．ＣＯＭ/tr?id=1&x=21">',
-    f'<img src="https://www.face\tbook.com/tr?id=1&x=22">',
+    '<img src="\\\\www.facebook.com\\tr?id=1&x=20">',
+    '<img src="https://ＷＷＷ．ＦＡＣＥＢＯＯＫ．ＣＯＭ/tr?id=1&x=21">',
+    '<img src="https://www.face\tbook.com/tr?id=1&x=22">',
     f'<meta http-equiv=refresh content="0; url=\'{PIXEL}&x=23\'">',
     f'<img src="/a.png" srcset="/a2.png 2x, {PIXEL}&x=24 3x">',
     f'<video src="/v.mp4" poster="{PIXEL}&x=25"></video>',
     f'<script>var i = document.createElement("iframe"); document.body.appendChild(i); i.contentWindow.eval("new Image().src=\'{PIXEL}&x=26\'");</script>',
 ]
+# URLs put together at run time: no static judgement can see them, the guard must (and
+# must reach into about:blank, srcdoc and javascript: frames).
+FACE = "https://www.face' + 'book.com/tr?id=1"
+RUNTIME = [
+    f"<script>new Image().src = '{FACE}&x=27';</script>",
+    f'<script>var i = document.createElement("iframe"); document.body.appendChild(i); i.contentWindow.eval("new Image().src=\'{FACE}&x=28\'");</script>',
+    f"<iframe srcdoc=\"<script>new Image().src='{FACE}&amp;x=29'</script>\"></iframe>",
+    f'<script>var w = document.createElement("iframe"); document.body.appendChild(w); var d = w.contentDocument; d.open(); d.write("<img src=" + \'{FACE}&x=30\' + ">"); d.close();</script>',
+    f'<script>var f = document.createElement("div"); f.innerHTML = "<iframe></iframe>"; document.body.appendChild(f); f.firstChild.contentWindow.fetch(\'{FACE}&x=31\');</script>',
+]
 
 
-def _tracker(url: str, catalogue: Catalogue = Catalogue.default()) -> bool:
-    vendor = catalogue.vendor_for_url(url)
+def _tracker(url: str) -> bool:
+    vendor = Catalogue.default().vendor_for_url(url)
     return vendor is not None and vendor.category != "necessary"
 
 
@@ -118,3 +128,15 @@ def test_hostile_fetch_paths_send_nothing_to_trackers() -> None:
     assert sum(1 for urls in before if urls) >= len(HOSTILE) - 6, [(s, b) for s, b in zip(HOSTILE, before) if not b]
     after = _leaks([_rewrite(document, rng) for document in documents])
     assert [(snippet, urls) for snippet, urls in zip(HOSTILE, after) if urls] == [], f"seed {seed}"
+
+
+def test_runtime_urls_are_stopped_by_the_guard_in_frames_too() -> None:
+    require_chromium()
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    documents = [f"<!doctype html><html><head><title>t</title></head><body>{snippet}</body></html>".encode()
+                 for snippet in RUNTIME]
+    before = _leaks(documents)
+    assert all(before), [(s, b) for s, b in zip(RUNTIME, before) if not b]
+    after = _leaks([_rewrite(document, rng) for document in documents])
+    assert [(snippet, urls) for snippet, urls in zip(RUNTIME, after) if urls] == [], f"seed {seed}"

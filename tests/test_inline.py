@@ -35,6 +35,8 @@ LOADERS = {
     "init method": "ttq.load('ABC'); ttq.page();",
     "chained init": "amplitude.getInstance().init('KEY');",
     "settings its loader reads": "window._linkedin_partner_id = '123';",
+    "url put together from pieces": ("var s = document.createElement('script'); s.src = (location.protocol == 'https:' ? "
+                                     "'https://sb' : 'http://b') + '.scorecardresearch.com/beacon.js'; document.head.appendChild(s);"),
 }
 USES = {
     "guarded call": "function validate(f) { if (window.fbq) fbq('track', 'Lead'); return true; }",

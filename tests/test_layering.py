@@ -19,6 +19,7 @@ FORBIDDEN = {
     "proxy.policy": ("aiohttp", "mitmproxy", "jwt", "asyncpg"),
     "proxy.cli": ("aiohttp", "mitmproxy", "asyncpg", "playwright"),
     "proxy.audit": ("aiohttp", "mitmproxy", "asyncpg", "playwright"),
+    "proxy.insights": HEAVY,
 }
 
 

@@ -20,9 +20,10 @@ import json
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
+from proxy.defaults import GPC_REFUSED_CATEGORY
 from proxy.consent import (
     ConsentState,
     consent_cookie_header,
@@ -34,6 +35,10 @@ from proxy.consent import (
     status_json,
 )
 
+if TYPE_CHECKING:  # types only: the packages stay independent at run time
+    from proxy.policy import SitePolicy
+
+
 __all__ = [
     "RECEIPT_HEADER",
     "ApiError",
@@ -43,6 +48,7 @@ __all__ = [
     "is_cross_site",
     "parse_decision",
     "plan_decision",
+    "receipts_reply",
     "vendor_digest",
 ]
 
@@ -74,6 +80,9 @@ class Reply:
 class ParsedDecision:
     decision: Any
     return_to: str | None   # a form's return_to (answered 303), None for JSON
+    # The banner experiment variant and language the banner posted, as sent (unchecked).
+    variant: object = None
+    lang: object = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +96,10 @@ class DecisionPlan:
     receipt: Any
     state: ConsentState
     return_to: str | None
+    # The site's variant the decision was made on (None: none, or an unknown id), and
+    # (digest, lang, canonical texts) of the banner texts shown, to keep beside the receipt.
+    variant: str | None = None
+    texts: tuple[str, str, str] | None = None
 
 
 def _origin_of(url: str) -> tuple[str, str, int] | None:
@@ -125,16 +138,22 @@ def is_cross_site(header: HeaderGet, proto: str, host: str) -> bool:
     return False
 
 
-def parse_decision(content_type: str, body: bytes, site: Any) -> ParsedDecision | ApiError:
+def parse_decision(content_type: str, body: bytes, site: SitePolicy) -> ParsedDecision | ApiError:
     """A form or JSON body as a decision; 415 for anything else, 400 with the reason."""
     content_type = content_type.split(";", 1)[0].strip().lower()
     try:
         if content_type == "application/x-www-form-urlencoded":
             fields = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=200)
             return_to = next((value for key, value in fields if key == "return_to"), "/")
-            return ParsedDecision(decide_from_form(fields, site=site), return_to)
+            return ParsedDecision(
+                decide_from_form(fields, site=site), return_to,
+                variant=next((value for key, value in fields if key == "variant"), None),
+                lang=next((value for key, value in fields if key == "lang"), None),
+            )
         if content_type == "application/json":
-            return ParsedDecision(decide_from_json(json.loads(body), site=site), None)
+            posted = json.loads(body)
+            decision = decide_from_json(posted, site=site)   # refuses anything but an object
+            return ParsedDecision(decision, None, variant=posted.get("variant"), lang=posted.get("lang"))
     except RecursionError:
         return ApiError(400, "The body is nested too deeply")
     except json.JSONDecodeError:
@@ -165,15 +184,24 @@ def plan_decision(
     parsed: ParsedDecision,
     previous: ConsentState,
     *,
-    site: Any,
+    site: SitePolicy,
     site_id: str,
     keyring: Any,
     engine: Any,
     ip_hash: str | None,
     user_agent: str | None,
+    accept_language: str | None = None,
 ) -> DecisionPlan | ApiError:
-    """The token, the receipt and the state a decision makes (nothing stored yet)."""
+    """The token, the receipt and the state a decision makes (nothing stored yet).
+
+    The receipt names the banner variant the visitor decided on (an unknown id is no
+    variant, never an error) and the digest of the exact texts shown, in the language
+    the banner posted (else the best of ``accept_language``).
+    """
     from proxy.receipts import Receipt
+    from proxy.web import pick_language
+    from proxy.web.texts import offered_languages
+    from proxy.web.variants import texts_digest, variant_by_id
 
     decision = parsed.decision
     # Keep the visitor's consent id across changes so an audit sees one history.
@@ -186,6 +214,11 @@ def plan_decision(
         return ApiError(400, str(error))
     # A visitor who had granted more than the necessary and now refuses all withdraws.
     action = receipt_action(decision, previous)
+    variant = variant_by_id(site, parsed.variant)
+    lang = parsed.lang
+    if not isinstance(lang, str) or lang not in offered_languages(getattr(site, "banner", None)):
+        lang = pick_language(site, html_lang=None, accept_language=accept_language)
+    digest, canonical = texts_digest(site, lang, variant)
     receipt = Receipt(
         consent_id=claims["sub"],
         site_id=site_id,
@@ -199,16 +232,36 @@ def plan_decision(
         ip_hash=ip_hash,
         user_agent=user_agent,
         gpc=previous.gpc,
+        banner_variant=getattr(variant, "id", None),
+        banner_texts_digest=digest,
     )
     granted = set(decision.categories)
     if previous.gpc:
-        granted.discard("marketing")
+        granted.discard(GPC_REFUSED_CATEGORY)
     state = ConsentState(
         categories=frozenset(granted), vendors=dict(decision.vendors), consent_id=claims["sub"],
         issued_at=float(claims["iat"]), expires_at=float(claims["exp"]), policy_version=claims["pv"],
         source="cookie", gpc=previous.gpc, decided=True,
     )
-    return DecisionPlan(token, claims, decision, action, receipt, state, parsed.return_to)
+    return DecisionPlan(
+        token, claims, decision, action, receipt, state, parsed.return_to,
+        variant=getattr(variant, "id", None), texts=(digest, lang, canonical),
+    )
+
+
+def receipts_reply(receipts: Sequence[Any] | None, *, consent_id: str | None, site_id: str) -> Reply:
+    """``GET <prefix>/receipts``: the receipts of the consent id in the visitor's valid cookie.
+
+    ``receipts`` is None when the visitor has no valid cookie (missing, forged, expired,
+    another site's, an outdated policy version): 401 and an empty list, never anyone
+    else's. Only this site's receipts of that id are listed (GDPR Art. 15 access).
+    """
+    headers = (("Content-Type", "application/json; charset=utf-8"), *NO_STORE)
+    if receipts is None or not consent_id:
+        body: dict[str, object] = {"error": "no valid consent cookie: there are no receipts to show", "consent_id": None, "receipts": []}
+        return Reply(401, headers, json.dumps(body).encode())
+    listed = [receipt.to_dict() for receipt in receipts if receipt.site_id == site_id]
+    return Reply(200, headers, json.dumps({"consent_id": consent_id, "receipts": listed}, ensure_ascii=False).encode("utf-8"))
 
 
 def cookie_names(cookie_headers: Sequence[str]) -> list[str]:
@@ -219,7 +272,7 @@ def decision_reply(
     plan: DecisionPlan,
     receipt_id: Any,
     *,
-    site: Any,
+    site: SitePolicy,
     engine: Any,
     host: str,
     secure: bool,

@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from proxy.defaults import CONSENT_PATH
 from proxy.api.routes import ROUTES, SCHEMAS, Reply, Route
 
 __all__ = ["openapi_document", "openapi_json"]
 
-DEFAULT_PREFIX = "/_consent"
+DEFAULT_PREFIX = CONSENT_PATH
 
 
 def _version() -> str:

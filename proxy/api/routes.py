@@ -73,7 +73,14 @@ SCHEMAS: dict[str, Schema] = {
                 "type": "object", "additionalProperties": {"type": "boolean"},
                 "description": "Per-vendor overrides, e.g. `{\"youtube-embed\": true}`.",
             },
-            "variant": {"type": "string", "description": "The banner variant the visitor saw (recorded in the receipt)."},
+            "variant": {
+                "type": ["string", "null"],
+                "description": "The banner variant the visitor saw (`data-consentry-variant`), recorded in the receipt as `banner_variant`; an unknown id is stored as no variant, never an error.",
+            },
+            "lang": {
+                "type": "string",
+                "description": "The language the banner was shown in; names the texts behind the receipt's `banner_texts_digest` (default: the best of Accept-Language).",
+            },
         },
         "examples": [{"action": "save", "categories": ["analytics"]}, {"action": "reject_all"}],
     },
@@ -87,7 +94,41 @@ SCHEMAS: dict[str, Schema] = {
                 "description": "With `save`: one `category=<name>` field per granted category.",
             },
             "return_to": {"type": "string", "description": "Same-origin path to return to (anything else becomes `/`)."},
-            "variant": {"type": "string"},
+            "variant": {"type": "string", "description": "The banner variant the visitor saw; unknown ids are stored as none."},
+            "lang": {"type": "string", "description": "The language the banner was shown in."},
+        },
+    },
+    "Receipt": {
+        "type": "object",
+        "description": "One stored proof of one decision (the `consentry receipts export` JSON shape).",
+        "required": ["consent_id", "site_id", "policy_version", "vendor_list_digest", "granted", "refused", "action", "created_at"],
+        "properties": {
+            "consent_id": {"type": "string"},
+            "site_id": {"type": "string"},
+            "policy_version": {"type": "string"},
+            "vendor_list_digest": {"type": "string"},
+            "granted": {"type": "array", "items": {"type": "string"}},
+            "refused": {"type": "array", "items": {"type": "string"}},
+            "action": {"enum": ["accept_all", "reject_all", "save", "withdraw"]},
+            "created_at": {"type": "string", "format": "date-time"},
+            "expires_at": {"type": ["string", "null"], "format": "date-time"},
+            "ip_hash": {"type": ["string", "null"], "description": "A salted, truncated hash of the IP; never the IP."},
+            "user_agent": {"type": ["string", "null"]},
+            "gpc": {"type": "boolean"},
+            "banner_variant": {"type": ["string", "null"], "description": "The banner experiment variant the decision was made on."},
+            "banner_texts_digest": {
+                "type": ["string", "null"],
+                "description": "`sha256:<hex>` of the exact banner texts shown (see docs/insights.md); `consentry receipts texts DIGEST` prints them.",
+            },
+        },
+    },
+    "VisitorReceipts": {
+        "type": "object",
+        "required": ["consent_id", "receipts"],
+        "properties": {
+            "consent_id": {"type": ["string", "null"], "description": "The consent id in the visitor's valid cookie (null without one)."},
+            "receipts": {"type": "array", "items": {"$ref": "#/components/schemas/Receipt"}},
+            "error": {"type": "string", "description": "Present with 401: why there is nothing to show."},
         },
     },
     "Error": {
@@ -194,6 +235,10 @@ ROUTES: tuple[Route, ...] = (
                 403: _error("A cross-site post: consent can only be given on the site itself"),
                 413: _error("The body is larger than `[proxy.limits] consent_body_size`"),
                 415: _error("Neither a form nor JSON"),
+                429: Reply(
+                    "More decisions from this client than `[proxy.limits] consent_decisions_per_minute`; nothing stored, no cookie",
+                    _error("").content, {"Retry-After": "Seconds until a decision is accepted again"},
+                ),
                 503: _error(
                     "The receipt could not be committed within `[receipts] write_timeout` (lost database connections are retried), "
                     "so no consent was given and no cookie is set; try again"
@@ -207,6 +252,20 @@ ROUTES: tuple[Route, ...] = (
             "GET", "status", "The current consent as JSON",
             "What the proxy reads from the visitor's consent cookie. A missing, forged, expired or outdated cookie reads as necessary only, `decided: false`.",
             {200: Reply("The visitor's consent", {JSON: _ref("ConsentStatus")})},
+        ),
+    )),
+    Route("/receipts", (
+        Operation(
+            "GET", "visitor_receipts", "The visitor's own receipts (GDPR Art. 15)",
+            "Every receipt this site keeps for the consent id in the visitor's valid consent cookie, oldest first. "
+            "Without a cookie that verifies (missing, forged, expired, another site's, an outdated policy version) "
+            "the answer is 401 with an empty list: never anyone else's receipts. Not cacheable.",
+            {
+                200: Reply("The receipts of the visitor's consent id", {JSON: _ref("VisitorReceipts")}),
+                401: Reply("No valid consent cookie: nothing to show", {JSON: _ref("VisitorReceipts")}),
+                503: _error("The receipts store cannot be read right now"),
+            },
+            tags=("receipts",),
         ),
     )),
     Route("/openapi.json", (
@@ -224,8 +283,10 @@ ROUTES: tuple[Route, ...] = (
             {
                 204: Reply("Counted"),
                 400: Reply("Not JSON, or no violation in it", {"text/plain": {"type": "string"}}),
-                413: Reply("Larger than 64 KiB", {"text/plain": {"type": "string"}}),
+                413: Reply("Larger than `[proxy.limits] csp_report_size`", {"text/plain": {"type": "string"}}),
                 415: Reply("Not `application/csp-report` or `application/reports+json`", {"text/plain": {"type": "string"}}),
+                429: Reply("More reports from this client than `[proxy.limits] csp_reports_per_minute`",
+                           {"text/plain": {"type": "string"}}, {"Retry-After": "Seconds until a report is accepted again"}),
             },
             request={
                 "application/csp-report": {"type": "object", "properties": {"csp-report": {"type": "object"}}},

@@ -43,10 +43,6 @@ class TrackerFinding:
     vendor_name: str | None = None   # the catalogue's display name ("Meta Pixel"), for readers
     source: str = "catalogue"   # what classified it: "catalogue", "rule", "author" or "unknown"
 
-    @property
-    def neutralised(self) -> bool:
-        return self.action in ("defer", "strip")
-
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrackerFinding:
         return cls(

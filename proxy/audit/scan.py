@@ -16,7 +16,6 @@ import urllib.error
 import urllib.request
 from collections import deque
 from collections.abc import Callable, Iterable
-from email.message import Message
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,9 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 from proxy.audit.model import AuditResult, PageAudit, now_iso
 from proxy.audit.simulation import Simulation
 from proxy.engine import Report
+from proxy.response.mime import extract_mime_type
+from proxy.response.plan import document_for
+from proxy.response.sniff import sniff
 
 __all__ = ["scan_targets", "audit_document", "extract_links"]
 
@@ -34,7 +36,6 @@ Progress = Callable[[int, int], None]
 
 CHUNK = 64 * 1024
 MAX_BODY = 16 * 1024 * 1024          # a page larger than this is audited up to here
-HTML_TYPES = ("text/html", "application/xhtml+xml")
 # Links that are clearly not pages: not worth a fetch.
 SKIP_SUFFIXES = (
     ".css", ".js", ".mjs", ".json", ".xml", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".ico",
@@ -127,10 +128,9 @@ def _is_url(target: str) -> bool:
 
 
 def _charset(content_type: str) -> str | None:
-    message = Message()
-    message["content-type"] = content_type
-    charset = message.get_param("charset")
-    return str(charset) if isinstance(charset, str) else None
+    # The charset as a browser extracts it (the proxy's own response layer decides the same).
+    mime = extract_mime_type([content_type]) if content_type else None
+    return mime.charset if mime is not None else None
 
 
 class _Fetched:
@@ -139,7 +139,9 @@ class _Fetched:
 
     @property
     def is_html(self) -> bool:
-        return self.content_type.split(";")[0].strip().lower() in HTML_TYPES or not self.content_type
+        """A document a browser renders (HTML, XHTML, SVG, XML), by type or, without one, by sniffing."""
+        document, must_sniff = document_for(extract_mime_type([self.content_type]) if self.content_type else None)
+        return document is not None or (must_sniff and sniff(self.body) is not None)
 
 
 def _fetch(url: str, timeout: float) -> _Fetched:

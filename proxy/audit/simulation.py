@@ -21,6 +21,7 @@ from typing import Any
 from proxy.audit.model import TrackerFinding
 from proxy.catalogue import Catalogue
 from proxy.consent import ConsentState
+from proxy.defaults import CATEGORIES, NECESSARY
 from proxy.engine import Engine, Report
 from proxy.policy.problems import did_you_mean
 
@@ -29,7 +30,6 @@ __all__ = ["MODES", "Simulation", "SimulationError", "findings_from_report"]
 log = logging.getLogger(__name__)
 
 MODES = ("defer", "strip")
-NECESSARY = "necessary"
 
 
 class SimulationError(ValueError):
@@ -138,7 +138,7 @@ class Simulation:
     def _known_categories(self) -> list[str]:
         names: list[str] = [NECESSARY]
         for site in self.sites():
-            for name in getattr(site, "categories", None) or ("preferences", "analytics", "marketing"):
+            for name in getattr(site, "categories", None) or CATEGORIES:
                 if name not in names:
                     names.append(str(name))
         return names

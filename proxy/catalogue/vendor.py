@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from proxy.defaults import CATEGORIES as CATEGORIES  # the catalogue's vocabulary, re-exported
+
 from proxy.catalogue.literals import required_literal
 
-CATEGORIES: tuple[str, ...] = ("necessary", "preferences", "analytics", "marketing")
 """The catalogue's categories, least to most restrictive (see DESIGN.md)."""
 
 CSP_DIRECTIVES: frozenset[str] = frozenset(

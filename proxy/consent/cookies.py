@@ -7,23 +7,26 @@
 visitor sent whose category is now refused, it expires the host-only cookie and
 the domain cookie of the host and of every parent domain, because a script may
 have set `_ga` on `.example.com` while the page is `www.shop.example.com`.
-Imports the stdlib only; it asks `proxy.catalogue` (imported lazily, optional)
-which vendor a cookie belongs to and falls back to a short built-in list.
+Imports the stdlib and `proxy.catalogue` (stdlib only), which says which vendor,
+and so which category, a cookie belongs to.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import ipaddress
 import logging
 import re
 from collections.abc import Callable, Iterable
-from typing import Any, Final
+from typing import Final, TYPE_CHECKING
 
+from proxy.catalogue import Catalogue
 from proxy.consent.sites import NECESSARY, cookie_name, lifetime_seconds
 
+if TYPE_CHECKING:  # types only: the packages stay independent at run time
+    from proxy.policy import SitePolicy
+
+
 __all__ = [
-    "FALLBACK_COOKIE_CATEGORIES",
     "consent_cookie_header",
     "cookie_category",
     "cookie_values",
@@ -32,29 +35,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-# Used only when proxy.catalogue is unavailable: the cookies named in issue 4 and
-# their vendors' categories per DESIGN.md.
-FALLBACK_COOKIE_CATEGORIES: Final[tuple[tuple[str, str], ...]] = (
-    ("_ga", "analytics"),
-    ("_ga_*", "analytics"),
-    ("_gid", "analytics"),
-    ("_gat", "analytics"),
-    ("_gat_*", "analytics"),
-    ("_hj*", "analytics"),
-    ("_clck", "analytics"),
-    ("_clsk", "analytics"),
-    ("_pk_*", "analytics"),
-    ("_gcl_*", "marketing"),
-    ("_fbp", "marketing"),
-    ("_fbc", "marketing"),
-    ("li_*", "marketing"),
-    ("_uet*", "marketing"),
-    ("_ttp", "marketing"),
-    ("hubspotutk", "marketing"),
-    ("__hs*", "marketing"),
-    ("_pin_unauth", "marketing"),
-)
 
 _EXPIRED: Final = "Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/"
 # RFC 6265 cookie-name = token: anything else could smuggle attributes into a header.
@@ -80,7 +60,7 @@ def cookie_values(cookie_headers: Iterable[str], name: str) -> list[str]:
     return values
 
 
-def consent_cookie_header(token: str, *, site: Any, secure: bool, max_age: int | None = None) -> str:
+def consent_cookie_header(token: str, *, site: SitePolicy, secure: bool, max_age: int | None = None) -> str:
     """The `Set-Cookie` value for a consent token (HttpOnly, SameSite=Lax, Path=/)."""
     age = lifetime_seconds(site) if max_age is None else max(0, int(max_age))
     header = f"{cookie_name(site)}={token}; Max-Age={age}; Path=/; HttpOnly; SameSite=Lax"
@@ -112,19 +92,9 @@ def domain_variants(host: str) -> list[str | None]:
 
 
 def cookie_category(name: str) -> str | None:
-    """The category of a first-party cookie by name: the catalogue's, else the fallback list."""
-    try:
-        from proxy.catalogue import Catalogue  # optional at this layer; see module docstring
-
-        vendor = Catalogue.default().vendor_for_cookie(name)
-        if vendor is not None:
-            return str(vendor.category)
-    except Exception:  # a missing or broken catalogue must not break withdrawal
-        logger.debug("catalogue unavailable for cookie %r; using the fallback list", name, exc_info=True)
-    for pattern, category in FALLBACK_COOKIE_CATEGORIES:
-        if fnmatch.fnmatchcase(name, pattern):
-            return category
-    return None
+    """The catalogue's category of a first-party cookie, by name (None: not a known tracker)."""
+    vendor = Catalogue.default().vendor_for_cookie(name)
+    return vendor.category if vendor is not None else None
 
 
 def expire_cookie_headers(

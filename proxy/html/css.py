@@ -33,15 +33,6 @@ def _unescape_one(match: re.Match[str]) -> str:
     return other
 
 
-def decode_css(text: str) -> str:
-    """Remove comments and decode CSS escapes (for looking, never for output)."""
-    if "\\" in text:
-        text = _ESCAPE.sub(_unescape_one, text)
-    if "/*" in text:
-        text = _COMMENT.sub("", text)
-    return text
-
-
 def _lower(text: str) -> str:
     lowered = text.lower()
     if len(lowered) != len(text):  # a few non-ASCII letters change length when lowered

@@ -4,7 +4,8 @@ Order: the caller's (HTTP ``charset``), a byte-order mark, a ``<meta charset>`` 
 ``<meta http-equiv=content-type>`` in the first 1024 bytes, else windows-1252. The
 scanner works on bytes, which is safe for every ASCII-compatible charset (Shift_JIS,
 Big5, GBK trail bytes are never ``<``, ``>`` or quotes); UTF-16 is the exception and is
-transcoded by the rewriter. Labels are mapped as WHATWG does (``latin1`` and ``ascii``
+transcoded by the rewriter, and so is ISO-2022-JP (a stateful encoding whose two-byte
+characters use the ASCII range). Labels are mapped as WHATWG does (``latin1`` and ``ascii``
 mean windows-1252; a ``<meta>`` saying UTF-16 means UTF-8). Standard library only; must
 not import aiohttp, mitmproxy, jwt or pydantic.
 """
@@ -52,12 +53,23 @@ def normalise(label: str | None) -> str | None:
         return "windows-125" + name[5:]
     if name in ("latin-1", "iso8859-1"):
         return DEFAULT
-    # WHATWG-style spelling ("euc-jp", "iso-8859-2"), which Python accepts as well.
-    return name.replace("_", "-").replace("iso8859-", "iso-8859-")
+    # WHATWG-style spelling ("euc-jp", "iso-8859-2", "iso-2022-jp"), which Python accepts as well.
+    return name.replace("_", "-").replace("iso8859-", "iso-8859-").replace("iso2022-", "iso-2022-")
 
 
 def is_utf16(name: str) -> bool:
     return name.startswith(("utf-16", "utf-32"))
+
+
+# Encodings whose bytes for "<", ">", quotes or "=" can be part of other characters (JIS
+# X 0208 pairs inside ISO-2022-JP escapes use 0x21-0x7E for both bytes): the document is
+# decoded, scanned as UTF-8 and encoded back, as for UTF-16.
+_STATEFUL = frozenset({"iso-2022-jp"})
+
+
+def needs_transcoding(name: str) -> bool:
+    """True when the document cannot be scanned as bytes in its own encoding."""
+    return is_utf16(name) or name in _STATEFUL
 
 
 def sniff_bom(data: bytes) -> tuple[str, int] | None:

@@ -86,8 +86,10 @@ class Scanner:
     def __init__(self, decide: Decide, *, encoding: str, base_url: str | None = None,
                  max_buffer: int = 256 * 1024, inject: bytes | None = None, in_srcdoc: bool = False,
                  defuse_ambiguous: bool = True, resolve_url: URLResolver | None = None,
-                 trace: Callable[[bytes], None] | None = None, keeps_all: bool = False) -> None:
+                 inject_nested: bytes | None = None, trace: Callable[[bytes], None] | None = None,
+                 keeps_all: bool = False) -> None:
         self._decide = decide
+        self._inject_nested = inject_nested or None
         self._resolve_url: URLResolver = resolve_url or resolve
         # The caller keeps every element but may activate author-marked ones (full
         # consent, no nonce): the fast path then stops only at what changes the tokenizer
@@ -780,9 +782,11 @@ class Scanner:
         """The srcdoc document rewritten with the same decisions, or None if unchanged."""
         inner = Scanner(self._decide, encoding="utf-8", base_url=self._base, max_buffer=self._max, in_srcdoc=True,
                         defuse_ambiguous=self._defuse_ambiguous, resolve_url=self._resolve_url,
-                        keeps_all=self._keeps_all)
+                        inject_nested=self._inject_nested, keeps_all=self._keeps_all)
         data = document.encode("utf-8", errors="surrogatepass")
-        out = inner.feed(data) + inner.close()
+        # Before everything, even a doctype: a srcdoc document is never in quirks mode, and
+        # what is injected (the guard's adoption) must run before the document's own scripts.
+        out = (self._inject_nested or b"") + inner.feed(data) + inner.close()
         if out == data:
             return None
         return out.decode("utf-8", errors="replace")

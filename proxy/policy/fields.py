@@ -208,3 +208,17 @@ def check_theme_value(value: str) -> str:
     if _CSS_UNSAFE.search(value):
         raise ValueError(f'"{value}" contains a character not allowed in a CSS value (; {{ }} < > \\ or a newline)')
     return value
+
+
+_VARIANT_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+MAX_VARIANT_ID_LENGTH = 40
+
+
+def check_variant_id(value: str) -> str:
+    """A banner variant id: kebab-case (lower-case letters and digits joined by single hyphens)."""
+    if len(value) > MAX_VARIANT_ID_LENGTH or not _VARIANT_ID.fullmatch(value):
+        suggestion = "-".join(re.findall(r"[a-z0-9]+", value.lower()))[:MAX_VARIANT_ID_LENGTH] or "plain-words"
+        raise ValueError(
+            f'"{value}" is not a kebab-case id of at most {MAX_VARIANT_ID_LENGTH} characters; write e.g. "{suggestion}"'
+        )
+    return value

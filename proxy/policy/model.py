@@ -17,6 +17,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, Field, PrivateAttr, model_validator
 
+from proxy.defaults import COOKIE_NAME, LIFETIME_DAYS
 from proxy.policy import fields as f
 from proxy.policy.site_model import (
     Banner,
@@ -178,8 +179,8 @@ class KeySpec(StrictModel):
 class ConsentSettings(StrictModel):
     """``[consent]``: the cookie every site uses unless it says otherwise, and the key ring."""
 
-    cookie_name: CookieName = "consentry"
-    lifetime_days: LifetimeDays = 182
+    cookie_name: CookieName = COOKIE_NAME
+    lifetime_days: LifetimeDays = LIFETIME_DAYS
     honor_gpc: bool = True
     # Empty: one HS256 key from CONSENTRY_SECRET, as in zero-config mode.
     keys: list[KeySpec] = []
@@ -213,6 +214,9 @@ class ReceiptsSettings(StrictModel):
     # How long one decision may wait for its receipt to be committed, retries of a lost
     # database connection included; after that the visitor gets a 503 and no cookie.
     write_timeout: Annotated[float, Field(gt=0, le=60)] = 5.0
+    # Banner impressions are counted in memory and added to the store this often (and at
+    # shutdown); an ungraceful kill loses at most this many seconds of impressions.
+    impression_flush_seconds: Annotated[float, Field(gt=0, le=3600)] = 10.0
     # Set by the loader: the salt read from ip_salt_env / ip_salt_file.
     _ip_salt: bytes | None = PrivateAttr(default=None)
 

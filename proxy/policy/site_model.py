@@ -10,11 +10,11 @@ banner, upstream timeouts. Must not depend on aiohttp, mitmproxy, jwt or
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
-from proxy.policy.builtin import BUILTIN_LANGUAGES
+from proxy.defaults import CONSENT_PATH, COOKIE_NAME, DEFAULT_LANGUAGE, LANGUAGES, LIFETIME_DAYS
 from proxy.policy.valuetypes import (
     ConsentPath,
     CookieName,
@@ -31,10 +31,12 @@ from proxy.policy.valuetypes import (
     ThemeName,
     ThemeValue,
     Upstream,
+    VariantId,
 )
 
 __all__ = [
     "Banner",
+    "BannerVariant",
     "Category",
     "Rule",
     "SiteDefaults",
@@ -101,17 +103,43 @@ class Rule(StrictModel):
         return self
 
 
+FirstLayerButton = Literal["accept_all", "reject_all", "customize"]  # inlined in the JSON schema
+
+
+def _every_button() -> list[FirstLayerButton]:
+    return ["accept_all", "reject_all", "customize"]
+
+
+class BannerVariant(StrictModel):
+    """One ``[[banner.variants]]`` entry: a fair alternative wording (and layout) of the banner.
+
+    Each page view of an undecided visitor draws a variant by ``weight``; nothing is
+    stored in the browser for it. ``texts.<lang>`` take the keys of ``banner.texts``
+    and apply over them. ``first_layer`` is the order of the first layer's buttons.
+    Fairness (rejecting never harder than accepting) is checked in ``sites.py``.
+    """
+
+    id: VariantId
+    weight: Annotated[int, Field(gt=0, le=1_000_000)]
+    layout: Literal["bar", "box", "modal"] | None = None
+    first_layer: list[FirstLayerButton] = Field(default_factory=_every_button, min_length=1)
+    # Plain str (not NonEmpty): an empty label is refused by the fairness check with its own message.
+    texts: dict[Language, dict[str, str]] = {}
+
+
 class Banner(StrictModel):
     """The consent banner: shown or not, its languages and texts, the privacy link and colours."""
 
     enabled: bool = True
-    languages: list[Language] = Field(default_factory=lambda: list(BUILTIN_LANGUAGES), min_length=1)
-    default_language: Language = "en"
+    languages: list[Language] = Field(default_factory=lambda: list(LANGUAGES), min_length=1)
+    default_language: Language = DEFAULT_LANGUAGE
     # lang -> text key -> text, merged over the built-in texts (see builtin.BANNER_TEXTS).
     texts: dict[Language, dict[str, NonEmpty]] = {}
     privacy_policy_url: PageURL | None = None
     # name -> CSS value; served as the custom property --consentry-<name>.
     theme: dict[ThemeName, ThemeValue] = {}
+    # Banner experiments: alternative fair wordings drawn by weight per page view.
+    variants: list[BannerVariant] = []
 
     def css_variables(self) -> dict[str, str]:
         return {f"--consentry-{name}": value for name, value in self.theme.items()}
@@ -135,12 +163,12 @@ class SiteDefaults(StrictModel):
     catalogues: list[str] = []
     strip_cookies: bool = True
     banner: Banner = Banner()
-    cookie_name: CookieName = "consentry"
-    lifetime_days: LifetimeDays = 182
+    cookie_name: CookieName = COOKIE_NAME
+    lifetime_days: LifetimeDays = LIFETIME_DAYS
     honor_gpc: bool = True
     csp: Literal["off", "report", "enforce"] = "report"
     google_consent_mode: Literal["off", "basic", "advanced"] = "off"
-    consent_path: ConsentPath = "/_consent"
+    consent_path: ConsentPath = CONSENT_PATH
     trusted_proxies: list[Network] = []
     timeouts: Timeouts = Timeouts()
 

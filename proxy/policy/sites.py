@@ -83,6 +83,7 @@ def resolve_site(
 
     raw_merged = deep_merge(deep_merge({"categories": BUILTIN_CATEGORIES}, raw_defaults), raw_site)
     texts = _banner_texts(_table(raw_merged.get("banner")), where, findings)
+    _check_variants(_table(raw_merged.get("banner")), texts, where, findings)
     _check_categories(raw_merged, where, findings)
     if settings is None or defaults is None or consent is None or proxy is None:
         return None
@@ -155,6 +156,69 @@ def _banner_texts(banner: dict[str, Any], where: Where, findings: Findings) -> d
             f'"{default_language}" is not one of banner.languages ({", ".join(languages)})',
         )
     return resolved
+
+
+_FIRST_LAYER_DEFAULT = ["accept_all", "reject_all", "customize"]
+
+
+def _check_variants(
+    banner: dict[str, Any], texts: dict[str, dict[str, str]], where: Where, findings: Findings
+) -> None:
+    """Banner variants: unique ids, known languages and keys, and fair: rejecting is never
+    harder than accepting (no empty or missing reject label beside an accept label, no
+    reject button moved to the second layer while accept stays on the first)."""
+    variants = banner.get("variants")
+    if not isinstance(variants, list):
+        return
+    known = list(BANNER_TEXTS["en"])
+    seen: dict[str, int] = {}
+    for index, raw in enumerate(variants):
+        variant = _table(raw)
+        variant_id = variant.get("id")
+        if isinstance(variant_id, str):
+            if variant_id in seen:
+                findings.add(
+                    where("banner", "variants", index, "id"),
+                    f'id "{variant_id}" is already used by banner.variants[{seen[variant_id]}]; give each variant its own id',
+                )
+            else:
+                seen[variant_id] = index
+        first_layer = variant.get("first_layer", _FIRST_LAYER_DEFAULT)
+        if isinstance(first_layer, list) and "accept_all" in first_layer and "reject_all" not in first_layer:
+            findings.add(
+                where("banner", "variants", index, "first_layer"),
+                'rejecting would be hidden behind the second layer while accepting is on the first; '
+                'add "reject_all" to first_layer (e.g. ["accept_all", "reject_all", "customize"])',
+            )
+        for language, raw_texts in _table(variant.get("texts")).items():
+            variant_texts = _table(raw_texts)
+            path = ("banner", "variants", index, "texts", language)
+            if language not in texts:
+                findings.add(
+                    where(*path),
+                    f'"{language}" is not in banner.languages; add it there or remove these texts',
+                )
+            for key, value in variant_texts.items():
+                if key not in known:
+                    findings.add(where(*path, key), f'unknown text "{key}"{did_you_mean(key, known)}')
+                elif isinstance(value, str) and not value.strip():
+                    if key == "reject_all":
+                        base = texts.get(language, {}).get("reject_all", "Reject all")
+                        findings.add(
+                            where(*path, key),
+                            "empty reject label: rejecting must be as easy as accepting; "
+                            f'give it a label as plain as accept_all, or remove the key to keep "{base}"',
+                        )
+                    else:
+                        findings.add(where(*path, key), "empty text; give the text or remove the key")
+            accept = variant_texts.get("accept_all")
+            if isinstance(accept, str) and accept.strip() and "reject_all" not in variant_texts:
+                base = texts.get(language, {}).get("reject_all", "Reject all")
+                findings.add(
+                    where(*path),
+                    "sets an accept_all label but no reject_all: rejecting must be worded as plainly as accepting; "
+                    f'add reject_all = "{base}" (or your own plain wording) beside accept_all',
+                )
 
 
 def _check_categories(site: dict[str, Any], where: Where, findings: Findings) -> None:

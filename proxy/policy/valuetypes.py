@@ -12,6 +12,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
+from proxy.defaults import MAX_LIFETIME_DAYS
 from proxy.policy import fields as f
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "ThemeName",
     "ThemeValue",
     "Upstream",
+    "VariantId",
 ]
 
 
@@ -42,7 +44,6 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-MAX_LIFETIME_DAYS = 395  # 13 months: the longest consent lifetime EU regulators (CNIL) accept
 
 
 def _max_lifetime(days: int) -> int:
@@ -74,3 +75,4 @@ PolicyVersion = Annotated[str, BeforeValidator(_version_text), Field(min_length=
 ThemeName = Annotated[str, AfterValidator(f.check_theme_name)]
 ThemeValue = Annotated[str, AfterValidator(f.check_theme_value)]
 NonEmpty = Annotated[str, Field(min_length=1)]
+VariantId = Annotated[str, AfterValidator(f.check_variant_id)]

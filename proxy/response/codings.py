@@ -89,9 +89,13 @@ class _ZlibDecoder:
 
     def flush(self) -> bytes:
         try:
-            return self._obj.flush()
+            tail = self._obj.flush()
         except zlib.error as exc:
             raise CodingError(str(exc)) from exc
+        if self._started and not self._obj.eof:
+            # The body ended inside the compressed stream: the page is incomplete.
+            raise CodingError("the compressed stream is truncated")
+        return tail
 
 
 class _ZlibEncoder:
@@ -110,6 +114,7 @@ class _ZlibEncoder:
 class _BrotliDecoder:
     def __init__(self) -> None:
         self._obj = brotli.Decompressor()
+        self._started = False
 
     def decode(self, data: bytes) -> Iterator[bytes]:
         try:
@@ -124,8 +129,11 @@ class _BrotliDecoder:
                     yield out
         except brotli.error as exc:
             raise CodingError(str(exc)) from exc
+        self._started = True
 
     def flush(self) -> bytes:
+        if self._started and not self._obj.is_finished():
+            raise CodingError("the compressed stream is truncated")
         return b""
 
 
@@ -147,6 +155,7 @@ class _BrotliEncoder:
 class _ZstdDecoder:
     def __init__(self) -> None:
         self._obj = zstandard.ZstdDecompressor().decompressobj()
+        self._started = False
 
     def decode(self, data: bytes) -> Iterator[bytes]:
         view = memoryview(data)
@@ -163,8 +172,12 @@ class _ZstdDecoder:
                     yield out[start:start + STEP]
         except zstandard.ZstdError as exc:
             raise CodingError(str(exc)) from exc
+        if data:
+            self._started = True
 
     def flush(self) -> bytes:
+        if self._started and not self._obj.eof:
+            raise CodingError("the compressed stream is truncated")
         return b""
 
 

@@ -71,6 +71,28 @@ def document_for(mime: MimeType | None) -> tuple[Document | None, bool]:
     return None, False
 
 
+# Sites send a handful of Content-Type values; parsing one as the MIME Sniffing standard
+# says costs tens of microseconds, so results are remembered. Bounded in entries and in
+# value length, so an upstream that varies its header cannot grow the memo.
+_MEDIA_TYPES: dict[tuple[str, ...], tuple[MimeType | None, Document | None, bool]] = {}
+_MEDIA_TYPES_LIMIT = 512
+_MEDIA_TYPE_MAX_CHARS = 256
+
+
+def _media_type(content_types: list[str]) -> tuple[MimeType | None, Document | None, bool]:
+    """(media type, document kind, must sniff) for the Content-Type field values, in order."""
+    key = tuple(content_types)
+    try:
+        return _MEDIA_TYPES[key]
+    except KeyError:
+        pass
+    mime = extract_mime_type(content_types) if content_types else None
+    found = (mime, *document_for(mime))
+    if len(_MEDIA_TYPES) < _MEDIA_TYPES_LIMIT and sum(map(len, key)) <= _MEDIA_TYPE_MAX_CHARS:
+        _MEDIA_TYPES[key] = found
+    return found
+
+
 def plan_response(method: str, status: int, headers: Headers) -> ResponsePlan:
     content_types: list[str] = []
     encodings: list[str] = []
@@ -84,8 +106,7 @@ def plan_response(method: str, status: int, headers: Headers) -> ResponsePlan:
         elif lower == "cache-control":
             cache_control.append(value)
     has_body = method.upper() != "HEAD" and status >= 200 and status not in (204, 304)
-    mime = extract_mime_type(content_types) if content_types else None
-    document, sniff = document_for(mime)
+    mime, document, sniff = _media_type(content_types)
     codings = tuple(parse_codings(", ".join(encodings)) if encodings else ())
     no_transform = any(
         token.strip().lower() == "no-transform" for value in cache_control for token in value.split(",")

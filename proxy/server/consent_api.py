@@ -157,6 +157,7 @@ async def decide(request: web.Request, runtime: SiteRuntime) -> web.StreamRespon
     plan = decisions.plan_decision(
         parsed, previous, site=site, site_id=runtime.site_id, keyring=runtime.keyring, engine=runtime.engine,
         ip_hash=store.hash_ip(view.ip) if store is not None else None, user_agent=request.headers.get("User-Agent"),
+        accept_language=request.headers.get("Accept-Language"),
     )
     if isinstance(plan, decisions.ApiError):
         return _refusal(request, plan)
@@ -165,6 +166,10 @@ async def decide(request: web.Request, runtime: SiteRuntime) -> web.StreamRespon
         log.error("consent decision refused: no receipts store is configured")
         return errors.error_response(request, 503, "Your choice could not be saved right now; please try again later")
     try:
+        if plan.texts is not None and plan.texts[0] not in services.kept_texts:
+            # The texts behind the receipt's digest are kept before the receipt that names them.
+            await asyncio.shield(store.keep_banner_texts(plan.texts[0], runtime.site_id, plan.texts[1], plan.texts[2]))
+            services.kept_texts.add(plan.texts[0])
         # Shielded: a visitor who hangs up mid-write must not leave half a proof behind.
         receipt_id = await asyncio.shield(store.record(plan.receipt))
     except Exception:
@@ -172,6 +177,7 @@ async def decide(request: web.Request, runtime: SiteRuntime) -> web.StreamRespon
         log.exception("consent decision refused: the receipt could not be stored")
         return errors.error_response(request, 503, "Your choice could not be saved right now; please try again later")
     services.metrics.decisions.labels(runtime.site_id, plan.action).inc()
+    services.metrics.banner_decisions.labels(runtime.site_id, plan.variant or "none", plan.action).inc()
     remember_state(request, plan.state)
     reply = decisions.decision_reply(
         plan, receipt_id, site=site, engine=runtime.engine, host=view.host, secure=view.proto == "https",
@@ -195,6 +201,27 @@ def _bad_request(request: web.Request, message: str) -> web.Response:
     return errors.error_response(request, 400, message)
 
 
+async def visitor_receipts(request: web.Request, runtime: SiteRuntime) -> web.StreamResponse:
+    """``GET /_consent/receipts``: the visitor's own receipts (GDPR Art. 15), by their valid cookie only."""
+    state = consent_state(request, runtime)
+    valid = state.source == "cookie" and bool(state.consent_id)
+    found = None
+    if valid:
+        store = request.app[SERVICES].receipts
+        if store is None:
+            return errors.error_response(request, 503, "Receipts are not available right now")
+        try:
+            found = await store.get(state.consent_id)
+        except Exception:
+            log.exception("could not read the receipts of a visitor")
+            return errors.error_response(request, 503, "Receipts are not available right now")
+    reply = decisions.receipts_reply(found, consent_id=state.consent_id if valid else None, site_id=runtime.site_id)
+    response = web.Response(status=reply.status, body=reply.body)
+    for name, value in reply.headers:
+        response.headers.add(name, value)
+    return response
+
+
 Handler = Callable[..., Awaitable[web.StreamResponse]]
 
 # One handler per ``handler`` name in proxy.api.ROUTES (a test holds the two in step).
@@ -206,4 +233,5 @@ HANDLERS: dict[str, Handler] = {
     "openapi": openapi,
     "csp_report": csp_report,
     "asset": _asset,
+    "visitor_receipts": visitor_receipts,
 }

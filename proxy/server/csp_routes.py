@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter
 
+from proxy.defaults import CONSENT_PATH
 from proxy.server.ratelimit import retry_after
 from proxy.server.services import SERVICES
 
@@ -95,7 +96,7 @@ def register(app: web.Application, *, registry: CollectorRegistry | None = None,
     if registry is None:
         registry = _services_registry(app)
     app[CSP_VIOLATIONS] = Violations(registry)
-    fixed = tuple(p.rstrip("/") + "/csp-report" for p in consent_paths) or ("/_consent/csp-report",)
+    fixed = tuple(p.rstrip("/") + "/csp-report" for p in consent_paths) or (CONSENT_PATH + "/csp-report",)
 
     @web.middleware
     async def csp_reports(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -124,7 +125,7 @@ def _report_site(request: web.Request, fixed: tuple[str, ...]) -> str | None:
     site = services.config().site_for_host(request.host)
     if site is None:
         return None
-    path = str(getattr(site, "consent_path", None) or "/_consent").rstrip("/") + "/csp-report"
+    path = str(getattr(site, "consent_path", None) or CONSENT_PATH).rstrip("/") + "/csp-report"
     return str(getattr(site, "site_id", "default")) if request.path == path else None
 
 

@@ -34,6 +34,8 @@ from proxy.response.sniff import SNIFF_LENGTH, sniff
 from proxy.server.consent_state import consent_state
 from proxy.server.html_body import public_url, rewrite_body
 from proxy.server.runtime import SiteRuntime, Timeouts
+from proxy.server.script_body import chain, inert_script, is_script, recognise
+from proxy.server.sending import BoundedSender
 from proxy.server.services import SERVICES
 
 FORWARDED = web.RequestKey("consentry_forwarded", bool)   # the response's headers are the upstream's
@@ -225,6 +227,19 @@ async def _respond(
         for name in _BODY_DIGESTS:
             headers.popall(name, None)
 
+    if document is None and is_script(plan) and status == 200:
+        # A self-hosted tracker library under any name: recognised by its content.
+        vendor, head, _ = await recognise(body, plan, engine.catalogue)
+        body = chain(head, body)
+        if vendor is not None:
+            state = state or consent_state(request, runtime)
+            _consent_variant_headers(headers, engine.etag_suffix(state), runtime)
+            refused = engine.refuses_vendor(vendor, state)
+            if refused is not None:
+                log.debug("refused self-hosted %s library at %s", vendor.id, request.path)
+                for name in ("Content-Length", "Content-Encoding", *_BODY_DIGESTS):
+                    headers.popall(name, None)
+                body = chain([inert_script(vendor.id, refused.category)], _empty())
     response = web.StreamResponse(status=status, reason=upstream.reason, headers=headers)
     request[FORWARDED] = True
     if document is not None and has_body:
@@ -238,12 +253,10 @@ async def _respond(
         _count(request, runtime, kind, status)
         return response
     await response.prepare(request)
-    send_timeout = runtime.limits.send_timeout
+    send = BoundedSender(request, response, runtime.limits.send_timeout)
     try:
         async for chunk in body:
-            # A client that stops reading must not hold the upstream connection forever.
-            async with asyncio.timeout(send_timeout):
-                await response.write(chunk)
+            await send(chunk)
     except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, TimeoutError) as exc:
         abort_midway(request, runtime, exc)
         return response
@@ -378,6 +391,12 @@ def _refused_refresh(value: str, engine: object, state: object, page_url: str, p
     if target is None:
         return False
     return engine.refuses_url(urljoin(page_url, target), state, page_host) is not None  # type: ignore[attr-defined]
+
+
+async def _empty() -> AsyncIterator[bytes]:
+    nothing: tuple[bytes, ...] = ()
+    for chunk in nothing:
+        yield chunk
 
 
 def _consent_variant_headers(headers: CIMultiDict[str], suffix: str, runtime: SiteRuntime) -> None:

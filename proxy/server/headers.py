@@ -62,18 +62,6 @@ def is_forwarding_claim(name: str) -> bool:
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def strip_hop_by_hop(headers: CIMultiDict[str]) -> None:
-    """Remove hop-by-hop fields in place, including every field ``Connection`` names."""
-    named = {
-        token.strip().lower()
-        for value in headers.getall("Connection", [])
-        for token in value.split(",")
-        if token.strip()
-    }
-    for name in HOP_BY_HOP | named:
-        headers.popall(name, None)
-
-
 def without_hop_by_hop(headers: MultiMapping[str], also: frozenset[str] = frozenset()) -> CIMultiDict[str]:
     """A copy without hop-by-hop fields (and the lower-case names in ``also``), in one pass."""
     drop = HOP_BY_HOP | also

@@ -14,19 +14,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
 from proxy import web as ui
+from proxy.web.variants import draw_variant
 from proxy.csp import build_csp
 from proxy.engine import Report
 from proxy.server import errors
 from proxy.server import headers as h
 from proxy.response.codings import BodyTooLarge, CodingError, DecodeChain, EncodeChain, parse_codings
 from proxy.server.runtime import SiteRuntime
+from proxy.server.sending import BoundedSender
 from proxy.server.services import SERVICES
 
 log = logging.getLogger(__name__)
@@ -48,7 +50,10 @@ def public_url(request: web.BaseRequest, view_proto: str, view_host: str) -> str
     return f"{view_proto}://{view_host}{request.rel_url.raw_path_qs}"
 
 
-def no_script_banner(request: web.BaseRequest, runtime: SiteRuntime, state: Any, lang: str | None, encoding: str | None) -> bytes:
+def no_script_banner(
+    request: web.BaseRequest, runtime: SiteRuntime, state: Any, lang: str | None, encoding: str | None, variant: Any = None,
+    reopener: Callable[[], bytes | None] | None = None,
+) -> bytes:
     """The <noscript> consent form, appended after the document's last byte.
 
     A form may not stand in <head>, and the rewriter injects only there; after the end of
@@ -58,7 +63,12 @@ def no_script_banner(request: web.BaseRequest, runtime: SiteRuntime, state: Any,
     """
     if encoding is not None and encoding.lower().replace("_", "-").startswith("utf-16"):
         return b""
-    return ui.body_snippet(runtime.site, state, lang=lang, return_to=request.rel_url.raw_path_qs)
+    # What the page left open (its head, an <svg>, a <template>...) is closed first so the
+    # form lands in <body>; a page that ends inside a comment or a script gets none.
+    reopen = reopener() if reopener is not None else b""
+    if reopen is None:
+        return b""
+    return reopen + ui.body_snippet(runtime.site, state, lang=lang, return_to=request.rel_url.raw_path_qs, variant=variant)
 
 
 async def rewrite_body(
@@ -117,18 +127,26 @@ async def rewrite_body(
     report = Report()
     rewriter: Any = None
     lang: str | None = None
+    variant: Any = None
 
     def start_rewriter(first_piece: bytes) -> Any:
         # Built on the first decoded bytes: the banner's language comes from <html lang>,
         # which precedes <head>, so the snippet for <head> can be made in time.
-        nonlocal lang
+        nonlocal lang, variant
         inject = None
         if page_load:
             lang = ui.pick_language(
                 runtime.site, accept_language=request.headers.get("Accept-Language"),
                 html_lang=ui.sniff_html_lang(first_piece),
             )
-            inject = ui.cached_head_snippet(runtime.site, state, lang=lang, nonce=snippet_nonce)
+            # The banner shows only to a visitor without a decision: only then is a
+            # variant drawn (per page view, nothing stored) and an impression counted.
+            shows_banner = not getattr(state, "decided", False) and runtime.banner_enabled
+            if shows_banner:
+                variant = draw_variant(runtime.site)
+            inject = ui.cached_head_snippet(runtime.site, state, lang=lang, nonce=snippet_nonce, variant=variant)
+            if shows_banner:
+                services.impressions.count(runtime.site_id, getattr(variant, "id", None))
         return runtime.engine.rewriter(
             state,
             base_url=public_url(request, view.proto, view.host),
@@ -139,7 +157,7 @@ async def rewrite_body(
             fast_full_consent=True,  # under full consent only author-marked markup is looked at
         )
 
-    send_timeout = runtime.limits.send_timeout
+    send = BoundedSender(request, response, runtime.limits.send_timeout)
     await response.prepare(request)
     seen = 0
     try:
@@ -155,8 +173,7 @@ async def rewrite_body(
                 if encoder is not None:
                     out = encoder.encode(out)
                 if out:
-                    async with asyncio.timeout(send_timeout):
-                        await response.write(out)
+                    await send(out)
                 # Pieces are at most codings.STEP decoded bytes: let other requests run
                 # between them, so one huge or highly compressed page cannot stall the loop.
                 await asyncio.sleep(0)
@@ -171,12 +188,12 @@ async def rewrite_body(
             rewriter = start_rewriter(b"")
         tail += rewriter.close()
         if page_load:
-            tail += no_script_banner(request, runtime, state, lang, rewriter.encoding)
+            tail += no_script_banner(request, runtime, state, lang, rewriter.encoding, variant,
+                                     getattr(rewriter, "body_reopener", None))
         if encoder is not None:
             tail = encoder.encode(tail) + encoder.finish()
         if tail:
-            async with asyncio.timeout(send_timeout):
-                await response.write(tail)
+            await send(tail)
     except BodyTooLarge as exc:
         log.warning("upstream %s sent HTML that decodes past %d bytes; response cut", runtime.upstream_origin,
                     runtime.limits.decoded_body_size)

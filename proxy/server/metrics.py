@@ -83,6 +83,11 @@ class Metrics:
             "consentry_consent_decisions", "Consent decisions recorded, by site and action",
             ["site", "action"], registry=r,
         )
+        # Variant ids come from the config only (unknown posted ids count as "none").
+        self.banner_decisions = Counter(
+            "consentry_banner_decisions", "Consent decisions recorded, by site, banner variant and action",
+            ["site", "variant", "action"], registry=r,
+        )
         self.receipt_errors = Counter(
             "consentry_receipt_errors", "Consent decisions refused because the receipt store failed",
             ["site"], registry=r,

@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from proxy.defaults import CONSENT_PATH
 from proxy.engine import Engine
 from proxy.server.headers import Network, parse_networks
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CONSENT_PATH = "/_consent"
+DEFAULT_CONSENT_PATH = CONSENT_PATH
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +126,7 @@ class SiteRuntime:
     trusted: tuple[Network, ...]
     timeouts: Timeouts
     limits: Limits
+    banner_enabled: bool = True   # banner.enabled: is a banner shown to visitors without a decision
 
 
 def build_runtime(config: Any, site: Any, *, catalogue: Any = None, keyring: Any = None) -> SiteRuntime:
@@ -147,6 +149,7 @@ def build_runtime(config: Any, site: Any, *, catalogue: Any = None, keyring: Any
         trusted=parse_networks(str(n) for n in trusted),
         timeouts=read_timeouts(site, config),
         limits=read_limits(config),
+        banner_enabled=bool(_get(_get(site, "banner"), "enabled", default=True)),
     )
 
 

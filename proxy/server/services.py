@@ -10,12 +10,14 @@ Imports aiohttp (this package is the one place that may); must not import mitmpr
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
+from proxy.server.impressions import DEFAULT_FLUSH_SECONDS, ImpressionCounter, ImpressionMetrics
 from proxy.server.headers import Network, client_view, parse_networks
 from proxy.server.metrics import Metrics
 from proxy.server.ratelimit import RateLimiter
@@ -41,6 +43,11 @@ class Services:
         self.owns_receipts = False
         self.sessions: dict[str, aiohttp.ClientSession] = {}
         self.closing = False
+        self.impressions = ImpressionCounter()
+        self.metrics.registry.register(ImpressionMetrics(self.impressions))
+        self._impression_flusher: asyncio.Task[None] | None = None
+        # Digests whose texts this process already stored (kept once per process).
+        self.kept_texts: set[str] = set()
         self._trusted_for: Any = None
         self._trusted: tuple[Network, ...] = ()
         self.limits = read_limits(self.config())
@@ -103,14 +110,36 @@ class Services:
                     str(url), ip_salt=getattr(settings, "ip_salt", None), write_timeout=getattr(settings, "write_timeout", None)
                 )
                 self.owns_receipts = True
+        if self.receipts is not None and hasattr(self.receipts, "add_impressions"):
+            settings = getattr(config, "receipts", None)
+            interval = float(getattr(settings, "impression_flush_seconds", None) or DEFAULT_FLUSH_SECONDS)
+            self._impression_flusher = asyncio.get_running_loop().create_task(
+                self.impressions.run_flusher(self.receipts, interval), name="impression-flusher"
+            )
 
     async def close(self) -> None:
         self.closing = True
         for session in list(self.sessions.values()):
             await session.close()
         self.sessions.clear()
+        await self.flush_impressions()
         if self.owns_receipts and self.receipts is not None:
             await self.receipts.close()
+
+
+    async def flush_impressions(self) -> None:
+        """Stop the periodic flusher and store what is left (at shutdown, after the drain)."""
+        flusher, self._impression_flusher = self._impression_flusher, None
+        if flusher is not None:
+            flusher.cancel()
+            try:
+                await flusher
+            except asyncio.CancelledError:
+                pass
+        if self.receipts is not None and hasattr(self.receipts, "add_impressions"):
+            if not await self.impressions.flush(self.receipts):
+                log.error("impressions: %d impression(s) could not be stored at shutdown and are lost",
+                          self.impressions.pending)
 
 
 def _origin(url: str) -> str:

@@ -20,7 +20,8 @@
 
   S.vendor_allow = S.vendor_allow || {};
   S.vendor_categories = S.vendor_categories || {};
-  var T = S.texts, base = S.consent_path;
+  // A banner experiment variant changes some texts for this page view only.
+  var T = Object.assign({}, S.texts, S.variant_texts || {}), base = S.consent_path;
   var granted = new Set(S.granted);
   var vendorConsent = Object.assign({}, S.vendor_consent);
   var vendors = {};
@@ -67,11 +68,10 @@
     }, [
       h('h2', { id: 'consentry-title', 'class': 'consentry-title', text: T.title }),
       intro,
-      h('div', { 'class': 'consentry-actions' }, [
-        button(T.accept_all, 'accept_all'),
-        button(T.reject_all, 'reject_all'),
-        button(T.choose, 'choose', { 'aria-haspopup': 'dialog' })
-      ])
+      h('div', { 'class': 'consentry-actions' }, (S.first_layer || ['accept_all', 'reject_all', 'customize']).map(function (action) {
+        if (action === 'customize') return button(T.choose, 'choose', { 'aria-haspopup': 'dialog' });
+        return button(T[action], action);
+      }))
     ]);
   }
 
@@ -238,6 +238,9 @@
     }).map(function (box) { return box.getAttribute('data-category'); });
   }
   function post(body) {
+    // The banner experiment variant drawn for this page view goes with the decision
+    // (and the language, so the receipt's text digest names the texts really shown).
+    if (S.variant) { body.variant = S.variant; body.lang = S.lang; }
     setBusy(true);
     statusLine.textContent = '';
     return fetch(base + '/', {
@@ -521,7 +524,10 @@
       type: 'button', 'class': 'consentry-settings', 'aria-haspopup': 'dialog', text: T.settings, hidden: true
     });
     statusLine = h('div', { 'class': 'consentry-status', role: 'status', 'aria-live': 'polite' });
-    root = h('div', { 'class': 'consentry-root', lang: S.lang }, [banner, overlay, settingsButton, statusLine]);
+    root = h('div', {
+      'class': 'consentry-root' + (S.layout ? ' consentry-layout-' + S.layout : ''), lang: S.lang,
+      'data-consentry-variant': S.variant || null
+    }, [banner, overlay, settingsButton, statusLine]);
     Object.keys(S.theme || {}).forEach(function (k) { root.style.setProperty(k, S.theme[k]); });
     root.addEventListener('click', function (event) {
       var target = event.target.closest('[data-action]');

@@ -12,30 +12,35 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
+from proxy.defaults import CATEGORIES, CONSENT_PATH, NECESSARY
 from proxy.web.texts import category_text, texts_for
+from proxy.web.variants import first_layer, shown_texts, variant_id
 
-STANDARD_CATEGORIES: tuple[str, ...] = ("necessary", "preferences", "analytics", "marketing")
-NECESSARY = "necessary"
+if TYPE_CHECKING:  # types only: the packages stay independent at run time
+    from proxy.policy import SitePolicy
+    from proxy.consent import ConsentState
 
 
-def category_names(site: Any) -> list[str]:
+
+
+def category_names(site: SitePolicy) -> list[str]:
     """The site's categories, ``necessary`` first, in policy order."""
-    names = list((getattr(site, "categories", None) or {}).keys()) or list(STANDARD_CATEGORIES)
+    names = list((getattr(site, "categories", None) or {}).keys()) or list(CATEGORIES)
     return [NECESSARY] + [name for name in names if name != NECESSARY]
 
 
-def granted_categories(state: Any) -> set[str]:
+def granted_categories(state: ConsentState | None) -> set[str]:
     return set(getattr(state, "categories", None) or ()) | {NECESSARY}
 
 
-def gpc_blocks_marketing(site: Any, state: Any) -> bool:
+def gpc_blocks_marketing(site: SitePolicy, state: ConsentState | None) -> bool:
     """True when the visitor's Sec-GPC signal denies marketing on this site."""
     return bool(getattr(state, "gpc", False)) and bool(getattr(site, "honor_gpc", True))
 
 
-def vendor_category(site: Any, vendor: Any) -> str:
+def vendor_category(site: SitePolicy | None, vendor: Any) -> str:
     """The vendor's category after the site's own overrides (``[vendors.<id>] category``)."""
     override = (getattr(site, "vendors", None) or {}).get(getattr(vendor, "id", ""))
     return getattr(override, "category", None) or getattr(vendor, "category", None) or "marketing"
@@ -67,7 +72,7 @@ def vendor_cookies(vendor: Any) -> list[tuple[str, str]]:
     return pairs
 
 
-def vendor_entry(site: Any, vendor: Any) -> dict[str, Any]:
+def vendor_entry(site: SitePolicy | None, vendor: Any) -> dict[str, Any]:
     return {
         "id": str(getattr(vendor, "id", "")),
         "name": str(getattr(vendor, "name", "") or getattr(vendor, "id", "")),
@@ -78,7 +83,7 @@ def vendor_entry(site: Any, vendor: Any) -> dict[str, Any]:
     }
 
 
-def _expires(state: Any) -> str | None:
+def _expires(state: ConsentState | None) -> str | None:
     value = getattr(state, "expires_at", None)
     if isinstance(value, _dt.datetime):
         return value.isoformat()
@@ -87,8 +92,22 @@ def _expires(state: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def banner_model(site: Any, state: Any, *, lang: str, vendors: Iterable[Any] = ()) -> dict[str, Any]:
-    """Everything consent.js needs, as plain JSON-ready data (no HTML)."""
+def _variant_texts(site: SitePolicy, lang: str, variant: Any | None) -> dict[str, str]:
+    if variant is None:
+        return {}
+    base = texts_for(site, lang)
+    return {key: text for key, text in shown_texts(site, lang, variant).items() if base.get(key) != text}
+
+
+def banner_model(
+    site: SitePolicy, state: ConsentState | None, *, lang: str, vendors: Iterable[Any] = (), variant: Any | None = None
+) -> dict[str, Any]:
+    """Everything consent.js needs, as plain JSON-ready data (no HTML).
+
+    ``variant`` is the banner experiment variant drawn for this page view (or None): its
+    id goes on the banner's root element and into the decision, its layout and first
+    layer order shape the banner, its texts apply over the site's.
+    """
     banner = getattr(site, "banner", None)
     granted = granted_categories(state)
     vendor_entries = sorted((vendor_entry(site, v) for v in vendors), key=lambda v: v["name"].lower())
@@ -106,7 +125,7 @@ def banner_model(site: Any, state: Any, *, lang: str, vendors: Iterable[Any] = (
     theme = getattr(banner, "theme", None) or {}
     return {
         "version": 1,
-        "consent_path": str(getattr(site, "consent_path", None) or "/_consent").rstrip("/"),
+        "consent_path": str(getattr(site, "consent_path", None) or CONSENT_PATH).rstrip("/"),
         "lang": lang,
         "mode": str(getattr(site, "mode", "defer")),
         "policy_version": getattr(state, "policy_version", None) or getattr(site, "policy_version", None),
@@ -139,7 +158,12 @@ def banner_model(site: Any, state: Any, *, lang: str, vendors: Iterable[Any] = (
             for vendor_id, override in (getattr(site, "vendors", None) or {}).items()
             if getattr(override, "category", None)
         },
-        "texts": texts_for(site, lang),
+        "texts": shown_texts(site, lang, variant),
+        # What the variant changes of the site's texts (consent.js lays it over site.js's).
+        "variant_texts": _variant_texts(site, lang, variant),
+        "variant": variant_id(variant),
+        "layout": (getattr(variant, "layout", None) or None) if variant is not None else None,
+        "first_layer": first_layer(variant),
         "expires": _expires(state),
     }
 
@@ -150,6 +174,8 @@ def banner_model(site: Any, state: Any, *, lang: str, vendors: Iterable[Any] = (
 VISITOR_KEYS = frozenset({
     "version", "consent_path", "lang", "policy_version", "decided", "granted",
     "vendor_consent", "gpc", "expires", "vendors",
+    # This page view's banner experiment variant (drawn per view, so never in site.js).
+    "variant", "layout", "first_layer", "variant_texts",
 })
 
 
@@ -158,7 +184,7 @@ def visitor_model(model: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in model.items() if key in VISITOR_KEYS}
 
 
-def site_model(site: Any, *, lang: str) -> dict[str, Any]:
+def site_model(site: SitePolicy, *, lang: str) -> dict[str, Any]:
     """The visitor-independent part of the banner model in one language (``site.js``)."""
     model = banner_model(site, None, lang=lang)
     shared = {key: value for key, value in model.items() if key not in VISITOR_KEYS}

@@ -13,10 +13,16 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
+from proxy.defaults import GPC_REFUSED_CATEGORY
 from proxy.web.model import banner_model
 from proxy.web.snippet import safe_return_to
+
+if TYPE_CHECKING:  # types only: the packages stay independent at run time
+    from proxy.policy import SitePolicy
+    from proxy.consent import ConsentState
+
 
 
 def _vendor_items(model: dict[str, Any], vendor_ids: list[str]) -> str:
@@ -49,7 +55,7 @@ def _category_block(model: dict[str, Any], category: dict[str, Any]) -> str:
                    f'aria-describedby="{description_id}">')
         state_note = f' <span class="consentry-always">({e(texts["always_active"])})</span>'
     else:
-        gpc_locked = name == "marketing" and model["gpc"]
+        gpc_locked = name == GPC_REFUSED_CATEGORY and model["gpc"]
         checked = " checked" if category["granted"] and not gpc_locked else ""
         disabled = " disabled" if gpc_locked else ""
         control = (f'<input type="checkbox" name="category" value="{e(name)}" id="consentry-cat-{e(name)}"'
@@ -70,7 +76,7 @@ def _category_block(model: dict[str, Any], category: dict[str, Any]) -> str:
     )
 
 
-def render_preferences_page(site: Any, state: Any, *, lang: str, return_to: str | None,
+def render_preferences_page(site: SitePolicy, state: ConsentState, *, lang: str, return_to: str | None,
                             vendors: Iterable[Any] = ()) -> str:
     """The full preferences page as text (the server encodes it as UTF-8)."""
     model = banner_model(site, state, lang=lang, vendors=vendors)

@@ -16,11 +16,17 @@ import json
 import logging
 from collections import OrderedDict
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TYPE_CHECKING
 from urllib.parse import quote
 
 from proxy.csp import guard_tag
+from proxy.defaults import GPC_REFUSED_CATEGORY
 from proxy.web.model import banner_model, gpc_blocks_marketing, granted_categories, visitor_model
+
+if TYPE_CHECKING:  # types only: the packages stay independent at run time
+    from proxy.policy import SitePolicy
+    from proxy.consent import ConsentState
+
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +54,11 @@ def json_for_script(value: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def google_consent(site: Any, state: Any) -> dict[str, str]:
+def google_consent(site: SitePolicy, state: ConsentState) -> dict[str, str]:
     """The Consent Mode v2 map for the server-side consent state."""
     granted = granted_categories(state)
     if gpc_blocks_marketing(site, state):
-        granted.discard("marketing")
+        granted.discard(GPC_REFUSED_CATEGORY)
     return {kind: "granted" if category in granted else "denied" for kind, category in GOOGLE_CONSENT_TYPES.items()}
 
 
@@ -60,7 +66,7 @@ def _nonce_attr(nonce: str | None) -> str:
     return f' nonce="{html.escape(nonce, quote=True)}"' if nonce else ""
 
 
-def _guard_markup(site: Any, state: Any, nonce: str | None, consent_path: str) -> str:
+def _guard_markup(site: SitePolicy, state: ConsentState, nonce: str | None, consent_path: str) -> str:
     """The guard, which must run before any page script: the site's shared, cacheable
     guard file with this visitor's choices on its tag (or an inline stub when nothing
     can be refused)."""
@@ -71,7 +77,7 @@ def _guard_markup(site: Any, state: Any, nonce: str | None, consent_path: str) -
         return ""
 
 
-def _google_consent_markup(site: Any, state: Any, nonce: str | None) -> str:
+def _google_consent_markup(site: SitePolicy, state: ConsentState, nonce: str | None) -> str:
     mode = str(getattr(site, "google_consent_mode", "off"))
     if mode == "off":
         return ""
@@ -88,7 +94,9 @@ def _google_consent_markup(site: Any, state: Any, nonce: str | None) -> str:
     return f"<script{_nonce_attr(nonce)}>{script}</script>"
 
 
-def head_snippet(site: Any, state: Any, *, lang: str | None, nonce: str | None, vendors: Iterable[Any] = ()) -> bytes:
+def head_snippet(
+    site: SitePolicy, state: ConsentState, *, lang: str | None, nonce: str | None, vendors: Iterable[Any] = (), variant: Any | None = None
+) -> bytes:
     """ASCII bytes for right after ``<head>``: guard, Consent Mode defaults, state JSON, assets.
 
     Only what is this visitor's goes into the page (the guard's tag with their choices,
@@ -100,7 +108,7 @@ def head_snippet(site: Any, state: Any, *, lang: str | None, nonce: str | None, 
     from proxy.web.texts import pick_language
 
     lang = lang or pick_language(site, html_lang=None, accept_language=None)
-    model = banner_model(site, state, lang=lang, vendors=vendors)
+    model = banner_model(site, state, lang=lang, vendors=vendors, variant=variant)
     base = html.escape(model["consent_path"])
     nonce_attr = _nonce_attr(nonce)
     parts = [
@@ -123,22 +131,24 @@ _SNIPPETS: OrderedDict[tuple[object, ...], tuple[object, bytes]] = OrderedDict()
 _SNIPPET_CACHE_SIZE = 1024
 
 
-def _state_key(state: Any) -> tuple[object, ...]:
+def _state_key(state: ConsentState) -> tuple[object, ...]:
     return (
         state.categories, tuple(sorted(state.vendors.items())), state.consent_id, state.expires_at,
         state.policy_version, state.source, state.gpc, state.decided,
     )
 
 
-def cached_head_snippet(site: Any, state: Any, *, lang: str, nonce: str | None) -> bytes:
-    """`head_snippet` for one response, rendered once per site, consent state and language."""
-    key = (id(site), _state_key(state), lang, nonce is not None)
+def cached_head_snippet(site: SitePolicy, state: ConsentState, *, lang: str, nonce: str | None, variant: Any | None = None) -> bytes:
+    """`head_snippet` for one response, rendered once per site, consent state, language and
+    banner variant (``variant``: the one drawn for this page view, or None)."""
+    key = (id(site), _state_key(state), lang, nonce is not None, getattr(variant, "id", None))
     entry = _SNIPPETS.get(key)
     if entry is not None and entry[0] is site:
         cached = entry[1]
         _SNIPPETS.move_to_end(key)
     else:
-        cached = head_snippet(site, state, lang=lang, nonce=_NONCE_PLACEHOLDER if nonce is not None else None)
+        cached = head_snippet(site, state, lang=lang, nonce=_NONCE_PLACEHOLDER if nonce is not None else None,
+                              variant=variant)
         _SNIPPETS[key] = (site, cached)
         if len(_SNIPPETS) > _SNIPPET_CACHE_SIZE:
             _SNIPPETS.popitem(last=False)
@@ -156,29 +166,46 @@ def safe_return_to(value: str | None) -> str:
     return value
 
 
-def noscript_banner(site: Any, state: Any, *, lang: str, return_to: str) -> str:
-    """The first layer as a plain form (Accept all / Reject all / Choose), no JavaScript."""
-    model = banner_model(site, state, lang=lang)
+def noscript_banner(site: SitePolicy, state: ConsentState, *, lang: str, return_to: str, variant: Any | None = None) -> str:
+    """The first layer as a plain form (Accept all / Reject all / Choose), no JavaScript.
+
+    With a banner variant, the form carries ``data-consentry-variant`` and posts the
+    variant id and the language with the decision, like the scripted banner.
+    """
+    model = banner_model(site, state, lang=lang, variant=variant)
     texts = model["texts"]
     base = html.escape(model["consent_path"])
     back = safe_return_to(return_to)
     choose_href = f"{base}/?return_to={html.escape(quote(back, safe='/'))}"
     e = html.escape
+    buttons = {
+        "accept_all": f'<button class="consentry-button" type="submit" name="action" value="accept_all">{e(texts["accept_all"])}</button>',
+        "reject_all": f'<button class="consentry-button" type="submit" name="action" value="reject_all">{e(texts["reject_all"])}</button>',
+        "customize": f'<a class="consentry-button" href="{choose_href}">{e(texts["choose"])}</a>',
+    }
+    variant_markup = ""
+    if model["variant"]:
+        variant_markup = (
+            f'<input type="hidden" name="variant" value="{e(model["variant"])}">'
+            f'<input type="hidden" name="lang" value="{e(lang)}">'
+        )
     return (
         f'<form class="consentry-banner consentry-noscript" method="post" action="{base}/" '
-        f'role="region" aria-labelledby="consentry-ns-title" lang="{e(lang)}">'
+        + (f'data-consentry-variant="{e(model["variant"])}" ' if model["variant"] else "")
+        + f'role="region" aria-labelledby="consentry-ns-title" lang="{e(lang)}">'
         f'<h2 id="consentry-ns-title" class="consentry-title">{e(texts["title"])}</h2>'
         f'<p class="consentry-intro">{e(texts["intro"])}</p>'
         f'<input type="hidden" name="return_to" value="{e(back)}">'
-        '<div class="consentry-actions">'
-        f'<button class="consentry-button" type="submit" name="action" value="accept_all">{e(texts["accept_all"])}</button>'
-        f'<button class="consentry-button" type="submit" name="action" value="reject_all">{e(texts["reject_all"])}</button>'
-        f'<a class="consentry-button" href="{choose_href}">{e(texts["choose"])}</a>'
-        "</div></form>"
+        + variant_markup
+        + '<div class="consentry-actions">'
+        + "".join(buttons[action] for action in model["first_layer"])
+        + "</div></form>"
     )
 
 
-def body_snippet(site: Any, state: Any, *, lang: str | None, return_to: str = "/") -> bytes:
+def body_snippet(
+    site: SitePolicy, state: ConsentState, *, lang: str | None, return_to: str = "/", variant: Any | None = None
+) -> bytes:
     """ASCII bytes for right after ``<body>``: the no-JS banner or, once decided, a settings link.
 
     Only ``<noscript>``: with JavaScript on, the browser treats its content as text and
@@ -195,5 +222,5 @@ def body_snippet(site: Any, state: Any, *, lang: str | None, return_to: str = "/
         href = f"{base}/?return_to={html.escape(quote(safe_return_to(return_to), safe='/'))}"
         inner = f'<a class="consentry-settings" href="{href}">{html.escape(model["texts"]["settings"])}</a>'
     else:
-        inner = noscript_banner(site, state, lang=lang, return_to=return_to)
+        inner = noscript_banner(site, state, lang=lang, return_to=return_to, variant=variant)
     return f"<noscript>{inner}</noscript>".encode("ascii", "xmlcharrefreplace")

@@ -152,3 +152,69 @@ async def test_browser_through_the_addon_reports_a_runtime_injected_tracker(tmp_
     assert requests[0]["before_consent"] and requests[0]["blocked"]
     assert requests[0]["page"] == upstream + "/"
     assert (tmp_path / "audit.html").exists()
+
+
+async def test_visitor_mode_banner_accept_then_the_tracker_loads(tmp_path: Path, upstream: str) -> None:
+    """consentry_consent=visitor: Chromium sees the banner, clicks Accept all, the addon stores
+    the receipt, and the deferred GA tag is then requested; the report shows before and after."""
+    mitmdump = require_tools()
+    from playwright.async_api import async_playwright
+
+    port, report, log = free_port(), tmp_path / "audit.jsonl", tmp_path / "mitmdump.log"
+    receipts = tmp_path / "receipts.db"
+    with log.open("wb") as log_file:
+        process = await asyncio.create_subprocess_exec(
+            str(mitmdump), "--listen-host", "127.0.0.1", "--listen-port", str(port),
+            "--set", f"confdir={tmp_path / 'conf'}", "--set", "connection_strategy=lazy",
+            "-s", str(ADDON_PATH), "--set", "consentry_consent=visitor", "--set", f"consentry_receipts={receipts}",
+            "--set", f"consentry_report={report}",
+            stdout=log_file, stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL,
+            env={**os.environ, "CONSENTRY_SECRET": "browser-visitor-secret-" + "q" * 32},
+        )
+    seen: list[str] = []
+    try:
+        await wait_listening(port, process, log)
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=CHROMIUM,
+                args=[*CHROMIUM_ARGS, f"--proxy-server=http://127.0.0.1:{port}", "--proxy-bypass-list=<-loopback>",
+                      "--ignore-certificate-errors"],
+                timeout=WAIT * 1000,
+            )
+            try:
+                page = await browser.new_page()
+                page.on("request", lambda request: seen.append(request.url))
+                await page.goto(upstream + "/", timeout=WAIT * 1000)
+                assert await page.get_attribute(f'script[data-consent-src="{GA_TAG}"]', "type") == "text/plain"
+                assert GA_TAG not in seen
+                await page.get_by_role("button", name="Accept all").click(timeout=WAIT * 1000)
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + WAIT
+                while GA_TAG not in seen and loop.time() < deadline:
+                    await asyncio.sleep(0.1)
+                assert GA_TAG in seen, (seen, log.read_text(errors="replace")[-2000:])
+                cookies = {c["name"] for c in await page.context.cookies()}
+                assert "consentry" in cookies
+                await page.reload(timeout=WAIT * 1000)
+                # After the decision the page arrives with the tag live.
+                assert await page.locator(f'script[src="{GA_TAG}"]').count() == 1
+            finally:
+                await browser.close()
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), timeout=WAIT)
+            except TimeoutError:
+                process.kill()
+                await asyncio.wait_for(process.wait(), timeout=WAIT)
+
+    records = [json.loads(line) for line in report.read_text(encoding="utf-8").splitlines()]
+    pages = [r for r in records if r["type"] == "page" and r["url"] == upstream + "/"]
+    assert len(pages) >= 2 and pages[0]["consent"].startswith("undecided") and not pages[-1]["consent"].startswith("undecided")
+    assert [r["action"] for r in records if r["type"] == "decision"] == ["accept_all"]
+    ga = [r for r in records if r["type"] == "request" and r["url"] == GA_TAG]
+    assert ga and not any(r["before_consent"] for r in ga), json.dumps(records, indent=1)[:6000]
+    assert receipts.exists()
+    html_report = (tmp_path / "audit.html").read_text(encoding="utf-8")
+    assert "Consent then" in html_report

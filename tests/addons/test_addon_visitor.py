@@ -78,9 +78,11 @@ async def test_banner_then_accept_then_trackers_run(pair):
     noscript = doc.find("./body/noscript")
     assert noscript is not None, text[-600:]
     # The banner's assets are answered by the addon, not fetched from the site.
-    asset = api_flow("GET", "/_consent/consent.js")
+    asset = api_flow("GET", "/_consent/consent.js", headers={"accept-encoding": "gzip"})
     await api.request(asset)
     assert asset.response is not None and asset.response.status_code == 200
+    # Sent as the asset layer made it (gzip once, not twice), so it decodes to the script.
+    assert asset.response.headers.get("content-encoding") == "gzip"
     assert b"function" in asset.response.content
     # The status is "undecided".
     status = api_flow("GET", "/_consent/status")
@@ -172,3 +174,32 @@ def test_simulated_mode_answers_no_api(addon_module):
         asyncio.run(api.request(flow))
         assert flow.response is None   # the simulated consent has no banner and no API
     main.done()
+
+
+@pytest.mark.parametrize(("option", "needle"), [
+    ("consentry_mode=bogus", "consentry_mode: 'bogus' is not a mode"),
+    ("consentry_consent=analytic", 'did you mean "analytics"'),
+    ("consentry_receipts=/nonexistent-dir/r.db", "consentry_receipts: the directory"),
+])
+def test_a_bad_option_stops_mitmdump_with_one_line(option, needle, tmp_path):
+    """A real mitmdump: the bad option is named with its fix, no traceback, non-zero exit."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    mitmdump = Path(sys.executable).parent / "mitmdump"
+    if not mitmdump.exists():
+        pytest.skip("mitmdump not installed next to this interpreter (the mitmproxy extra)")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    extra = ["--set", "consentry_consent=visitor"] if option.startswith("consentry_receipts") else []
+    result = subprocess.run(
+        [str(mitmdump), "--listen-host", "127.0.0.1", "--listen-port", str(port), "--set", f"confdir={tmp_path}",
+         "-s", str(Path(__file__).resolve().parents[2] / "addons" / "consentry.py"), *extra, "--set", option],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "CONSENTRY_SECRET": SECRET}, check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert needle in output and "Traceback" not in output, output

@@ -28,6 +28,7 @@ import pytest
 
 START_SECONDS = 90          # bounds, not speed claims: the machine may be loaded
 STOP_SECONDS = 30
+PRESTOP_SECONDS = 1.0       # the manifests' preStop pause, shortened: loopback has no propagation delay
 SALT = "replicas-share-this-salt-0123456789"
 KEYS = {"k1": "k1-secret-" + "a" * 40, "k2": "k2-secret-" + "b" * 40}
 
@@ -225,9 +226,7 @@ class Cluster:
         for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (tmp / sub).mkdir()
             (tmp / sub).chmod(0o777)   # nginx workers drop root for nobody
-        servers = "\n".join(f"        server 127.0.0.1:{r.port} max_fails=1 fail_timeout=1s;" for r in self.replicas)
-        conf = self.directory / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(dir=self.directory, servers=servers, port=self.port), encoding="utf-8")
+        conf = self.write_nginx_conf()
         with (self.directory / "nginx-stderr.log").open("wb") as stderr:
             self.nginx = subprocess.Popen(
                 [find_nginx(), "-c", str(conf), "-p", str(self.directory)], stdout=subprocess.DEVNULL, stderr=stderr
@@ -238,8 +237,31 @@ class Cluster:
                 raise AssertionError("nginx did not start: " + (self.directory / "nginx-stderr.log").read_text())
             time.sleep(0.1)
 
-    def restart(self, replica: Replica, kids: tuple[str, ...] | None = None) -> None:
-        """One step of a rolling update: drain and stop, (new config), start, wait until ready."""
+    def write_nginx_conf(self, out: Replica | None = None) -> Path:
+        servers = "\n".join(
+            f"        server 127.0.0.1:{r.port} max_fails=1 fail_timeout=1s{' down' if r is out else ''};"
+            for r in self.replicas
+        )
+        conf = self.directory / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(dir=self.directory, servers=servers, port=self.port), encoding="utf-8")
+        return conf
+
+    def reload_nginx(self, out: Replica | None = None) -> None:
+        """What an endpoints update does for an ingress: new connections stop going to `out`
+        (nginx reloads gracefully: old workers finish what they have)."""
+        self.write_nginx_conf(out)
+        assert self.nginx is not None
+        self.nginx.send_signal(signal.SIGHUP)
+
+    def restart(self, replica: Replica, kids: tuple[str, ...] | None = None, *, deregister: bool = False) -> None:
+        """One step of a rolling update: drain and stop, (new config), start, wait until ready.
+
+        With `deregister`, as Kubernetes does it: the replica leaves the balancer first and
+        gets SIGTERM after the preStop pause, so it only drains what it already has.
+        """
+        if deregister:
+            self.reload_nginx(out=replica)
+            time.sleep(PRESTOP_SECONDS)
         code = replica.stop()
         assert code in (0, None, -signal.SIGKILL), f"replica {replica.index} exited {code} on SIGTERM:\n{replica.log_tail()}"
         if kids is not None:
@@ -247,6 +269,9 @@ class Cluster:
             replica.write_config(self.upstream_port)
         replica.start()
         replica.wait_ready()
+        if deregister:
+            self.reload_nginx()
+            time.sleep(PRESTOP_SECONDS)
 
     def close(self) -> None:
         for process in [self.nginx, self.upstream]:

@@ -227,3 +227,44 @@ async def test_a_reused_connection_closed_by_the_upstream_is_retried_for_get(sta
     finally:
         server.close()
         await server.wait_closed()
+
+
+@pytest.mark.parametrize("content_type", ["application/octet-stream", "text/html"])
+async def test_a_client_that_stops_reading_is_cut_after_send_timeout(start_upstream, start_proxy, content_type):
+    # 64 MB that the client never reads: socket buffers fill, the proxy's writes must wait,
+    # and after send_timeout the proxy gives up: the client is cut and the upstream
+    # connection released (its handler ends), instead of both being held forever.
+    served = asyncio.Event()
+    ended: list[bool] = []   # True: the whole body went out; False: the proxy hung up
+
+    async def big(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": content_type})
+        await response.prepare(request)
+        served.set()
+        try:
+            for _ in range(1024):
+                await response.write(b"<p>" + b"x" * 65533)
+            ended.append(True)
+        except (ConnectionError, asyncio.CancelledError):
+            ended.append(False)
+            raise
+        return response
+
+    app = web.Application()
+    app.router.add_get("/big", big)
+    upstream = await start_upstream(app)
+    proxy = await start_proxy(upstream, proxy_changes={"limits": Limits(send_timeout=1.0)})
+    host, port = proxy.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(f"GET /big HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+        await writer.drain()
+        await asyncio.wait_for(served.wait(), 10)
+        # Read nothing, and wait (bounded) for the upstream's handler to end.
+        for _ in range(100):
+            if ended:
+                break
+            await asyncio.sleep(0.2)
+    finally:
+        writer.close()
+    assert ended == [False], "the proxy kept the upstream busy for a client that reads nothing" if not ended else ended
