@@ -33,7 +33,9 @@ from proxy.response.plan import Document, ResponsePlan, plan_response
 from proxy.response.sniff import SNIFF_LENGTH, sniff
 from proxy.server.consent_state import consent_state
 from proxy.server.html_body import public_url, rewrite_body
-from proxy.server.runtime import SiteRuntime, Timeouts
+from proxy.consent import ConsentState
+from proxy.policy import Timeouts
+from proxy.server.runtime import SiteRuntime
 from proxy.server.script_body import chain, inert_script, is_script, recognise
 from proxy.server.sending import BoundedSender
 from proxy.server.services import SERVICES
@@ -96,12 +98,12 @@ async def forward(request: web.Request, runtime: SiteRuntime) -> web.StreamRespo
         _count(request, runtime, "error", 400)
         return errors.error_response(request, 400, "The path is not valid")
     out, view = upstream_request_headers(request, runtime)
-    state = None
+    state: ConsentState | None = None
     translated_etag = False
     if "Cookie" in out:
-        state = consent_state(request, runtime)
+        state = visitor = consent_state(request, runtime)
         engine = runtime.engine
-        cookies = [h.filter_cookie_header(v, lambda name: engine.refused_cookie(name, state)) for v in out.getall("Cookie")]
+        cookies = [h.filter_cookie_header(v, lambda name: engine.refused_cookie(name, visitor)) for v in out.getall("Cookie")]
         out.popall("Cookie")
         for value in cookies:
             if value:
@@ -193,7 +195,7 @@ async def _respond(
     upstream: aiohttp.ClientResponse,
     plan: ResponsePlan,
     view: h.ClientView,
-    state: object | None,
+    state: ConsentState | None,
     translated_etag: bool,
 ) -> web.StreamResponse:
     headers = h.without_hop_by_hop(upstream.headers)

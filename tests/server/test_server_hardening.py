@@ -465,13 +465,3 @@ async def test_an_absolute_form_target_cannot_pick_another_site_than_host(start_
     assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["path_qs"] == "/x"
 
 
-def test_limits_defaults_agree_between_the_model_and_the_server():
-    from proxy.server.runtime import Limits as ServerLimits
-
-    model = Limits()
-    server = ServerLimits()
-    for name in type(model).model_fields:
-        ours = "max_consent_body" if name == "consent_body_size" else name
-        assert getattr(server, ours) == getattr(model, name), name
-
-
