@@ -512,8 +512,14 @@ class Engine:
         inject: bytes | None = None,
         mode: str | None = None,
         max_buffer: int | None = None,
+        fast_full_consent: bool = False,
     ) -> Rewriter:
-        """A streaming rewriter for one response (``feed`` / ``close``)."""
+        """A streaming rewriter for one response (``feed`` / ``close``).
+
+        ``fast_full_consent``: when the visitor allows everything and no nonce is needed,
+        only author-marked markup can change; the rewriter then looks at nothing else, so
+        ``report`` lists only those (a proxy wants the speed; a scan wants the report).
+        """
         page_host = _host_of(base_url) if base_url else None
         def decide(element: Element) -> Decision:
             decision, found, url = self.decide(element, state, page_host=page_host, mode=mode, nonce=nonce)
@@ -533,11 +539,15 @@ class Engine:
                 )
             return decision
 
+        everything = self.allows_everything(state)
         options: dict[str, Any] = {
             "encoding": encoding,
             "base_url": base_url,
             "inject": inject,
-            "defuse_ambiguous": not self.allows_everything(state),
+            "defuse_ambiguous": not everything,
+            # Full consent and no nonce to add: nothing can change but author-marked
+            # markup (activated), so the scanner copies every other tag unseen.
+            "keeps_all": fast_full_consent and everything and not nonce,
             "resolve_url": resolve_url,
         }
         if options["defuse_ambiguous"]:

@@ -34,14 +34,24 @@ class Rewriter:
     reports (default: this package's standard-library approximation; the engine passes
     the WHATWG-conformant ``proxy.urls.resolve``). ``inject_nested`` (UTF-8) goes at the
     start of every ``<iframe srcdoc>`` document, as ``inject`` does for the page.
+    ``keeps_all`` promises that ``decide`` keeps every element as it is except
+    author-marked inert ones it may activate (full consent, no nonce): only those, and
+    the tags that change the tokenizer's state, are looked at; the rest is copied.
     """
+
+    @property
+    def rescanned(self) -> int:
+        """Bytes looked at again because a token was incomplete (a work counter for tests)."""
+        return self._scanner.rescanned if self._scanner is not None else 0
 
     def __init__(self, decide: Decide, *, encoding: str | None = None, base_url: str | None = None,
                  max_buffer: int = 256 * 1024, inject: bytes | None = None, defuse_ambiguous: bool = True,
-                 resolve_url: URLResolver | None = None, inject_nested: bytes | None = None) -> None:
+                 resolve_url: URLResolver | None = None, inject_nested: bytes | None = None,
+                 keeps_all: bool = False) -> None:
         self._decide = decide
         self._resolve_url = resolve_url
         self._inject_nested = inject_nested
+        self._keeps_all = keeps_all
         # False when the caller will keep every element (full consent): the ``</noscript``
         # defusing then has nothing to protect and the output stays byte-identical.
         self._defuse_ambiguous = defuse_ambiguous
@@ -98,7 +108,8 @@ class Rewriter:
             inject = inject.decode("utf-8", errors="replace").encode(scan_encoding, errors="xmlcharrefreplace")
         self._scanner = Scanner(self._decide, encoding=scan_encoding, base_url=self._base_url,
                                 max_buffer=self._max_buffer, inject=inject, defuse_ambiguous=self._defuse_ambiguous,
-                                resolve_url=self._resolve_url, inject_nested=self._inject_nested)
+                                resolve_url=self._resolve_url, inject_nested=self._inject_nested,
+                                keeps_all=self._keeps_all)
         self._scanner._offset = len(bom)  # offsets count from the first byte of input
         return bom + self._through(rest)
 

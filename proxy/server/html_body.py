@@ -154,6 +154,7 @@ async def rewrite_body(
             report=report,
             nonce=nonce_for_page,
             inject=inject,
+            fast_full_consent=True,  # under full consent only author-marked markup is looked at
         )
 
     send = BoundedSender(request, response, runtime.limits.send_timeout)
