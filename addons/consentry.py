@@ -30,6 +30,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -89,7 +90,7 @@ def _host(url: str | None) -> str | None:
 
 def _loading_script() -> bool:
     """Whether mitmproxy's script loader (``-s addons/consentry.py``) is calling us now."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         if frame.f_code.co_name == "loadscript" and "mitmproxy" in frame.f_code.co_filename:
             return True
@@ -419,7 +420,10 @@ class Consentry:
 
             def tail(rewriter: Any) -> bytes:
                 encoding = str(getattr(rewriter, "encoding", "") or "").lower().replace("_", "-")
-                return b"" if encoding.startswith("utf-16") else ui.body_snippet(site, state, lang=lang, return_to=return_to)
+                reopen = rewriter.body_reopener() if hasattr(rewriter, "body_reopener") else b""
+                if encoding.startswith("utf-16") or reopen is None:
+                    return b""   # UTF-16, or a page that ends inside a comment or a script
+                return reopen + ui.body_snippet(site, state, lang=lang, return_to=return_to)
 
         rewriter = engine.rewriter(
             state, base_url=flow.request.pretty_url, encoding=plan.charset, report=report,

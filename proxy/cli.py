@@ -851,10 +851,10 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(args: argparse.Namespace) -> None:
-    """Levels: run/demo/doctor log INFO (start-up, reloads), other commands WARNING;
+    """Levels: run logs INFO (start-up, reloads), the other commands WARNING;
     -v one step more, -vv DEBUG; CONSENTRY_LOG_LEVEL wins. Logs go to stderr."""
     verbose = getattr(args, "verbose", 0) or 0
-    base = logging.INFO if args.command in ("run", "demo") else logging.WARNING
+    base = logging.INFO if args.command == "run" else logging.WARNING
     level = max(logging.DEBUG, base - 10 * verbose)
     env_level = os.environ.get(LOG_LEVEL_ENV, "").strip().upper()
     if env_level:

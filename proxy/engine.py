@@ -32,6 +32,11 @@ from proxy.html.urls import data_url
 from proxy.inline import judge_for
 from proxy.urls import resolve as resolve_url
 
+if TYPE_CHECKING:  # types only: the packages stay independent at run time
+    from proxy.policy import SitePolicy
+    from proxy.consent import ConsentState
+
+
 if TYPE_CHECKING:
     pass
 
@@ -160,7 +165,7 @@ def _host_matches(host: str, pattern: str) -> bool:
 class Engine:
     """Decisions for one site. Build one per site (and again when the policy reloads)."""
 
-    def __init__(self, site: Any, catalogue: Catalogue | None = None) -> None:
+    def __init__(self, site: SitePolicy, catalogue: Catalogue | None = None) -> None:
         self.site = site
         self.catalogue = catalogue or catalogue_for(site)
         self.mode: str = getattr(site, "mode", "defer")
@@ -295,6 +300,11 @@ class Engine:
             return None
         return found
 
+    def refuses_vendor(self, vendor: Vendor, state: ConsentLike) -> Classification | None:
+        """The classification that refuses `vendor` to this visitor on this site, or None."""
+        found = self._from_vendor(vendor)
+        return None if found.allowed_by(state) else found
+
     def refused_cookie(self, name: str, state: ConsentLike) -> bool:
         if not self.strip_cookies:
             return False
@@ -324,7 +334,7 @@ class Engine:
             return False
         return self.unknown_third_party == "allow" or state.allows(self.unknown_third_party)
 
-    def etag_suffix(self, state: Any) -> str:
+    def etag_suffix(self, state: ConsentState) -> str:
         """A short digest of everything in ``state`` that changes this site's output."""
         granted = ",".join(c for c in self.categories if state.allows(c))
         vendors = ",".join(f"{k}={int(v)}" for k, v in sorted((getattr(state, "vendors", None) or {}).items()))
@@ -502,8 +512,14 @@ class Engine:
         inject: bytes | None = None,
         mode: str | None = None,
         max_buffer: int | None = None,
+        fast_full_consent: bool = False,
     ) -> Rewriter:
-        """A streaming rewriter for one response (``feed`` / ``close``)."""
+        """A streaming rewriter for one response (``feed`` / ``close``).
+
+        ``fast_full_consent``: when the visitor allows everything and no nonce is needed,
+        only author-marked markup can change; the rewriter then looks at nothing else, so
+        ``report`` lists only those (a proxy wants the speed; a scan wants the report).
+        """
         page_host = _host_of(base_url) if base_url else None
         def decide(element: Element) -> Decision:
             decision, found, url = self.decide(element, state, page_host=page_host, mode=mode, nonce=nonce)
@@ -523,11 +539,15 @@ class Engine:
                 )
             return decision
 
+        everything = self.allows_everything(state)
         options: dict[str, Any] = {
             "encoding": encoding,
             "base_url": base_url,
             "inject": inject,
-            "defuse_ambiguous": not self.allows_everything(state),
+            "defuse_ambiguous": not everything,
+            # Full consent and no nonce to add: nothing can change but author-marked
+            # markup (activated), so the scanner copies every other tag unseen.
+            "keeps_all": fast_full_consent and everything and not nonce,
             "resolve_url": resolve_url,
         }
         if options["defuse_ambiguous"]:

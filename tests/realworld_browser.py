@@ -219,6 +219,7 @@ class BrowserSession:
         rendered: Rendered | None = None,
     ) -> Visit:
         url = site_url(page)
+        site = site if site is not None else make_site()
         rendered = rendered or render(page, consent, site, catalogue)
         visit = Visit(page.name, consent)
         context = await self.browser.new_context(service_workers="block", java_script_enabled=True)
@@ -236,9 +237,9 @@ class BrowserSession:
                     return
                 visit.requests.append(Request(req_url, request.resource_type, (urlsplit(req_url).hostname or "").lower()))
                 if req_url.startswith(consent_prefix):
-                    served = _consent_asset(req_url[len(consent_prefix):], site, catalogue)
+                    served = _consent_asset(site, req_url[len(consent_prefix):], catalogue)
                     if served is not None:
-                        await route.fulfill(status=200, headers={"content-type": served[1]}, body=served[0])
+                        await route.fulfill(status=served.status, headers=served.headers, body=served.body)
                         return
                 content_type, body = _STAND_INS.get(request.resource_type, ("text/plain", b""))
                 await route.fulfill(status=200, headers={"content-type": content_type, "access-control-allow-origin": "*"}, body=body)
@@ -261,17 +262,21 @@ class BrowserSession:
         return visit
 
 
-def _consent_asset(name: str, site: Any = None, catalogue: Catalogue | None = None) -> tuple[bytes, str] | None:
-    from proxy.csp.guard import site_guard
-    from proxy.web import asset
+def _consent_asset(site: Any, rest: str, catalogue: Catalogue | None = None) -> Any:
+    """The consent path's files as the server answers them: the site's guard with its vendor
+    table baked in (the packaged file alone guards nothing), the banner's files."""
+    from types import SimpleNamespace
+    from urllib.parse import parse_qsl
 
-    name = name.split("?", 1)[0]
-    if name == "guard.js":
-        # As the server sends it: the site's guard with its vendor table baked in (the
-        # packaged file alone has no table and guards nothing).
-        source, _ = site_guard(site if site is not None else make_site(), catalogue=catalogue)
-        return source.encode("utf-8"), "text/javascript"
-    return asset(name) if name in ("consent.js", "consent.css", "vendors.json") else None
+    from proxy.web.assets import asset_reply
+
+    name, _, query = rest.partition("?")
+    if name == "guard.js" and catalogue is not None:
+        from proxy.csp.guard import site_guard
+
+        source, _ = site_guard(site, catalogue=catalogue)
+        return SimpleNamespace(status=200, headers={"content-type": "text/javascript"}, body=source.encode("utf-8"))
+    return asset_reply(site, name, dict(parse_qsl(query)), {})
 
 
 @asynccontextmanager

@@ -209,3 +209,21 @@ def test_real_processes_exit_cleanly(workdir):
     with proc.stderr:
         err = proc.stderr.read()
     assert proc.wait(timeout=60) == 0 and b"Traceback" not in err
+
+
+@pytest.mark.parametrize("argv", [["rewrite", "page.html", "-q"], ["scan", "page.html"]])
+def test_commands_that_sign_nothing_do_not_ask_for_a_secret(argv, workdir, capsys, monkeypatch):
+    monkeypatch.delenv("CONSENTRY_SECRET")
+    code, out, err = run_cli(argv, capsys)
+    assert code == 0, err
+    assert "CONSENTRY_SECRET" not in err
+
+
+def test_keys_generate_says_where_the_material_goes(workdir, capsys):
+    code, out, err = run_cli(["keys", "generate", "--alg", "EdDSA", "--kid", "k1"], capsys)
+    assert code == 0 and "[[consent.keys]]" in out and "BEGIN PRIVATE KEY" in out
+    assert "nothing was saved" in err and "k1.pem" in err and "[consent]" in err
+    code, out, err = run_cli(["keys", "generate", "--alg", "EdDSA", "--kid", "k2", "--output", "k2.pem"], capsys)
+    assert code == 0 and "BEGIN PRIVATE KEY" not in out and 'private_key_file = "k2.pem"' in out
+    assert (workdir / "k2.pem").stat().st_mode & 0o777 == 0o600
+    assert "written to k2.pem" in err

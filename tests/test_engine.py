@@ -229,3 +229,16 @@ def test_first_party_uses_the_catalogues_same_site_rule(url: str, first_party: b
     engine = Engine(make_site(hosts=["www.shop.example.co.uk", "me.github.io"], unknown_third_party="marketing"))
     found = engine.classify_url(url, "www.shop.example.co.uk")
     assert (found is None) is first_party
+
+
+def test_full_consent_fast_path_keeps_bytes_and_still_activates_author_marks() -> None:
+    marked = b'<script type="text/plain" data-category="analytics" src="https://www.google-analytics.com/analytics.js"></script>'
+    page = GA + PIXEL + YOUTUBE + marked
+    full, report = rewrite(page, ALL)
+    fast, fast_report = rewrite(page, ALL, fast_full_consent=True)
+    assert fast == full and b"text/plain" not in fast
+    # Only the author-marked element was looked at: the others were copied unseen.
+    assert len(fast_report.entries) == 1 and len(report.entries) == 4
+    # Not full consent, or a nonce to add: the fast path does not apply.
+    assert rewrite(page, ANALYTICS, fast_full_consent=True) == rewrite(page, ANALYTICS)
+    assert b"nonce=" in rewrite(GA, ALL, fast_full_consent=True, nonce="n0nce")[0]

@@ -49,6 +49,10 @@ DOCUMENT = f"""<!doctype html><html><head><meta charset=utf-8><title>t</title>
   _paq.push(['trackEvent', 'a', 'b']);
   var id = ga.getAll()[0].get('clientId') + "";
   googletag.cmd.push(function () {{ googletag.display('ad'); }});
+  var late = new Image(); late.width = 5;
+  late.srcset = "/late1.png 1x, https://www.face" + "book.com/tr?id=1&ev=late 3x";  // built at run time: the guard's
+  document.body.appendChild(late);
+  window.__late = [late.getAttribute('srcset'), late.hasAttribute('data-consent-partial')];
   window.__ran.push('first-party');
 </script>
 <img src="/logo.png" srcset="/logo2.png 2x, https://www.facebook.com/tr?id=1&ev=img 3x" width=5 height=5>
@@ -88,7 +92,7 @@ def _open(document: bytes, script: str | None = None) -> tuple[list[str], list[s
             page.goto(PAGE, wait_until="load", timeout=10_000)
             page.click("#buy")
             page.wait_for_timeout(300)
-            result: Any = page.evaluate("() => ({ran: window.__ran, clicked: window.__clicked})")
+            result: Any = page.evaluate("() => ({ran: window.__ran, clicked: window.__clicked, late: window.__late})")
             if script is not None:
                 result = page.evaluate(script)
                 page.wait_for_timeout(500)
@@ -115,7 +119,8 @@ def test_first_party_code_runs_and_nothing_is_sent_without_consent() -> None:
     requests, errors, result = _open(rewritten)
     assert [url for url in requests if _tracker(url)] == []
     assert errors == []
-    assert result == {"ran": ["first-party"], "clicked": 1}
+    # A srcset page code sets at run time keeps its first-party candidate (the guard, granular too).
+    assert result == {"ran": ["first-party"], "clicked": 1, "late": ["/late1.png 1x", True]}
     # The first-party image candidates still load.
     assert any(url.endswith(("/logo2.png", "/logo.png")) for url in requests)
 

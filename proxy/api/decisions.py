@@ -20,7 +20,7 @@ import json
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
 from proxy.defaults import GPC_REFUSED_CATEGORY
@@ -34,6 +34,10 @@ from proxy.consent import (
     receipt_action,
     status_json,
 )
+
+if TYPE_CHECKING:  # types only: the packages stay independent at run time
+    from proxy.policy import SitePolicy
+
 
 __all__ = [
     "RECEIPT_HEADER",
@@ -134,7 +138,7 @@ def is_cross_site(header: HeaderGet, proto: str, host: str) -> bool:
     return False
 
 
-def parse_decision(content_type: str, body: bytes, site: Any) -> ParsedDecision | ApiError:
+def parse_decision(content_type: str, body: bytes, site: SitePolicy) -> ParsedDecision | ApiError:
     """A form or JSON body as a decision; 415 for anything else, 400 with the reason."""
     content_type = content_type.split(";", 1)[0].strip().lower()
     try:
@@ -180,7 +184,7 @@ def plan_decision(
     parsed: ParsedDecision,
     previous: ConsentState,
     *,
-    site: Any,
+    site: SitePolicy,
     site_id: str,
     keyring: Any,
     engine: Any,
@@ -268,7 +272,7 @@ def decision_reply(
     plan: DecisionPlan,
     receipt_id: Any,
     *,
-    site: Any,
+    site: SitePolicy,
     engine: Any,
     host: str,
     secure: bool,

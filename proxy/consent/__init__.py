@@ -1,9 +1,10 @@
 """Consent: the key ring, the signed consent cookie, and the visitor's consent state.
 
 Everything the server, the engine, the CLI and the mitmproxy addon need about
-consent, as plain functions over plain values (the site policy is duck-typed).
-Must never depend on aiohttp, mitmproxy, pydantic or the policy package: only PyJWT
-(with `cryptography`) and the stdlib; `proxy.catalogue` is consulted lazily.
+consent, as plain functions over plain values (the site policy is read as a
+`SitePolicy`, named for mypy only). Must never depend on aiohttp, mitmproxy, pydantic
+or the policy package at run time: only PyJWT (with `cryptography`), the stdlib,
+`proxy.defaults` and `proxy.catalogue` (which cookie belongs to which vendor).
 """
 
 from proxy.consent.cookies import consent_cookie_header, cookie_values, domain_variants, expire_cookie_headers

@@ -17,10 +17,14 @@ import ipaddress
 import logging
 import re
 from collections.abc import Callable, Iterable
-from typing import Any, Final
+from typing import Final, TYPE_CHECKING
 
 from proxy.catalogue import Catalogue
 from proxy.consent.sites import NECESSARY, cookie_name, lifetime_seconds
+
+if TYPE_CHECKING:  # types only: the packages stay independent at run time
+    from proxy.policy import SitePolicy
+
 
 __all__ = [
     "consent_cookie_header",
@@ -56,7 +60,7 @@ def cookie_values(cookie_headers: Iterable[str], name: str) -> list[str]:
     return values
 
 
-def consent_cookie_header(token: str, *, site: Any, secure: bool, max_age: int | None = None) -> str:
+def consent_cookie_header(token: str, *, site: SitePolicy, secure: bool, max_age: int | None = None) -> str:
     """The `Set-Cookie` value for a consent token (HttpOnly, SameSite=Lax, Path=/)."""
     age = lifetime_seconds(site) if max_age is None else max(0, int(max_age))
     header = f"{cookie_name(site)}={token}; Max-Age={age}; Path=/; HttpOnly; SameSite=Lax"

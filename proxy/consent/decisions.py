@@ -12,11 +12,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TYPE_CHECKING
 
 from proxy.consent.sites import NECESSARY, category_names, policy_version
 from proxy.consent.state import ConsentState
 from proxy.consent.tokens import MAX_VENDOR_ID_LENGTH, MAX_VENDOR_OVERRIDES
+
+if TYPE_CHECKING:  # types only: the packages stay independent at run time
+    from proxy.policy import SitePolicy
+
 
 __all__ = ["ACTIONS", "Decision", "decide_from_form", "decide_from_json", "receipt_action", "status_json"]
 
@@ -33,15 +37,15 @@ class Decision:
     refused: frozenset[str]
     vendors: Mapping[str, bool] = field(default_factory=dict)
 
-    def granted_list(self, site: Any) -> list[str]:
+    def granted_list(self, site: SitePolicy) -> list[str]:
         """Granted categories in the site's order (for receipts and JSON)."""
         return [name for name in category_names(site) if name in self.categories]
 
-    def refused_list(self, site: Any) -> list[str]:
+    def refused_list(self, site: SitePolicy) -> list[str]:
         return [name for name in category_names(site) if name in self.refused]
 
 
-def _decide(action: str, chosen: Iterable[str], vendors: Mapping[str, bool], site: Any) -> Decision:
+def _decide(action: str, chosen: Iterable[str], vendors: Mapping[str, bool], site: SitePolicy) -> Decision:
     known = category_names(site)
     if action == "accept_all":
         granted = set(known)
@@ -64,7 +68,7 @@ def _check_action(action: object) -> str:
     return str(action)
 
 
-def decide_from_form(fields: Iterable[tuple[str, str]], *, site: Any) -> Decision:
+def decide_from_form(fields: Iterable[tuple[str, str]], *, site: SitePolicy) -> Decision:
     """From form fields: `action` (one), `category` (one per granted category for save)."""
     pairs = list(fields)
     actions = {value for key, value in pairs if key == "action"}
@@ -76,7 +80,7 @@ def decide_from_form(fields: Iterable[tuple[str, str]], *, site: Any) -> Decisio
     return _decide(action, (value for key, value in pairs if key == "category"), {}, site)
 
 
-def decide_from_json(obj: Any, *, site: Any) -> Decision:
+def decide_from_json(obj: Any, *, site: SitePolicy) -> Decision:
     """From a JSON body: {"action": ..., "categories": [...], "vendors": {"id": bool}}."""
     if not isinstance(obj, dict):
         raise ValueError('the body must be a JSON object such as {"action": "reject_all"}')
@@ -112,7 +116,7 @@ def _iso(timestamp: float | None) -> str | None:
     return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def status_json(state: ConsentState, *, site: Any) -> dict[str, Any]:
+def status_json(state: ConsentState, *, site: SitePolicy) -> dict[str, Any]:
     """The `/_consent/status` body (also the answer to a JSON post)."""
     body: dict[str, Any] = {
         "categories": [name for name in category_names(site) if name in state.categories],

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TYPE_CHECKING
 
 from proxy.consent.cookies import cookie_values
 from proxy.defaults import GPC_REFUSED_CATEGORY
@@ -21,6 +21,10 @@ from proxy.consent.failures import ConsentFailure, record_failure
 from proxy.consent.keys import KeyRing
 from proxy.consent.sites import DEFAULT_CATEGORIES, NECESSARY, category_names, cookie_name
 from proxy.consent.tokens import MAX_COOKIE_BYTES, TokenRejected, decode_token
+
+if TYPE_CHECKING:  # types only: the packages stay independent at run time
+    from proxy.policy import SitePolicy
+
 
 __all__ = ["GPC_DENIED_CATEGORY", "ConsentState", "read_consent"]
 
@@ -58,7 +62,7 @@ class ConsentState:
         return category in self.categories
 
     @classmethod
-    def from_claims(cls, claims: Mapping[str, Any], *, site: Any, gpc: bool = False) -> ConsentState:
+    def from_claims(cls, claims: Mapping[str, Any], *, site: SitePolicy, gpc: bool = False) -> ConsentState:
         """The state verified (or just issued) claims grant; `gpc` means GPC applies."""
         known = set(category_names(site))
         # Categories the site no longer has are ignored rather than failing the cookie.
@@ -110,7 +114,7 @@ def _necessary_only(reason: ConsentFailure, detail: str, *, gpc: bool) -> Consen
 def read_consent(
     cookie_headers: Iterable[str],
     *,
-    site: Any,
+    site: SitePolicy,
     keyring: KeyRing,
     gpc: bool = False,
     now: float | None = None,
@@ -124,7 +128,7 @@ def read_consent(
         return _necessary_only(ConsentFailure.MALFORMED, repr(exc), gpc=honour_gpc)
 
 
-def _read(cookie_headers: Iterable[str], *, site: Any, keyring: KeyRing, gpc: bool, now: float | None) -> ConsentState:
+def _read(cookie_headers: Iterable[str], *, site: SitePolicy, keyring: KeyRing, gpc: bool, now: float | None) -> ConsentState:
     name = cookie_name(site)
     values = cookie_values(cookie_headers, name)
     if not values:

@@ -14,7 +14,7 @@ import json
 import secrets
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from typing import Any, Final, TYPE_CHECKING
 
 import jwt
 from jwt.api_jws import PyJWS
@@ -22,6 +22,10 @@ from jwt.api_jws import PyJWS
 from proxy.consent.failures import ConsentFailure
 from proxy.consent.keys import KeyRing
 from proxy.consent.sites import NECESSARY, category_names, cookie_name, lifetime_seconds, policy_version, site_id
+
+if TYPE_CHECKING:  # types only: the packages stay independent at run time
+    from proxy.policy import SitePolicy
+
 
 __all__ = [
     "IAT_LEEWAY_SECONDS",
@@ -54,7 +58,7 @@ class TokenRejected(Exception):
 def issue_token(
     ring: KeyRing,
     *,
-    site: Any,
+    site: SitePolicy,
     categories: Iterable[str],
     vendors: Mapping[str, bool] | None = None,
     consent_id: str | None = None,
@@ -101,7 +105,7 @@ def _checked_vendors(vendors: Mapping[str, bool]) -> dict[str, bool]:
     return dict(sorted(vendors.items()))
 
 
-def decode_token(ring: KeyRing, token: str, *, site: Any | None = None, now: float | None = None) -> dict[str, Any]:
+def decode_token(ring: KeyRing, token: str, *, site: SitePolicy | None = None, now: float | None = None) -> dict[str, Any]:
     """Verified claims of `token`, or TokenRejected. Without `site`, aud/pv/lifetime go unchecked."""
     if len(token) > MAX_COOKIE_BYTES:
         raise TokenRejected(ConsentFailure.OVERSIZED, f"{len(token)} bytes")
@@ -143,7 +147,7 @@ def _number(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def _check_claims(claims: dict[str, Any], *, site: Any | None, now: float) -> None:
+def _check_claims(claims: dict[str, Any], *, site: SitePolicy | None, now: float) -> None:
     sub, iat, exp, cats = claims.get("sub"), claims.get("iat"), claims.get("exp"), claims.get("cats")
     if not isinstance(sub, str) or not 0 < len(sub) <= 128:
         raise TokenRejected(ConsentFailure.BAD_CLAIMS, "sub must be a consent id string")
@@ -179,7 +183,7 @@ def _check_claims(claims: dict[str, Any], *, site: Any | None, now: float) -> No
 
 
 def verify_token_verbose(
-    ring: KeyRing, token: str, *, site: Any | None = None, now: float | None = None
+    ring: KeyRing, token: str, *, site: SitePolicy | None = None, now: float | None = None
 ) -> tuple[bool, dict[str, Any] | str]:
     """For `consentry token verify`: (True, claims) or (False, "reason: detail")."""
     try:

@@ -9,17 +9,22 @@ import functools
 import hashlib
 import json
 from importlib import resources
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from proxy.csp.cache import per_consent_state
 from proxy.defaults import GPC_REFUSED_CATEGORY, NECESSARY
 from proxy.csp.stubs import ARRAY_QUEUES, QUEUE_FUNCTIONS, VENDOR_GLOBALS
 from proxy.csp.vendors import Classification, classify_vendor, default_catalogue, site_sources, split_entry, vendors_of
 
+if TYPE_CHECKING:  # types only: the packages stay independent at run time
+    from proxy.policy import SitePolicy
+    from proxy.consent import ConsentState
+
+
 _GUARD_PLACEHOLDER = "/*CONSENTRY_CONFIG*/null"
 
 
-def guard_config(site: Any, state: Any, *, catalogue: Any = None) -> dict[str, Any]:
+def guard_config(site: SitePolicy, state: ConsentState, *, catalogue: Any = None) -> dict[str, Any]:
     """What the guard needs to know, as compact JSON-ready data (it goes into every page).
 
     ``v``: vendors as [id, category, "host host/path ...", forced?] (forced: 1 always,
@@ -95,7 +100,7 @@ def guard_config(site: Any, state: Any, *, catalogue: Any = None) -> dict[str, A
     }
 
 
-def visitor_choices(state: Any) -> dict[str, Any]:
+def visitor_choices(state: ConsentState) -> dict[str, Any]:
     """The guard config's per-visitor part: granted categories (``g``), vendor choices (``o``), GPC."""
     granted = sorted(getattr(state, "categories", None) or {NECESSARY})
     if getattr(state, "gpc", False) and GPC_REFUSED_CATEGORY in granted:
@@ -118,7 +123,7 @@ def _fewest_hosts(entries: list[tuple[str, str]]) -> list[str]:
     return list(dict.fromkeys(kept))
 
 
-def guard_script(site: Any, state: Any, *, catalogue: Any = None) -> str:
+def guard_script(site: SitePolicy, state: ConsentState, *, catalogue: Any = None) -> str:
     """Inline JavaScript for the first ``<script>`` in ``<head>``: guard.js with its config baked in."""
     return per_consent_state(_baked_guard, site, state, catalogue if catalogue is not None else default_catalogue(site))
 
@@ -137,7 +142,7 @@ class _NothingGranted:
 NOTHING_GRANTED = _NothingGranted()
 
 
-def site_guard(site: Any, *, catalogue: Any = None) -> tuple[str, str]:
+def site_guard(site: SitePolicy, *, catalogue: Any = None) -> tuple[str, str]:
     """(source, version) of the guard file every visitor of ``site`` shares.
 
     The vendor table a page's guard needs is the same for every visitor: what differs is
@@ -151,12 +156,12 @@ def site_guard(site: Any, *, catalogue: Any = None) -> tuple[str, str]:
     return per_consent_state(_versioned_site_guard, site, NOTHING_GRANTED, catalogue if catalogue is not None else default_catalogue())
 
 
-def _versioned_site_guard(site: Any, state: Any, catalogue: Any) -> tuple[str, str]:
+def _versioned_site_guard(site: SitePolicy, state: ConsentState, catalogue: Any) -> tuple[str, str]:
     source = _baked_guard(site, state, catalogue)
     return source, hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
 
 
-def guard_tag(site: Any, state: Any, *, consent_path: str, nonce_attr: str, catalogue: Any = None) -> str:
+def guard_tag(site: SitePolicy, state: ConsentState, *, consent_path: str, nonce_attr: str, catalogue: Any = None) -> str:
     """The first ``<script>`` of a page: the shared guard file with this visitor's choices.
 
     When nothing can be refused, now or after a decision, the page gets the inline stub
@@ -173,7 +178,7 @@ def guard_tag(site: Any, state: Any, *, consent_path: str, nonce_attr: str, cata
     return f"<script src=\"{consent_path}/guard.js?v={version}\" data-state='{choices}'{nonce_attr}></script>"
 
 
-def _baked_guard(site: Any, state: Any, catalogue: Any) -> str:
+def _baked_guard(site: SitePolicy, state: ConsentState, catalogue: Any) -> str:
     found = guard_config(site, state, catalogue=catalogue)
     if not found["v"] and (found["u"] is None or found["u"] in found["g"]):
         # Nothing can be refused, now or after a decision (consent only widens without

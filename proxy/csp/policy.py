@@ -11,7 +11,7 @@ import functools
 import logging
 import re
 import secrets
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from proxy.csp.cache import per_consent_state
 from proxy.csp.sources import compact
@@ -26,6 +26,11 @@ from proxy.csp.vendors import (
     vendor_sources,
     vendors_of,
 )
+
+if TYPE_CHECKING:  # types only: the packages stay independent at run time
+    from proxy.policy import SitePolicy
+    from proxy.consent import ConsentState
+
 
 log = logging.getLogger(__name__)
 
@@ -86,14 +91,14 @@ def nonce_for(upstream_csp: str | None) -> str:
     return upstream_nonce(upstream_csp) or new_nonce()
 
 
-def report_path(site: Any) -> str:
+def report_path(site: SitePolicy) -> str:
     """Where browsers send violation reports for this site: ``<consent_path>/csp-report``."""
     return f"{consent_path(site)}/csp-report"
 
 
 def build_csp(
-    site: Any,
-    state: Any,
+    site: SitePolicy,
+    state: ConsentState,
     *,
     upstream_csp: str | None,
     nonce: str,
@@ -111,7 +116,7 @@ def build_csp(
     it was never told about); `csp_headers` does both.
     """
     mode = str(getattr(site, "csp", "report") or "report")
-    if mode == "off":
+    if mode == "off" or _refuses_nothing(site, state):
         return None
     catalogue = catalogue if catalogue is not None else default_catalogue(site)
     nonces = [nonce] if nonce else []
@@ -132,6 +137,21 @@ def build_csp(
     return name, "; ".join(parts)
 
 
+def _refuses_nothing(site: Any, state: Any) -> bool:
+    """True when this visitor allowed everything the site could refuse (the engine's
+    ``allows_everything``): a policy would then stop nothing of ours, yet still break what
+    a consent policy is not about (``javascript:`` frames, inline scripts without a nonce)."""
+    categories = getattr(site, "categories", None) or ()
+    if not categories or any(not state.allows(category) for category in categories):
+        return False
+    if any(getattr(override, "allow", None) == "never" for override in (getattr(site, "vendors", None) or {}).values()):
+        return False
+    if any(choice is False for choice in (getattr(state, "vendors", None) or {}).values()):
+        return False
+    unknown = str(getattr(site, "unknown_third_party", "allow") or "allow")
+    return unknown == "allow" or bool(state.allows(unknown))
+
+
 @functools.cache
 def _warn_large(site_id: str, size: int) -> None:
     # Once per site and size: the size depends on the consent state, not on the request.
@@ -142,13 +162,13 @@ def _warn_large(site_id: str, size: int) -> None:
     )
 
 
-def reporting_endpoints_header(site: Any) -> tuple[str, str]:
+def reporting_endpoints_header(site: SitePolicy) -> tuple[str, str]:
     """The ``Reporting-Endpoints`` header that makes ``report-to consentry-csp`` deliverable."""
     return "Reporting-Endpoints", f'{REPORT_GROUP}="{report_path(site)}"'
 
 
 def csp_headers(
-    site: Any, state: Any, *, upstream_csp: str | None, nonce: str, catalogue: Any = None
+    site: SitePolicy, state: ConsentState, *, upstream_csp: str | None, nonce: str, catalogue: Any = None
 ) -> list[tuple[str, str]]:
     """Every header our policy needs (the policy with ``report-to``, and ``Reporting-Endpoints``)."""
     built = build_csp(site, state, upstream_csp=upstream_csp, nonce=nonce, catalogue=catalogue, report_to=True)
@@ -157,12 +177,12 @@ def csp_headers(
     return [built, reporting_endpoints_header(site)]
 
 
-def _serialized_directives(site: Any, state: Any, catalogue: Any) -> tuple[tuple[str, str], ...]:
+def _serialized_directives(site: SitePolicy, state: ConsentState, catalogue: Any) -> tuple[tuple[str, str], ...]:
     """The directives as (name, sources text) pairs: immutable, so one consent state can share them."""
     return tuple((name, " ".join(sources)) for name, sources in _directives(site, state, catalogue).items())
 
 
-def _directives(site: Any, state: Any, catalogue: Any) -> dict[str, list[str]]:
+def _directives(site: SitePolicy, state: ConsentState, catalogue: Any) -> dict[str, list[str]]:
     """Our fetch directives: one allowlist in ``default-src``, the script allowlist in ``script-src``.
 
     Consent is given per vendor, not per resource type, so a consented vendor's

@@ -13,9 +13,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from proxy.defaults import CONSENT_PATH, NECESSARY
+
+if TYPE_CHECKING:  # types only: the packages stay independent at run time
+    from proxy.policy import SitePolicy
+    from proxy.consent import ConsentState
+
 
 
 
@@ -36,7 +41,7 @@ class Classification:
     category: str
     override: str | None = None
 
-    def allowed_by(self, state: Any) -> bool:
+    def allowed_by(self, state: ConsentState) -> bool:
         if self.override == "always":
             return True
         if self.override == "never":
@@ -49,7 +54,7 @@ def vendors_of(catalogue: Any) -> Iterable[Any]:
     return vendors.values() if isinstance(vendors, Mapping) else vendors
 
 
-def classify_vendor(site: Any, vendor: Any) -> Classification:
+def classify_vendor(site: SitePolicy, vendor: Any) -> Classification:
     """The vendor's category and allow override on this site (same rules as the engine)."""
     from proxy.catalogue import tag_manager_category
 
@@ -80,7 +85,7 @@ def host_source(host: str, path: str | None) -> list[str]:
     return [f"{host}{suffix}", f"*.{host}{suffix}"]
 
 
-def site_sources(site: Any) -> list[str]:
+def site_sources(site: SitePolicy) -> list[str]:
     sources = []
     for host in getattr(site, "hosts", None) or ():
         host = str(host).strip().lower()
@@ -91,11 +96,11 @@ def site_sources(site: Any) -> list[str]:
     return sources
 
 
-def consent_path(site: Any) -> str:
+def consent_path(site: SitePolicy) -> str:
     return str(getattr(site, "consent_path", None) or CONSENT_PATH).rstrip("/")
 
 
-def default_catalogue(site: Any = None) -> Any:
+def default_catalogue(site: SitePolicy | None = None) -> Any:
     """The site's catalogue: the shipped one plus its ``catalogues`` overlays."""
     from proxy.catalogue import catalogue_for
 

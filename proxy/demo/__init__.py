@@ -39,7 +39,10 @@ def demo_config(upstream: str, *, receipts_url: str, secret: str | None = None,
     data: dict[str, Any] = {
         "consent": {"keys": [{"kid": "default", "alg": "HS256", "secret": secret}]},
         "receipts": {"url": receipts_url},
-        "sites": {"default": {"upstream": upstream, "google_consent_mode": "basic", **(site or {})}},
+        # The demo's GTM container loads analytics tags only, and the policy says so: a
+        # container's category is the strictest of what it loads (marketing when unsaid).
+        "sites": {"default": {"upstream": upstream, "google_consent_mode": "basic",
+                              "tag_manager_loads": ["analytics"], **(site or {})}},
     }
     return build_config(data, name="<demo>")
 

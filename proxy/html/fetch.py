@@ -47,6 +47,8 @@ LAZY_ATTRS = ("data-src", "data-srcset", "data-lazy-src", "data-lazy-srcset", "d
 # Of those, the ones that hold a srcset-style list (lazysizes' bgset also separates with "|").
 LAZY_LISTS = frozenset({"data-srcset", "data-lazy-srcset", "data-original-set", "data-bgset"})
 AUTHOR_MARKERS = ("data-category", "data-cookieconsent", "data-cookiecategory")
+# Any of these may make an element author-marked (and so activated under consent).
+AUTHOR_MARKS = frozenset({"data-consent", *AUTHOR_MARKERS})
 # SVG presentation attributes whose value may be a CSS url() (fill="url(https://x/p.svg#g)").
 SVG_URL_PRESENTATION = ("fill", "stroke", "filter", "clip-path", "mask", "marker-start", "marker-mid", "marker-end",
                         "cursor")
@@ -61,9 +63,10 @@ FAST_PATH_ATTRIBUTES = ("style", "background", "on", "ping", "data-consent", "da
 # attributes, animation values).
 FOREIGN_FAST_PATH_ATTRIBUTES = ("href", "xlink:href", "src", *SVG_URL_PRESENTATION, *SVG_ANIMATION_VALUES)
 # Tag names and attribute names the fast path must stop at (see patterns.py).
-INTERESTING_TAGS = ALWAYS_ASKED | {"input", "meta", "base", "svg", "math", "noscript", "template",
-                                   "title", "textarea", "xmp", "noembed", "noframes", "plaintext",
-                                   "select", "keygen"}
+# Start tags that change the tokenizer's state or the tree-builder simulation.
+TEXT_STATE_TAGS = frozenset({"script", "style", "iframe", "svg", "math", "noscript", "template", "title", "textarea",
+                             "xmp", "noembed", "noframes", "plaintext", "select", "keygen", "input"})
+INTERESTING_TAGS = ALWAYS_ASKED | TEXT_STATE_TAGS | {"meta", "base"}
 
 # Start tags inside <svg>/<math> the scanner must see: fetching SVG elements, integration
 # points, nested roots, and every HTML tag that breaks out of foreign content.

@@ -34,14 +34,24 @@ class Rewriter:
     reports (default: this package's standard-library approximation; the engine passes
     the WHATWG-conformant ``proxy.urls.resolve``). ``inject_nested`` (UTF-8) goes at the
     start of every ``<iframe srcdoc>`` document, as ``inject`` does for the page.
+    ``keeps_all`` promises that ``decide`` keeps every element as it is except
+    author-marked inert ones it may activate (full consent, no nonce): only those, and
+    the tags that change the tokenizer's state, are looked at; the rest is copied.
     """
+
+    @property
+    def rescanned(self) -> int:
+        """Bytes looked at again because a token was incomplete (a work counter for tests)."""
+        return self._scanner.rescanned if self._scanner is not None else 0
 
     def __init__(self, decide: Decide, *, encoding: str | None = None, base_url: str | None = None,
                  max_buffer: int = 256 * 1024, inject: bytes | None = None, defuse_ambiguous: bool = True,
-                 resolve_url: URLResolver | None = None, inject_nested: bytes | None = None) -> None:
+                 resolve_url: URLResolver | None = None, inject_nested: bytes | None = None,
+                 keeps_all: bool = False) -> None:
         self._decide = decide
         self._resolve_url = resolve_url
         self._inject_nested = inject_nested
+        self._keeps_all = keeps_all
         # False when the caller will keep every element (full consent): the ``</noscript``
         # defusing then has nothing to protect and the output stays byte-identical.
         self._defuse_ambiguous = defuse_ambiguous
@@ -56,6 +66,7 @@ class Rewriter:
         self._encoder: codecs.IncrementalEncoder | None = None   # text -> UTF-16
         self._output_decoder: codecs.IncrementalDecoder | None = None  # scanner UTF-8 -> text
         self._closed = False
+        self._reopener: bytes | None = b"</head>"
 
     # -- choosing the encoding
 
@@ -97,9 +108,45 @@ class Rewriter:
             inject = inject.decode("utf-8", errors="replace").encode(scan_encoding, errors="xmlcharrefreplace")
         self._scanner = Scanner(self._decide, encoding=scan_encoding, base_url=self._base_url,
                                 max_buffer=self._max_buffer, inject=inject, defuse_ambiguous=self._defuse_ambiguous,
-                                resolve_url=self._resolve_url, inject_nested=self._inject_nested)
+                                resolve_url=self._resolve_url, inject_nested=self._inject_nested,
+                                keeps_all=self._keeps_all)
         self._scanner._offset = len(bom)  # offsets count from the first byte of input
         return bom + self._through(rest)
+
+    # -- after the end
+
+    def body_reopener(self) -> bytes | None:
+        """After ``close()``: markup that closes what the document left open, so that an
+        element appended after its last byte (the no-JavaScript banner) lands in ``<body>``.
+
+        ``</head>`` moves a document that ended in its head on (a stray one is ignored
+        anywhere else); open ``<template>``, ``<noscript>``, ``<select>`` and SVG/MathML
+        are closed, as the end of the file would close them. None when nothing can be
+        appended without changing the document: it ended inside a comment, a text-only
+        element (an unterminated ``<script>`` must not start running) or PLAINTEXT.
+        """
+        return self._reopener
+
+    def _snapshot_end(self) -> None:
+        """Before the scanner's own end of file: what the document leaves open."""
+        from proxy.html.rules import DATA
+
+        scanner = self._scanner
+        if scanner is None:
+            self._reopener = b"</head>"
+            return
+        if scanner._mode != DATA or scanner._strip_name is not None or scanner._pos < len(scanner._buf):
+            self._reopener = None   # inside a comment, text-only element or an unfinished tag
+            return
+        parts: list[str] = []
+        for name, _ in reversed(scanner._foreign):
+            if name in ("svg", "math"):
+                parts.append(f"</{name}>")
+        parts += ["</noscript>"] * (1 if scanner._noscript else 0)
+        parts += ["</select>"] if scanner._select else []
+        parts += ["</template>"] * scanner._template
+        parts.append("</head>")
+        self._reopener = "".join(parts).encode("ascii")
 
     # -- streaming
 
@@ -107,6 +154,8 @@ class Rewriter:
         assert self._scanner is not None
         if self._decoder is None:
             out = self._scanner.feed(data)
+            if final:
+                self._snapshot_end()
             return out + self._scanner.close() if final else out
         assert self._encoder is not None and self._output_decoder is not None
         leftover = b""
@@ -117,6 +166,7 @@ class Rewriter:
             leftover = self._decoder.getstate()[0]
         scanned = self._scanner.feed(text.encode("utf-8", errors="surrogatepass"))
         if final:
+            self._snapshot_end()
             scanned += self._scanner.close()
         out = self._encoder.encode(self._output_decoder.decode(scanned, final=final), final=final)
         return out + leftover

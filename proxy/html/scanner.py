@@ -8,7 +8,7 @@ escaped and double-escaped states, comments, bogus comments, CDATA (foreign cont
 only) and PLAINTEXT, plus a small simulation of the tree builder (``<svg>``/``<math>``
 with breakout tags and integration points, ``<template>``, ``<noscript>``, ``<select>``).
 Bytes are copied through untouched except the tags it edits. Raw-text bodies are handled
-in ``textmodes.py``, over-long tags in ``overlong.py``, the element sets in ``rules.py``,
+by ``textmodes.py``, cut tags judged by ``overlong.py``, the element sets in ``rules.py``,
 what fetches in ``fetch.py`` and the edits themselves in ``edits.py``/``tags.py``.
 
 Readings it chooses where a browser could go either way (STYLE.md habit 4):
@@ -30,10 +30,10 @@ Readings it chooses where a browser could go either way (STYLE.md habit 4):
   caused (breaking out of SVG, a raw-text body) is not assumed for what follows.
 
 The ``max_buffer`` cap (the "fail closed" setting): a tag longer than ``max_buffer`` is
-decided on its first ``max_buffer`` bytes (``text_truncated``); if it can fetch, it is
-deferred even when the decision was to keep it, and every later fetching attribute is
-renamed as it streams past (for a tag nobody was asked about, only attributes that make
-the fast path stop, so a late ``style`` there is the one documented gap). Script and
+decided on its first ``max_buffer`` bytes (``text_truncated``); a keep stands for what was
+seen (a URL value cut by the cap counts when enough of it was seen, see ``overlong.py``),
+and every fetching attribute after that point is renamed as it streams past (for a tag
+nobody was asked about, only attributes that make the fast path stop, so a late ``style`` there is the one documented gap). Script and
 style bodies longer than ``max_buffer`` are decided on their first ``max_buffer`` bytes
 and then streamed. Comments, bogus comments and CDATA stream. Input that ends inside a
 tag is passed through unchanged (a browser drops it). The same input gives the same
@@ -44,40 +44,61 @@ Standard library only; must not import aiohttp, mitmproxy, jwt or pydantic.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 
 from proxy.html import patterns as P
-from proxy.html.charrefs import decode_text
-from proxy.html.css import css_urls
 from proxy.html.edits import PREFIX, EditBuilder
 from proxy.html.element import Action, Decision, Element, FetchURL
-from proxy.html.fetch import BREAKOUT, FOREIGN_END_INTERESTING, HTML_ELEMENTS, Inspection, inspect_tag
-from proxy.html.overlong import OverlongTags
-from proxy.html.rules import (BOGUS, CDATA, COMMENT, DATA, HEAD_CONTENT, LONG_TAG, MATHML_TEXT_INTEGRATION, PLAINTEXT, RAW,
-                              RAWTEXT_ELEMENTS, S_DATA, SVG_INTEGRATION, SVG_WHOLE, TEXT_MODE_ELEMENTS, VOID,
+from proxy.html.fetch import AUTHOR_MARKS, BREAKOUT, FOREIGN_END_INTERESTING, HTML_ELEMENTS, Inspection, inspect_tag
+from proxy.html.overlong import ENOUGH_OF_A_URL, classifiable
+from proxy.html.rules import (AFTER_NAME, BOGUS, CDATA, COMMENT, DATA, HEAD_CONTENT, LONG_TAG, LONG_TAG_GENERIC,
+                              LONG_TAG_MOVED, MATHML_TEXT_INTEGRATION, NAME_HEAD, PLAINTEXT, RAW, RAWTEXT_ELEMENTS, S_DATA,
+                              SEPARATORS, SVG_INTEGRATION, SVG_WHOLE, TEXT_MODE_ELEMENTS, UNQUOTED_END, VOID,
                               WHOLE_ELEMENT, defuse_noscript)
-from proxy.html.tags import TAG, Attr, apply_edit, parse_attributes, quick_attributes
-from proxy.html.textmodes import _IMPORT, TextModes
+from proxy.html.charrefs import decode_attribute, decode_text
+from proxy.html.css import css_urls
+from proxy.html.tags import TAG, Attr, apply_edit, parse_attributes, quick_attributes, truncated_attributes
+from proxy.html.textmodes import find_end_tag, scan_script
 from proxy.html.urls import URLResolver, resolve, usable_base
 
 
 Decide = Callable[[Element], Decision]
 
+log = logging.getLogger(__name__)
+_IMPORT = re.compile(rb"@(?i:import)")
+
+
+# Edited start tags by (raw tag, decision's fields, moved attributes, encoding): bounded by
+# clearing, short tags only, so a page of unique or huge tags costs one lookup each.
+_EDITS: dict[tuple[bytes, str, str | None, str | None, tuple[tuple[str, str], ...], tuple[str, ...], str], bytes | None] = {}
+_EDITS_MAX = 2048
+_EDIT_LENGTH = 512
+_MISSING = object()
 
 _MARKUP_IN_FOREIGN_TEXT = re.compile(rb"<!\[CDATA\[(.*?)(?:\]\]>|$)|<!--.*?-->|<[A-Za-z/!?][^>]*>", re.S)
 
 
-class Scanner(TextModes, OverlongTags):
+class Scanner:
     """Byte-preserving streaming rewriter for one ASCII-compatible document."""
 
     def __init__(self, decide: Decide, *, encoding: str, base_url: str | None = None,
                  max_buffer: int = 256 * 1024, inject: bytes | None = None, in_srcdoc: bool = False,
                  defuse_ambiguous: bool = True, resolve_url: URLResolver | None = None,
-                 inject_nested: bytes | None = None) -> None:
+                 inject_nested: bytes | None = None, trace: Callable[[bytes], None] | None = None,
+                 keeps_all: bool = False) -> None:
         self._decide = decide
         self._inject_nested = inject_nested or None
         self._resolve_url: URLResolver = resolve_url or resolve
+        # The caller keeps every element but may activate author-marked ones (full
+        # consent, no nonce): the fast path then stops only at what changes the tokenizer
+        # state or carries an author mark, and every other tag is copied unseen.
+        self._keeps_all = keeps_all
+        self._skip = P.SKIP_KEEPING if keeps_all else P.SKIP
+        # Conformance seam: called with the raw bytes of every tag, comment, bogus comment
+        # and doctype (the fast path is off then, so that every token is seen).
+        self._trace = trace
         self._defuse_ambiguous = defuse_ambiguous
         self.encoding = encoding
         self._document_url = base_url if base_url and usable_base(base_url) else None
@@ -123,7 +144,15 @@ class Scanner(TextModes, OverlongTags):
         self._comment_scan = 0
         self._bogus_start = 0
         self._long_strip_void = False
+        self._long_classified_until = 0  # stream offset up to which decide saw the long tag
         self._closed = False
+        # An incomplete token at the stream offset ``_stall_at`` is looked at again only
+        # once the stream reaches ``_stall_size`` (twice what was waiting, up to the cap):
+        # a tag fed in small chunks costs linear time, not one rescan per chunk.
+        self._stall_at = -1
+        self._stall_size = 0
+        # Work counter: bytes handed to rescans of incomplete tokens (tests of linearity).
+        self.rescanned = 0
 
     # ----------------------------------------------------------------- public API
 
@@ -231,7 +260,16 @@ class Scanner(TextModes, OverlongTags):
         while True:
             mode = self._mode
             if mode == DATA:
+                size = len(self._buf)
+                if not eof and self._stall_at == self._offset + self._pos and self._offset + size < self._stall_size:
+                    return
                 progressed = self._data(eof)
+                if not progressed and not eof and self._pos < size and self._mode == DATA:
+                    # Stopped at an incomplete token: wait for enough new bytes first.
+                    waiting = size - self._pos
+                    self.rescanned += waiting
+                    self._stall_at = self._offset + self._pos
+                    self._stall_size = self._stall_at + min(2 * waiting, self._max)
             elif mode == RAW:
                 progressed = self._raw(eof)
             elif mode == COMMENT:
@@ -252,15 +290,16 @@ class Scanner(TextModes, OverlongTags):
         buf = self._buf
         size = len(buf)
         start = self._pos
-        if self._inject is None and self._strip_name is None and not self._noscript:
-            if not self._foreign:
-                position = P.SKIP.match(buf, start).end()
-            elif self._foreign[-1][1]:  # HTML inside an integration point
-                position = P.SKIP.match(buf, start).end()
-            else:
-                position = P.SKIP_FOREIGN.match(buf, start).end()
+        fast = self._inject is None and self._strip_name is None and not self._noscript and self._trace is None
+        if fast:
+            # HTML (also inside an integration point) or foreign content.
+            skip = self._skip if not self._foreign or self._foreign[-1][1] else P.SKIP_FOREIGN
+            skipped = skip.match(buf, start)
         else:
-            position = P.TEXT.match(buf, start).end()
+            skipped = P.TEXT.match(buf, start)
+        assert skipped is not None  # both match the empty string
+        position = skipped.end()
+        if not fast:
             if self._inject is not None and position > start and not (self._template or self._noscript):
                 text = P.NON_WHITESPACE.search(buf, start, position)
                 if text is not None:
@@ -337,6 +376,8 @@ class Scanner(TextModes, OverlongTags):
 
     def _token_done(self, start: int, end: int) -> bool:
         """A comment-like token [start, end) is complete; defuse it inside noscript."""
+        if self._trace is not None:
+            self._trace(self._buf[start:end])
         if self._noscript and not self._suppressing:
             chunk = self._buf[start:end]
             defused = self._defuse(chunk)
@@ -376,6 +417,8 @@ class Scanner(TextModes, OverlongTags):
             return True
         if eof:
             self._mode = DATA
+            if self._trace is not None and start >= 0:
+                self._trace(buf[start:])
             self._advance(len(buf))
             return False
         if len(buf) - start >= self._max:
@@ -421,6 +464,8 @@ class Scanner(TextModes, OverlongTags):
 
     def _end_tag(self, match: re.Match[bytes], name: str) -> bool:
         start, end = match.span()
+        if self._trace is not None:
+            self._trace(match.group())
         if self._strip_name is not None:
             if name in ("body", "html"):
                 self._stop_strip(start)
@@ -484,41 +529,24 @@ class Scanner(TextModes, OverlongTags):
             self._strip_restores = None
 
     def _start_tag(self, match: re.Match[bytes], name: str, eof: bool) -> bool:
+        """One complete start tag: the tree-builder context, the decision, the bytes out."""
         buf = self._buf
         start, end = match.span()
-        foreign = bool(self._foreign) and not self._foreign[-1][1]  # _in_foreign(), inlined: a hot path
+        if self._trace is not None:
+            self._trace(match.group())
         raw = buf[start:end]
         decoded, self_closing = quick_attributes(raw, match.start(3) - start, self.encoding)
-        if self._foreign_doubt and name in BREAKOUT:
-            self._foreign_doubt = False  # both readings are in HTML content after this
-        before_breakout: list[tuple[str, bool]] | None = None
-        if foreign and (name in BREAKOUT or (name == "font" and ("color" in decoded or "face" in decoded or "size" in decoded))):
-            before_breakout = list(self._foreign)
-            self._leave_foreign()
-            foreign = self._in_foreign()
+        foreign, before_breakout = self._foreign_context(name, decoded)
         if foreign and name in ("script", "style") and not self_closing and self._strip_name is None:
             # SVG script/style bodies are markup to the tokenizer; look ahead for the text.
             close = P.end_tag(name).search(buf, end)
             if close is None and not eof and len(buf) - end < self._max:
                 return False
-        if self._inject is not None and not (self._template or self._noscript or self._foreign or self._strip_name):
-            if name == "body":
-                self._place_inject(start)
-            elif name not in HEAD_CONTENT and name != "head":
-                self._place_inject(start)
-        # The first <base href> in the document tree counts; one in a <template> is not in it.
-        if name == "base" and not foreign and not self._base_seen and "href" in decoded and not self._template:
-            self._base_seen = True
-            target = self._resolve_url(decoded["href"], self._document_url)
-            if usable_base(target):
-                self._base = target
+        self._note_start_tag(name, start, decoded, foreign=foreign, self_closing=self_closing)
         stripping = self._strip_name is not None
-        if stripping and name == self._strip_name and not (name in VOID or (foreign and self_closing)):
-            self._strip_depth += 1
-        strip_element = False
         new_tag: bytes | None = None
-        html_text_mode = not foreign and name in TEXT_MODE_ELEMENTS
-        if not stripping:
+        strip_element = False
+        if not stripping and (not self._keeps_all or not AUTHOR_MARKS.isdisjoint(decoded)):
             inspection = inspect_tag(name, decoded, foreign=foreign, base=self._base, resolve=self._resolve_url)
             if inspection.asked or inspection.handlers:
                 if not foreign and name in ("script", "style"):
@@ -527,56 +555,104 @@ class Scanner(TextModes, OverlongTags):
                     self._hold_from(start)
                     self._advance(end)
                     return True
-                text = None
-                truncated = False
-                if foreign and name in ("script", "style") and not self_closing:
-                    close = P.end_tag(name).search(buf, end)
-                    body_end = close.start() if close is not None else len(buf)
-                    truncated = body_end - end > self._max
-                    # Its text is its text nodes: the markup inside is elements, not code.
-                    body = _MARKUP_IN_FOREIGN_TEXT.sub(lambda m: m.group(1) or b"", buf[end:min(body_end, end + self._max)])
-                    # Foreign text is ordinary data: character references are decoded there.
-                    text = decode_text(body.decode(self.encoding, errors="replace"))
-                    if name == "style":
-                        inspection.urls.extend(FetchURL("text", self._resolve_url(url, self._base)) for url in css_urls(text))
+                text, truncated = self._foreign_text(name, end, inspection) if foreign and not self_closing else (None, False)
                 new_tag, strip_element = self._decide_tag(raw, name, None, decoded, inspection, foreign=foreign,
                                                           start=start, text=text, truncated=truncated)
         if (foreign and name == "style" and not self_closing and not strip_element and not stripping
                 and self._last_action is Action.DEFER):
-            # As for an HTML <style>: Chromium's preload scanner must not see the @import
-            # of a deferred SVG <style> either (its body is markup still to be scanned).
-            close = P.end_tag(name).search(buf, end)
-            if close is not None and b"@" in buf[end:close.start()]:
-                body = _IMPORT.sub(rb"@\\69mport", buf[end:close.start()])
-                self._buf = buf = buf[:end] + body + buf[close.start():]
-        if strip_element and before_breakout is not None:
-            # The output will not contain the tag that broke out of foreign content.
-            self._strip_restores = before_breakout
-        if strip_element and (name in VOID or (foreign and self_closing)):
-            self._replace(start, end, b"")
-            self._restore_after_strip()
-        elif strip_element:
-            self._start_suppressing(start)
-            if html_text_mode:
-                self._raw_suppress = True
-            else:
-                self._strip_name = name
-                self._strip_depth = 1
-            self._advance(end)
+            self._hide_foreign_imports(end)
+        if strip_element:
+            self._strip_start_tag(name, start, end, foreign=foreign, self_closing=self_closing,
+                                  before_breakout=before_breakout)
         else:
-            if self._noscript and not self._suppressing:
-                edited = new_tag if new_tag is not None else raw
-                defused = self._defuse(edited)
-                if defused != raw:
-                    new_tag = defused
-            if new_tag is not None:
-                self._replace(start, end, new_tag)
-            else:
-                self._advance(end)
-            if name == "head" and self._inject is not None and not (self._template or self._noscript or self._foreign or stripping):
-                self._place_inject(end)
+            self._emit_start_tag(raw, new_tag, name, start, end, stripping=stripping)
         self._open_contexts(name, foreign, self_closing, decoded)
         return True
+
+    def _foreign_context(self, name: str, decoded: dict[str, str]) -> tuple[bool, list[tuple[str, bool]] | None]:
+        """(in foreign content for this tag?, the foreign stack before a breakout or None)."""
+        foreign = bool(self._foreign) and not self._foreign[-1][1]  # _in_foreign(), inlined: a hot path
+        if self._foreign_doubt and name in BREAKOUT:
+            self._foreign_doubt = False  # both readings are in HTML content after this
+        if foreign and (name in BREAKOUT or (name == "font" and ("color" in decoded or "face" in decoded or "size" in decoded))):
+            before_breakout = list(self._foreign)
+            self._leave_foreign()
+            return self._in_foreign(), before_breakout
+        return foreign, None
+
+    def _note_start_tag(self, name: str, start: int, decoded: dict[str, str], *, foreign: bool,
+                        self_closing: bool) -> None:
+        """What a start tag changes before its own edit: injection point, base URL, strip depth."""
+        if self._inject is not None and not (self._template or self._noscript or self._foreign or self._strip_name):
+            if name == "body" or (name not in HEAD_CONTENT and name != "head"):
+                self._place_inject(start)
+        # The first <base href> in the document tree counts; one in a <template> is not in it.
+        if name == "base" and not foreign and not self._base_seen and "href" in decoded and not self._template:
+            self._base_seen = True
+            target = self._resolve_url(decoded["href"], self._document_url)
+            if usable_base(target):
+                self._base = target
+        if self._strip_name is not None and name == self._strip_name and not (name in VOID or (foreign and self_closing)):
+            self._strip_depth += 1
+
+    def _foreign_text(self, name: str, end: int, inspection: Inspection) -> tuple[str | None, bool]:
+        """The text of an SVG/MathML ``<script>``/``<style>`` (its text nodes), and whether it was cut.
+
+        A ``<style>``'s ``url()``/``@import`` targets join ``inspection.urls``.
+        """
+        if name not in ("script", "style"):
+            return None, False
+        buf = self._buf
+        close = P.end_tag(name).search(buf, end)
+        body_end = close.start() if close is not None else len(buf)
+        # Its text is its text nodes: the markup inside is elements, not code.
+        body = _MARKUP_IN_FOREIGN_TEXT.sub(lambda m: m.group(1) or b"", buf[end:min(body_end, end + self._max)])
+        # Foreign text is ordinary data: character references are decoded there.
+        text = decode_text(body.decode(self.encoding, errors="replace"))
+        if name == "style":
+            inspection.urls.extend(FetchURL("text", self._resolve_url(url, self._base)) for url in css_urls(text))
+        return text, body_end - end > self._max
+
+    def _hide_foreign_imports(self, end: int) -> None:
+        """As for an HTML <style>: Chromium's preload scanner must not see the @import
+        of a deferred SVG <style> either (its body is markup still to be scanned)."""
+        buf = self._buf
+        close = P.end_tag("style").search(buf, end)
+        if close is not None and b"@" in buf[end:close.start()]:
+            body = _IMPORT.sub(rb"@\\69mport", buf[end:close.start()])
+            self._buf = buf[:end] + body + buf[close.start():]
+
+    def _strip_start_tag(self, name: str, start: int, end: int, *, foreign: bool, self_closing: bool,
+                         before_breakout: list[tuple[str, bool]] | None) -> None:
+        """Remove a start tag (and, unless void, everything up to its end tag)."""
+        if before_breakout is not None:
+            # The output will not contain the tag that broke out of foreign content.
+            self._strip_restores = before_breakout
+        if name in VOID or (foreign and self_closing):
+            self._replace(start, end, b"")
+            self._restore_after_strip()
+            return
+        self._start_suppressing(start)
+        if not foreign and name in TEXT_MODE_ELEMENTS:
+            self._raw_suppress = True
+        else:
+            self._strip_name = name
+            self._strip_depth = 1
+        self._advance(end)
+
+    def _emit_start_tag(self, raw: bytes, new_tag: bytes | None, name: str, start: int, end: int, *,
+                        stripping: bool) -> None:
+        """Write a kept start tag (edited or not; defused inside noscript); inject after <head>."""
+        if self._noscript and not self._suppressing:
+            defused = self._defuse(new_tag if new_tag is not None else raw)
+            if defused != raw:
+                new_tag = defused
+        if new_tag is not None:
+            self._replace(start, end, new_tag)
+        else:
+            self._advance(end)
+        if name == "head" and self._inject is not None and not (self._template or self._noscript or self._foreign or stripping):
+            self._place_inject(end)
 
     def _hold_from(self, start: int) -> None:
         """Flush what precedes a start tag whose decision waits for its body."""
@@ -631,6 +707,7 @@ class Scanner(TextModes, OverlongTags):
                     truncated: bool = False) -> tuple[bytes | None, bool]:
         """(edited tag or None, strip the whole element?) for one start tag."""
         builder: EditBuilder | None = None
+        memo_key: tuple[bytes, str, str | None, str | None, tuple[tuple[str, str], ...], tuple[str, ...], str] | None = None
 
         def edit() -> EditBuilder:
             # Attribute spans are only worth finding for a tag that changes (most do not).
@@ -647,6 +724,20 @@ class Scanner(TextModes, OverlongTags):
                                     truncated=truncated)
             decision = self._decide(element)
             action = self._last_action = decision.action
+            memo_key = None
+            if (not inspection.handlers and decision.refused is None and len(raw) <= _EDIT_LENGTH
+                    and action is not Action.STRIP and (action is not Action.KEEP or decision.extra_attrs)
+                    and "srcdoc" not in decoded):
+                # (A plain keep edits nothing: no memo needed.)
+                # Pages repeat tags byte for byte: the same decision edits them the same way.
+                memo_key = (raw, action.value, decision.category, decision.vendor, decision.extra_attrs,
+                            tuple(inspection.moved), self.encoding)
+                try:
+                    found = _EDITS.get(memo_key, _MISSING)
+                except TypeError:  # a caller's Decision with unhashable extras
+                    found = memo_key = None
+                if found is not _MISSING and memo_key is not None:
+                    return found, False  # type: ignore[return-value]
             if (decision.refused is not None and action in (Action.DEFER, Action.STRIP) and not inspection.author_marked
                     and name not in ("script", "style")):
                 refused: dict[str, set[str]] = {}
@@ -677,16 +768,21 @@ class Scanner(TextModes, OverlongTags):
                 edit().mark(decision)
             elif decision.action is Action.STRIP:
                 edit().drop_all(handler)
-        if builder is None or not builder.edit:
-            return None, False
-        assert attrs is not None
-        return apply_edit(raw, 0, len(raw), attrs, builder.edit), False
+        edited = None
+        if builder is not None and builder.edit:
+            assert attrs is not None
+            edited = apply_edit(raw, 0, len(raw), attrs, builder.edit)
+        if memo_key is not None:
+            if len(_EDITS) >= _EDITS_MAX:
+                _EDITS.clear()
+            _EDITS[memo_key] = edited
+        return edited, False
 
     def _rewrite_srcdoc(self, document: str) -> str | None:
         """The srcdoc document rewritten with the same decisions, or None if unchanged."""
         inner = Scanner(self._decide, encoding="utf-8", base_url=self._base, max_buffer=self._max, in_srcdoc=True,
                         defuse_ambiguous=self._defuse_ambiguous, resolve_url=self._resolve_url,
-                        inject_nested=self._inject_nested)
+                        inject_nested=self._inject_nested, keeps_all=self._keeps_all)
         data = document.encode("utf-8", errors="surrogatepass")
         # Before everything, even a doctype: a srcdoc document is never in quirks mode, and
         # what is injected (the guard's adoption) must run before the document's own scripts.
@@ -694,3 +790,296 @@ class Scanner(TextModes, OverlongTags):
         if out == data:
             return None
         return out.decode("utf-8", errors="replace")
+
+    # ----------------------------------------------------------------- raw-text bodies
+
+    def _markup_reading(self, body: bytes) -> bytes:
+        """A raw-text body rewritten as if it were markup (for the other reading)."""
+        inner = Scanner(self._decide, encoding=self.encoding, base_url=self._base, max_buffer=self._max,
+                        in_srcdoc=self._in_srcdoc, defuse_ambiguous=self._defuse_ambiguous,
+                        resolve_url=self._resolve_url)
+        inner._base_seen = True
+        return inner.feed(body) + inner.close()
+
+    def _enter_raw(self, name: str, body_start: int,
+                   pending: tuple[bytes, int, str, dict[str, str], Inspection] | None) -> None:
+        self._mode = RAW
+        self._raw_name = name
+        self._raw_name_bytes = name.encode("ascii")
+        self._raw_script = name == "script"
+        self._script_state = S_DATA
+        self._raw_body = self._raw_scan = self._offset + body_start
+        self._raw_pending = pending
+        # Inside <select>, older parsers (and the spec before customizable selects)
+        # ignore <style>, <xmp>, <title>...: their bodies are markup there. Read both ways.
+        self._raw_dual = (self._select and name != "script") or self._foreign_doubt
+        self._raw_hold = pending is not None or self._noscript > 0 or self._raw_dual
+
+    def _raw(self, eof: bool) -> bool:
+        buf = self._buf
+        size = len(buf)
+        scan = max(self._raw_scan - self._offset, 0)
+        body = self._raw_body - self._offset
+        end: int | None
+        if self._raw_script:
+            end, self._script_state, resume = scan_script(buf, scan, self._script_state)
+        else:
+            end, resume = find_end_tag(buf, scan, self._raw_name_bytes)
+        self._raw_scan = self._offset + resume
+        if end is None:
+            if eof:
+                end = size
+            else:
+                safe = self._raw_scan - self._offset
+                if self._raw_hold and safe - body > self._max:
+                    self._release_body(body, body + self._max, truncated=True)
+                if not self._raw_hold:
+                    self._advance(max(safe, self._pos))
+                return False
+        if self._raw_hold:
+            # The same cut whatever the chunking: a body over the cap is judged on its prefix.
+            truncated = end - body > self._max
+            self._release_body(body, body + self._max if truncated else end, truncated=truncated)
+        if end >= size:
+            self._advance(size)
+            self._mode = DATA
+            self._raw_suppress = False
+            return False
+        closing = TAG.match(buf, end)
+        if closing is None:
+            if not eof and size - end < self._max:
+                self._advance(max(end, self._pos))
+                return False
+            # An end tag that never closes: let the long-tag path stream it.
+            self._advance(max(end, self._pos))
+            self._mode = DATA
+            was_suppressing = self._raw_suppress
+            self._raw_suppress = False
+            if was_suppressing:
+                self._emit_from = end
+            return True
+        if self._trace is not None:
+            self._trace(closing.group())
+        self._advance(closing.end())
+        if self._raw_suppress:
+            self._raw_suppress = False
+            self._emit_from = closing.end()
+        self._mode = DATA
+        return True
+
+    def _release_body(self, body: int, cut: int, *, truncated: bool) -> None:
+        """Decide on a held start tag with ``_buf[body:cut]`` as its text, then emit."""
+        buf = self._buf
+        pending = self._raw_pending
+        self._raw_pending = None
+        self._raw_hold = False
+        if pending is None:  # a body held only because of <noscript> or <select>
+            chunk = buf[body:cut]
+            defused = self._markup_reading(chunk) if self._raw_dual else chunk
+            defused = self._defuse(defused) if not truncated else defused
+            if defused != chunk and not self._suppressing:
+                self._out.append(buf[self._emit_from:body])
+                self._out.append(defused)
+                self._emit_from = cut
+            self._advance(max(cut, self._pos))
+            if self._suppressing:
+                self._emit_from = cut
+            return
+        # The start tag's inspection: no <base> can come between it and its body.
+        raw, offset, name, decoded, inspection = pending
+        foreign = False  # only HTML script/style bodies are held (SVG ones are markup)
+        start = offset - self._offset
+        text = buf[body:cut].decode(self.encoding, errors="replace")
+        if "\x00" in text:
+            text = text.replace("\x00", "\ufffd")
+        if name == "style":
+            inspection.urls.extend(FetchURL("text", self._resolve_url(url, self._base)) for url in css_urls(text))
+        new_tag, strip_element = self._decide_tag(raw, name, None, decoded, inspection, foreign=foreign,
+                                                  start=start, text=text, truncated=truncated)
+        if strip_element:
+            # Nothing of it was emitted yet (emit_from is the tag start): drop from here.
+            self._raw_suppress = True
+            self._emit_from = max(self._pos, start)
+            return
+        if self._noscript and not self._suppressing:
+            defused_tag = self._defuse(new_tag if new_tag is not None else raw)
+            if defused_tag != raw:
+                new_tag = defused_tag
+        if new_tag is not None and not self._suppressing:
+            self._out.append(new_tag)
+            self._emit_from = start + len(raw)
+        body_bytes = buf[body:cut]
+        hide_imports = name == "style" and self._last_action is Action.DEFER and b"@" in body_bytes
+        if (self._noscript or self._raw_dual or hide_imports) and not (truncated and not hide_imports):
+            defused = body_bytes
+            if hide_imports:
+                # Chromium's preload scanner fetches @import from a <style> whatever its
+                # type; "@\69mport" is the same at-rule to CSS once restored, but not to it.
+                defused = _IMPORT.sub(rb"@\\69mport", defused)
+            if self._raw_dual and not truncated:
+                defused = self._markup_reading(defused)
+            if self._noscript and not truncated:
+                defused = self._defuse(defused)
+            if defused != body_bytes:
+                if new_tag is None:
+                    self._out.append(buf[self._emit_from:body])
+                self._out.append(defused)
+                self._emit_from = cut
+        self._pos = max(self._pos, cut if not truncated else self._pos)
+
+    # ----------------------------------------------------------------- over-long tags
+
+    def _begin_long_tag(self, position: int, end_tag: bool) -> bool:
+        """A tag longer than max_buffer: decide on what was seen, then stream it."""
+        buf = self._buf
+        name_match = re.match(rb"</?([^\t\n\f\r />]*+)", buf[position:position + self._max])
+        assert name_match is not None
+        name = name_match.group(1).lower().decode("latin-1")
+        foreign = self._in_foreign()
+        interesting = False
+        self._long_decision = None
+        if not end_tag and self._strip_name is None:
+            seen = buf[position:position + self._max]
+            attrs = truncated_attributes(seen, name_match.end(), len(seen))
+            decoded: dict[str, str] = {}
+            for attr in attrs:
+                if attr.name not in decoded:
+                    decoded[attr.name] = decode_attribute(seen[attr.value_start:attr.value_end].decode(self.encoding, errors="replace"))
+            inspection = inspect_tag(name, decoded, foreign=foreign, base=self._base, resolve=self._resolve_url)
+            if inspection.asked:
+                interesting = True
+                element = self._element(name, decoded, position, foreign=foreign, urls=inspection.urls,
+                                        truncated=True)
+                decision = self._decide(element)
+                self._long_classified_until = self._offset + position + len(seen)
+                if attrs and attrs[-1].end == len(seen) and not classifiable(attrs[-1], min(ENOUGH_OF_A_URL, self._max // 4)):
+                    # The cut runs through a value that matters and too little of it was seen.
+                    self._long_classified_until = self._offset + position + attrs[-1].start
+                if decision.action in (Action.KEEP, Action.ACTIVATE) and name in ("script", "style"):
+                    # Its type may already be behind us: an inert type cannot be added safely.
+                    decision = Decision(Action.DEFER, decision.category or "unclassified", decision.vendor)
+                self._long_decision = decision
+                if decision.action is Action.STRIP:
+                    self._start_suppressing(position)
+                    self._strip_name = name
+                    self._strip_depth = 1
+                    self._long_info = (name, end_tag, foreign, True)
+                    self._long_strip_void = name in VOID
+                    self._mode = LONG_TAG
+                    self._long_quote = b""
+                    self._advance(position + name_match.end())
+                    return True
+            log.warning("tag at byte %d is longer than max_buffer (%d); decided on its first bytes",
+                        self._offset + position, self._max)
+        self._long_strip_void = False
+        self._long_info = (name, end_tag, foreign, interesting)
+        self._long_quote = b""
+        self._mode = LONG_TAG
+        self._advance(position + name_match.end())
+        return True
+
+    def _long_tag(self, eof: bool) -> bool:
+        """Stream an over-long tag: attribute by attribute, values as they come."""
+        buf = self._buf
+        size = len(buf)
+        position = self._pos
+        name, end_tag, _, _ = self._long_info
+        while position < size:
+            state = self._long_quote
+            if state in (b'"', b"'", b" "):  # inside a value
+                if state == b" ":
+                    found = UNQUOTED_END.search(buf, position)
+                    stop = found.start() if found is not None else -1
+                else:
+                    stop = buf.find(state, position)
+                    stop = stop + 1 if stop >= 0 else -1
+                if stop < 0:
+                    position = size
+                    break
+                self._long_quote = b""
+                position = stop
+                continue
+            if state == b"=":  # right after an attribute name
+                after = AFTER_NAME.match(buf, position)
+                assert after is not None
+                if after.end() >= size and not eof:
+                    break
+                position = after.end()
+                self._long_quote = b""
+                if after.group(1):
+                    if after.group(2):
+                        self._long_quote = after.group(2)
+                    elif position < size and buf[position] != 0x3E:
+                        self._long_quote = b" "
+                continue
+            separators = SEPARATORS.match(buf, position)
+            assert separators is not None  # matches the empty string
+            position = separators.end()
+            if position >= size:
+                break
+            if buf[position] == 0x3E:  # ">"
+                return self._finish_long_tag(position, name, end_tag)
+            head = NAME_HEAD.match(buf, position)
+            assert head is not None
+            if head.end() >= size and not eof:
+                break  # the attribute name may continue in the next chunk
+            if not end_tag and self._long_neutralises(head.group(1).lower().decode("latin-1"), name,
+                                                      self._offset + head.start(1)):
+                self._advance(head.start(1))
+                self._insert(head.start(1), PREFIX.encode("ascii"))
+            position = head.end()
+            self._long_quote = b"="
+        self._advance(position)
+        if eof:
+            self._advance(size)
+            self._mode = DATA
+        return False
+
+    def _long_neutralises(self, attribute: str, name: str, at: int) -> bool:
+        """Should this attribute, seen after the cut of an over-long tag, be renamed?"""
+        decision = self._long_decision
+        handler = attribute.startswith("on") and len(attribute) > 2
+        if not self._long_info[3]:  # nobody was asked about this tag
+            # Nobody was asked about this tag. Rename only what makes the fast path stop
+            # too, so the output does not depend on whether the chunking let us see the
+            # tag whole. (A style attribute is left alone: only its value says whether
+            # it fetches. Documented limit for tags over max_buffer.)
+            if not (handler or attribute in LONG_TAG_GENERIC or (attribute == "ping" and name in ("a", "area"))):
+                return False
+            self._long_decision = Decision(Action.DEFER, "unclassified")
+            return True
+        fetching = attribute in LONG_TAG_MOVED or handler or (attribute == "type" and name in ("script", "style"))
+        if decision is not None and decision.action in (Action.KEEP, Action.ACTIVATE):
+            # Kept on what was seen; what decide could not see is neutralised (fail closed).
+            if not fetching or at < self._long_classified_until:
+                return False
+            self._long_decision = Decision(Action.DEFER, "unclassified")
+            return True
+        if decision is None or decision.action is not Action.DEFER:
+            return False
+        return fetching
+
+    def _finish_long_tag(self, gt: int, name: str, end_tag: bool) -> bool:
+        foreign = self._long_info[2]
+        decision = self._long_decision
+        if decision is not None and decision.action is Action.DEFER and not end_tag:
+            extra = f' data-consent="{decision.category or "unclassified"}"'
+            if decision.vendor:
+                extra += f' data-consent-vendor="{decision.vendor}"'
+            if name in ("script", "style"):
+                extra += ' type="text/plain"'
+            self._advance(gt)
+            self._insert(gt, extra.encode("ascii", errors="replace"))
+        self._advance(gt + 1)
+        self._mode = DATA
+        if self._strip_name is not None and self._long_info[3] and self._long_strip_void:
+            self._stop_strip(gt + 1)
+        elif self._strip_name is not None and self._long_info[3]:
+            if name in RAWTEXT_ELEMENTS or name == "script":
+                self._strip_name = None
+                self._raw_suppress = True
+        if end_tag:
+            self._close_contexts(name)
+        else:
+            self._open_contexts(name, foreign, False, {})
+        return True

@@ -113,9 +113,19 @@ def parse_attributes(data: bytes, start: int, end: int) -> list[Attr]:
 
 
 def truncated_attributes(data: bytes, start: int, end: int) -> list[Attr]:
-    """Attributes of a tag cut off at ``end``, the last one possibly with a partial value."""
-    attrs = parse_attributes(data, start, end)
-    position = attrs[-1].end if attrs else start
+    """Attributes of a tag cut off at ``end``, the last one possibly with a partial value.
+
+    Parsed strictly in sequence: where the grammar stops (an unterminated quoted value),
+    nothing after it is an attribute, however much it looks like one.
+    """
+    attrs: list[Attr] = []
+    position = start
+    while True:
+        match = _ATTR_PARTS.match(data, position, end)
+        if match is None or match.end() == position:
+            break
+        attrs.extend(parse_attributes(data, position, match.end()))
+        position = match.end()
     # An unterminated quoted value: report what was seen of it.
     rest = re.match(rb"[\t\n\f\r /]*+(" + NAME + rb")[\t\n\f\r ]*+=[\t\n\f\r ]*+([\"'])", data[position:end])
     if rest is not None:

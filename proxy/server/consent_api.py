@@ -145,7 +145,7 @@ async def decide(request: web.Request, runtime: SiteRuntime) -> web.StreamRespon
         refusal = errors.error_response(request, 429, "Too many consent decisions; please wait a moment")
         refusal.headers["Retry-After"] = retry_after(wait)
         return refusal
-    body = await _read_limited(request, runtime.limits.max_consent_body)
+    body = await _read_limited(request, runtime.limits.consent_body_size)
     if body is None:
         return errors.error_response(request, 413)
     # The decision itself is the sans-io core the mitmproxy addon shares (proxy.api.decisions).

@@ -9,17 +9,16 @@ Imports aiohttp (this package is the one place that may); must not import mitmpr
 
 from __future__ import annotations
 
-from typing import Any
 
 from aiohttp import web
 
-from proxy.consent import read_consent
+from proxy.consent import ConsentState, read_consent
 from proxy.server.runtime import SiteRuntime
 
-_STATE: web.RequestKey[Any] = web.RequestKey("consentry_state", object)
+_STATE: web.RequestKey[ConsentState] = web.RequestKey("consentry_state", ConsentState)
 
 
-def consent_state(request: web.Request, runtime: SiteRuntime) -> Any:
+def consent_state(request: web.Request, runtime: SiteRuntime) -> ConsentState:
     state = request.get(_STATE)
     if state is None:
         state = read_consent(
@@ -32,6 +31,6 @@ def consent_state(request: web.Request, runtime: SiteRuntime) -> Any:
     return state
 
 
-def remember_state(request: web.Request, state: Any) -> None:
+def remember_state(request: web.Request, state: ConsentState) -> None:
     """After a consent decision: the state the rest of this request should see."""
     request[_STATE] = state

@@ -33,7 +33,10 @@ from proxy.response.plan import Document, ResponsePlan, plan_response
 from proxy.response.sniff import SNIFF_LENGTH, sniff
 from proxy.server.consent_state import consent_state
 from proxy.server.html_body import public_url, rewrite_body
-from proxy.server.runtime import SiteRuntime, Timeouts
+from proxy.consent import ConsentState
+from proxy.policy import Timeouts
+from proxy.server.runtime import SiteRuntime
+from proxy.server.script_body import chain, inert_script, is_script, recognise
 from proxy.server.sending import BoundedSender
 from proxy.server.services import SERVICES
 
@@ -95,12 +98,12 @@ async def forward(request: web.Request, runtime: SiteRuntime) -> web.StreamRespo
         _count(request, runtime, "error", 400)
         return errors.error_response(request, 400, "The path is not valid")
     out, view = upstream_request_headers(request, runtime)
-    state = None
+    state: ConsentState | None = None
     translated_etag = False
     if "Cookie" in out:
-        state = consent_state(request, runtime)
+        state = visitor = consent_state(request, runtime)
         engine = runtime.engine
-        cookies = [h.filter_cookie_header(v, lambda name: engine.refused_cookie(name, state)) for v in out.getall("Cookie")]
+        cookies = [h.filter_cookie_header(v, lambda name: engine.refused_cookie(name, visitor)) for v in out.getall("Cookie")]
         out.popall("Cookie")
         for value in cookies:
             if value:
@@ -192,7 +195,7 @@ async def _respond(
     upstream: aiohttp.ClientResponse,
     plan: ResponsePlan,
     view: h.ClientView,
-    state: object | None,
+    state: ConsentState | None,
     translated_etag: bool,
 ) -> web.StreamResponse:
     headers = h.without_hop_by_hop(upstream.headers)
@@ -226,6 +229,19 @@ async def _respond(
         for name in _BODY_DIGESTS:
             headers.popall(name, None)
 
+    if document is None and is_script(plan) and status == 200:
+        # A self-hosted tracker library under any name: recognised by its content.
+        vendor, head, _ = await recognise(body, plan, engine.catalogue)
+        body = chain(head, body)
+        if vendor is not None:
+            state = state or consent_state(request, runtime)
+            _consent_variant_headers(headers, engine.etag_suffix(state), runtime)
+            refused = engine.refuses_vendor(vendor, state)
+            if refused is not None:
+                log.debug("refused self-hosted %s library at %s", vendor.id, request.path)
+                for name in ("Content-Length", "Content-Encoding", *_BODY_DIGESTS):
+                    headers.popall(name, None)
+                body = chain([inert_script(vendor.id, refused.category)], _empty())
     response = web.StreamResponse(status=status, reason=upstream.reason, headers=headers)
     request[FORWARDED] = True
     if document is not None and has_body:
@@ -377,6 +393,12 @@ def _refused_refresh(value: str, engine: object, state: object, page_url: str, p
     if target is None:
         return False
     return engine.refuses_url(urljoin(page_url, target), state, page_host) is not None  # type: ignore[attr-defined]
+
+
+async def _empty() -> AsyncIterator[bytes]:
+    nothing: tuple[bytes, ...] = ()
+    for chunk in nothing:
+        yield chunk
 
 
 def _consent_variant_headers(headers: CIMultiDict[str], suffix: str, runtime: SiteRuntime) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -51,7 +51,8 @@ def public_url(request: web.BaseRequest, view_proto: str, view_host: str) -> str
 
 
 def no_script_banner(
-    request: web.BaseRequest, runtime: SiteRuntime, state: Any, lang: str | None, encoding: str | None, variant: Any = None
+    request: web.BaseRequest, runtime: SiteRuntime, state: Any, lang: str | None, encoding: str | None, variant: Any = None,
+    reopener: Callable[[], bytes | None] | None = None,
 ) -> bytes:
     """The <noscript> consent form, appended after the document's last byte.
 
@@ -62,7 +63,12 @@ def no_script_banner(
     """
     if encoding is not None and encoding.lower().replace("_", "-").startswith("utf-16"):
         return b""
-    return ui.body_snippet(runtime.site, state, lang=lang, return_to=request.rel_url.raw_path_qs, variant=variant)
+    # What the page left open (its head, an <svg>, a <template>...) is closed first so the
+    # form lands in <body>; a page that ends inside a comment or a script gets none.
+    reopen = reopener() if reopener is not None else b""
+    if reopen is None:
+        return b""
+    return reopen + ui.body_snippet(runtime.site, state, lang=lang, return_to=request.rel_url.raw_path_qs, variant=variant)
 
 
 async def rewrite_body(
@@ -148,6 +154,7 @@ async def rewrite_body(
             report=report,
             nonce=nonce_for_page,
             inject=inject,
+            fast_full_consent=True,  # under full consent only author-marked markup is looked at
         )
 
     send = BoundedSender(request, response, runtime.limits.send_timeout)
@@ -181,7 +188,8 @@ async def rewrite_body(
             rewriter = start_rewriter(b"")
         tail += rewriter.close()
         if page_load:
-            tail += no_script_banner(request, runtime, state, lang, rewriter.encoding, variant)
+            tail += no_script_banner(request, runtime, state, lang, rewriter.encoding, variant,
+                                     getattr(rewriter, "body_reopener", None))
         if encoder is not None:
             tail = encoder.encode(tail) + encoder.finish()
         if tail:

@@ -32,7 +32,6 @@ from proxy.server import connections, supervisor
 from proxy.server.accesslog import JsonAccessLogger, PrivacyAccessLogger
 from proxy.server.admin import make_admin_app
 from proxy.server.app import make_app
-from proxy.server.runtime import read_limits
 from proxy.server.headers import parse_networks
 from proxy.server.services import SERVICES, current_config
 
@@ -147,7 +146,7 @@ async def start_servers(
     Raises ListenError when a port cannot be bound; nothing is left listening then.
     """
     config = current_config(holder)
-    limits = read_limits(config)
+    limits = config.proxy.limits
     mode = access_log or str(getattr(getattr(config, "proxy", None), "access_log", "common"))
     logger_class = ACCESS_LOGGERS.get(mode, PrivacyAccessLogger)
     app = make_app(holder, catalogue=catalogue, receipts=receipts)
@@ -160,7 +159,7 @@ async def start_servers(
         keepalive_timeout=limits.keepalive_timeout,
         # A client that hangs up cancels its handler, and so its upstream request.
         handler_cancellation=True,
-        shutdown_timeout=limits.drain_timeout,
+        shutdown_timeout=config.proxy.drain_timeout,
         max_line_size=limits.max_header_size,
         max_field_size=limits.max_header_size,
         max_headers=limits.max_headers,

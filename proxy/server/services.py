@@ -21,7 +21,7 @@ from proxy.server.impressions import DEFAULT_FLUSH_SECONDS, ImpressionCounter, I
 from proxy.server.headers import Network, client_view, parse_networks
 from proxy.server.metrics import Metrics
 from proxy.server.ratelimit import RateLimiter
-from proxy.server.runtime import RuntimeCache, SiteRuntime, read_limits
+from proxy.server.runtime import RuntimeCache, SiteRuntime
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class Services:
         self.kept_texts: set[str] = set()
         self._trusted_for: Any = None
         self._trusted: tuple[Network, ...] = ()
-        self.limits = read_limits(self.config())
+        self.limits = self.config().proxy.limits
         self.consent_rate = RateLimiter(self.limits.consent_decisions_per_minute)
         self.csp_rate = RateLimiter(self.limits.csp_reports_per_minute)
 
@@ -95,7 +95,7 @@ class Services:
 
     async def open(self) -> None:
         config = self.config()
-        limits = read_limits(config)
+        limits = config.proxy.limits
         for upstream in self.runtimes.upstreams(config):
             origin = _origin(upstream)
             if origin not in self.sessions:

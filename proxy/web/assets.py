@@ -30,7 +30,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TYPE_CHECKING
+
+if TYPE_CHECKING:  # types only: the packages stay independent at run time
+    from proxy.policy import SitePolicy
+
 
 ASSET_DIR = Path(__file__).resolve().parent
 CONTENT_TYPES: dict[str, str] = {
@@ -121,7 +125,7 @@ _PER_SITE: OrderedDict[tuple[Any, ...], tuple[Any, AssetFile]] = OrderedDict()
 _PER_SITE_LIMIT = 256
 
 
-def _per_site(key: str, site: Any, build: Callable[[], AssetFile]) -> AssetFile:
+def _per_site(key: str, site: SitePolicy, build: Callable[[], AssetFile]) -> AssetFile:
     cache_key = (key, id(site))
     entry = _PER_SITE.get(cache_key)
     if entry is not None and entry[0] is site:
@@ -134,7 +138,7 @@ def _per_site(key: str, site: Any, build: Callable[[], AssetFile]) -> AssetFile:
     return built
 
 
-def guard_file(site: Any) -> AssetFile:
+def guard_file(site: SitePolicy) -> AssetFile:
     from proxy.csp import site_guard
 
     def build() -> AssetFile:
@@ -144,7 +148,7 @@ def guard_file(site: Any) -> AssetFile:
     return _per_site(GUARD_ASSET, site, build)
 
 
-def site_file(site: Any, lang: str) -> AssetFile:
+def site_file(site: SitePolicy, lang: str) -> AssetFile:
     from proxy.web.model import site_model
     from proxy.web.snippet import json_for_script
 
@@ -155,15 +159,15 @@ def site_file(site: Any, lang: str) -> AssetFile:
     return _per_site(f"{SITE_ASSET}:{lang}", site, build)
 
 
-def site_file_version(site: Any, lang: str) -> str:
+def site_file_version(site: SitePolicy, lang: str) -> str:
     return site_file(site, lang).version
 
 
-def guard_file_version(site: Any) -> str:
+def guard_file_version(site: SitePolicy) -> str:
     return guard_file(site).version
 
 
-def asset_reply(site: Any, name: str, query: Mapping[str, str], request_headers: Mapping[str, str]) -> AssetReply | None:
+def asset_reply(site: SitePolicy, name: str, query: Mapping[str, str], request_headers: Mapping[str, str]) -> AssetReply | None:
     """The answer to ``GET <consent_path>/<name>?<query>``, or None for "no such file".
 
     Conditional (``If-None-Match``) and compressed (``Accept-Encoding: gzip``) like any

@@ -249,6 +249,18 @@
         setA.call(el, "type", "text/plain");
       }
       remA.call(el, name);
+      // As the rewriter does: a srcset or ping keeps its first-party entries live.
+      var kept = keptPart(name, value);
+      if (kept !== null) { setA.call(el, name, kept); setA.call(el, "data-consent-partial", ""); }
+    }
+    function keptPart(name, value) {
+      if (name !== "srcset" && name !== "ping") return null;
+      var parts = name === "srcset" ? String(value).split(",") : String(value).trim().split(/\s+/), kept = [];
+      for (var i = 0; i < parts.length; i++) {
+        var url = name === "srcset" ? parts[i].trim().split(/\s+/)[0] : parts[i];
+        if (url && !refuses(url)) kept.push(parts[i].trim());
+      }
+      return kept.length && kept.length < parts.length ? kept.join(name === "srcset" ? ", " : " ") : null;
     }
     function scrubElement(el) {
       var names = el.namespaceURI === HTML && FETCH[el.tagName];

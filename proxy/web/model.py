@@ -12,30 +12,35 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from proxy.defaults import CATEGORIES, CONSENT_PATH, NECESSARY
 from proxy.web.texts import category_text, texts_for
 from proxy.web.variants import first_layer, shown_texts, variant_id
 
+if TYPE_CHECKING:  # types only: the packages stay independent at run time
+    from proxy.policy import SitePolicy
+    from proxy.consent import ConsentState
 
 
-def category_names(site: Any) -> list[str]:
+
+
+def category_names(site: SitePolicy) -> list[str]:
     """The site's categories, ``necessary`` first, in policy order."""
     names = list((getattr(site, "categories", None) or {}).keys()) or list(CATEGORIES)
     return [NECESSARY] + [name for name in names if name != NECESSARY]
 
 
-def granted_categories(state: Any) -> set[str]:
+def granted_categories(state: ConsentState | None) -> set[str]:
     return set(getattr(state, "categories", None) or ()) | {NECESSARY}
 
 
-def gpc_blocks_marketing(site: Any, state: Any) -> bool:
+def gpc_blocks_marketing(site: SitePolicy, state: ConsentState | None) -> bool:
     """True when the visitor's Sec-GPC signal denies marketing on this site."""
     return bool(getattr(state, "gpc", False)) and bool(getattr(site, "honor_gpc", True))
 
 
-def vendor_category(site: Any, vendor: Any) -> str:
+def vendor_category(site: SitePolicy | None, vendor: Any) -> str:
     """The vendor's category after the site's own overrides (``[vendors.<id>] category``)."""
     override = (getattr(site, "vendors", None) or {}).get(getattr(vendor, "id", ""))
     return getattr(override, "category", None) or getattr(vendor, "category", None) or "marketing"
@@ -67,7 +72,7 @@ def vendor_cookies(vendor: Any) -> list[tuple[str, str]]:
     return pairs
 
 
-def vendor_entry(site: Any, vendor: Any) -> dict[str, Any]:
+def vendor_entry(site: SitePolicy | None, vendor: Any) -> dict[str, Any]:
     return {
         "id": str(getattr(vendor, "id", "")),
         "name": str(getattr(vendor, "name", "") or getattr(vendor, "id", "")),
@@ -78,7 +83,7 @@ def vendor_entry(site: Any, vendor: Any) -> dict[str, Any]:
     }
 
 
-def _expires(state: Any) -> str | None:
+def _expires(state: ConsentState | None) -> str | None:
     value = getattr(state, "expires_at", None)
     if isinstance(value, _dt.datetime):
         return value.isoformat()
@@ -87,7 +92,7 @@ def _expires(state: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _variant_texts(site: Any, lang: str, variant: Any | None) -> dict[str, str]:
+def _variant_texts(site: SitePolicy, lang: str, variant: Any | None) -> dict[str, str]:
     if variant is None:
         return {}
     base = texts_for(site, lang)
@@ -95,7 +100,7 @@ def _variant_texts(site: Any, lang: str, variant: Any | None) -> dict[str, str]:
 
 
 def banner_model(
-    site: Any, state: Any, *, lang: str, vendors: Iterable[Any] = (), variant: Any | None = None
+    site: SitePolicy, state: ConsentState | None, *, lang: str, vendors: Iterable[Any] = (), variant: Any | None = None
 ) -> dict[str, Any]:
     """Everything consent.js needs, as plain JSON-ready data (no HTML).
 
@@ -179,7 +184,7 @@ def visitor_model(model: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in model.items() if key in VISITOR_KEYS}
 
 
-def site_model(site: Any, *, lang: str) -> dict[str, Any]:
+def site_model(site: SitePolicy, *, lang: str) -> dict[str, Any]:
     """The visitor-independent part of the banner model in one language (``site.js``)."""
     model = banner_model(site, None, lang=lang)
     shared = {key: value for key, value in model.items() if key not in VISITOR_KEYS}

@@ -13,11 +13,16 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from proxy.defaults import GPC_REFUSED_CATEGORY
 from proxy.web.model import banner_model
 from proxy.web.snippet import safe_return_to
+
+if TYPE_CHECKING:  # types only: the packages stay independent at run time
+    from proxy.policy import SitePolicy
+    from proxy.consent import ConsentState
+
 
 
 def _vendor_items(model: dict[str, Any], vendor_ids: list[str]) -> str:
@@ -71,7 +76,7 @@ def _category_block(model: dict[str, Any], category: dict[str, Any]) -> str:
     )
 
 
-def render_preferences_page(site: Any, state: Any, *, lang: str, return_to: str | None,
+def render_preferences_page(site: SitePolicy, state: ConsentState, *, lang: str, return_to: str | None,
                             vendors: Iterable[Any] = ()) -> str:
     """The full preferences page as text (the server encodes it as UTF-8)."""
     model = banner_model(site, state, lang=lang, vendors=vendors)

@@ -16,12 +16,17 @@ import json
 import logging
 from collections import OrderedDict
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TYPE_CHECKING
 from urllib.parse import quote
 
 from proxy.csp import guard_tag
 from proxy.defaults import GPC_REFUSED_CATEGORY
 from proxy.web.model import banner_model, gpc_blocks_marketing, granted_categories, visitor_model
+
+if TYPE_CHECKING:  # types only: the packages stay independent at run time
+    from proxy.policy import SitePolicy
+    from proxy.consent import ConsentState
+
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +54,7 @@ def json_for_script(value: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def google_consent(site: Any, state: Any) -> dict[str, str]:
+def google_consent(site: SitePolicy, state: ConsentState) -> dict[str, str]:
     """The Consent Mode v2 map for the server-side consent state."""
     granted = granted_categories(state)
     if gpc_blocks_marketing(site, state):
@@ -61,7 +66,7 @@ def _nonce_attr(nonce: str | None) -> str:
     return f' nonce="{html.escape(nonce, quote=True)}"' if nonce else ""
 
 
-def _guard_markup(site: Any, state: Any, nonce: str | None, consent_path: str) -> str:
+def _guard_markup(site: SitePolicy, state: ConsentState, nonce: str | None, consent_path: str) -> str:
     """The guard, which must run before any page script: the site's shared, cacheable
     guard file with this visitor's choices on its tag (or an inline stub when nothing
     can be refused)."""
@@ -72,7 +77,7 @@ def _guard_markup(site: Any, state: Any, nonce: str | None, consent_path: str) -
         return ""
 
 
-def _google_consent_markup(site: Any, state: Any, nonce: str | None) -> str:
+def _google_consent_markup(site: SitePolicy, state: ConsentState, nonce: str | None) -> str:
     mode = str(getattr(site, "google_consent_mode", "off"))
     if mode == "off":
         return ""
@@ -90,7 +95,7 @@ def _google_consent_markup(site: Any, state: Any, nonce: str | None) -> str:
 
 
 def head_snippet(
-    site: Any, state: Any, *, lang: str | None, nonce: str | None, vendors: Iterable[Any] = (), variant: Any | None = None
+    site: SitePolicy, state: ConsentState, *, lang: str | None, nonce: str | None, vendors: Iterable[Any] = (), variant: Any | None = None
 ) -> bytes:
     """ASCII bytes for right after ``<head>``: guard, Consent Mode defaults, state JSON, assets.
 
@@ -126,14 +131,14 @@ _SNIPPETS: OrderedDict[tuple[object, ...], tuple[object, bytes]] = OrderedDict()
 _SNIPPET_CACHE_SIZE = 1024
 
 
-def _state_key(state: Any) -> tuple[object, ...]:
+def _state_key(state: ConsentState) -> tuple[object, ...]:
     return (
         state.categories, tuple(sorted(state.vendors.items())), state.consent_id, state.expires_at,
         state.policy_version, state.source, state.gpc, state.decided,
     )
 
 
-def cached_head_snippet(site: Any, state: Any, *, lang: str, nonce: str | None, variant: Any | None = None) -> bytes:
+def cached_head_snippet(site: SitePolicy, state: ConsentState, *, lang: str, nonce: str | None, variant: Any | None = None) -> bytes:
     """`head_snippet` for one response, rendered once per site, consent state, language and
     banner variant (``variant``: the one drawn for this page view, or None)."""
     key = (id(site), _state_key(state), lang, nonce is not None, getattr(variant, "id", None))
@@ -161,7 +166,7 @@ def safe_return_to(value: str | None) -> str:
     return value
 
 
-def noscript_banner(site: Any, state: Any, *, lang: str, return_to: str, variant: Any | None = None) -> str:
+def noscript_banner(site: SitePolicy, state: ConsentState, *, lang: str, return_to: str, variant: Any | None = None) -> str:
     """The first layer as a plain form (Accept all / Reject all / Choose), no JavaScript.
 
     With a banner variant, the form carries ``data-consentry-variant`` and posts the
@@ -199,7 +204,7 @@ def noscript_banner(site: Any, state: Any, *, lang: str, return_to: str, variant
 
 
 def body_snippet(
-    site: Any, state: Any, *, lang: str | None, return_to: str = "/", variant: Any | None = None
+    site: SitePolicy, state: ConsentState, *, lang: str | None, return_to: str = "/", variant: Any | None = None
 ) -> bytes:
     """ASCII bytes for right after ``<body>``: the no-JS banner or, once decided, a settings link.
 

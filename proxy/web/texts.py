@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from proxy.defaults import DEFAULT_LANGUAGE, LANGUAGES
 from proxy.texts import CATEGORY_TEXTS, TEXT_ALIASES, TEXTS
+
+if TYPE_CHECKING:  # types only: the packages stay independent at run time
+    from proxy.policy import SitePolicy
+
 
 __all__ = [
     "CATEGORY_TEXTS", "DEFAULT_LANGUAGE", "LANGUAGES", "TEXTS", "TEXT_ALIASES", "category_text", "offered_languages",
@@ -76,7 +80,7 @@ def sniff_html_lang(data: bytes, limit: int = 4096) -> str | None:
     return match.group(1).decode("ascii") if match else None
 
 
-def pick_language(site: Any, *, html_lang: str | None, accept_language: str | None) -> str:
+def pick_language(site: SitePolicy, *, html_lang: str | None, accept_language: str | None) -> str:
     """The page's ``<html lang>`` if offered, else the best Accept-Language match, else the site default."""
     banner = getattr(site, "banner", None)
     offered = offered_languages(banner)
@@ -89,7 +93,7 @@ def pick_language(site: Any, *, html_lang: str | None, accept_language: str | No
     return fallback if fallback in offered else offered[0]
 
 
-def texts_for(site: Any, lang: str) -> dict[str, str]:
+def texts_for(site: SitePolicy, lang: str) -> dict[str, str]:
     """Built-in texts for ``lang`` (English for missing keys) with the site's overrides on top."""
     merged = dict(TEXTS[DEFAULT_LANGUAGE])
     merged.update(TEXTS.get(lang, {}))
@@ -100,7 +104,7 @@ def texts_for(site: Any, lang: str) -> dict[str, str]:
     return merged
 
 
-def category_text(site: Any, name: str, lang: str) -> tuple[str, str]:
+def category_text(site: SitePolicy, name: str, lang: str) -> tuple[str, str]:
     """(label, description) of a category: the site's policy first, then ours, then the bare name."""
     builtin = CATEGORY_TEXTS.get(lang, {}).get(name) or CATEGORY_TEXTS[DEFAULT_LANGUAGE].get(name) or (name.capitalize(), "")
     category = (getattr(site, "categories", None) or {}).get(name)

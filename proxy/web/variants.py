@@ -21,9 +21,13 @@ import json
 import random
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import Any, Final, TYPE_CHECKING
 
 from proxy.web.texts import TEXT_ALIASES, texts_for
+
+if TYPE_CHECKING:  # types only: the packages stay independent at run time
+    from proxy.policy import SitePolicy
+
 
 __all__ = [
     "DEFAULT_FIRST_LAYER",
@@ -40,7 +44,7 @@ _FIRST_LAYER_ACTIONS: Final = frozenset(DEFAULT_FIRST_LAYER)
 MAX_VARIANT_ID_LENGTH: Final = 40
 
 
-def site_variants(site: Any) -> list[Any]:
+def site_variants(site: SitePolicy) -> list[Any]:
     """The site's configured variants (policy ``BannerVariant`` objects), in config order."""
     return list(getattr(getattr(site, "banner", None), "variants", None) or ())
 
@@ -49,7 +53,7 @@ def site_variants(site: Any) -> list[Any]:
 _CUMULATIVE: dict[int, tuple[Any, list[Any], list[int]]] = {}
 
 
-def _cumulative(site: Any) -> tuple[list[Any], list[int]]:
+def _cumulative(site: SitePolicy) -> tuple[list[Any], list[int]]:
     entry = _CUMULATIVE.get(id(site))
     if entry is not None and entry[0] is site:
         return entry[1], entry[2]
@@ -61,7 +65,7 @@ def _cumulative(site: Any) -> tuple[list[Any], list[int]]:
     return variants, totals
 
 
-def draw_variant(site: Any, rand: Callable[[], float] = random.random) -> Any | None:
+def draw_variant(site: SitePolicy, rand: Callable[[], float] = random.random) -> Any | None:
     """One variant drawn with probability weight / sum of weights, or None without variants."""
     variants, totals = _cumulative(site)
     if not variants:
@@ -70,7 +74,7 @@ def draw_variant(site: Any, rand: Callable[[], float] = random.random) -> Any | 
     return variants[min(bisect.bisect_right(totals, point), len(variants) - 1)]
 
 
-def variant_by_id(site: Any, variant_id: object) -> Any | None:
+def variant_by_id(site: SitePolicy, variant_id: object) -> Any | None:
     """The site's variant with this id; None for anything else (unknown ids are not errors)."""
     if not isinstance(variant_id, str) or not variant_id or len(variant_id) > MAX_VARIANT_ID_LENGTH:
         return None
@@ -91,7 +95,7 @@ def first_layer(variant: Any | None) -> list[str]:
     return chosen or list(DEFAULT_FIRST_LAYER)
 
 
-def shown_texts(site: Any, lang: str, variant: Any | None = None) -> dict[str, str]:
+def shown_texts(site: SitePolicy, lang: str, variant: Any | None = None) -> dict[str, str]:
     """Every text the banner receives for ``lang``: built-in, site overrides, then the variant's."""
     texts = texts_for(site, lang)
     overrides: Mapping[str, Any] = (getattr(variant, "texts", None) or {}).get(lang) or {} if variant else {}
@@ -111,7 +115,7 @@ _DIGESTS: OrderedDict[tuple[int, str, str | None], tuple[Any, str, str]] = Order
 _DIGEST_CACHE_SIZE: Final = 1024
 
 
-def texts_digest(site: Any, lang: str, variant: Any | None = None) -> tuple[str, str]:
+def texts_digest(site: SitePolicy, lang: str, variant: Any | None = None) -> tuple[str, str]:
     """(``"sha256:<hex>"``, canonical JSON) of the texts ``shown_texts`` gives; cached per site."""
     key = (id(site), lang, variant_id(variant))
     entry = _DIGESTS.get(key)

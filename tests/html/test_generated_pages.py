@@ -32,18 +32,12 @@ def _glued(seed: int, size: int = 300_000) -> bytes:
     return b"".join(pieces)
 
 
-KNOWN_CHUNKING_BUG = pytest.param(
-    88549,
-    marks=pytest.mark.xfail(
-        strict=True,
-        reason="known bug: with max_buffer=2048 an interesting tag after broken markup is taken as over-long "
-        "(data-consent=unclassified) in some chunkings only",
-    ),
-)
+# 88549: a single-quoted value left open by the cut made the over-long tag path resync inside
+# it and find attributes there (data-consent=unclassified) in some chunkings only.
 
 
 @pytest.mark.skipif(not PAGES, reason=f"real-world pages not found at {PAGES_DIR}")
-@pytest.mark.parametrize("seed", [724558, KNOWN_CHUNKING_BUG] + [random.randrange(10**6) for _ in range(3)])
+@pytest.mark.parametrize("seed", [724558, 88549] + [random.randrange(10**6) for _ in range(3)])
 def test_glued_pages(seed: int) -> None:
     print(f"seed={seed}")
     document = _glued(seed)

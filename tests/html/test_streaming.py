@@ -189,3 +189,38 @@ def test_long_script_start_tag_defer_keeps_it_inert() -> None:
     assert out.startswith(b'<script data-consent-src="https://tracker.test/a.js" data-x="xxx')
     assert out.endswith(b'" data-consent-type=module data-consent="marketing" data-consent-vendor="tracker-vendor" '
                         b'type="text/plain">go()</script>')
+
+
+def test_long_tag_with_an_open_quote_at_the_cut_finds_no_attributes_inside_it() -> None:
+    # Seen up to the cap, the single-quoted value is still open: what looks like a
+    # data-src and an onclick inside it is text of the value, as the whole tag shows.
+    inside = b'" data-src="https://tracker.test/a" onclick="x()" ' + b"z" * 1500
+    document = b"<div class='" + inside + b"' id=y>text</div>"
+    recorder = Recorder()
+    out = run_random_chunks(document, lambda: recorder, seed=88549, largest=700, max_buffer=1000)
+    assert out == document
+    assert recorder.seen == []
+
+
+def test_long_tag_kept_on_what_was_seen_when_the_cut_is_inside_a_long_url() -> None:
+    # An inline image larger than the cap: the data: URL's start is enough to classify
+    # it, so it stays live (it used to be deferred as "unclassified").
+    document = b'<p>a</p><img src="data:image/png;base64,' + b"QUJD" * 1000 + b'" alt="x" class=y><p>after</p>'
+    recorder = Recorder()
+    out = run_random_chunks(document, lambda: recorder, seed=31, largest=600, max_buffer=1000)
+    assert out == document
+    assert recorder.seen[0].text_truncated and recorder.seen[0].urls[0].url.startswith("data:image/png")
+
+
+def test_long_tag_kept_on_its_prefix_still_neutralises_what_came_after_the_cut() -> None:
+    document = b'<img src="data:image/png;base64,' + b"QUJD" * 1000 + b'" srcset="https://tracker.test/2x.png 2x">x'
+    out = run_random_chunks(document, lambda: Recorder(), seed=32, largest=600, max_buffer=1000)
+    assert out.endswith(b'" data-consent-srcset="https://tracker.test/2x.png 2x" data-consent="unclassified">x')
+    assert out.startswith(b'<img src="data:image/png;base64,QUJD')
+
+
+def test_long_tag_cut_inside_a_short_url_fails_closed() -> None:
+    # Only a few bytes of the src were seen before the cap: that cannot be classified.
+    document = b'<img alt="' + b"a" * 990 + b'" src="https://tracker.test/p.gif" class=x>'
+    out = run_random_chunks(document, lambda: Recorder(), seed=33, largest=600, max_buffer=1000)
+    assert b' data-consent-src="https://tracker.test/p.gif"' in out and out.endswith(b' data-consent="unclassified">')

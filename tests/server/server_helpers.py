@@ -117,10 +117,22 @@ class BrokenStore:
 
 
 ROOT = Path(__file__).resolve().parents[2]
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def free_port(run: int = 1) -> int:
+    """A free loopback port; with ``run`` > 1, the first of that many free ports in a row
+    (worker i of N binds its admin listener on admin port + i, and start-up checks them all)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            first = int(sock.getsockname()[1])
+        if first + run > 65536:
+            continue
+        try:
+            for offset in range(1, run):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", first + offset))
+        except OSError:
+            continue
+        return first
 
 
 def write_config(path: Path, upstream: str, port: int, admin_port: int, tmp: Path) -> None:

@@ -465,18 +465,6 @@ async def test_an_absolute_form_target_cannot_pick_another_site_than_host(start_
     assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["path_qs"] == "/x"
 
 
-def test_limits_defaults_agree_between_the_model_and_the_server():
-    from proxy.server.runtime import Limits as ServerLimits
-
-    model = Limits()
-    server = ServerLimits()
-    for name in type(model).model_fields:
-        ours = "max_consent_body" if name == "consent_body_size" else name
-        assert getattr(server, ours) == getattr(model, name), name
-
-
-
-
 async def test_a_bare_numeric_reference_in_the_markup_does_not_break_the_page(start_upstream, start_proxy, client):
     """Found by fuzzing: one comment with ``href="?&#"`` aborted the whole page."""
     page = (b'<html><head></head><body><p>comment: <a href="/?q=1&#">link</a> &#pl</p>'

@@ -308,7 +308,8 @@ async def test_charset_from_the_header_is_used_and_other_bytes_are_untouched(sta
     assert b"<title>Caf\xe9</title>" in out
     document_end = out.index(b"</html>") + len(b"</html>")
     assert out[:document_end].endswith(b"<body>na\xefve \xe9t\xe9</body></html>")
-    assert out[document_end:].startswith(b"<noscript>") and out[document_end:].isascii()
+    # "</head>" first: a page that ends in its head must not take the form in (it is ignored elsewhere).
+    assert out[document_end:].startswith(b"</head><noscript>") and out[document_end:].isascii()
     assert b'data-consent-src="https://www.google-analytics.com/analytics.js"' in out
 
 
@@ -323,7 +324,7 @@ async def test_with_full_consent_and_no_csp_only_the_banner_is_added(start_upstr
     document_end = out.index("</html>") + len("</html>")
     # Byte-identical apart from the inserted snippet and the no-JS settings link after the end.
     assert out[:head] + out[snippet_end:document_end] == PAGE
-    assert out[document_end:].startswith("<noscript><a class=\"consentry-settings\"")
+    assert out[document_end:].startswith("</head><noscript><a class=\"consentry-settings\"")
 
 
 async def test_elements_are_counted_by_vendor_category_and_action(start_upstream, start_proxy, client):
@@ -361,7 +362,7 @@ async def test_no_js_banner_follows_the_document_in_the_page_language(start_upst
         out = (await resp.read()).decode()
     document_end = out.index("</html>") + len("</html>")
     banner = out[document_end:]
-    assert banner.startswith("<noscript><form") and banner.endswith("</noscript>")
+    assert banner.startswith("</head><noscript><form") and banner.endswith("</noscript>")
     assert 'name="action" value="reject_all"' in banner and 'name="action" value="accept_all"' in banner
     assert 'name="return_to" value="/page?x=1"' in banner
     assert 'lang="de"' in banner   # <html lang> wins over Accept-Language

@@ -84,7 +84,7 @@ async def test_sigterm_drains_in_flight_requests(start_upstream, tmp_path):
 async def test_two_workers_share_one_port(start_upstream, tmp_path):
     upstream = await start_upstream(named_app("multi"))
     config = tmp_path / "consentry.toml"
-    port, admin_port = free_port(), free_port()
+    port, admin_port = free_port(), free_port(run=2)
     write_config(config, upstream, port, admin_port, tmp_path)
     proxy = await start_process(config, port, admin_port, workers=2)
     try:
