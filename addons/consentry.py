@@ -31,7 +31,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 from mitmproxy import command, ctx, exceptions, http
@@ -68,6 +68,9 @@ from proxy.response.headers import (
 )
 from proxy.response.plan import ResponsePlan, plan_response
 from proxy.response.sniff import sniff
+
+if TYPE_CHECKING:  # the policy model, for mypy only
+    from proxy.policy import SitePolicy
 
 log = logging.getLogger(__name__)
 
@@ -259,7 +262,7 @@ class Consentry:
             )
             raise exceptions.OptionsError(message) from None
 
-    def _state(self, site: Any, flow: http.HTTPFlow | None = None) -> ConsentState:
+    def _state(self, site: SitePolicy, flow: http.HTTPFlow | None = None) -> ConsentState:
         """The consent in force: simulated, or (visitor mode) the visitor's cookie.
 
         A request to the site itself carries its consent cookie; a request to a tracker
@@ -395,12 +398,12 @@ class Consentry:
         response.headers.pop("transfer-encoding", None)
         response.headers["content-length"] = str(len(response.raw_content or b""))
 
-    def _stream(self, flow: http.HTTPFlow, site: Any, plan: ResponsePlan) -> None:
+    def _stream(self, flow: http.HTTPFlow, site: SitePolicy, plan: ResponsePlan) -> None:
         decoder = DecodeChain(list(plan.codings)) if plan.codings else None
         assert flow.response is not None
         flow.response.stream = self._page_stream(flow, site, plan, decoder)
 
-    def _page_stream(self, flow: http.HTTPFlow, site: Any, plan: ResponsePlan, decoder: DecodeChain | None) -> PageStream:
+    def _page_stream(self, flow: http.HTTPFlow, site: SitePolicy, plan: ResponsePlan, decoder: DecodeChain | None) -> PageStream:
         response = flow.response
         assert response is not None and self.simulation is not None
         engine = self.simulation.engine_for(site)
@@ -456,7 +459,7 @@ class Consentry:
         if len(kept) != len(values):
             response.headers.set_all("refresh", kept)
 
-    def _withhold(self, flow: http.HTTPFlow, site: Any, reason: str) -> None:
+    def _withhold(self, flow: http.HTTPFlow, site: SitePolicy, reason: str) -> None:
         """An HTML body the engine cannot read is not passed on unread: a 502 says why."""
         response = flow.response
         assert response is not None
@@ -472,7 +475,7 @@ class Consentry:
         response.headers["content-length"] = str(len(message))
         response.stream = lambda chunk: [] if chunk else [message]
 
-    def _withhold_now(self, flow: http.HTTPFlow, site: Any, reason: str) -> None:
+    def _withhold_now(self, flow: http.HTTPFlow, site: SitePolicy, reason: str) -> None:
         """As ``_withhold``, for a body already read whole."""
         response = flow.response
         assert response is not None
@@ -539,7 +542,7 @@ class Consentry:
                 record.vendor or "unknown third party", record.category, ", blocked" if record.blocked else "",
             )
 
-    def _record_decision(self, site: Any, plan: Any, receipt_id: str) -> None:
+    def _record_decision(self, site: SitePolicy, plan: Any, receipt_id: str) -> None:
         """A visitor's click on the banner: logged, and a line in the JSON-lines report."""
         granted = ", ".join(sorted(plan.state.categories))
         log.info("consentry: visitor chose %s on site %s (grants %s; receipt %s)", plan.action, site.site_id, granted, receipt_id)
@@ -630,7 +633,7 @@ class VisitorMode:
                 )
         return cls(keyring, url, getattr(config.receipts, "ip_salt", None))
 
-    def read(self, site: Any, flow: http.HTTPFlow) -> ConsentState:
+    def read(self, site: SitePolicy, flow: http.HTTPFlow) -> ConsentState:
         state = read_consent(
             flow.request.headers.get_all("cookie"), site=site, keyring=self.keyring,
             gpc=flow.request.headers.get("sec-gpc") == "1",
@@ -642,17 +645,17 @@ class VisitorMode:
             self.states[str(site.site_id)] = state
         return state
 
-    def last(self, site: Any) -> ConsentState:
+    def last(self, site: SitePolicy) -> ConsentState:
         state = self.states.get(str(site.site_id))
         if state is None:
             categories = list(getattr(site, "categories", None) or ())
             state = ConsentState.simulated("none", all_categories=categories or None)
         return state
 
-    def remember(self, site: Any, state: ConsentState) -> None:
+    def remember(self, site: SitePolicy, state: ConsentState) -> None:
         self.states[str(site.site_id)] = state
 
-    def label(self, site: Any) -> str:
+    def label(self, site: SitePolicy) -> str:
         """The visitor's consent as the report shows it: granted categories, or "undecided"."""
         state = self.last(site)
         granted = ", ".join(sorted(state.categories)) or "necessary"
@@ -730,11 +733,11 @@ class ConsentApi:
         handler = ADDON_HANDLERS[operation.handler]
         flow.response = await handler(self, flow, site, prefix, **params)
 
-    async def redirect(self, flow: http.HTTPFlow, site: Any, prefix: str) -> http.Response:
+    async def redirect(self, flow: http.HTTPFlow, site: SitePolicy, prefix: str) -> http.Response:
         query = flow.request.path.partition("?")[2]
         return _reply(308, b"", [("Location", prefix + "/" + (f"?{query}" if query else ""))])
 
-    async def preferences(self, flow: http.HTTPFlow, site: Any, prefix: str) -> http.Response:
+    async def preferences(self, flow: http.HTTPFlow, site: SitePolicy, prefix: str) -> http.Response:
         from proxy import web as ui
 
         assert self.main.visitor is not None and self.main.simulation is not None
@@ -750,7 +753,7 @@ class ConsentApi:
             ("X-Frame-Options", "SAMEORIGIN"), ("Content-Security-Policy", "frame-ancestors 'self'"),
         ])
 
-    async def status(self, flow: http.HTTPFlow, site: Any, prefix: str) -> http.Response:
+    async def status(self, flow: http.HTTPFlow, site: SitePolicy, prefix: str) -> http.Response:
         assert self.main.visitor is not None
         state = self.main.visitor.read(site, flow)
         body = status_json(state, site=site)
@@ -758,15 +761,15 @@ class ConsentApi:
 
         return _reply(200, json.dumps(body).encode(), [("Content-Type", "application/json"), *decisions.NO_STORE])
 
-    async def openapi(self, flow: http.HTTPFlow, site: Any, prefix: str) -> http.Response:
+    async def openapi(self, flow: http.HTTPFlow, site: SitePolicy, prefix: str) -> http.Response:
         return _reply(200, openapi_json(prefix).encode(), [("Content-Type", "application/json")])
 
-    async def csp_report(self, flow: http.HTTPFlow, site: Any, prefix: str) -> http.Response:
+    async def csp_report(self, flow: http.HTTPFlow, site: SitePolicy, prefix: str) -> http.Response:
         # Counted by the server's /metrics; the addon has none, so it notes the report in the log.
         log.info("consentry: CSP violation report from %s", flow.request.pretty_host)
         return _reply(204, b"", [])
 
-    async def asset(self, flow: http.HTTPFlow, site: Any, prefix: str, asset: str) -> http.Response:
+    async def asset(self, flow: http.HTTPFlow, site: SitePolicy, prefix: str, asset: str) -> http.Response:
         from proxy import web as ui
 
         # mitmproxy's views: case-insensitive header names, as asset_reply expects.
@@ -775,7 +778,7 @@ class ConsentApi:
             return _error(404, "Not found")
         return _reply(found.status, found.body or b"", list(found.headers.items()))
 
-    async def visitor_receipts(self, flow: http.HTTPFlow, site: Any, prefix: str) -> http.Response:
+    async def visitor_receipts(self, flow: http.HTTPFlow, site: SitePolicy, prefix: str) -> http.Response:
         """The tester's own receipts, by the consent id in their valid cookie (as the server does)."""
         visitor = self.main.visitor
         assert visitor is not None
@@ -792,7 +795,7 @@ class ConsentApi:
         reply = decisions.receipts_reply(found, consent_id=state.consent_id if valid else None, site_id=str(site.site_id))
         return _reply(reply.status, reply.body, reply.headers)
 
-    async def decide(self, flow: http.HTTPFlow, site: Any, prefix: str) -> http.Response:
+    async def decide(self, flow: http.HTTPFlow, site: SitePolicy, prefix: str) -> http.Response:
         main = self.main
         visitor, simulation = main.visitor, main.simulation
         assert visitor is not None and simulation is not None
