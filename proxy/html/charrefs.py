@@ -29,6 +29,8 @@ _C1_REPLACEMENTS = {
 
 
 def _numeric(body: str) -> str | None:
+    if len(body) < 2:
+        return None  # a bare "&#" (found by fuzzing: it raised IndexError) is not a reference
     digits = body[2:] if body[1] in "xX" else body[1:]
     digits = digits.rstrip(";")
     if not digits:

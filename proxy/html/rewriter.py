@@ -12,10 +12,30 @@ must not import aiohttp, mitmproxy, jwt or pydantic.
 from __future__ import annotations
 
 import codecs
+import re
 
 from proxy.html import encoding as enc
 from proxy.html.scanner import Decide, Scanner
 from proxy.html.urls import URLResolver
+
+
+_TEXT_ONLY_START = re.compile(rb"<(script|style|textarea|title|xmp|iframe|noembed|noframes|plaintext)[\s/>]", re.I)
+
+
+def _unfinished(pending: bytes) -> bool:
+    """Whether the bytes the scanner still holds at the end leave the document inside a tag,
+    a comment or a text-only element (held bytes are usually just a last complete tag)."""
+    last = pending.rfind(b"<")
+    if last >= 0 and b">" not in pending[last:]:
+        return True
+    comment = pending.rfind(b"<!--")
+    if comment >= 0 and b"-->" not in pending[comment + 4:]:
+        return True
+    for found in _TEXT_ONLY_START.finditer(pending):
+        name = found.group(1).lower()
+        if name == b"plaintext" or not re.search(rb"</" + name + rb"[\s/>]", pending[found.end():], re.I):
+            return True
+    return False
 
 
 class Rewriter:
@@ -135,7 +155,7 @@ class Rewriter:
         if scanner is None:
             self._reopener = b"</head>"
             return
-        if scanner._mode != DATA or scanner._strip_name is not None or scanner._pos < len(scanner._buf):
+        if scanner._mode != DATA or scanner._strip_name is not None or _unfinished(scanner._buf[scanner._pos:]):
             self._reopener = None   # inside a comment, text-only element or an unfinished tag
             return
         parts: list[str] = []

@@ -180,6 +180,12 @@ def apply_edit(data: bytes, tag_start: int, tag_end: int, attrs: list[Attr], edi
     if edit.append and data[close - 1:close] == b"/" and close - 1 >= last_end:
         close -= 1
     pieces.append(data[position:close])
+    if edit.append and attrs and position <= attrs[-1].name_end:
+        # "x=>" (an equals sign and no value): a browser would read the first appended
+        # attribute as x's unquoted value, and type="text/plain" would never apply (found
+        # by fuzzing). x="" is what "x=>" means; write it so the appended names stay names.
+        if data[attrs[-1].name_end:close].strip(b"\t\n\f\r ") == b"=":
+            pieces.append(b'""')
     pieces.extend(edit.append)
     pieces.append(data[close:tag_end])
     return b"".join(pieces)

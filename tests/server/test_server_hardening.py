@@ -465,3 +465,15 @@ async def test_an_absolute_form_target_cannot_pick_another_site_than_host(start_
     assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["path_qs"] == "/x"
 
 
+async def test_a_bare_numeric_reference_in_the_markup_does_not_break_the_page(start_upstream, start_proxy, client):
+    """Found by fuzzing: one comment with ``href="?&#"`` aborted the whole page."""
+    page = (b'<html><head></head><body><p>comment: <a href="/?q=1&#">link</a> &#pl</p>'
+            b'<script src="https://www.google-analytics.com/analytics.js"></script></body></html>')
+    upstream = await start_upstream(html_app(page))
+    proxy = await start_proxy(upstream)
+    async with client.get(proxy.url + "/") as resp:
+        body = await resp.read()
+    assert resp.status == 200
+    assert b"</body></html>" in body       # the whole page, not cut at the reference
+    assert b'<a href="/?q=1&#">link</a> &#pl' in body
+    assert b'data-consent-src="https://www.google-analytics.com/analytics.js"' in body

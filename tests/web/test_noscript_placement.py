@@ -31,11 +31,14 @@ IN_BODY = {
     "after </html>": "<html><body></body></html>\n<!-- c -->",
     "empty": "",
     "only text": "hello",
+    "trailing text": "<html><body><p>x</p></body></html>\n\n  ",
+    "ends in text": "<body><p>some words, then more words",
 }
 NONE = {
     "open script": "<body><script>var a = 1",
     "open comment": "<body><!-- never closed",
     "unfinished tag": '<body><div class="x',
+    "unfinished end tag": "<body><p>x</p",
     "open textarea": "<body><textarea>abc",
     "plaintext": "<body><plaintext>abc",
 }
