@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from proxy.audit.model import TrackerFinding
 from proxy.catalogue import Catalogue
@@ -24,6 +24,10 @@ from proxy.consent import ConsentState
 from proxy.defaults import CATEGORIES, NECESSARY
 from proxy.engine import Engine, Report
 from proxy.policy.problems import did_you_mean
+
+if TYPE_CHECKING:  # types only
+    from proxy.policy import SitePolicy
+
 
 __all__ = ["MODES", "Simulation", "SimulationError", "findings_from_report"]
 
@@ -216,7 +220,7 @@ class Simulation:
             )
         return site
 
-    def engine_for(self, site: Any) -> Engine:
+    def engine_for(self, site: SitePolicy) -> Engine:
         key = f'{getattr(site, "site_id", "default")}@{id(site)}'   # a policy site and the built-in may share "default"
         engine = self._engines.get(key)
         if engine is None:
@@ -234,11 +238,11 @@ class Simulation:
     def findings(self, report: Report) -> list[TrackerFinding]:
         return findings_from_report(report, self.catalogue or Catalogue.default())
 
-    def state_for(self, site: Any) -> ConsentState:
+    def state_for(self, site: SitePolicy) -> ConsentState:
         # The site's own list, so "all" means all of *its* categories.
         categories = [NECESSARY, *(c for c in (getattr(site, "categories", None) or ()) if c != NECESSARY)]
         choice = self.chosen if isinstance(self.chosen, str) else list(self.chosen)
         return ConsentState.simulated(choice, all_categories=categories if len(categories) > 1 else None)
 
-    def mode_for(self, site: Any) -> str:
+    def mode_for(self, site: SitePolicy) -> str:
         return self.mode or str(getattr(site, "mode", "defer"))

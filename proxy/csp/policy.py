@@ -27,6 +27,10 @@ from proxy.csp.vendors import (
     vendors_of,
 )
 
+if TYPE_CHECKING:  # types only
+    from proxy.policy import SitePolicy
+
+
 if TYPE_CHECKING:  # types only: the packages stay independent at run time
     from proxy.policy import SitePolicy
     from proxy.consent import ConsentState
@@ -137,7 +141,7 @@ def build_csp(
     return name, "; ".join(parts)
 
 
-def _refuses_nothing(site: Any, state: Any) -> bool:
+def _refuses_nothing(site: SitePolicy, state: ConsentState) -> bool:
     """True when this visitor allowed everything the site could refuse (the engine's
     ``allows_everything``): a policy would then stop nothing of ours, yet still break what
     a consent policy is not about (``javascript:`` frames, inline scripts without a nonce)."""

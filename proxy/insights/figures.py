@@ -25,7 +25,11 @@ import datetime as dt
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, TYPE_CHECKING
+
+if TYPE_CHECKING:  # types only
+    from proxy.policy import SitePolicy
+
 
 __all__ = ["ACTIONS", "Z_95", "SiteSpec", "compare_variants", "site_insights", "wilson_interval"]
 
@@ -75,7 +79,7 @@ class SiteSpec:
     variants: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, site: Any) -> SiteSpec:
+    def of(cls, site: SitePolicy) -> SiteSpec:
         """From a policy ``SitePolicy`` (read by attribute names)."""
         categories = tuple(name for name in (getattr(site, "categories", None) or {}) if name != NECESSARY)
         variants = tuple(

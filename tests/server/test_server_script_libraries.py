@@ -61,3 +61,17 @@ async def test_a_library_served_as_another_type_is_not_touched(start_upstream, s
     proxy = await start_proxy(upstream)
     async with client.get(proxy.url + "/notes.txt") as resp:
         assert await resp.read() == MATOMO
+
+
+async def test_a_first_party_bundle_that_loads_trackers_is_not_taken_for_their_library(start_upstream, start_proxy, client):
+    # The site's own code with a GA snippet and a hand-made hit: the guard stops those
+    # requests at run time; replacing the whole bundle would break the site's features.
+    bundle = (b"(function(i,s,o,g,r,a,m){i['GoogleAnalyticsObject']=r;})(window,document,'script',"
+              b"'https://www.google-analytics.com/analytics.js','ga');"
+              b"navigator.sendBeacon('https://www.google-analytics.com/g/collect?v=2&tid=G-1');"
+              b"var pageTracker = _gat._getTracker('UA-1-1');"
+              b"document.getElementById('status').textContent = 'ready';")
+    upstream = await start_upstream(app_with("/static/app.js", bundle, {"Content-Type": "application/javascript"}))
+    proxy = await start_proxy(upstream)
+    async with client.get(proxy.url + "/static/app.js") as resp:
+        assert resp.status == 200 and await resp.read() == bundle
