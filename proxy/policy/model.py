@@ -94,7 +94,7 @@ class Limits(StrictModel):
     # Endpoints anyone can post to.
     csp_report_size: Annotated[int, Field(ge=1024, le=1_048_576)] = 16_384
     csp_reports_per_minute: Annotated[int, Field(ge=1, le=1_000_000)] = 120
-    consent_decisions_per_minute: Annotated[int, Field(ge=1, le=1_000_000)] = 10
+    consent_decisions_per_minute: Annotated[int, Field(ge=1, le=1_000_000)] = 60
 
 
 class ProxySettings(StrictModel):
