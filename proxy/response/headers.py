@@ -81,7 +81,7 @@ def upstream_if_none_match(value: str, suffix: str) -> tuple[str | None, bool]:
         return value, False
     out: list[str] = []
     translated = False
-    for tag in _split_etags(value):
+    for tag in split_etags(value):
         match = _ETAG.fullmatch(tag)
         if match is None:
             continue
@@ -96,7 +96,8 @@ def upstream_if_none_match(value: str, suffix: str) -> tuple[str | None, bool]:
     return (", ".join(out) or None), translated
 
 
-def _split_etags(value: str) -> list[str]:
+def split_etags(value: str) -> list[str]:
+    """The entity tags of an ``If-None-Match`` / ``If-Match`` value, weak prefix kept."""
     return re.findall(r'(?:W/)?"[^"]*"', value)
 
 

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TYPE_CHECKING
 
+from proxy.response.headers import split_etags
+
 if TYPE_CHECKING:  # types only: the packages stay independent at run time
     from proxy.policy import SitePolicy
 
@@ -191,16 +193,13 @@ def asset_reply(site: SitePolicy, name: str, query: Mapping[str, str], request_h
     cache_control = CACHE_BRIEFLY if wanted is None else CACHE_FOREVER if wanted == found.version else CACHE_NEVER
     etag = f'"{found.version}"'
     headers = {"Content-Type": found.content_type, "Cache-Control": cache_control, "ETag": etag, "Vary": "Accept-Encoding"}
-    if etag in _etags(request_headers.get("If-None-Match", "")):
+    # If-None-Match compares weakly (RFC 9110 13.1.2): W/"x" matches "x".
+    if etag in {tag.removeprefix("W/") for tag in split_etags(request_headers.get("If-None-Match", ""))}:
         return AssetReply(304, b"", headers)
     if _accepts_gzip(request_headers.get("Accept-Encoding", "")):
         headers["Content-Encoding"] = "gzip"
         return AssetReply(200, found.gzipped, headers)
     return AssetReply(200, found.body, headers)
-
-
-def _etags(value: str) -> set[str]:
-    return {tag.strip().removeprefix("W/") for tag in value.split(",") if tag.strip()}
 
 
 def _accepts_gzip(value: str) -> bool:
