@@ -25,7 +25,10 @@ Readings it chooses where a browser could go either way (STYLE.md habit 4):
   raw text for the tokenizer state and also rewritten as markup.
 * Inside SVG/MathML, HTML fetch rules apply too (an ``<iframe src>`` there fetches
   nothing, but neutralising it costs nothing). An end tag that matches no open foreign
-  element but names an HTML element leaves foreign content (it closes an ancestor).
+  element but names an HTML element leaves foreign content (it closes an ancestor), but
+  the tree keeps the SVG open when no such ancestor is open, and Chromium's preload
+  scanner believes it is still in SVG either way: until a breakout start tag or the
+  root's end tag, the SVG fetch rules apply too (fast path off).
 * The scanner follows its *output*: when a tag is stripped, the state it would have
   caused (breaking out of SVG, a raw-text body) is not assumed for what follows.
 
