@@ -16,8 +16,9 @@ _CACHE: OrderedDict[tuple[Any, ...], tuple[Any, Any, Any]] = OrderedDict()
 _CACHE_SIZE = 512
 
 
-def per_consent_state[T](build: Callable[[Any, Any, Any], T], site: Any, state: Any, catalogue: Any) -> T:
-    """`build(site, state, catalogue)`, remembered per site and consent state.
+def per_consent_state[T](build: Callable[..., T], site: Any, state: Any, catalogue: Any, *extra: Any) -> T:
+    """`build(site, state, catalogue, *extra)`, remembered per site, consent state and `extra`
+    (hashable values the result also depends on).
 
     Both results depend only on the site policy, the catalogue and what the visitor
     chose, never on the request; building them walks the whole catalogue, which costs
@@ -27,14 +28,16 @@ def per_consent_state[T](build: Callable[[Any, Any, Any], T], site: Any, state: 
     """
     try:
         choices = tuple(sorted((str(k), bool(v)) for k, v in (getattr(state, "vendors", None) or {}).items()))
-        key = (build.__name__, id(site), id(catalogue), frozenset(state.categories), choices, bool(getattr(state, "gpc", False)))
+        key = (build.__name__, id(site), id(catalogue), frozenset(state.categories), choices, bool(getattr(state, "gpc", False)),
+               *extra)
+        hash(key)
     except (AttributeError, TypeError):
-        return build(site, state, catalogue)  # a state we cannot key: build every time
+        return build(site, state, catalogue, *extra)  # a state we cannot key: build every time
     entry = _CACHE.get(key)
     if entry is not None and entry[0] is site and entry[1] is catalogue:
         _CACHE.move_to_end(key)
         return entry[2]  # type: ignore[no-any-return]
-    result = build(site, state, catalogue)
+    result = build(site, state, catalogue, *extra)
     _CACHE[key] = (site, catalogue, result)
     if len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
