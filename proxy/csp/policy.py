@@ -296,11 +296,13 @@ def _size(found: tuple[list[str], list[str]]) -> int:
 
 def _allowlist(
     site: SitePolicy, state: ConsentState, catalogue: Any, necessary: frozenset[str] | None,
-    *, cap: int | None = MAX_ALLOWLIST_BYTES,
+    *, cap: int | None | bool = True,
 ) -> tuple[list[str], list[str]] | None:
     """(script sources, fetch sources) of the vendors and rules this visitor allows, compacted,
-    or None when they pass `cap` bytes. ``necessary``: admit only these of the catalogue's
-    necessary vendors (None: all of them)."""
+    or None when they pass `cap` bytes (True: `MAX_ALLOWLIST_BYTES`, None: no cap).
+    ``necessary``: admit only these of the catalogue's necessary vendors (None: all of them)."""
+    if cap is True:
+        cap = MAX_ALLOWLIST_BYTES
     refused: list[str] = []
     explicit: set[str] = set()   # the site's own rules: kept exactly as written
     scripts: list[str] = []
