@@ -59,6 +59,10 @@ class Decision:
     # live. A srcset/imagesrcset/ping loses just the refused candidates; other attributes
     # holding a refused URL are moved (or dropped) whole. None: the whole element.
     refused: frozenset[FetchURL] | None = None
+    # A plain keep the caller recorded nothing about and would give again for the same
+    # start tag in the same context and against the same URLs (no vendor involved): the
+    # rewriter may then keep those bytes again without asking (``Rewriter(keep_memo=)``).
+    repeatable: bool = False
 
 
 KEEP = Decision(Action.KEEP)

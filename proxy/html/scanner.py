@@ -81,7 +81,8 @@ from collections.abc import Callable
 from proxy.html import patterns as P
 from proxy.html.edits import PREFIX, EditBuilder
 from proxy.html.element import Action, Decision, Element, FetchURL
-from proxy.html.fetch import AUTHOR_MARKS, BREAKOUT, FOREIGN_END_INTERESTING, HTML_ELEMENTS, Inspection, inspect_tag
+from proxy.html.fetch import (AUTHOR_MARKS, BREAKOUT, FOREIGN_END_INTERESTING, HTML_ELEMENTS, Inspection,
+                              depends_on_document_path, inspect_tag)
 from proxy.html.overlong import ENOUGH_OF_A_URL, classifiable
 from proxy.html.rules import (AFTER_NAME, BOGUS, CDATA, COMMENT, DATA, HEAD_CONTENT, LONG_TAG, LONG_TAG_GENERIC,
                               LONG_TAG_MOVED, MATHML_TEXT_INTEGRATION, NAME_HEAD, PLAINTEXT, RAW, RAWTEXT_ELEMENTS, S_DATA,
@@ -95,6 +96,25 @@ from proxy.html.urls import URLResolver, resolve, usable_base
 
 
 Decide = Callable[[Element], Decision]
+
+KeepMemo = dict[bytes, str]
+"""Start tags a rewriter kept byte for byte, by their raw bytes, for later documents.
+
+The value says for which base URL the keep holds: the base it was decided against, or
+``""`` when the tag's URLs depend at most on the document's origin (absolute, scheme- or
+root-relative) and no ``<base href>`` moved it. The caller shares one memo between
+documents only when everything else its decisions read is the same: the same consent,
+the same document origin, the same rules (``Engine.rewriter`` keys them so). Only tags
+whose decision was ``Decision.repeatable``, with no event handler, seen in the plain
+context (HTML content, outside ``<noscript>``, ``<template>``, a stripped element or a
+srcdoc document, after the injection point) and named in ``MEMO_NAMES`` are remembered.
+"""
+# Elements whose start tag changes nothing in the tokenizer or the tree-builder
+# simulation: only the decision about them matters, so a remembered keep is complete.
+MEMO_NAMES = frozenset({"img", "source", "link", "video", "audio", "track", "embed", "object", "a", "area",
+                        "div", "span", "section", "article", "header", "footer", "li", "td", "th", "tr",
+                        "table", "figure", "picture", "p", "button", "label", "i", "em", "strong"})
+KEEP_MEMO_MAX = 4096
 
 log = logging.getLogger(__name__)
 _IMPORT = re.compile(rb"@(?i:import)")
@@ -133,8 +153,12 @@ class Scanner:
                  max_buffer: int = 256 * 1024, inject: bytes | None = None, in_srcdoc: bool = False,
                  defuse_ambiguous: bool = True, resolve_url: URLResolver | None = None,
                  inject_nested: bytes | None = None, trace: Callable[[bytes], None] | None = None,
-                 keeps_all: bool = False) -> None:
+                 keeps_all: bool = False, keep_memo: KeepMemo | None = None) -> None:
         self._decide = decide
+        # Start tags kept unchanged before, by their bytes (see KeepMemo): looked up before
+        # any attribute is parsed, in the plain context only.
+        self._keep_memo = keep_memo if not keeps_all and not in_srcdoc and trace is None else None
+        self._repeatable = False   # the last element decision allows remembering the tag
         self._inject_nested = inject_nested or None
         self._resolve_url: URLResolver = resolve_url or resolve
         # The caller keeps every element but may activate author-marked ones (full
@@ -593,6 +617,14 @@ class Scanner:
         if self._trace is not None:
             self._trace(match.group())
         raw = buf[start:end]
+        memo = self._keep_memo
+        remember = False
+        if memo is not None and name in MEMO_NAMES and self._plain_context():
+            kept_for = memo.get(raw)
+            if kept_for is not None and (kept_for == self._base or (not kept_for and not self._base_seen)):
+                self._advance(end)
+                return True
+            remember = len(memo) < KEEP_MEMO_MAX
         decoded, self_closing = quick_attributes(raw, match.start(3) - start, self.encoding)
         foreign, before_breakout = self._foreign_context(name, decoded)
         if foreign and name in ("script", "style") and not self_closing and self._strip_name is None:
@@ -604,6 +636,7 @@ class Scanner:
         stripping = self._strip_name is not None
         new_tag: bytes | None = None
         strip_element = False
+        inspection: Inspection | None = None
         if not stripping and (not self._keeps_all or not AUTHOR_MARKS.isdisjoint(decoded)):
             # In doubt, the SVG/MathML fetch rules apply too: the tree may still be in <svg>.
             inspection = inspect_tag(name, decoded, foreign=foreign or self._foreign_doubt, base=self._base,
@@ -626,8 +659,26 @@ class Scanner:
                                   before_breakout=before_breakout)
         else:
             self._emit_start_tag(raw, new_tag, name, start, end, stripping=stripping)
+            if remember and new_tag is None:
+                self._remember_keep(raw, decoded, inspection)
         self._open_contexts(name, foreign, self_closing, decoded)
         return True
+
+    def _plain_context(self) -> bool:
+        """HTML content where a start tag's output depends on its bytes and its decision only."""
+        return not (self._foreign or self._foreign_doubt or self._noscript or self._template or self._inject is not None
+                    or self._strip_name is not None or self._raw_suppress)
+
+    def _remember_keep(self, raw: bytes, decoded: dict[str, str], inspection: Inspection | None) -> None:
+        """Remember a start tag kept byte for byte (see KeepMemo), if its decision allows."""
+        assert self._keep_memo is not None
+        if inspection is None or inspection.handlers:
+            return
+        if not inspection.asked:
+            self._keep_memo[raw] = ""    # nothing in it fetches or runs: true for any base
+        elif self._repeatable:
+            path_bound = self._base_seen or depends_on_document_path(decoded, inspection)
+            self._keep_memo[raw] = (self._base or "") if path_bound else ""
 
     def _foreign_context(self, name: str, decoded: dict[str, str]) -> tuple[bool, list[tuple[str, bool]] | None]:
         """(in foreign content for this tag?, the foreign stack before a breakout or None)."""
@@ -779,11 +830,13 @@ class Scanner:
             return builder
 
         self._last_action = Action.KEEP
+        self._repeatable = False
         if inspection.asked:
             element = self._element(name, decoded, start, foreign=foreign, urls=inspection.urls, text=text,
                                     truncated=truncated)
             decision = self._decide(element)
             action = self._last_action = decision.action
+            self._repeatable = decision.repeatable
             memo_key = None
             if (not inspection.handlers and decision.refused is None and len(raw) <= _EDIT_LENGTH
                     and action is not Action.STRIP and (action is not Action.KEEP or decision.extra_attrs)
