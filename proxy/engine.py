@@ -559,8 +559,9 @@ class Engine:
             # markup (activated), so the scanner copies every other tag unseen.
             "keeps_all": fast_full_consent and everything and not nonce,
             "resolve_url": resolve_url,
-            "keep_memos": self.keep_memos(state, base_url, mode),
         }
+        if not options["keeps_all"]:   # under keeps_all no tag is decided, so none is remembered
+            options["keep_memos"] = self.keep_memos(state, base_url, mode)
         if options["defuse_ambiguous"]:
             # srcdoc documents share the page's origin: the page's guard adopts them before
             # their own scripts run (proxy/web/guard.js, adopt()).
@@ -597,6 +598,7 @@ class Engine:
         return memo
 
 
+@functools.lru_cache(maxsize=4096)
 def _origin_of(url: str) -> tuple[str, str, int | None] | None:
     try:
         parts = urlsplit(url)
