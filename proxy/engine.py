@@ -384,6 +384,8 @@ class Engine:
         depth: int = 0,
     ) -> tuple[Decision, Classification | None, str | None]:
         """The decision for one element, the classification that drove it and the URL that did."""
+        if element.text_offset:
+            return self._decide_window(element, state, page_host, mode)
         refused: Classification | None = None
         refused_url: str | None = None
         seen: Classification | None = None
@@ -449,6 +451,39 @@ class Engine:
         if live:
             return Decision(Action.KEEP, extra_attrs=live), seen, seen_url
         return KEEP, seen, seen_url
+
+    def _decide_window(self, element: Element, state: ConsentLike, page_host: str | None,
+                       mode: str | None) -> tuple[Decision, Classification | None, str | None]:
+        """A later window of a script or style body longer than the scanner's buffer.
+
+        The start tag already went out live; a refusal ends the element before this window
+        (the scanner makes what went out unable to run). A window starts anywhere in the
+        code, inside a string or a comment as likely as not, so the lexical reading that
+        tells a use from a load (``proxy.inline``) cannot be trusted there: any vendor the
+        window shows (a signature or a catalogued URL, as for a style body) refuses it, and a
+        style's ``url()``/``@import`` targets count as they would in the first window. The
+        body of a classic ``<script src>`` never runs and a JSON data block never executes:
+        both stay.
+        """
+        if element.tag == "script" and not element.in_foreign:
+            kind = element.attrs.get("type", "").strip().lower()
+            if "src" in element.attrs or kind.endswith("json"):
+                return KEEP, None, None
+        refused: Classification | None = None
+        refused_url: str | None = None
+        for fetch in element.urls:
+            found = self.classify_url(fetch.url, page_host)
+            if found is not None and not found.allowed_by(state):
+                refused, refused_url = found, fetch.url
+                break
+        if refused is None and element.text:
+            found = self.classify_script(element.text, code=False)
+            if found is not None and not found.allowed_by(state):
+                refused = found
+        if refused is None:
+            return KEEP, None, None
+        action = Action.STRIP if (mode or self.mode) == "strip" else Action.DEFER
+        return Decision(action, refused.category, refused.vendor), refused, refused_url
 
     def _nested(self, element: Element, url: str, state: ConsentLike, page_host: str | None,
                 depth: int) -> Classification | None:
