@@ -15,6 +15,7 @@ duck-typed), so it can run anywhere the HTML layer runs.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 import json
 import logging
@@ -144,7 +145,10 @@ class _CompiledRule:
     script_pattern: re.Pattern[str] | None
 
 
+@functools.lru_cache(maxsize=4096)
 def _host_of(url: str) -> str:
+    """The lower-cased host of ``url`` without a trailing dot ("" when it has none);
+    remembered: the same page and resource URLs come back request after request."""
     if url.startswith("//"):
         url = "https:" + url
     try:
@@ -341,7 +345,7 @@ class Engine:
         """A short digest of everything in ``state`` that changes this site's output."""
         granted = ",".join(c for c in self.categories if state.allows(c))
         vendors = ",".join(f"{k}={int(v)}" for k, v in sorted((getattr(state, "vendors", None) or {}).items()))
-        return hashlib.sha256(f"{granted}|{vendors}".encode()).hexdigest()[:10]
+        return _digest(f"{granted}|{vendors}")
 
     # -- decisions --------------------------------------------------------------------
 
@@ -380,6 +384,8 @@ class Engine:
         depth: int = 0,
     ) -> tuple[Decision, Classification | None, str | None]:
         """The decision for one element, the classification that drove it and the URL that did."""
+        if element.text_offset:
+            return self._decide_window(element, state, page_host, mode)
         refused: Classification | None = None
         refused_url: str | None = None
         seen: Classification | None = None
@@ -445,6 +451,39 @@ class Engine:
         if live:
             return Decision(Action.KEEP, extra_attrs=live), seen, seen_url
         return KEEP, seen, seen_url
+
+    def _decide_window(self, element: Element, state: ConsentLike, page_host: str | None,
+                       mode: str | None) -> tuple[Decision, Classification | None, str | None]:
+        """A later window of a script or style body longer than the scanner's buffer.
+
+        The start tag already went out live; a refusal ends the element before this window
+        (the scanner makes what went out unable to run). A window starts anywhere in the
+        code, inside a string or a comment as likely as not, so the lexical reading that
+        tells a use from a load (``proxy.inline``) cannot be trusted there: any vendor the
+        window shows (a signature or a catalogued URL, as for a style body) refuses it, and a
+        style's ``url()``/``@import`` targets count as they would in the first window. The
+        body of a classic ``<script src>`` never runs and a JSON data block never executes:
+        both stay.
+        """
+        if element.tag == "script" and not element.in_foreign:
+            kind = element.attrs.get("type", "").strip().lower()
+            if "src" in element.attrs or kind.endswith("json"):
+                return KEEP, None, None
+        refused: Classification | None = None
+        refused_url: str | None = None
+        for fetch in element.urls:
+            found = self.classify_url(fetch.url, page_host)
+            if found is not None and not found.allowed_by(state):
+                refused, refused_url = found, fetch.url
+                break
+        if refused is None and element.text:
+            found = self.classify_script(element.text, code=False)
+            if found is not None and not found.allowed_by(state):
+                refused = found
+        if refused is None:
+            return KEEP, None, None
+        action = Action.STRIP if (mode or self.mode) == "strip" else Action.DEFER
+        return Decision(action, refused.category, refused.vendor), refused, refused_url
 
     def _nested(self, element: Element, url: str, state: ConsentLike, page_host: str | None,
                 depth: int) -> Classification | None:
@@ -555,8 +594,9 @@ class Engine:
             # markup (activated), so the scanner copies every other tag unseen.
             "keeps_all": fast_full_consent and everything and not nonce,
             "resolve_url": resolve_url,
-            "keep_memos": self.keep_memos(state, base_url, mode),
         }
+        if not options["keeps_all"]:   # under keeps_all no tag is decided, so none is remembered
+            options["keep_memos"] = self.keep_memos(state, base_url, mode)
         if options["defuse_ambiguous"]:
             # srcdoc documents share the page's origin: the page's guard adopts them before
             # their own scripts run (proxy/web/guard.js, adopt()).
@@ -593,6 +633,7 @@ class Engine:
         return memo
 
 
+@functools.lru_cache(maxsize=4096)
 def _origin_of(url: str) -> tuple[str, str, int | None] | None:
     try:
         parts = urlsplit(url)
@@ -603,6 +644,11 @@ def _origin_of(url: str) -> tuple[str, str, int | None] | None:
 
 _KEEP_MEMOS_MAX = 64
 REPEATABLE_KEEP = Decision(Action.KEEP, repeatable=True)
+
+
+@functools.lru_cache(maxsize=1024)
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
 def _json_strings(text: str) -> list[str]:

@@ -36,6 +36,10 @@ class Element:
     urls: list[FetchURL] = field(default_factory=list)
     text: str | None = None                   # body of an inline <script>/<style> (decoded), else None
     text_truncated: bool = False              # body exceeded the buffer limit: decide on what was seen
+    # > 0: ``text`` is a later window of a body longer than the buffer limit, starting at this
+    # byte offset of the body; the start tag already went out live (KEEP it, or DEFER/STRIP
+    # to end the element inert before this window: see proxy/html/scanner.py)
+    text_offset: int = 0
     in_noscript: bool = False
     in_template: bool = False
     in_foreign: bool = False                  # inside <svg> or <math>

@@ -67,6 +67,11 @@ class Rewriter:
         """Bytes looked at again because a token was incomplete (a work counter for tests)."""
         return self._scanner.rescanned if self._scanner is not None else 0
 
+    @property
+    def held_max(self) -> int:
+        """The most input bytes held back after any feed (a memory counter for tests)."""
+        return self._scanner.held_max if self._scanner is not None else 0
+
     def __init__(self, decide: Decide, *, encoding: str | None = None, base_url: str | None = None,
                  max_buffer: int = 256 * 1024, inject: bytes | None = None, defuse_ambiguous: bool = True,
                  resolve_url: URLResolver | None = None, inject_nested: bytes | None = None,

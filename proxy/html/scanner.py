@@ -36,9 +36,39 @@ The ``max_buffer`` cap (the "fail closed" setting): a tag longer than ``max_buff
 decided on its first ``max_buffer`` bytes (``text_truncated``); a keep stands for what was
 seen (a URL value cut by the cap counts when enough of it was seen, see ``overlong.py``),
 and every fetching attribute after that point is renamed as it streams past (for a tag
-nobody was asked about, only attributes that make the fast path stop, so a late ``style`` there is the one documented gap). Script and
-style bodies longer than ``max_buffer`` are decided on their first ``max_buffer`` bytes
-and then streamed. Comments, bogus comments and CDATA stream. Input that ends inside a
+nobody was asked about, only attributes that make the fast path stop, so a late ``style`` there is the one documented gap).
+
+Script and style bodies longer than ``max_buffer`` are judged whole, in bounded memory:
+
+* The start tag is held with the first ``max_buffer`` bytes of the body and decided on
+  them (``text_truncated``). A refusal makes the element inert as for any body; a deferred
+  style's whole body then streams with ``@import`` hidden (Chromium's preload scanner
+  reads it whatever the type), an ``@`` that may begin one waiting for the next bytes.
+* A keep sends the start tag out live, and with it the body up to where the next window
+  starts. Windows are ``max_buffer`` long and start every ``max_buffer - overlap`` bytes
+  (``WINDOW_OVERLAP``, at most a quarter of the window), at fixed body offsets whatever the
+  chunking; each is shown to ``decide`` (``Element.text_offset``) before a byte of it goes
+  out, so evidence up to ``overlap`` long lies whole in one window, and at most one window
+  plus the last chunk is ever held. Each byte is judged about once (linear cost).
+* A later window may be refused after the start tag and earlier bytes went out live,
+  and those cannot be changed. A browser runs a script only once its end tag is parsed,
+  and a classic or module script that does not parse runs not at all, so the element is
+  ended right before the refused window with ``_CUT_CLOSE``: a backslash before a line
+  break, which no lexical context can absorb (code: a syntax error; a string, template
+  or block comment: a continuation that never closes; a regular expression: cut by the
+  line break), then ``-->`` (leaves the escaped states) and ``</script>``. None of the
+  script runs, as if it were deferred. For a style (CSS recovers rule by rule) what was
+  judged stays; the close turns a ``url()``/string the cut divides into a bad token, so
+  half an address is never fetched. The refused rest is dropped (strip) or streams in a
+  new inert element (``type="text/plain" data-consent-cut="<category>"``, not
+  ``data-consent``: the runtime must not activate a fragment on consent; the whole script
+  runs after the next load). That element starts in the script data state, so the
+  scanner reads the rest again from there: it follows its output, as everywhere.
+* An SVG/MathML ``<script>``/``<style>`` body is markup to the tokenizer and streams as
+  such; one whose text runs past ``max_buffer`` cannot be judged before it goes out, so
+  a keep of it becomes a defer (``data-consent="unclassified"``): such a body never runs.
+
+Comments, bogus comments and CDATA stream. Input that ends inside a
 tag is passed through unchanged (a browser drops it). The same input gives the same
 output for every chunking, the cap included.
 
@@ -63,7 +93,7 @@ from proxy.html.rules import (AFTER_NAME, BOGUS, CDATA, COMMENT, DATA, HEAD_CONT
                               WHOLE_ELEMENT, defuse_noscript)
 from proxy.html.charrefs import decode_attribute, decode_text
 from proxy.html.css import css_urls
-from proxy.html.tags import TAG, Attr, apply_edit, parse_attributes, quick_attributes, truncated_attributes
+from proxy.html.tags import TAG, Attr, apply_edit, parse_attributes, quick_attributes, quote_value, truncated_attributes
 from proxy.html.textmodes import find_end_tag, scan_script
 from proxy.html.urls import URLResolver, resolve, usable_base
 
@@ -91,6 +121,22 @@ KEEP_MEMO_MAX = 4096
 
 log = logging.getLogger(__name__)
 _IMPORT = re.compile(rb"@(?i:import)")
+_HIDDEN_IMPORT = rb"@\\69mport"
+
+# Over-long raw-text bodies are judged in windows of ``max_buffer`` bytes that overlap by
+# this much (a quarter of the window at most), so that any signature, URL or ``@import``
+# up to this long lies whole inside one window.
+WINDOW_OVERLAP = 8 * 1024
+# What closes a live body cut at a refused window. Script: a backslash before a line
+# break is a syntax error in code and after a line comment, a line continuation inside a
+# string, template or block comment that then never ends (also an error), and a regular
+# expression cannot span lines: whatever the lexical context at the cut, the truncated
+# script does not parse, so none of it runs. "-->" leaves the escaped and double-escaped
+# script states, so the "</script>" that follows ends the element. Style: after a line
+# break an unquoted url( sees '"' and becomes a bad URL, a quoted string ends as a bad
+# string (the first line break may be an escaped one), so a url()/@import the cut
+# divides is dropped, never fetched with half its address.
+_CUT_CLOSE = {"script": b"\n\\\n--></script>", "style": b'\n\n"</style>'}
 
 
 # Edited start tags by (raw tag, decision's fields, moved attributes, encoding): bounded by
@@ -152,6 +198,11 @@ class Scanner:
         self._raw_hold = False           # body not yet emitted (decision pending or noscript)
         self._raw_pending: tuple[bytes, int, str, dict[str, str], Inspection] | None = None  # tag bytes, offset, name, attributes, what it fetches
         self._raw_suppress = False
+        # Windows of a live over-long body: where the next one starts (absolute, -1: none),
+        # and the element they belong to (name, attributes, start tag offset, line).
+        self._window = -1
+        self._window_element: tuple[str, dict[str, str], int, int] | None = None
+        self._raw_hide = False           # a deferred style body streams with "@import" hidden
         # Tree-builder simulation.
         self._foreign: list[tuple[str, bool]] = []  # open foreign elements: (name, HTML inside?)
         self._noscript = 0
@@ -180,6 +231,8 @@ class Scanner:
         self._stall_size = 0
         # Work counter: bytes handed to rescans of incomplete tokens (tests of linearity).
         self.rescanned = 0
+        # Memory counter: the most input bytes held back after any feed (tests of the cap).
+        self.held_max = 0
 
     # ----------------------------------------------------------------- public API
 
@@ -263,6 +316,8 @@ class Scanner:
             self._offset += cut
             self._pos -= cut
             self._emit_from = 0
+        if len(self._buf) > self.held_max:
+            self.held_max = len(self._buf)
         out = b"".join(self._out)
         self._out.clear()
         return out
@@ -783,6 +838,12 @@ class Scanner:
             element = self._element(name, decoded, start, foreign=foreign, urls=inspection.urls, text=text,
                                     truncated=truncated)
             decision = self._decide(element)
+            if (truncated and foreign and name in ("script", "style")
+                    and decision.action in (Action.KEEP, Action.ACTIVATE)):
+                # An SVG/MathML script or style body is markup to the tokenizer and streams
+                # as such: what follows the first max_buffer bytes of its text cannot be
+                # judged before it goes out, so a body that long does not run (fail closed).
+                decision = Decision(Action.DEFER, "unclassified")
             action = self._last_action = decision.action
             self._repeatable = decision.repeatable
             memo_key = None
@@ -895,12 +956,19 @@ class Scanner:
                 if self._raw_hold and safe - body > self._max:
                     self._release_body(body, body + self._max, truncated=True)
                 if not self._raw_hold:
-                    self._advance(max(safe, self._pos))
+                    if self._window >= 0 and self._judge_windows(safe, final=False):
+                        return True  # cut: the rest is scanned again as the browser will read it
+                    self._stream_body(safe, final=False)
                 return False
         if self._raw_hold:
             # The same cut whatever the chunking: a body over the cap is judged on its prefix.
             truncated = end - body > self._max
             self._release_body(body, body + self._max if truncated else end, truncated=truncated)
+        if self._window >= 0 and self._judge_windows(end, final=True):
+            return True
+        if self._raw_hide:
+            self._stream_body(end, final=True)
+            self._raw_hide = False
         if end >= size:
             self._advance(size)
             self._mode = DATA
@@ -972,9 +1040,23 @@ class Scanner:
         if new_tag is not None and not self._suppressing:
             self._out.append(new_tag)
             self._emit_from = start + len(raw)
+        action = self._last_action
+        if truncated and not self._suppressing and not self._raw_dual:
+            if name == "style" and action is Action.DEFER:
+                # The whole body streams with "@import" hidden (see _stream_body).
+                if new_tag is None:
+                    self._out.append(buf[self._emit_from:body])
+                self._emit_from = body
+                self._pos = max(self._pos, body)
+                self._raw_hide = True
+                return
+            if action is Action.KEEP or action is Action.ACTIVATE:
+                # The start tag goes out live: every later window is judged before it is emitted.
+                self._window = self._raw_body + self._max - min(WINDOW_OVERLAP, self._max // 4)
+                self._window_element = (name, decoded, offset, self._line_at(start))
         body_bytes = buf[body:cut]
-        hide_imports = name == "style" and self._last_action is Action.DEFER and b"@" in body_bytes
-        if (self._noscript or self._raw_dual or hide_imports) and not (truncated and not hide_imports):
+        hide_imports = name == "style" and action is Action.DEFER and b"@" in body_bytes
+        if (self._noscript or self._raw_dual or hide_imports) and not truncated:
             defused = body_bytes
             if hide_imports:
                 # Chromium's preload scanner fetches @import from a <style> whatever its
@@ -990,6 +1072,101 @@ class Scanner:
                 self._out.append(defused)
                 self._emit_from = cut
         self._pos = max(self._pos, cut if not truncated else self._pos)
+
+    def _stream_body(self, limit: int, *, final: bool) -> None:
+        """Let a body out up to ``limit``: never past the next window still to be judged,
+        and with "@import" hidden in a deferred style (an "@" that may begin one waits)."""
+        if self._window >= 0:
+            limit = min(limit, self._window - self._offset)
+        if not self._raw_hide:
+            self._advance(max(limit, self._pos))
+            return
+        start = self._emit_from  # the same as _pos while hiding
+        if not final:
+            at = self._buf.rfind(b"@", max(start, limit - 6), limit)
+            if at >= 0:
+                limit = at
+        if limit <= start:
+            return
+        if not self._suppressing:
+            self._out.append(_IMPORT.sub(_HIDDEN_IMPORT, self._buf[start:limit]))
+        self._emit_from = self._pos = limit
+
+    def _judge_windows(self, limit: int, *, final: bool) -> bool:
+        """Judge each window of a live over-long body that ``limit`` completes; True after a cut.
+
+        Windows are ``max_buffer`` long and start every ``max_buffer - overlap`` bytes of
+        the body (the first one, judged with the start tag, at its start), so they fall at
+        the same offsets whatever the chunking. A window is complete once the body is known
+        to extend past it; the last one ends with the body (``final``).
+        """
+        size = self._max
+        stride = size - min(WINDOW_OVERLAP, size // 4)
+        while True:
+            start = self._window - self._offset
+            if limit - start > size:
+                end = start + size
+            elif final and limit > start:
+                end = limit
+            else:
+                return False
+            decision = self._judge_window(start, end)
+            if decision.action is Action.DEFER or decision.action is Action.STRIP:
+                self._cut(start, decision)
+                return True
+            if end == limit:
+                self._window = -1
+                self._window_element = None
+                return False
+            self._window += stride
+
+    def _judge_window(self, start: int, end: int) -> Decision:
+        assert self._window_element is not None
+        name, decoded, offset, line = self._window_element
+        text = self._buf[start:end].decode(self.encoding, errors="replace")
+        if "\x00" in text:
+            text = text.replace("\x00", "\ufffd")
+        urls = ([FetchURL("text", self._resolve_url(url, self._base)) for url in css_urls(text)]
+                if name == "style" else [])
+        element = Element(tag=name, attrs=decoded, urls=urls, text=text, text_truncated=True,
+                          in_noscript=self._noscript > 0, in_template=self._template > 0, in_srcdoc=self._in_srcdoc,
+                          offset=offset, line=line, text_offset=self._offset + start - self._raw_body)
+        return self._decide(element)
+
+    def _cut(self, at: int, decision: Decision) -> None:
+        """A later window of a live body is refused: end the element before it, inert.
+
+        What went out (start tag and body up to ``at``) cannot be changed, so the element
+        is closed here with ``_CUT_CLOSE`` (the script cannot parse, so none of it runs; a
+        style's construct the cut divides is dropped). The refused rest is dropped (strip)
+        or goes on in a new inert element, ``type="text/plain"`` with
+        ``data-consent-cut="<category>"``: not ``data-consent``, because the runtime
+        must not activate a fragment on consent (the whole script runs after a reload).
+        The new element starts in the script data state, so the scanner reads the rest
+        again from there, as the browser will (it follows its output).
+        """
+        name = self._raw_name
+        if not self._suppressing:
+            self._out.append(self._buf[self._emit_from:at])
+            self._out.append(_CUT_CLOSE[name])
+        self._emit_from = self._pos = at
+        self._window = -1
+        self._window_element = None
+        self._last_action = decision.action
+        if decision.action is Action.STRIP:
+            self._raw_suppress = True
+            return
+        if not self._suppressing:
+            tag = b"<" + self._raw_name_bytes + b' type="text/plain" data-consent-cut='
+            tag += quote_value(decision.category or "unclassified", self.encoding)
+            if decision.vendor:
+                tag += b" data-consent-vendor=" + quote_value(decision.vendor, self.encoding)
+            self._out.append(tag + b">")
+        if self._raw_script:
+            self._script_state = S_DATA
+            self._raw_scan = self._offset + at
+        else:
+            self._raw_hide = True
 
     # ----------------------------------------------------------------- over-long tags
 
