@@ -296,7 +296,7 @@ def _size(found: tuple[list[str], list[str]]) -> int:
 
 def _allowlist(
     site: SitePolicy, state: ConsentState, catalogue: Any, necessary: frozenset[str] | None,
-    *, cap: int | None | bool = True,
+    *, cap: int | bool | None = True,
 ) -> tuple[list[str], list[str]] | None:
     """(script sources, fetch sources) of the vendors and rules this visitor allows, compacted,
     or None when they pass `cap` bytes (True: `MAX_ALLOWLIST_BYTES`, None: no cap).
