@@ -176,7 +176,8 @@ class Engine:
             script_pattern=re.compile(signature) if signature else None,
         )
 
-    def _from_vendor(self, vendor: Vendor) -> Classification:
+    def classify_vendor(self, vendor: Vendor) -> Classification:
+        """``vendor``'s category and allow override on this site (the consent API's vendor list)."""
         return classify_vendor(vendor, self.overrides, self.tag_manager_category)
 
     def _rule_for_url(self, url: str, host: str) -> _CompiledRule | None:
@@ -240,7 +241,7 @@ class Engine:
             return Classification(rule.vendor, rule.category, source="rule")
         vendor = self.catalogue.vendor_for_url(stripped)
         if vendor is not None:
-            return self._from_vendor(vendor)
+            return self.classify_vendor(vendor)
         if self.is_first_party(stripped, page_host):
             return None
         if self.unknown_third_party == "allow":
@@ -259,13 +260,13 @@ class Engine:
                 return Classification(rule.vendor, rule.category, source="rule")
         if not code:
             vendor = self.catalogue.vendor_for_script(text)
-            return self._from_vendor(vendor) if vendor is not None else None
+            return self.classify_vendor(vendor) if vendor is not None else None
         return self._judge_script(text)
 
     def _judge_script(self, text: str) -> Classification | None:
         best: Classification | None = None
         for vendor in self._judge.loaded(text):
-            found = self._from_vendor(vendor)  # type: ignore[arg-type]
+            found = self.classify_vendor(vendor)  # type: ignore[arg-type]
             if best is None or _RANK.get(found.category, len(_RANK)) > _RANK.get(best.category, len(_RANK)):
                 best = found
         return best
@@ -278,7 +279,7 @@ class Engine:
 
     def refuses_vendor(self, vendor: Vendor, state: ConsentView) -> Classification | None:
         """The classification that refuses `vendor` to this visitor on this site, or None."""
-        found = self._from_vendor(vendor)
+        found = self.classify_vendor(vendor)
         return None if found.allowed_by(state) else found
 
     def refused_cookie(self, name: str, state: ConsentView) -> bool:
@@ -287,7 +288,7 @@ class Engine:
         vendor = self.catalogue.vendor_for_cookie(name)
         if vendor is None:
             return False
-        return not self._from_vendor(vendor).allowed_by(state)
+        return not self.classify_vendor(vendor).allowed_by(state)
 
     def filter_link_header(self, value: str, state: ConsentView, page_host: str | None = None) -> str | None:
         """Drop the entries of a ``Link`` header that preload/preconnect to refused trackers."""
@@ -439,7 +440,7 @@ class Engine:
             found = self.classify_script(code)
             if found is None:
                 vendor = self.catalogue.vendor_for_script(code)  # any mention: its result is a document
-                found = self._from_vendor(vendor) if vendor is not None else None
+                found = self.classify_vendor(vendor) if vendor is not None else None
             return found or self._nested_document(code.encode("utf-8", "surrogatepass"), state, page_host, depth)
         if tag not in _DOCUMENT_HOSTS and tag not in ("script", "link"):
             return None  # data: images, media, fonts: nothing nested that could fetch

@@ -24,7 +24,8 @@ from proxy.defaults import GPC_REFUSED_CATEGORY
 from proxy.web.model import banner_model, gpc_blocks_marketing, granted_categories, visitor_model
 
 if TYPE_CHECKING:  # types only: the packages stay independent at run time
-    from proxy.policy import SitePolicy
+    from proxy.catalogue import Vendor
+    from proxy.policy import BannerVariant, SitePolicy
     from proxy.consent import ConsentState
 
 
@@ -78,7 +79,7 @@ def _guard_markup(site: SitePolicy, state: ConsentState, nonce: str | None, cons
 
 
 def _google_consent_markup(site: SitePolicy, state: ConsentState, nonce: str | None) -> str:
-    mode = str(getattr(site, "google_consent_mode", "off"))
+    mode = site.google_consent_mode
     if mode == "off":
         return ""
     defaults: dict[str, Any] = dict(google_consent(site, state))
@@ -95,7 +96,7 @@ def _google_consent_markup(site: SitePolicy, state: ConsentState, nonce: str | N
 
 
 def head_snippet(
-    site: SitePolicy, state: ConsentState, *, lang: str | None, nonce: str | None, vendors: Iterable[Any] = (), variant: Any | None = None
+    site: SitePolicy, state: ConsentState, *, lang: str | None, nonce: str | None, vendors: Iterable[Vendor] = (), variant: BannerVariant | None = None
 ) -> bytes:
     """ASCII bytes for right after ``<head>``: guard, Consent Mode defaults, state JSON, assets.
 
@@ -138,10 +139,12 @@ def _state_key(state: ConsentState) -> tuple[object, ...]:
     )
 
 
-def cached_head_snippet(site: SitePolicy, state: ConsentState, *, lang: str, nonce: str | None, variant: Any | None = None) -> bytes:
+def cached_head_snippet(
+    site: SitePolicy, state: ConsentState, *, lang: str, nonce: str | None, variant: BannerVariant | None = None
+) -> bytes:
     """`head_snippet` for one response, rendered once per site, consent state, language and
     banner variant (``variant``: the one drawn for this page view, or None)."""
-    key = (id(site), _state_key(state), lang, nonce is not None, getattr(variant, "id", None))
+    key = (id(site), _state_key(state), lang, nonce is not None, variant.id if variant is not None else None)
     entry = _SNIPPETS.get(key)
     if entry is not None and entry[0] is site:
         cached = entry[1]
@@ -166,7 +169,7 @@ def safe_return_to(value: str | None) -> str:
     return value
 
 
-def noscript_banner(site: SitePolicy, state: ConsentState, *, lang: str, return_to: str, variant: Any | None = None) -> str:
+def noscript_banner(site: SitePolicy, state: ConsentState, *, lang: str, return_to: str, variant: BannerVariant | None = None) -> str:
     """The first layer as a plain form (Accept all / Reject all / Choose), no JavaScript.
 
     With a banner variant, the form carries ``data-consentry-variant`` and posts the
@@ -204,7 +207,7 @@ def noscript_banner(site: SitePolicy, state: ConsentState, *, lang: str, return_
 
 
 def body_snippet(
-    site: SitePolicy, state: ConsentState, *, lang: str | None, return_to: str = "/", variant: Any | None = None
+    site: SitePolicy, state: ConsentState, *, lang: str | None, return_to: str = "/", variant: BannerVariant | None = None
 ) -> bytes:
     """ASCII bytes for right after ``<body>``: the no-JS banner or, once decided, a settings link.
 
@@ -214,9 +217,9 @@ def body_snippet(
     from proxy.web.texts import pick_language
 
     lang = lang or pick_language(site, html_lang=None, accept_language=None)
-    if not getattr(getattr(site, "banner", None), "enabled", True):
+    if not site.banner.enabled:
         return b""
-    if getattr(state, "decided", False):
+    if state.decided:
         model = banner_model(site, state, lang=lang)
         base = html.escape(model["consent_path"])
         href = f"{base}/?return_to={html.escape(quote(safe_return_to(return_to), safe='/'))}"
