@@ -25,7 +25,6 @@ from prometheus_client.registry import Collector
 
 log = logging.getLogger(__name__)
 
-DEFAULT_FLUSH_SECONDS: Final = 10.0
 _EPOCH: Final = dt.date(1970, 1, 1)
 NO_VARIANT_LABEL: Final = "none"
 
