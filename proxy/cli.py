@@ -133,6 +133,7 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def _config_path(args: argparse.Namespace) -> str | None:
+    # getattr on argparse namespaces (here and below): each subcommand defines its own options.
     return getattr(args, "config", None)
 
 
@@ -859,7 +860,7 @@ def configure_logging(args: argparse.Namespace) -> None:
     env_level = os.environ.get(LOG_LEVEL_ENV, "").strip().upper()
     if env_level:
         if env_level in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-            level = getattr(logging, env_level)
+            level = logging.getLevelNamesMapping()[env_level]
         else:
             _err(f"{LOG_LEVEL_ENV}={env_level.lower()}: not a level; use debug, info, warning or error (using {logging.getLevelName(level).lower()})")
     fmt = getattr(args, "log_format", None) or os.environ.get(LOG_FORMAT_ENV, "text").strip().lower()
