@@ -22,7 +22,10 @@ _URL_ATTRS: dict[str, tuple[str, ...]] = {
     "iframe": ("src",),
     "frame": ("src",),
     "img": ("src", "srcset"),
-    "image": ("src", "srcset"),  # the tree builder turns <image> into <img>
+    # The tree builder turns <image> into <img>, but Chromium's preload scanner reads it
+    # as SVG's <image href> wherever it believes it is inside <svg> (in <foreignObject>,
+    # after </div> closed the svg): it fetches href/xlink:href there.
+    "image": ("src", "srcset", "href", "xlink:href"),
     "source": ("src", "srcset"),
     "embed": ("src",),
     "video": ("src", "poster"),

@@ -25,7 +25,10 @@ Readings it chooses where a browser could go either way (STYLE.md habit 4):
   raw text for the tokenizer state and also rewritten as markup.
 * Inside SVG/MathML, HTML fetch rules apply too (an ``<iframe src>`` there fetches
   nothing, but neutralising it costs nothing). An end tag that matches no open foreign
-  element but names an HTML element leaves foreign content (it closes an ancestor).
+  element but names an HTML element leaves foreign content (it closes an ancestor), but
+  the tree keeps the SVG open when no such ancestor is open, and Chromium's preload
+  scanner believes it is still in SVG either way: until a breakout start tag or the
+  root's end tag, the SVG fetch rules apply too (fast path off).
 * The scanner follows its *output*: when a tag is stripped, the state it would have
   caused (breaking out of SVG, a raw-text body) is not assumed for what follows.
 
@@ -290,7 +293,10 @@ class Scanner:
         buf = self._buf
         size = len(buf)
         start = self._pos
-        fast = self._inject is None and self._strip_name is None and not self._noscript and self._trace is None
+        # In doubt about foreign content (see _close_contexts) neither fast path is the
+        # union of both readings: every tag is looked at.
+        fast = (self._inject is None and self._strip_name is None and not self._noscript and self._trace is None
+                and not self._foreign_doubt)
         if fast:
             # HTML (also inside an integration point) or foreign content.
             skip = self._skip if not self._foreign or self._foreign[-1][1] else P.SKIP_FOREIGN
@@ -547,7 +553,9 @@ class Scanner:
         new_tag: bytes | None = None
         strip_element = False
         if not stripping and (not self._keeps_all or not AUTHOR_MARKS.isdisjoint(decoded)):
-            inspection = inspect_tag(name, decoded, foreign=foreign, base=self._base, resolve=self._resolve_url)
+            # In doubt, the SVG/MathML fetch rules apply too: the tree may still be in <svg>.
+            inspection = inspect_tag(name, decoded, foreign=foreign or self._foreign_doubt, base=self._base,
+                                     resolve=self._resolve_url)
             if inspection.asked or inspection.handlers:
                 if not foreign and name in ("script", "style"):
                     # The body decides too: hold the start tag until the end tag is seen.
@@ -876,7 +884,10 @@ class Scanner:
         if pending is None:  # a body held only because of <noscript> or <select>
             chunk = buf[body:cut]
             defused = self._markup_reading(chunk) if self._raw_dual else chunk
-            defused = self._defuse(defused) if not truncated else defused
+            if self._noscript and not truncated:
+                # Only inside a noscript: elsewhere a "</noscript" is the markup reading's
+                # own (it may close an inner noscript or leave SVG) and must stay as it is.
+                defused = self._defuse(defused)
             if defused != chunk and not self._suppressing:
                 self._out.append(buf[self._emit_from:body])
                 self._out.append(defused)

@@ -150,7 +150,8 @@ async def rewrite_body(
             shows_banner = not state.decided and runtime.banner_enabled
             if shows_banner:
                 variant = draw_variant(runtime.site)
-            inject = ui.cached_head_snippet(runtime.site, state, lang=lang, nonce=snippet_nonce, variant=variant)
+            inject = ui.cached_head_snippet(runtime.site, state, lang=lang, nonce=snippet_nonce, variant=variant,
+                                            page_host=view.host)
             if shows_banner:
                 services.impressions.count(runtime.site_id, variant.id if variant is not None else None)
         return runtime.engine.rewriter(

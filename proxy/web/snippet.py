@@ -67,12 +67,14 @@ def _nonce_attr(nonce: str | None) -> str:
     return f' nonce="{html.escape(nonce, quote=True)}"' if nonce else ""
 
 
-def _guard_markup(site: SitePolicy, state: ConsentState, nonce: str | None, consent_path: str) -> str:
+def _guard_markup(site: SitePolicy, state: ConsentState, nonce: str | None, consent_path: str,
+                  page_host: str | None = None) -> str:
     """The guard, which must run before any page script: the site's shared, cacheable
     guard file with this visitor's choices on its tag (or an inline stub when nothing
     can be refused)."""
     try:
-        return guard_tag(site, state, consent_path=html.escape(consent_path), nonce_attr=_nonce_attr(nonce))
+        return guard_tag(site, state, consent_path=html.escape(consent_path), nonce_attr=_nonce_attr(nonce),
+                         page_host=page_host)
     except Exception:  # a broken guard must not take the page down with it
         log.exception("proxy.csp.guard_tag failed; page served without the guard")
         return ""
@@ -96,14 +98,16 @@ def _google_consent_markup(site: SitePolicy, state: ConsentState, nonce: str | N
 
 
 def head_snippet(
-    site: SitePolicy, state: ConsentState, *, lang: str | None, nonce: str | None, vendors: Iterable[Vendor] = (), variant: BannerVariant | None = None
+    site: SitePolicy, state: ConsentState, *, lang: str | None, nonce: str | None, vendors: Iterable[Vendor] = (),
+    variant: BannerVariant | None = None, page_host: str | None = None,
 ) -> bytes:
     """ASCII bytes for right after ``<head>``: guard, Consent Mode defaults, state JSON, assets.
 
     Only what is this visitor's goes into the page (the guard's tag with their choices,
     the Consent Mode defaults, the state JSON); the guard's vendor table, the banner's
     texts and the runtime are versioned files under the consent path that browsers
-    cache (proxy.web.assets), so a page grows by about 1 KB, not 25 KB.
+    cache (proxy.web.assets), so a page grows by about 1 KB, not 25 KB. ``page_host``, the
+    host the visitor asked for, tells the guard what is first party (`proxy.csp.guard_tag`).
     """
     from proxy.web.assets import shipped_version, site_file_version
     from proxy.web.texts import pick_language
@@ -113,7 +117,7 @@ def head_snippet(
     base = html.escape(model["consent_path"])
     nonce_attr = _nonce_attr(nonce)
     parts = [
-        _guard_markup(site, state, nonce, model["consent_path"]),
+        _guard_markup(site, state, nonce, model["consent_path"], page_host),
         _google_consent_markup(site, state, nonce),
         f'<script type="application/json" id="consentry-state">{json_for_script(visitor_model(model))}</script>',
         f'<link rel="stylesheet" href="{base}/consent.css?v={shipped_version("consent.css")}"{nonce_attr}>',
@@ -140,18 +144,23 @@ def _state_key(state: ConsentState) -> tuple[object, ...]:
 
 
 def cached_head_snippet(
-    site: SitePolicy, state: ConsentState, *, lang: str, nonce: str | None, variant: BannerVariant | None = None
+    site: SitePolicy, state: ConsentState, *, lang: str, nonce: str | None, variant: BannerVariant | None = None,
+    page_host: str | None = None,
 ) -> bytes:
-    """`head_snippet` for one response, rendered once per site, consent state, language and
-    banner variant (``variant``: the one drawn for this page view, or None)."""
-    key = (id(site), _state_key(state), lang, nonce is not None, variant.id if variant is not None else None)
+    """`head_snippet` for one response, rendered once per site, consent state, language,
+    banner variant (``variant``: the one drawn for this page view, or None) and first-party
+    scope of ``page_host`` (its registrable domain)."""
+    from proxy.catalogue.urls import first_party_scope
+
+    scope = first_party_scope(page_host) if page_host else None
+    key = (id(site), _state_key(state), lang, nonce is not None, variant.id if variant is not None else None, scope)
     entry = _SNIPPETS.get(key)
     if entry is not None and entry[0] is site:
         cached = entry[1]
         _SNIPPETS.move_to_end(key)
     else:
         cached = head_snippet(site, state, lang=lang, nonce=_NONCE_PLACEHOLDER if nonce is not None else None,
-                              variant=variant)
+                              variant=variant, page_host=page_host)
         _SNIPPETS[key] = (site, cached)
         if len(_SNIPPETS) > _SNIPPET_CACHE_SIZE:
             _SNIPPETS.popitem(last=False)
