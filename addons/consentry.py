@@ -56,7 +56,7 @@ from proxy.api import decisions, routes
 from proxy.api.openapi import openapi_json
 from proxy.audit.model import now_iso
 from proxy.consent import ConsentState, KeyRing, read_consent, status_json
-from proxy.engine import Report
+from proxy.engine import Engine, Report
 from proxy.response.codings import SUPPORTED, DecodeChain
 from proxy.response.headers import (
     consent_etag,
@@ -448,7 +448,7 @@ class Consentry:
         return PageStream(rewriter, decoder, finish, tail)
 
     @staticmethod
-    def _filter_refresh(response: http.Response, engine: Any, state: Any, page_url: str, page_host: str) -> None:
+    def _filter_refresh(response: http.Response, engine: Engine, state: ConsentState, page_url: str, page_host: str) -> None:
         """A ``Refresh`` header navigates on any response: one to a refused tracker goes."""
         values = response.headers.get_all("refresh")
         if not values:
@@ -492,7 +492,7 @@ class Consentry:
         response.content = f"Consentry withheld this page: {reason}; it cannot be checked for trackers.\n".encode()
 
     @staticmethod
-    def _adjust_headers(response: http.Response, engine: Any, state: Any, page_host: str, *, decoded: bool) -> None:
+    def _adjust_headers(response: http.Response, engine: Engine, state: ConsentState, page_host: str, *, decoded: bool) -> None:
         """Headers that no longer describe the rewritten body go; refused cookies and preloads too."""
         headers = response.headers
         if decoded:

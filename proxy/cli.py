@@ -26,7 +26,12 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, NoReturn
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn
+
+if TYPE_CHECKING:  # types only: each command loads what it needs when it runs
+    from proxy.consent import ConsentState, KeyRing
+    from proxy.engine import Report
+    from proxy.policy import Config, SitePolicy
 
 EXIT_OK, EXIT_FINDING, EXIT_USAGE = 0, 1, 2
 EXIT_NOINPUT, EXIT_UNAVAILABLE, EXIT_SOFTWARE, EXIT_CANTCREAT, EXIT_INTERRUPTED = 66, 69, 70, 73, 130
@@ -85,7 +90,7 @@ def _load_config(path: str | None, upstream: str | None = None) -> Any:
         _fail(f"{path}: permission denied; make the policy file readable by this user", EXIT_NOINPUT)
 
 
-def _pick_site(config: Any, site_id: str | None) -> Any:
+def _pick_site(config: Config, site_id: str | None) -> SitePolicy:
     if site_id is None:
         if "default" in config.sites:
             return config.sites["default"]
@@ -99,7 +104,7 @@ def _pick_site(config: Any, site_id: str | None) -> Any:
     return site
 
 
-def _simulated_consent(value: str | None, site: Any) -> Any:
+def _simulated_consent(value: str | None, site: SitePolicy) -> ConsentState:
     from proxy.consent import ConsentState
 
     categories = list(site.categories)
@@ -177,7 +182,7 @@ def cmd_rewrite(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _summary(report: Any, site: Any, state: Any, mode: str) -> str:
+def _summary(report: Report, site: SitePolicy, state: ConsentState, mode: str) -> str:
     granted = ", ".join(sorted(state.categories))
     lines = [f"consentry: site {site.site_id}, mode {mode}, consent: {granted}"]
     for entry in report.entries:
@@ -388,7 +393,7 @@ def cmd_keys_generate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _keyring(config: Any) -> Any:
+def _keyring(config: Config) -> KeyRing:
     from proxy.consent import KeyRing
 
     try:
