@@ -184,11 +184,28 @@ def noscript_banner(site: SitePolicy, state: ConsentState, *, lang: str, return_
     With a banner variant, the form carries ``data-consentry-variant`` and posts the
     variant id and the language with the decision, like the scripted banner.
     """
+    return _with_return_to(_noscript_banner(site, state, lang=lang, variant=variant), return_to)
+
+
+# The page's own path is the only part of the body snippet that changes from page to page:
+# the rest is rendered once per site, language, variant and decided-or-not, with these
+# placeholders (control characters, which escaping leaves alone and no text contains).
+_RETURN_TO_IN_URL = "\x01return-to-url\x01"
+_RETURN_TO_IN_FORM = "\x01return-to-form\x01"
+
+
+def _with_return_to(template: str, return_to: str) -> str:
+    back = safe_return_to(return_to)
+    return (template.replace(_RETURN_TO_IN_URL, html.escape(quote(back, safe="/")))
+            .replace(_RETURN_TO_IN_FORM, html.escape(back)))
+
+
+def _noscript_banner(site: SitePolicy, state: ConsentState | None, *, lang: str, variant: Any | None) -> str:
     model = banner_model(site, state, lang=lang, variant=variant)
     texts = model["texts"]
     base = html.escape(model["consent_path"])
-    back = safe_return_to(return_to)
-    choose_href = f"{base}/?return_to={html.escape(quote(back, safe='/'))}"
+    back = _RETURN_TO_IN_FORM
+    choose_href = f"{base}/?return_to={_RETURN_TO_IN_URL}"
     e = html.escape
     buttons = {
         "accept_all": f'<button class="consentry-button" type="submit" name="action" value="accept_all">{e(texts["accept_all"])}</button>',
@@ -228,11 +245,26 @@ def body_snippet(
     lang = lang or pick_language(site, html_lang=None, accept_language=None)
     if not site.banner.enabled:
         return b""
-    if state.decided:
-        model = banner_model(site, state, lang=lang)
-        base = html.escape(model["consent_path"])
-        href = f"{base}/?return_to={html.escape(quote(safe_return_to(return_to), safe='/'))}"
-        inner = f'<a class="consentry-settings" href="{href}">{html.escape(model["texts"]["settings"])}</a>'
+    decided = state.decided
+    key = (id(site), lang, decided, None if decided or variant is None else variant.id)
+    entry = _BODY_SNIPPETS.get(key)
+    if entry is not None and entry[0] is site:
+        template = entry[1]
     else:
-        inner = noscript_banner(site, state, lang=lang, return_to=return_to, variant=variant)
-    return f"<noscript>{inner}</noscript>".encode("ascii", "xmlcharrefreplace")
+        # Neither the form nor the settings link reads the visitor's choices, only whether
+        # they decided (proxy.web.model.banner_model's texts, path, layout and variant).
+        if decided:
+            model = banner_model(site, None, lang=lang)
+            base = html.escape(model["consent_path"])
+            href = f"{base}/?return_to={_RETURN_TO_IN_URL}"
+            inner = f'<a class="consentry-settings" href="{href}">{html.escape(model["texts"]["settings"])}</a>'
+        else:
+            inner = _noscript_banner(site, None, lang=lang, variant=variant)
+        template = f"<noscript>{inner}</noscript>"
+        if len(_BODY_SNIPPETS) >= _SNIPPET_CACHE_SIZE:
+            _BODY_SNIPPETS.clear()
+        _BODY_SNIPPETS[key] = (site, template)
+    return _with_return_to(template, return_to).encode("ascii", "xmlcharrefreplace")
+
+
+_BODY_SNIPPETS: dict[tuple[object, ...], tuple[SitePolicy, str]] = {}
