@@ -16,6 +16,7 @@ anywhere the HTML layer runs.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 import json
 import logging
@@ -125,7 +126,10 @@ class _CompiledRule:
     script_pattern: re.Pattern[str] | None
 
 
+@functools.lru_cache(maxsize=4096)
 def _host_of(url: str) -> str:
+    """The lower-cased host of ``url`` without a trailing dot ("" when it has none);
+    remembered: the same page and resource URLs come back request after request."""
     if url.startswith("//"):
         url = "https:" + url
     try:
@@ -318,7 +322,7 @@ class Engine:
         """A short digest of everything in ``state`` that changes this site's output."""
         granted = ",".join(c for c in self.categories if state.allows(c))
         vendors = ",".join(f"{k}={int(v)}" for k, v in sorted(state.vendors.items()))
-        return hashlib.sha256(f"{granted}|{vendors}".encode()).hexdigest()[:10]
+        return _digest(f"{granted}|{vendors}")
 
     # -- decisions --------------------------------------------------------------------
 
@@ -567,8 +571,9 @@ class Engine:
             # markup (activated), so the scanner copies every other tag unseen.
             "keeps_all": fast_full_consent and everything and not nonce,
             "resolve_url": resolve_url,
-            "keep_memos": self.keep_memos(state, base_url, mode),
         }
+        if not options["keeps_all"]:   # under keeps_all no tag is decided, so none is remembered
+            options["keep_memos"] = self.keep_memos(state, base_url, mode)
         if options["defuse_ambiguous"]:
             # srcdoc documents share the page's origin: the page's guard adopts them before
             # their own scripts run (proxy/web/guard.js, adopt()).
@@ -604,6 +609,7 @@ class Engine:
         return memo
 
 
+@functools.lru_cache(maxsize=4096)
 def _origin_of(url: str) -> tuple[str, str, int | None] | None:
     try:
         parts = urlsplit(url)
@@ -614,6 +620,11 @@ def _origin_of(url: str) -> tuple[str, str, int | None] | None:
 
 _KEEP_MEMOS_MAX = 64
 REPEATABLE_KEEP = Decision(Action.KEEP, repeatable=True)
+
+
+@functools.lru_cache(maxsize=1024)
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
 def _json_strings(text: str) -> list[str]:
