@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn
 
 if TYPE_CHECKING:  # types only: each command loads what it needs when it runs
+    import datetime
+
     from proxy.consent import ConsentState, KeyRing
     from proxy.engine import Report
     from proxy.policy import Config, SitePolicy
@@ -72,7 +74,7 @@ def _no_secret_warning() -> Iterator[None]:
         quiet_random_secret.reset(token)
 
 
-def _load_config(path: str | None, upstream: str | None = None) -> Any:
+def _load_config(path: str | None, upstream: str | None = None) -> Config:
     """The policy file, or the zero-config defaults; exits 2 with every problem on error."""
     from proxy.policy import ConfigError, default_config, load_config
 
@@ -428,7 +430,7 @@ def cmd_token_verify(args: argparse.Namespace) -> int:
     return EXIT_FINDING
 
 
-def _parse_since(text: str | None) -> Any:
+def _parse_since(text: str | None) -> datetime.datetime | None:
     from datetime import UTC, datetime
 
     if not text:
@@ -494,7 +496,7 @@ def cmd_receipts(args: argparse.Namespace) -> int:
         _fail(f"receipts store {_redact(url)}: {error.strerror or error}; check [receipts] url or pass --database URL", EXIT_UNAVAILABLE)
 
 
-def _parse_day(text: str | None, option: str) -> Any:
+def _parse_day(text: str | None, option: str) -> datetime.date | None:
     from datetime import date
 
     if not text:

@@ -200,7 +200,7 @@ def _with_return_to(template: str, return_to: str) -> str:
             .replace(_RETURN_TO_IN_FORM, html.escape(back)))
 
 
-def _noscript_banner(site: SitePolicy, state: ConsentState | None, *, lang: str, variant: Any | None) -> str:
+def _noscript_banner(site: SitePolicy, state: ConsentState | None, *, lang: str, variant: BannerVariant | None) -> str:
     model = banner_model(site, state, lang=lang, variant=variant)
     texts = model["texts"]
     base = html.escape(model["consent_path"])
