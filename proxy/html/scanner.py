@@ -381,6 +381,22 @@ class Scanner:
             # HTML (also inside an integration point) or foreign content.
             skip = self._skip if not self._foreign or self._foreign[-1][1] else P.SKIP_FOREIGN
             skipped = skip.match(buf, start)
+            memo = self._keep_memo
+            if memo is not None and not (self._foreign or self._template or self._raw_suppress):
+                # Start tags kept before (KeepMemo) are copied here, one lookup each. A
+                # remembered tag is complete, so if the bytes up to the next ">" are one,
+                # the tag ends there (a ">" inside its quotes makes a prefix, which misses).
+                base, any_base = self._base, not self._base_seen
+                while True:
+                    assert skipped is not None  # SKIP matches the empty string
+                    position = skipped.end()
+                    close = buf.find(b">", position)
+                    if close < 0:
+                        break
+                    kept_for = memo.get(buf[position:close + 1])
+                    if kept_for is None or not (kept_for == base or (any_base and not kept_for)):
+                        break
+                    skipped = skip.match(buf, close + 1)
         else:
             skipped = P.TEXT.match(buf, start)
         assert skipped is not None  # both match the empty string
