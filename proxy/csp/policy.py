@@ -11,30 +11,24 @@ import functools
 import logging
 import re
 import secrets
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 from proxy.csp.cache import per_consent_state
 from proxy.defaults import NECESSARY
 from proxy.csp.sources import compact
+from proxy.catalogue import Catalogue, Classification, ConsentView
 from proxy.csp.vendors import (
-    Classification,
-    classify_vendor,
+    classified_vendors,
     consent_path,
     default_catalogue,
     host_source,
     site_sources,
     split_entry,
     vendor_sources,
-    vendors_of,
 )
-
-if TYPE_CHECKING:  # types only
-    from proxy.policy import SitePolicy
-
 
 if TYPE_CHECKING:  # types only: the packages stay independent at run time
     from proxy.policy import SitePolicy
-    from proxy.consent import ConsentState
 
 
 log = logging.getLogger(__name__)
@@ -103,11 +97,11 @@ def report_path(site: SitePolicy) -> str:
 
 def build_csp(
     site: SitePolicy,
-    state: ConsentState,
+    state: ConsentView,
     *,
     upstream_csp: str | None,
     nonce: str,
-    catalogue: Any = None,
+    catalogue: Catalogue | None = None,
     report_to: bool = False,
     necessary: frozenset[str] | None = None,
     page_host: str | None = None,
@@ -129,7 +123,7 @@ def build_csp(
     when the whole known-necessary list does not fit the header cap; None means the
     page was never read, and it then gets scheme sources unless the whole list fits.
     """
-    mode = str(getattr(site, "csp", "report") or "report")
+    mode = site.csp
     if mode == "off" or _refuses_nothing(site, state):
         return None
     catalogue = catalogue if catalogue is not None else default_catalogue(site)
@@ -152,19 +146,19 @@ def build_csp(
     return name, "; ".join(parts)
 
 
-def _refuses_nothing(site: SitePolicy, state: ConsentState) -> bool:
+def _refuses_nothing(site: SitePolicy, state: ConsentView) -> bool:
     """True when this visitor allowed everything the site could refuse (the engine's
     ``allows_everything``): a policy would then stop nothing of ours, yet still break what
     a consent policy is not about (``javascript:`` frames, inline scripts without a nonce)."""
-    categories = getattr(site, "categories", None) or ()
+    categories = site.categories
     if not categories or any(not state.allows(category) for category in categories):
         return False
-    if any(getattr(override, "allow", None) == "never" for override in (getattr(site, "vendors", None) or {}).values()):
+    if any(override.allow == "never" for override in site.vendors.values()):
         return False
-    if any(choice is False for choice in (getattr(state, "vendors", None) or {}).values()):
+    if any(choice is False for choice in state.vendors.values()):
         return False
-    unknown = str(getattr(site, "unknown_third_party", "allow") or "allow")
-    return unknown == "allow" or bool(state.allows(unknown))
+    unknown = site.unknown_third_party
+    return unknown == "allow" or state.allows(unknown)
 
 
 @functools.cache
@@ -193,7 +187,7 @@ def reporting_endpoints_header(site: SitePolicy) -> tuple[str, str]:
 
 
 def csp_headers(
-    site: SitePolicy, state: ConsentState, *, upstream_csp: str | None, nonce: str, catalogue: Any = None,
+    site: SitePolicy, state: ConsentView, *, upstream_csp: str | None, nonce: str, catalogue: Catalogue | None = None,
     necessary: frozenset[str] | None = None, page_host: str | None = None,
 ) -> list[tuple[str, str]]:
     """Every header our policy needs (the policy with ``report-to``, and ``Reporting-Endpoints``)."""
@@ -205,7 +199,7 @@ def csp_headers(
 
 
 def _serialized_directives(
-    site: SitePolicy, state: ConsentState, catalogue: Any, necessary: frozenset[str] | None = None,
+    site: SitePolicy, state: ConsentView, catalogue: Catalogue, necessary: frozenset[str] | None = None,
     scope: tuple[str, tuple[str, ...]] | None = None,
 ) -> tuple[tuple[str, str], ...]:
     """The directives as (name, sources text) pairs: immutable, so one consent state can share them."""
@@ -213,7 +207,7 @@ def _serialized_directives(
 
 
 def _directives(
-    site: SitePolicy, state: ConsentState, catalogue: Any, necessary: frozenset[str] | None = None,
+    site: SitePolicy, state: ConsentView, catalogue: Catalogue, necessary: frozenset[str] | None = None,
     scope: tuple[str, tuple[str, ...]] | None = None,
 ) -> dict[str, list[str]]:
     """Our fetch directives: one allowlist in ``default-src``, the script allowlist in ``script-src``.
@@ -226,7 +220,7 @@ def _directives(
     must carry the nonce and does not fall back.
     """
     own = ["'self'", *site_sources(site), *first_party_sources(scope)]
-    unknown = str(getattr(site, "unknown_third_party", "allow") or "allow")
+    unknown = site.unknown_third_party
     schemes: list[str] = []
     scripts: list[str] = []
     fetches: list[str] = []
@@ -236,7 +230,7 @@ def _directives(
         # the guard (see the module docstring).
         schemes = ["https:", "http:"]
     else:
-        site_id = str(getattr(site, "site_id", "default"))
+        site_id = site.site_id
         found = _allowlist(site, state, catalogue, None)
         if found is None and necessary is not None:
             # The whole known-necessary list is too large: admit the necessary services
@@ -295,7 +289,7 @@ def _size(found: tuple[list[str], list[str]]) -> int:
 
 
 def _allowlist(
-    site: SitePolicy, state: ConsentState, catalogue: Any, necessary: frozenset[str] | None,
+    site: SitePolicy, state: ConsentView, catalogue: Catalogue, necessary: frozenset[str] | None,
     *, cap: int | bool | None = True,
 ) -> tuple[list[str], list[str]] | None:
     """(script sources, fetch sources) of the vendors and rules this visitor allows, compacted,
@@ -307,8 +301,7 @@ def _allowlist(
     explicit: set[str] = set()   # the site's own rules: kept exactly as written
     scripts: list[str] = []
     fetches: list[str] = []
-    for vendor in vendors_of(catalogue):
-        found = classify_vendor(site, vendor)
+    for vendor, found in classified_vendors(site, catalogue):
         if not found.allowed_by(state):
             refused.extend(split_entry(entry)[0] for entry in vendor.hosts)
             continue
@@ -316,12 +309,12 @@ def _allowlist(
             continue   # a known-necessary service this site's pages were not seen to use
         for name, sources in vendor_sources(vendor).items():
             (scripts if name in ("script-src", "script-src-elem", "worker-src") else fetches).extend(sources)
-    for rule in getattr(site, "rules", None) or ():
-        host = getattr(rule, "host", None)
+    for rule in site.rules:
+        host = rule.host
         if not host:
             continue
-        if Classification(getattr(rule, "vendor", None), rule.category).allowed_by(state):
-            source = host_source(host, getattr(rule, "path_prefix", None))
+        if Classification(rule.vendor, rule.category).allowed_by(state):
+            source = host_source(host, rule.path_prefix)
             scripts.extend(source)
             fetches.extend(source)
             explicit.update(source)
