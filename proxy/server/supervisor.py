@@ -28,6 +28,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from proxy import loghandoff
+
 log = logging.getLogger(__name__)
 
 CAUSES = ("exit", "signal", "stuck")
@@ -99,6 +101,9 @@ class Supervisor:
             try:
                 code = self.start_worker(slot.index)
             finally:
+                # os._exit skips atexit: write the worker's queued log records first (bounded).
+                with contextlib.suppress(BaseException):
+                    loghandoff.flush(2.0)
                 os._exit(code)
         slot.pid, slot.started, slot.killed_as_stuck = pid, time.monotonic(), False
 
