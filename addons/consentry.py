@@ -418,7 +418,7 @@ class Consentry:
 
             lang = ui.pick_language(site, html_lang=None, accept_language=flow.request.headers.get("accept-language"))
             nonce = next((n for n in map(csp_nonce, response.headers.get_all("content-security-policy")) if n), None)
-            inject = ui.cached_head_snippet(site, state, lang=lang, nonce=nonce)
+            inject = ui.cached_head_snippet(site, state, lang=lang, nonce=nonce, page_host=flow.request.pretty_host)
             return_to = flow.request.path
 
             def tail(rewriter: Any) -> bytes:

@@ -28,6 +28,7 @@ from proxy.defaults import CATEGORIES, NECESSARY
 from proxy.html import KEEP, Action, Decision, Element, FetchURL
 from proxy.html.css import css_urls
 from proxy.html.rewriter import Rewriter
+from proxy.html.scanner import KeepMemo
 from proxy.html.urls import data_url
 from proxy.inline import judge_for
 from proxy.urls import resolve as resolve_url
@@ -177,6 +178,8 @@ class Engine:
         self.tag_manager_category: str = tag_manager_category(site)
         self.rules = tuple(self._compile_rule(rule) for rule in (getattr(site, "rules", None) or ()))
         self._url_cache: dict[tuple[str, str], Classification | None] = {}
+        # Start tags kept byte for byte, per (document origin, mode, consent): see keep_memo().
+        self._keep_memos: dict[tuple[object, ...], dict[str, KeepMemo]] = {}
         self._judge = judge_for(self.catalogue)
 
     # -- classification ---------------------------------------------------------------
@@ -377,6 +380,8 @@ class Engine:
         depth: int = 0,
     ) -> tuple[Decision, Classification | None, str | None]:
         """The decision for one element, the classification that drove it and the URL that did."""
+        if element.text_offset:
+            return self._decide_window(element, state, page_host, mode)
         refused: Classification | None = None
         refused_url: str | None = None
         seen: Classification | None = None
@@ -442,6 +447,39 @@ class Engine:
         if live:
             return Decision(Action.KEEP, extra_attrs=live), seen, seen_url
         return KEEP, seen, seen_url
+
+    def _decide_window(self, element: Element, state: ConsentLike, page_host: str | None,
+                       mode: str | None) -> tuple[Decision, Classification | None, str | None]:
+        """A later window of a script or style body longer than the scanner's buffer.
+
+        The start tag already went out live; a refusal ends the element before this window
+        (the scanner makes what went out unable to run). A window starts anywhere in the
+        code, inside a string or a comment as likely as not, so the lexical reading that
+        tells a use from a load (``proxy.inline``) cannot be trusted there: any vendor the
+        window shows (a signature or a catalogued URL, as for a style body) refuses it, and a
+        style's ``url()``/``@import`` targets count as they would in the first window. The
+        body of a classic ``<script src>`` never runs and a JSON data block never executes:
+        both stay.
+        """
+        if element.tag == "script" and not element.in_foreign:
+            kind = element.attrs.get("type", "").strip().lower()
+            if "src" in element.attrs or kind.endswith("json"):
+                return KEEP, None, None
+        refused: Classification | None = None
+        refused_url: str | None = None
+        for fetch in element.urls:
+            found = self.classify_url(fetch.url, page_host)
+            if found is not None and not found.allowed_by(state):
+                refused, refused_url = found, fetch.url
+                break
+        if refused is None and element.text:
+            found = self.classify_script(element.text, code=False)
+            if found is not None and not found.allowed_by(state):
+                refused = found
+        if refused is None:
+            return KEEP, None, None
+        action = Action.STRIP if (mode or self.mode) == "strip" else Action.DEFER
+        return Decision(action, refused.category, refused.vendor), refused, refused_url
 
     def _nested(self, element: Element, url: str, state: ConsentLike, page_host: str | None,
                 depth: int) -> Classification | None:
@@ -523,7 +561,10 @@ class Engine:
         page_host = _host_of(base_url) if base_url else None
         def decide(element: Element) -> Decision:
             decision, found, url = self.decide(element, state, page_host=page_host, mode=mode, nonce=nonce)
-            if report is not None and found is not None:
+            if found is None:
+                # No vendor and nothing to record: the same tag would get the same answer.
+                return REPEATABLE_KEEP if decision is KEEP else decision
+            if report is not None:
                 report.entries.append(
                     ReportEntry(
                         tag=element.tag,
@@ -549,6 +590,7 @@ class Engine:
             # markup (activated), so the scanner copies every other tag unseen.
             "keeps_all": fast_full_consent and everything and not nonce,
             "resolve_url": resolve_url,
+            "keep_memos": self.keep_memos(state, base_url, mode),
         }
         if options["defuse_ambiguous"]:
             # srcdoc documents share the page's origin: the page's guard adopts them before
@@ -559,6 +601,43 @@ class Engine:
         if max_buffer is not None:
             options["max_buffer"] = max_buffer
         return Rewriter(decide, **options)
+
+
+    def keep_memos(self, state: ConsentLike, base_url: str | None, mode: str | None) -> dict[str, KeepMemo] | None:
+        """The memos (one per scanning encoding) of start tags kept byte for byte, shared by
+        documents of one origin rewritten for the same consent and mode
+        (``proxy.html.scanner.KeepMemo``).
+
+        A remembered tag had a plain keep with no vendor found for any of its URLs (first
+        party, or nothing that fetches); such a decision reads only this engine's rules,
+        the document's origin (first party), the mode and the visitor's choices: the
+        granted categories, the per-vendor choices (a ``data:`` document may hold a vendor)
+        and GPC. A state whose per-vendor choices cannot be seen gets no memo.
+        """
+        vendors = getattr(state, "vendors", None)  # a ConsentLike need not expose them
+        origin = _origin_of(base_url) if base_url else None
+        if vendors is None or origin is None:
+            return None
+        key = (origin, mode or self.mode, tuple(state.allows(category) for category in self.categories),
+               tuple(sorted(vendors.items())), bool(getattr(state, "gpc", False)))
+        memo = self._keep_memos.get(key)
+        if memo is None:
+            if len(self._keep_memos) >= _KEEP_MEMOS_MAX:
+                self._keep_memos.clear()
+            memo = self._keep_memos[key] = {}
+        return memo
+
+
+def _origin_of(url: str) -> tuple[str, str, int | None] | None:
+    try:
+        parts = urlsplit(url)
+        return (parts.scheme.lower(), (parts.hostname or "").lower(), parts.port)
+    except ValueError:
+        return None
+
+
+_KEEP_MEMOS_MAX = 64
+REPEATABLE_KEEP = Decision(Action.KEEP, repeatable=True)
 
 
 def _json_strings(text: str) -> list[str]:

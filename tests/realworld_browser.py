@@ -152,7 +152,7 @@ def render(page: Path, consent: str | None, site: Any = None, catalogue: Catalog
     built = build_csp(site, state, upstream_csp=None, nonce=NONCE, catalogue=catalogue)
     if built is not None:
         headers.append(built)
-    inject = head_snippet(site, state, lang="en", nonce=NONCE)
+    inject = head_snippet(site, state, lang="en", nonce=NONCE, page_host=page_host(page))
     engine = Engine(site, catalogue)
     rewriter = engine.rewriter(state, base_url=site_url(page), nonce=NONCE, inject=inject)
     return Rendered(rewriter.feed(data) + rewriter.close(), tuple(headers))

@@ -104,6 +104,47 @@ def site_of(host: str) -> str:
     return _public_suffix_list().privatesuffix(host) or host
 
 
+MAX_SUFFIXES_BELOW = 16
+"""The most public suffixes below a registrable domain `first_party_scope` hands out."""
+
+
+@functools.lru_cache(maxsize=1024)
+def first_party_scope(host: str) -> tuple[str, tuple[str, ...]]:
+    """What a browser-side check needs to decide first party exactly as `site_of` does.
+
+    Returns ``(domain, below)``: ``host``'s registrable domain by the Public Suffix List,
+    and the public suffixes the list has *below* that domain (``s3.amazonaws.com`` below
+    ``amazonaws.com``; almost always none). Another host is first party when it is
+    ``domain``, or ends with ``"." + domain`` and is neither one of ``below`` nor under
+    one. Only the host itself is first party (``below`` is ``(host,)``) for IP literals,
+    single labels, a host that is itself a public suffix, and a domain with more than
+    `MAX_SUFFIXES_BELOW` suffixes below it (fails closed, and keeps the page light).
+    """
+    host = normalise_host(host)
+    exact = (host, (host,))
+    if not host or host.startswith("[") or _IPV4.fullmatch(host) or "." not in host:
+        return exact
+    domain = _public_suffix_list().privatesuffix(host)
+    if not domain:
+        return exact
+    below = _suffixes_below().get(domain, ())
+    return exact if len(below) > MAX_SUFFIXES_BELOW else (domain, below)
+
+
+@functools.cache
+def _suffixes_below() -> dict[str, tuple[str, ...]]:
+    """Every domain the Public Suffix List has suffixes under, with those suffixes (built once)."""
+    found: dict[str, set[str]] = {}
+    for rule in _public_suffix_list()._publicsuffix:
+        if rule.startswith("!"):
+            continue  # an exception is registrable under its wildcard, itself below the domain
+        suffix = rule.removeprefix("*.")
+        labels = suffix.split(".")
+        for start in range(1, len(labels) - 1):
+            found.setdefault(".".join(labels[start:]), set()).add(suffix)
+    return {domain: tuple(sorted(suffixes)) for domain, suffixes in found.items()}
+
+
 @functools.cache
 def _public_suffix_list() -> Any:
     from publicsuffixlist import PublicSuffixList

@@ -20,7 +20,7 @@ from proxy.defaults import GPC_REFUSED_CATEGORY
 from proxy.consent.failures import ConsentFailure, record_failure
 from proxy.consent.keys import KeyRing
 from proxy.consent.sites import DEFAULT_CATEGORIES, NECESSARY, category_names, cookie_name
-from proxy.consent.tokens import MAX_COOKIE_BYTES, TokenRejected, decode_token
+from proxy.consent.tokens import MAX_COOKIE_BYTES, TokenRejected, decode_token, decode_token_remembered
 
 if TYPE_CHECKING:  # types only: the packages stay independent at run time
     from proxy.policy import SitePolicy
@@ -141,7 +141,10 @@ def _read(cookie_headers: Iterable[str], *, site: SitePolicy, keyring: KeyRing, 
     if len(name) + 1 + len(token.encode("utf-8", "replace")) > MAX_COOKIE_BYTES:
         return _necessary_only(ConsentFailure.OVERSIZED, f"{len(token)} bytes", gpc=gpc)
     try:
-        claims = decode_token(keyring, token, site=site, now=now)
+        if now is None:
+            claims = decode_token_remembered(keyring, token, site=site)
+        else:
+            claims = decode_token(keyring, token, site=site, now=now)
     except TokenRejected as exc:
         return _necessary_only(exc.reason, exc.detail, gpc=gpc)
     return ConsentState.from_claims(claims, site=site, gpc=gpc)

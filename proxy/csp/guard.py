@@ -161,9 +161,16 @@ def _versioned_site_guard(site: SitePolicy, state: ConsentState, catalogue: Any)
     return source, hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
 
 
-def guard_tag(site: SitePolicy, state: ConsentState, *, consent_path: str, nonce_attr: str, catalogue: Any = None) -> str:
+def guard_tag(
+    site: SitePolicy, state: ConsentState, *, consent_path: str, nonce_attr: str, catalogue: Any = None,
+    page_host: str | None = None,
+) -> str:
     """The first ``<script>`` of a page: the shared guard file with this visitor's choices.
 
+    ``page_host`` (the host the visitor asked for) gives the guard its first-party scope:
+    ``r``, the host's registrable domain by the Public Suffix List, and ``x``, the public
+    suffixes below it (`proxy.catalogue.urls.first_party_scope`), so the guard decides
+    first party exactly as the rewriter does. Without it only the page's own host is.
     When nothing can be refused, now or after a decision, the page gets the inline stub
     (the runtime still calls ``__consentry_guard.update``) and no request at all.
     """
@@ -172,7 +179,14 @@ def guard_tag(site: SitePolicy, state: ConsentState, *, consent_path: str, nonce
     if inline.startswith(_STUB_PREFIX):
         return f"<script{nonce_attr}>{inline}</script>"
     _, version = site_guard(site, catalogue=catalogue)
-    choices = json.dumps(visitor_choices(state), separators=(",", ":"), ensure_ascii=True)
+    data: dict[str, Any] = visitor_choices(state)
+    if page_host:
+        from proxy.catalogue.urls import first_party_scope
+
+        data["r"], below = first_party_scope(page_host)
+        if below:
+            data["x"] = list(below)
+    choices = json.dumps(data, separators=(",", ":"), ensure_ascii=True)
     # A single-quoted attribute: JSON needs no escaping there but for ' and &.
     choices = choices.replace("&", "&amp;").replace("'", "&#39;")
     return f"<script src=\"{consent_path}/guard.js?v={version}\" data-state='{choices}'{nonce_attr}></script>"

@@ -36,6 +36,10 @@ class Element:
     urls: list[FetchURL] = field(default_factory=list)
     text: str | None = None                   # body of an inline <script>/<style> (decoded), else None
     text_truncated: bool = False              # body exceeded the buffer limit: decide on what was seen
+    # > 0: ``text`` is a later window of a body longer than the buffer limit, starting at this
+    # byte offset of the body; the start tag already went out live (KEEP it, or DEFER/STRIP
+    # to end the element inert before this window: see proxy/html/scanner.py)
+    text_offset: int = 0
     in_noscript: bool = False
     in_template: bool = False
     in_foreign: bool = False                  # inside <svg> or <math>
@@ -55,6 +59,10 @@ class Decision:
     # live. A srcset/imagesrcset/ping loses just the refused candidates; other attributes
     # holding a refused URL are moved (or dropped) whole. None: the whole element.
     refused: frozenset[FetchURL] | None = None
+    # A plain keep the caller recorded nothing about and would give again for the same
+    # start tag in the same context and against the same URLs (no vendor involved): the
+    # rewriter may then keep those bytes again without asking (``Rewriter(keep_memo=)``).
+    repeatable: bool = False
 
 
 KEEP = Decision(Action.KEEP)

@@ -10,6 +10,7 @@ pydantic.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from proxy.html.css import css_urls
@@ -123,13 +124,49 @@ def _lazy_values(attribute: str, value: str) -> list[str]:
     return [value]
 
 
+def _written_urls(attribute: str, value: str) -> list[str] | tuple[str, ...]:
+    """The URLs an attribute's value holds, as written (before resolution)."""
+    if attribute.startswith("data-"):
+        return _lazy_values(attribute, value)
+    if attribute in _SRCSET_ATTRS:
+        return srcset_urls(value)
+    if attribute == "style":
+        return css_urls(value)
+    if attribute == "ping":
+        return value.split()
+    return (value,)
+
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+_SPECIAL_SCHEMES = frozenset({"http", "https", "ws", "wss", "ftp", "file"})
+_STRIPPED = "".join(map(chr, range(0x21)))
+
+
+def needs_document_path(url: str) -> bool:
+    """Whether resolving ``url`` against an http(s) document depends on more than the
+    document's origin: a path-relative reference (``img/a.png``, ``../a``, ``?q``,
+    ``#x``, ``""``, ``http:a.png``) does; an absolute, scheme-relative or root-relative one
+    (``https://x/a``, ``//x/a``, ``/a``, ``\\a``) does not. Errs towards "depends"."""
+    url = url.strip(_STRIPPED).replace("\t", "").replace("\n", "").replace("\r", "")
+    if url[:1] in ("/", "\\"):
+        return False
+    scheme = _SCHEME.match(url)
+    if scheme is None:
+        return True
+    if scheme.group()[:-1].lower() in _SPECIAL_SCHEMES:
+        return url[scheme.end():scheme.end() + 1] not in ("/", "\\")
+    return False
+
+
+def depends_on_document_path(attrs: dict[str, str], inspection: Inspection) -> bool:
+    """Whether any URL the inspection found was written relative to the document's path."""
+    return any(needs_document_path(url) for name in inspection.moved if name in attrs
+               for url in _written_urls(name, attrs[name]))
+
+
 def _add(urls: list[FetchURL], moved: list[str], attribute: str, value: str, base: str | None,
          resolve: URLResolver = resolve) -> None:
-    if attribute.startswith("data-"):
-        found: list[str] | tuple[str, ...] = _lazy_values(attribute, value)
-    else:
-        found = srcset_urls(value) if attribute in _SRCSET_ATTRS else (value,)
-    for url in found:
+    for url in _written_urls(attribute, value):
         if url.strip():
             urls.append(FetchURL(attribute, resolve(url, base)))
     moved.append(attribute)

@@ -15,7 +15,7 @@ import codecs
 import re
 
 from proxy.html import encoding as enc
-from proxy.html.scanner import Decide, Scanner
+from proxy.html.scanner import Decide, KeepMemo, Scanner
 from proxy.html.urls import URLResolver
 
 
@@ -57,6 +57,9 @@ class Rewriter:
     ``keeps_all`` promises that ``decide`` keeps every element as it is except
     author-marked inert ones it may activate (full consent, no nonce): only those, and
     the tags that change the tokenizer's state, are looked at; the rest is copied.
+    ``keep_memos`` (see ``proxy.html.scanner.KeepMemo``) remember start tags kept byte for
+    byte, one memo per scanning encoding (the same bytes decode differently in another),
+    shared by the caller between documents whose decisions cannot differ.
     """
 
     @property
@@ -64,11 +67,17 @@ class Rewriter:
         """Bytes looked at again because a token was incomplete (a work counter for tests)."""
         return self._scanner.rescanned if self._scanner is not None else 0
 
+    @property
+    def held_max(self) -> int:
+        """The most input bytes held back after any feed (a memory counter for tests)."""
+        return self._scanner.held_max if self._scanner is not None else 0
+
     def __init__(self, decide: Decide, *, encoding: str | None = None, base_url: str | None = None,
                  max_buffer: int = 256 * 1024, inject: bytes | None = None, defuse_ambiguous: bool = True,
                  resolve_url: URLResolver | None = None, inject_nested: bytes | None = None,
-                 keeps_all: bool = False) -> None:
+                 keeps_all: bool = False, keep_memos: dict[str, KeepMemo] | None = None) -> None:
         self._decide = decide
+        self._keep_memos = keep_memos
         self._resolve_url = resolve_url
         self._inject_nested = inject_nested
         self._keeps_all = keeps_all
@@ -129,7 +138,8 @@ class Rewriter:
         self._scanner = Scanner(self._decide, encoding=scan_encoding, base_url=self._base_url,
                                 max_buffer=self._max_buffer, inject=inject, defuse_ambiguous=self._defuse_ambiguous,
                                 resolve_url=self._resolve_url, inject_nested=self._inject_nested,
-                                keeps_all=self._keeps_all)
+                                keeps_all=self._keeps_all,
+                                keep_memo=None if self._keep_memos is None else self._keep_memos.setdefault(scan_encoding, {}))
         self._scanner._offset = len(bom)  # offsets count from the first byte of input
         return bom + self._through(rest)
 

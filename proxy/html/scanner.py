@@ -36,9 +36,36 @@ The ``max_buffer`` cap (the "fail closed" setting): a tag longer than ``max_buff
 decided on its first ``max_buffer`` bytes (``text_truncated``); a keep stands for what was
 seen (a URL value cut by the cap counts when enough of it was seen, see ``overlong.py``),
 and every fetching attribute after that point is renamed as it streams past (for a tag
-nobody was asked about, only attributes that make the fast path stop, so a late ``style`` there is the one documented gap). Script and
-style bodies longer than ``max_buffer`` are decided on their first ``max_buffer`` bytes
-and then streamed. Comments, bogus comments and CDATA stream. Input that ends inside a
+nobody was asked about, only attributes that make the fast path stop, so a late ``style`` there is the one documented gap).
+
+Script and style bodies longer than ``max_buffer`` are judged whole, in bounded memory:
+
+* The start tag is held with the first ``max_buffer`` bytes of the body and decided on
+  them (``text_truncated``). A refusal makes the element inert as for any body; a deferred
+  style's whole body then streams with ``@import`` hidden (Chromium's preload scanner
+  reads it whatever the type), an ``@`` that may begin one waiting for the next bytes.
+* A keep sends the start tag out live, and with it the body up to where the next window
+  starts. Windows are ``max_buffer`` long and start every ``max_buffer - overlap`` bytes
+  (``WINDOW_OVERLAP``, at most a quarter of the window), at fixed body offsets whatever the
+  chunking; each is shown to ``decide`` (``Element.text_offset``) before a byte of it goes
+  out, so evidence up to ``overlap`` long lies whole in one window, and at most one window
+  plus the last chunk is ever held. Each byte is judged about once (linear cost).
+* A later window may be refused after the start tag and earlier bytes went out live,
+  and those cannot be changed. A browser runs a script only once its end tag is parsed,
+  and a classic or module script that does not parse runs not at all, so the element is
+  ended right before the refused window with ``_CUT_CLOSE``: a backslash before a line
+  break, which no lexical context can absorb (code: a syntax error; a string, template
+  or block comment: a continuation that never closes; a regular expression: cut by the
+  line break), then ``-->`` (leaves the escaped states) and ``</script>``. None of the
+  script runs, as if it were deferred. For a style (CSS recovers rule by rule) what was
+  judged stays; the close turns a ``url()``/string the cut divides into a bad token, so
+  half an address is never fetched. The refused rest is dropped (strip) or streams in a
+  new inert element (``type="text/plain" data-consent-cut="<category>"``, not
+  ``data-consent``: the runtime must not activate a fragment on consent; the whole script
+  runs after the next load). That element starts in the script data state, so the
+  scanner reads the rest again from there: it follows its output, as everywhere.
+
+Comments, bogus comments and CDATA stream. Input that ends inside a
 tag is passed through unchanged (a browser drops it). The same input gives the same
 output for every chunking, the cap included.
 
@@ -54,7 +81,8 @@ from collections.abc import Callable
 from proxy.html import patterns as P
 from proxy.html.edits import PREFIX, EditBuilder
 from proxy.html.element import Action, Decision, Element, FetchURL
-from proxy.html.fetch import AUTHOR_MARKS, BREAKOUT, FOREIGN_END_INTERESTING, HTML_ELEMENTS, Inspection, inspect_tag
+from proxy.html.fetch import (AUTHOR_MARKS, BREAKOUT, FOREIGN_END_INTERESTING, HTML_ELEMENTS, Inspection,
+                              depends_on_document_path, inspect_tag)
 from proxy.html.overlong import ENOUGH_OF_A_URL, classifiable
 from proxy.html.rules import (AFTER_NAME, BOGUS, CDATA, COMMENT, DATA, HEAD_CONTENT, LONG_TAG, LONG_TAG_GENERIC,
                               LONG_TAG_MOVED, MATHML_TEXT_INTEGRATION, NAME_HEAD, PLAINTEXT, RAW, RAWTEXT_ELEMENTS, S_DATA,
@@ -62,15 +90,50 @@ from proxy.html.rules import (AFTER_NAME, BOGUS, CDATA, COMMENT, DATA, HEAD_CONT
                               WHOLE_ELEMENT, defuse_noscript)
 from proxy.html.charrefs import decode_attribute, decode_text
 from proxy.html.css import css_urls
-from proxy.html.tags import TAG, Attr, apply_edit, parse_attributes, quick_attributes, truncated_attributes
+from proxy.html.tags import TAG, Attr, apply_edit, parse_attributes, quick_attributes, quote_value, truncated_attributes
 from proxy.html.textmodes import find_end_tag, scan_script
 from proxy.html.urls import URLResolver, resolve, usable_base
 
 
 Decide = Callable[[Element], Decision]
 
+KeepMemo = dict[bytes, str]
+"""Start tags a rewriter kept byte for byte, by their raw bytes, for later documents.
+
+The value says for which base URL the keep holds: the base it was decided against, or
+``""`` when the tag's URLs depend at most on the document's origin (absolute, scheme- or
+root-relative) and no ``<base href>`` moved it. The caller shares one memo between
+documents only when everything else its decisions read is the same: the same consent,
+the same document origin, the same rules (``Engine.rewriter`` keys them so). Only tags
+whose decision was ``Decision.repeatable``, with no event handler, seen in the plain
+context (HTML content, outside ``<noscript>``, ``<template>``, a stripped element or a
+srcdoc document, after the injection point) and named in ``MEMO_NAMES`` are remembered.
+"""
+# Elements whose start tag changes nothing in the tokenizer or the tree-builder
+# simulation: only the decision about them matters, so a remembered keep is complete.
+MEMO_NAMES = frozenset({"img", "source", "link", "video", "audio", "track", "embed", "object", "a", "area",
+                        "div", "span", "section", "article", "header", "footer", "li", "td", "th", "tr",
+                        "table", "figure", "picture", "p", "button", "label", "i", "em", "strong"})
+KEEP_MEMO_MAX = 4096
+
 log = logging.getLogger(__name__)
 _IMPORT = re.compile(rb"@(?i:import)")
+_HIDDEN_IMPORT = rb"@\\69mport"
+
+# Over-long raw-text bodies are judged in windows of ``max_buffer`` bytes that overlap by
+# this much (a quarter of the window at most), so that any signature, URL or ``@import``
+# up to this long lies whole inside one window.
+WINDOW_OVERLAP = 8 * 1024
+# What closes a live body cut at a refused window. Script: a backslash before a line
+# break is a syntax error in code and after a line comment, a line continuation inside a
+# string, template or block comment that then never ends (also an error), and a regular
+# expression cannot span lines: whatever the lexical context at the cut, the truncated
+# script does not parse, so none of it runs. "-->" leaves the escaped and double-escaped
+# script states, so the "</script>" that follows ends the element. Style: after a line
+# break an unquoted url( sees '"' and becomes a bad URL, a quoted string ends as a bad
+# string (the first line break may be an escaped one), so a url()/@import the cut
+# divides is dropped, never fetched with half its address.
+_CUT_CLOSE = {"script": b"\n\\\n--></script>", "style": b'\n\n"</style>'}
 
 
 # Edited start tags by (raw tag, decision's fields, moved attributes, encoding): bounded by
@@ -90,8 +153,12 @@ class Scanner:
                  max_buffer: int = 256 * 1024, inject: bytes | None = None, in_srcdoc: bool = False,
                  defuse_ambiguous: bool = True, resolve_url: URLResolver | None = None,
                  inject_nested: bytes | None = None, trace: Callable[[bytes], None] | None = None,
-                 keeps_all: bool = False) -> None:
+                 keeps_all: bool = False, keep_memo: KeepMemo | None = None) -> None:
         self._decide = decide
+        # Start tags kept unchanged before, by their bytes (see KeepMemo): looked up before
+        # any attribute is parsed, in the plain context only.
+        self._keep_memo = keep_memo if not keeps_all and not in_srcdoc and trace is None else None
+        self._repeatable = False   # the last element decision allows remembering the tag
         self._inject_nested = inject_nested or None
         self._resolve_url: URLResolver = resolve_url or resolve
         # The caller keeps every element but may activate author-marked ones (full
@@ -128,6 +195,11 @@ class Scanner:
         self._raw_hold = False           # body not yet emitted (decision pending or noscript)
         self._raw_pending: tuple[bytes, int, str, dict[str, str], Inspection] | None = None  # tag bytes, offset, name, attributes, what it fetches
         self._raw_suppress = False
+        # Windows of a live over-long body: where the next one starts (absolute, -1: none),
+        # and the element they belong to (name, attributes, start tag offset, line).
+        self._window = -1
+        self._window_element: tuple[str, dict[str, str], int, int] | None = None
+        self._raw_hide = False           # a deferred style body streams with "@import" hidden
         # Tree-builder simulation.
         self._foreign: list[tuple[str, bool]] = []  # open foreign elements: (name, HTML inside?)
         self._noscript = 0
@@ -156,6 +228,8 @@ class Scanner:
         self._stall_size = 0
         # Work counter: bytes handed to rescans of incomplete tokens (tests of linearity).
         self.rescanned = 0
+        # Memory counter: the most input bytes held back after any feed (tests of the cap).
+        self.held_max = 0
 
     # ----------------------------------------------------------------- public API
 
@@ -239,6 +313,8 @@ class Scanner:
             self._offset += cut
             self._pos -= cut
             self._emit_from = 0
+        if len(self._buf) > self.held_max:
+            self.held_max = len(self._buf)
         out = b"".join(self._out)
         self._out.clear()
         return out
@@ -541,6 +617,14 @@ class Scanner:
         if self._trace is not None:
             self._trace(match.group())
         raw = buf[start:end]
+        memo = self._keep_memo
+        remember = False
+        if memo is not None and name in MEMO_NAMES and self._plain_context():
+            kept_for = memo.get(raw)
+            if kept_for is not None and (kept_for == self._base or (not kept_for and not self._base_seen)):
+                self._advance(end)
+                return True
+            remember = len(memo) < KEEP_MEMO_MAX
         decoded, self_closing = quick_attributes(raw, match.start(3) - start, self.encoding)
         foreign, before_breakout = self._foreign_context(name, decoded)
         if foreign and name in ("script", "style") and not self_closing and self._strip_name is None:
@@ -552,6 +636,7 @@ class Scanner:
         stripping = self._strip_name is not None
         new_tag: bytes | None = None
         strip_element = False
+        inspection: Inspection | None = None
         if not stripping and (not self._keeps_all or not AUTHOR_MARKS.isdisjoint(decoded)):
             # In doubt, the SVG/MathML fetch rules apply too: the tree may still be in <svg>.
             inspection = inspect_tag(name, decoded, foreign=foreign or self._foreign_doubt, base=self._base,
@@ -574,8 +659,26 @@ class Scanner:
                                   before_breakout=before_breakout)
         else:
             self._emit_start_tag(raw, new_tag, name, start, end, stripping=stripping)
+            if remember and new_tag is None:
+                self._remember_keep(raw, decoded, inspection)
         self._open_contexts(name, foreign, self_closing, decoded)
         return True
+
+    def _plain_context(self) -> bool:
+        """HTML content where a start tag's output depends on its bytes and its decision only."""
+        return not (self._foreign or self._foreign_doubt or self._noscript or self._template or self._inject is not None
+                    or self._strip_name is not None or self._raw_suppress)
+
+    def _remember_keep(self, raw: bytes, decoded: dict[str, str], inspection: Inspection | None) -> None:
+        """Remember a start tag kept byte for byte (see KeepMemo), if its decision allows."""
+        assert self._keep_memo is not None
+        if inspection is None or inspection.handlers:
+            return
+        if not inspection.asked:
+            self._keep_memo[raw] = ""    # nothing in it fetches or runs: true for any base
+        elif self._repeatable:
+            path_bound = self._base_seen or depends_on_document_path(decoded, inspection)
+            self._keep_memo[raw] = (self._base or "") if path_bound else ""
 
     def _foreign_context(self, name: str, decoded: dict[str, str]) -> tuple[bool, list[tuple[str, bool]] | None]:
         """(in foreign content for this tag?, the foreign stack before a breakout or None)."""
@@ -727,11 +830,13 @@ class Scanner:
             return builder
 
         self._last_action = Action.KEEP
+        self._repeatable = False
         if inspection.asked:
             element = self._element(name, decoded, start, foreign=foreign, urls=inspection.urls, text=text,
                                     truncated=truncated)
             decision = self._decide(element)
             action = self._last_action = decision.action
+            self._repeatable = decision.repeatable
             memo_key = None
             if (not inspection.handlers and decision.refused is None and len(raw) <= _EDIT_LENGTH
                     and action is not Action.STRIP and (action is not Action.KEEP or decision.extra_attrs)
@@ -842,12 +947,19 @@ class Scanner:
                 if self._raw_hold and safe - body > self._max:
                     self._release_body(body, body + self._max, truncated=True)
                 if not self._raw_hold:
-                    self._advance(max(safe, self._pos))
+                    if self._window >= 0 and self._judge_windows(safe, final=False):
+                        return True  # cut: the rest is scanned again as the browser will read it
+                    self._stream_body(safe, final=False)
                 return False
         if self._raw_hold:
             # The same cut whatever the chunking: a body over the cap is judged on its prefix.
             truncated = end - body > self._max
             self._release_body(body, body + self._max if truncated else end, truncated=truncated)
+        if self._window >= 0 and self._judge_windows(end, final=True):
+            return True
+        if self._raw_hide:
+            self._stream_body(end, final=True)
+            self._raw_hide = False
         if end >= size:
             self._advance(size)
             self._mode = DATA
@@ -919,9 +1031,23 @@ class Scanner:
         if new_tag is not None and not self._suppressing:
             self._out.append(new_tag)
             self._emit_from = start + len(raw)
+        action = self._last_action
+        if truncated and not self._suppressing and not self._raw_dual:
+            if name == "style" and action is Action.DEFER:
+                # The whole body streams with "@import" hidden (see _stream_body).
+                if new_tag is None:
+                    self._out.append(buf[self._emit_from:body])
+                self._emit_from = body
+                self._pos = max(self._pos, body)
+                self._raw_hide = True
+                return
+            if action is Action.KEEP or action is Action.ACTIVATE:
+                # The start tag goes out live: every later window is judged before it is emitted.
+                self._window = self._raw_body + self._max - min(WINDOW_OVERLAP, self._max // 4)
+                self._window_element = (name, decoded, offset, self._line_at(start))
         body_bytes = buf[body:cut]
-        hide_imports = name == "style" and self._last_action is Action.DEFER and b"@" in body_bytes
-        if (self._noscript or self._raw_dual or hide_imports) and not (truncated and not hide_imports):
+        hide_imports = name == "style" and action is Action.DEFER and b"@" in body_bytes
+        if (self._noscript or self._raw_dual or hide_imports) and not truncated:
             defused = body_bytes
             if hide_imports:
                 # Chromium's preload scanner fetches @import from a <style> whatever its
@@ -937,6 +1063,101 @@ class Scanner:
                 self._out.append(defused)
                 self._emit_from = cut
         self._pos = max(self._pos, cut if not truncated else self._pos)
+
+    def _stream_body(self, limit: int, *, final: bool) -> None:
+        """Let a body out up to ``limit``: never past the next window still to be judged,
+        and with "@import" hidden in a deferred style (an "@" that may begin one waits)."""
+        if self._window >= 0:
+            limit = min(limit, self._window - self._offset)
+        if not self._raw_hide:
+            self._advance(max(limit, self._pos))
+            return
+        start = self._emit_from  # the same as _pos while hiding
+        if not final:
+            at = self._buf.rfind(b"@", max(start, limit - 6), limit)
+            if at >= 0:
+                limit = at
+        if limit <= start:
+            return
+        if not self._suppressing:
+            self._out.append(_IMPORT.sub(_HIDDEN_IMPORT, self._buf[start:limit]))
+        self._emit_from = self._pos = limit
+
+    def _judge_windows(self, limit: int, *, final: bool) -> bool:
+        """Judge each window of a live over-long body that ``limit`` completes; True after a cut.
+
+        Windows are ``max_buffer`` long and start every ``max_buffer - overlap`` bytes of
+        the body (the first one, judged with the start tag, at its start), so they fall at
+        the same offsets whatever the chunking. A window is complete once the body is known
+        to extend past it; the last one ends with the body (``final``).
+        """
+        size = self._max
+        stride = size - min(WINDOW_OVERLAP, size // 4)
+        while True:
+            start = self._window - self._offset
+            if limit - start > size:
+                end = start + size
+            elif final and limit > start:
+                end = limit
+            else:
+                return False
+            decision = self._judge_window(start, end)
+            if decision.action is Action.DEFER or decision.action is Action.STRIP:
+                self._cut(start, decision)
+                return True
+            if end == limit:
+                self._window = -1
+                self._window_element = None
+                return False
+            self._window += stride
+
+    def _judge_window(self, start: int, end: int) -> Decision:
+        assert self._window_element is not None
+        name, decoded, offset, line = self._window_element
+        text = self._buf[start:end].decode(self.encoding, errors="replace")
+        if "\x00" in text:
+            text = text.replace("\x00", "\ufffd")
+        urls = ([FetchURL("text", self._resolve_url(url, self._base)) for url in css_urls(text)]
+                if name == "style" else [])
+        element = Element(tag=name, attrs=decoded, urls=urls, text=text, text_truncated=True,
+                          in_noscript=self._noscript > 0, in_template=self._template > 0, in_srcdoc=self._in_srcdoc,
+                          offset=offset, line=line, text_offset=self._offset + start - self._raw_body)
+        return self._decide(element)
+
+    def _cut(self, at: int, decision: Decision) -> None:
+        """A later window of a live body is refused: end the element before it, inert.
+
+        What went out (start tag and body up to ``at``) cannot be changed, so the element
+        is closed here with ``_CUT_CLOSE`` (the script cannot parse, so none of it runs; a
+        style's construct the cut divides is dropped). The refused rest is dropped (strip)
+        or goes on in a new inert element, ``type="text/plain"`` with
+        ``data-consent-cut="<category>"``: not ``data-consent``, because the runtime
+        must not activate a fragment on consent (the whole script runs after a reload).
+        The new element starts in the script data state, so the scanner reads the rest
+        again from there, as the browser will (it follows its output).
+        """
+        name = self._raw_name
+        if not self._suppressing:
+            self._out.append(self._buf[self._emit_from:at])
+            self._out.append(_CUT_CLOSE[name])
+        self._emit_from = self._pos = at
+        self._window = -1
+        self._window_element = None
+        self._last_action = decision.action
+        if decision.action is Action.STRIP:
+            self._raw_suppress = True
+            return
+        if not self._suppressing:
+            tag = b"<" + self._raw_name_bytes + b' type="text/plain" data-consent-cut='
+            tag += quote_value(decision.category or "unclassified", self.encoding)
+            if decision.vendor:
+                tag += b" data-consent-vendor=" + quote_value(decision.vendor, self.encoding)
+            self._out.append(tag + b">")
+        if self._raw_script:
+            self._script_state = S_DATA
+            self._raw_scan = self._offset + at
+        else:
+            self._raw_hide = True
 
     # ----------------------------------------------------------------- over-long tags
 

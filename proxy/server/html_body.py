@@ -144,7 +144,8 @@ async def rewrite_body(
             shows_banner = not getattr(state, "decided", False) and runtime.banner_enabled
             if shows_banner:
                 variant = draw_variant(runtime.site)
-            inject = ui.cached_head_snippet(runtime.site, state, lang=lang, nonce=snippet_nonce, variant=variant)
+            inject = ui.cached_head_snippet(runtime.site, state, lang=lang, nonce=snippet_nonce, variant=variant,
+                                            page_host=view.host)
             if shows_banner:
                 services.impressions.count(runtime.site_id, getattr(variant, "id", None))
         return runtime.engine.rewriter(

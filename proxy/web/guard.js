@@ -20,7 +20,7 @@
     if (own) {
       try {
         own = JSON.parse(own);
-        cfg.g = own.g; cfg.o = own.o; cfg.gpc = !!own.gpc;
+        cfg.g = own.g; cfg.o = own.o; cfg.gpc = !!own.gpc; cfg.r = own.r; cfg.x = own.r ? own.x || [] : null;
       } catch (e) { /* keep the defaults */ }
     }
     // V: [id, category, "host host/path ...", forced?]; H: [host, path prefix, vendor index].
@@ -141,14 +141,17 @@
     function suffix(host, p) {
       return host === p || (host.length > p.length && host.slice(-p.length - 1) === "." + p);
     }
-    // The last two labels (three under co.uk-style names): the engine's first-party heuristic.
-    function site(host) {
-      if (/^[\d.]+$|:/.test(host)) return host;
-      var l = host.split(".");
-      return l.slice(l.length > 2 && l[l.length - 2].length <= 3 && l[l.length - 1].length === 2 ? -3 : -2).join(".");
-    }
+    // First party as the server decides it (Public Suffix List): the page host's registrable
+    // domain (r) and the public suffixes the list has below it (x), from the tag's
+    // data-state. Without them only the page's own host is first party.
+    // (An about:blank or srcdoc frame has no host of its own: it keeps its parent's, h.)
+    var pageHost = cfg.h = (W.location.hostname || cfg.h || "").toLowerCase();
+    var domain = cfg.r || pageHost, below = cfg.x || [pageHost];
     function ownHost(host) {
-      if (host === W.location.hostname || site(host) === site(W.location.hostname)) return true;
+      if (host === pageHost || host === domain) return true;
+      var own = suffix(host, domain);
+      for (var j = 0; own && j < below.length; j++) if (suffix(host, below[j])) own = false;
+      if (own) return true;
       for (var i = 0; i < cfg.s.length; i++) {
         var s = cfg.s[i].split(":")[0];
         if (suffix(host, s.replace(/^\*\./, ""))) return true;

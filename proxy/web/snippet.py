@@ -66,12 +66,14 @@ def _nonce_attr(nonce: str | None) -> str:
     return f' nonce="{html.escape(nonce, quote=True)}"' if nonce else ""
 
 
-def _guard_markup(site: SitePolicy, state: ConsentState, nonce: str | None, consent_path: str) -> str:
+def _guard_markup(site: SitePolicy, state: ConsentState, nonce: str | None, consent_path: str,
+                  page_host: str | None = None) -> str:
     """The guard, which must run before any page script: the site's shared, cacheable
     guard file with this visitor's choices on its tag (or an inline stub when nothing
     can be refused)."""
     try:
-        return guard_tag(site, state, consent_path=html.escape(consent_path), nonce_attr=_nonce_attr(nonce))
+        return guard_tag(site, state, consent_path=html.escape(consent_path), nonce_attr=_nonce_attr(nonce),
+                         page_host=page_host)
     except Exception:  # a broken guard must not take the page down with it
         log.exception("proxy.csp.guard_tag failed; page served without the guard")
         return ""
@@ -95,14 +97,16 @@ def _google_consent_markup(site: SitePolicy, state: ConsentState, nonce: str | N
 
 
 def head_snippet(
-    site: SitePolicy, state: ConsentState, *, lang: str | None, nonce: str | None, vendors: Iterable[Any] = (), variant: Any | None = None
+    site: SitePolicy, state: ConsentState, *, lang: str | None, nonce: str | None, vendors: Iterable[Any] = (), variant: Any | None = None,
+    page_host: str | None = None,
 ) -> bytes:
     """ASCII bytes for right after ``<head>``: guard, Consent Mode defaults, state JSON, assets.
 
     Only what is this visitor's goes into the page (the guard's tag with their choices,
     the Consent Mode defaults, the state JSON); the guard's vendor table, the banner's
     texts and the runtime are versioned files under the consent path that browsers
-    cache (proxy.web.assets), so a page grows by about 1 KB, not 25 KB.
+    cache (proxy.web.assets), so a page grows by about 1 KB, not 25 KB. ``page_host``, the
+    host the visitor asked for, tells the guard what is first party (`proxy.csp.guard_tag`).
     """
     from proxy.web.assets import shipped_version, site_file_version
     from proxy.web.texts import pick_language
@@ -112,7 +116,7 @@ def head_snippet(
     base = html.escape(model["consent_path"])
     nonce_attr = _nonce_attr(nonce)
     parts = [
-        _guard_markup(site, state, nonce, model["consent_path"]),
+        _guard_markup(site, state, nonce, model["consent_path"], page_host),
         _google_consent_markup(site, state, nonce),
         f'<script type="application/json" id="consentry-state">{json_for_script(visitor_model(model))}</script>',
         f'<link rel="stylesheet" href="{base}/consent.css?v={shipped_version("consent.css")}"{nonce_attr}>',
@@ -138,17 +142,24 @@ def _state_key(state: ConsentState) -> tuple[object, ...]:
     )
 
 
-def cached_head_snippet(site: SitePolicy, state: ConsentState, *, lang: str, nonce: str | None, variant: Any | None = None) -> bytes:
-    """`head_snippet` for one response, rendered once per site, consent state, language and
-    banner variant (``variant``: the one drawn for this page view, or None)."""
-    key = (id(site), _state_key(state), lang, nonce is not None, getattr(variant, "id", None))
+def cached_head_snippet(
+    site: SitePolicy, state: ConsentState, *, lang: str, nonce: str | None, variant: Any | None = None,
+    page_host: str | None = None,
+) -> bytes:
+    """`head_snippet` for one response, rendered once per site, consent state, language,
+    banner variant (``variant``: the one drawn for this page view, or None) and first-party
+    scope of ``page_host`` (its registrable domain)."""
+    from proxy.catalogue.urls import first_party_scope
+
+    scope = first_party_scope(page_host) if page_host else None
+    key = (id(site), _state_key(state), lang, nonce is not None, getattr(variant, "id", None), scope)
     entry = _SNIPPETS.get(key)
     if entry is not None and entry[0] is site:
         cached = entry[1]
         _SNIPPETS.move_to_end(key)
     else:
         cached = head_snippet(site, state, lang=lang, nonce=_NONCE_PLACEHOLDER if nonce is not None else None,
-                              variant=variant)
+                              variant=variant, page_host=page_host)
         _SNIPPETS[key] = (site, cached)
         if len(_SNIPPETS) > _SNIPPET_CACHE_SIZE:
             _SNIPPETS.popitem(last=False)
@@ -172,11 +183,28 @@ def noscript_banner(site: SitePolicy, state: ConsentState, *, lang: str, return_
     With a banner variant, the form carries ``data-consentry-variant`` and posts the
     variant id and the language with the decision, like the scripted banner.
     """
+    return _with_return_to(_noscript_banner(site, state, lang=lang, variant=variant), return_to)
+
+
+# The page's own path is the only part of the body snippet that changes from page to page:
+# the rest is rendered once per site, language, variant and decided-or-not, with these
+# placeholders (control characters, which escaping leaves alone and no text contains).
+_RETURN_TO_IN_URL = "\x01return-to-url\x01"
+_RETURN_TO_IN_FORM = "\x01return-to-form\x01"
+
+
+def _with_return_to(template: str, return_to: str) -> str:
+    back = safe_return_to(return_to)
+    return (template.replace(_RETURN_TO_IN_URL, html.escape(quote(back, safe="/")))
+            .replace(_RETURN_TO_IN_FORM, html.escape(back)))
+
+
+def _noscript_banner(site: SitePolicy, state: ConsentState | None, *, lang: str, variant: Any | None) -> str:
     model = banner_model(site, state, lang=lang, variant=variant)
     texts = model["texts"]
     base = html.escape(model["consent_path"])
-    back = safe_return_to(return_to)
-    choose_href = f"{base}/?return_to={html.escape(quote(back, safe='/'))}"
+    back = _RETURN_TO_IN_FORM
+    choose_href = f"{base}/?return_to={_RETURN_TO_IN_URL}"
     e = html.escape
     buttons = {
         "accept_all": f'<button class="consentry-button" type="submit" name="action" value="accept_all">{e(texts["accept_all"])}</button>',
@@ -216,11 +244,26 @@ def body_snippet(
     lang = lang or pick_language(site, html_lang=None, accept_language=None)
     if not getattr(getattr(site, "banner", None), "enabled", True):
         return b""
-    if getattr(state, "decided", False):
-        model = banner_model(site, state, lang=lang)
-        base = html.escape(model["consent_path"])
-        href = f"{base}/?return_to={html.escape(quote(safe_return_to(return_to), safe='/'))}"
-        inner = f'<a class="consentry-settings" href="{href}">{html.escape(model["texts"]["settings"])}</a>'
+    decided = bool(getattr(state, "decided", False))
+    key = (id(site), lang, decided, None if decided else getattr(variant, "id", None))
+    entry = _BODY_SNIPPETS.get(key)
+    if entry is not None and entry[0] is site:
+        template = entry[1]
     else:
-        inner = noscript_banner(site, state, lang=lang, return_to=return_to, variant=variant)
-    return f"<noscript>{inner}</noscript>".encode("ascii", "xmlcharrefreplace")
+        # Neither the form nor the settings link reads the visitor's choices, only whether
+        # they decided (proxy.web.model.banner_model's texts, path, layout and variant).
+        if decided:
+            model = banner_model(site, None, lang=lang)
+            base = html.escape(model["consent_path"])
+            href = f"{base}/?return_to={_RETURN_TO_IN_URL}"
+            inner = f'<a class="consentry-settings" href="{href}">{html.escape(model["texts"]["settings"])}</a>'
+        else:
+            inner = _noscript_banner(site, None, lang=lang, variant=variant)
+        template = f"<noscript>{inner}</noscript>"
+        if len(_BODY_SNIPPETS) >= _SNIPPET_CACHE_SIZE:
+            _BODY_SNIPPETS.clear()
+        _BODY_SNIPPETS[key] = (site, template)
+    return _with_return_to(template, return_to).encode("ascii", "xmlcharrefreplace")
+
+
+_BODY_SNIPPETS: dict[tuple[object, ...], tuple[object, str]] = {}

@@ -146,7 +146,7 @@ async def test_proxy_csp_alone_is_reported_to_its_metrics(tmp_path: Any, monkeyp
     import proxy.web.snippet as snippet
     from proxy import csp
 
-    monkeypatch.setattr(snippet, "_guard_markup", lambda site, state, nonce, consent_path: "")
+    monkeypatch.setattr(snippet, "_guard_markup", lambda site, state, nonce, consent_path, page_host=None: "")
     # With report-to, Chromium sends reports through the Reporting API only, batched;
     # headless Chromium here never delivered them (75 s, --short-reporting-delay), so
     # this test sends report-uri alone, which every browser delivers at once.

@@ -131,3 +131,31 @@ def test_real_pages_fetch_nothing_refused_without_javascript() -> None:
     # The judge works: without the rewrite, the same browser does fetch trackers.
     before = _requests([page.read_bytes() for page in PAGES[:12]], javascript=False, refused=is_refused)
     assert sum(1 for urls in before if urls) >= 4
+
+
+def test_long_bodies_fetch_nothing_refused_after_their_first_window() -> None:
+    """A tracker after the first 256 KiB of an inline script or style (the cap) stays dead."""
+    _require_chromium()
+    from test_long_bodies import CUT_STYLE, STRIDE, css_filler, filler
+
+    late_loader = (b'new Image().src = "https://tracker.test/late-script.gif";'
+                   b' typeof trackerSignature == "function" && trackerSignature();\n')
+    straddling = (css_filler(STRIDE - 70) + b'body{background:url("https://tracker.test/straddle-' + b"a" * 9000
+                  + b'.png")}\n' + css_filler(2000) + b".z{background:url(https://tracker.test/z.png)}")
+    documents = [
+        b"<!doctype html><body><script>" + filler(300 * 1024) + late_loader + filler(1000) + b"</script><p>x</p>",
+        b"<!doctype html><body><style>" + css_filler(300 * 1024)
+        + b"body{background:url(https://tracker.test/late-style.png)}</style><p>x</p>",
+        b"<!doctype html><body><style>" + straddling + b"</style><p>x</p>",
+    ]
+    before = _requests(documents, javascript=True, refused=_tracker_test)
+    assert all(before), before  # unrewritten, each one fetches its tracker
+    for mode in (Action.DEFER, Action.STRIP):
+        rewritten = [run(document, Recorder(mode), encoding="utf-8") for document in documents]
+        assert all(len(out) < len(document) + 200 for out, document in zip(rewritten, documents))
+        assert _requests(rewritten, javascript=True, refused=_tracker_test) == [[] for _ in documents]
+    # The cut's closing bytes matter: without them the url() the cut divides is fetched.
+    cut = run(documents[2], Recorder(), encoding="utf-8")
+    assert CUT_STYLE in cut
+    bare = _requests([cut.replace(CUT_STYLE, b"</style>", 1)], javascript=True, refused=_tracker_test)
+    assert bare[0] and bare[0][0].startswith("https://tracker.test/straddle-a"), bare
