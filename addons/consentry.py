@@ -56,7 +56,7 @@ from proxy.api import decisions, routes
 from proxy.api.openapi import openapi_json
 from proxy.audit.model import now_iso
 from proxy.consent import ConsentState, KeyRing, read_consent, status_json
-from proxy.engine import Report
+from proxy.engine import Engine, Report
 from proxy.response.codings import SUPPORTED, DecodeChain
 from proxy.response.headers import (
     consent_etag,
@@ -69,8 +69,10 @@ from proxy.response.headers import (
 from proxy.response.plan import ResponsePlan, plan_response
 from proxy.response.sniff import sniff
 
-if TYPE_CHECKING:  # the policy model, for mypy only
+if TYPE_CHECKING:  # the policy model, the rewriter and the store, for mypy only
+    from proxy.html.rewriter import Rewriter
     from proxy.policy import SitePolicy
+    from proxy.receipts import ReceiptStore
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +112,8 @@ class PageStream:
     called once (error None, or why the rest of the page was withheld).
     """
 
-    def __init__(self, rewriter: Any, decoder: DecodeChain | None, finish: Callable[[str | None], None],
-                 tail: Callable[[Any], bytes] | None = None) -> None:
+    def __init__(self, rewriter: Rewriter, decoder: DecodeChain | None, finish: Callable[[str | None], None],
+                 tail: Callable[[Rewriter], bytes] | None = None) -> None:
         self.rewriter = rewriter
         self.decoder = decoder
         self.finish = finish
@@ -410,7 +412,7 @@ class Consentry:
         state = self._state(site, flow)
         report = Report()
         inject: bytes | None = None
-        tail: Callable[[Any], bytes] | None = None
+        tail: Callable[[Rewriter], bytes] | None = None
         if self.visitor is not None and plan.document == "html" and _is_page_load(flow.request.headers):
             # The banner, as the proxy injects it: its state and assets first in <head>, the
             # no-JavaScript form after the document (a parser puts it at the end of <body>).
@@ -421,9 +423,9 @@ class Consentry:
             inject = ui.cached_head_snippet(site, state, lang=lang, nonce=nonce, page_host=flow.request.pretty_host)
             return_to = flow.request.path
 
-            def tail(rewriter: Any) -> bytes:
-                encoding = str(getattr(rewriter, "encoding", "") or "").lower().replace("_", "-")
-                reopen = rewriter.body_reopener() if hasattr(rewriter, "body_reopener") else b""
+            def tail(rewriter: Rewriter) -> bytes:
+                encoding = (rewriter.encoding or "").lower().replace("_", "-")
+                reopen = rewriter.body_reopener()
                 if encoding.startswith("utf-16") or reopen is None:
                     return b""   # UTF-16, or a page that ends inside a comment or a script
                 return reopen + ui.body_snippet(site, state, lang=lang, return_to=return_to)
@@ -446,7 +448,7 @@ class Consentry:
         return PageStream(rewriter, decoder, finish, tail)
 
     @staticmethod
-    def _filter_refresh(response: http.Response, engine: Any, state: Any, page_url: str, page_host: str) -> None:
+    def _filter_refresh(response: http.Response, engine: Engine, state: ConsentState, page_url: str, page_host: str) -> None:
         """A ``Refresh`` header navigates on any response: one to a refused tracker goes."""
         values = response.headers.get_all("refresh")
         if not values:
@@ -490,7 +492,7 @@ class Consentry:
         response.content = f"Consentry withheld this page: {reason}; it cannot be checked for trackers.\n".encode()
 
     @staticmethod
-    def _adjust_headers(response: http.Response, engine: Any, state: Any, page_host: str, *, decoded: bool) -> None:
+    def _adjust_headers(response: http.Response, engine: Engine, state: ConsentState, page_host: str, *, decoded: bool) -> None:
         """Headers that no longer describe the rewritten body go; refused cookies and preloads too."""
         headers = response.headers
         if decoded:
@@ -507,7 +509,7 @@ class Consentry:
         etag = headers.get("etag")
         if etag:
             headers["etag"] = consent_etag(etag, suffix)
-        varies = ["Cookie"] + (["Sec-GPC"] if getattr(getattr(engine, "site", None), "honor_gpc", True) else [])
+        varies = ["Cookie"] + (["Sec-GPC"] if engine.site.honor_gpc else [])
         headers["vary"] = merge_vary(headers.get_all("vary"), varies)
         cookies = headers.get_all("set-cookie")
         kept = [c for c in cookies if not engine.refused_cookie(c.split("=", 1)[0].strip(), state)]
@@ -542,7 +544,7 @@ class Consentry:
                 record.vendor or "unknown third party", record.category, ", blocked" if record.blocked else "",
             )
 
-    def _record_decision(self, site: SitePolicy, plan: Any, receipt_id: str) -> None:
+    def _record_decision(self, site: SitePolicy, plan: decisions.DecisionPlan, receipt_id: str) -> None:
         """A visitor's click on the banner: logged, and a line in the JSON-lines report."""
         granted = ", ".join(sorted(plan.state.categories))
         log.info("consentry: visitor chose %s on site %s (grants %s; receipt %s)", plan.action, site.site_id, granted, receipt_id)
@@ -600,16 +602,12 @@ class VisitorMode:
         self.keyring = keyring
         self.receipts_url = receipts_url
         self.ip_salt = ip_salt
-        self.store: Any = None
+        self.store: ReceiptStore | None = None
         self.states: dict[str, ConsentState] = {}
 
     @classmethod
     def make(cls, simulation: Simulation, receipts_option: str) -> VisitorMode:
         config = simulation.config
-        if config is None:
-            from proxy.policy import default_config
-
-            config = default_config()
         try:
             keyring = KeyRing.from_specs(config.consent.keys)
         except (ValueError, OSError) as error:
@@ -631,7 +629,7 @@ class VisitorMode:
                 raise exceptions.OptionsError(
                     f"consentry_receipts: the directory {parent} does not exist; create it or give another path"
                 )
-        return cls(keyring, url, getattr(config.receipts, "ip_salt", None))
+        return cls(keyring, url, config.receipts.ip_salt)
 
     def read(self, site: SitePolicy, flow: http.HTTPFlow) -> ConsentState:
         state = read_consent(
@@ -648,8 +646,7 @@ class VisitorMode:
     def last(self, site: SitePolicy) -> ConsentState:
         state = self.states.get(str(site.site_id))
         if state is None:
-            categories = list(getattr(site, "categories", None) or ())
-            state = ConsentState.simulated("none", all_categories=categories or None)
+            state = ConsentState.simulated("none", all_categories=list(site.categories))
         return state
 
     def remember(self, site: SitePolicy, state: ConsentState) -> None:
@@ -659,9 +656,9 @@ class VisitorMode:
         """The visitor's consent as the report shows it: granted categories, or "undecided"."""
         state = self.last(site)
         granted = ", ".join(sorted(state.categories)) or "necessary"
-        return granted if getattr(state, "decided", False) else f"undecided ({granted})"
+        return granted if state.decided else f"undecided ({granted})"
 
-    async def open_store(self) -> Any:
+    async def open_store(self) -> ReceiptStore:
         if self.store is None:
             from proxy.receipts import open_store
 
@@ -717,7 +714,7 @@ class ConsentApi:
         if main.visitor is None or main.simulation is None or flow.response is not None or not flow.live:
             return
         site = main.simulation.site_for_host(flow.request.pretty_host)
-        prefix = "/" + str(getattr(site, "consent_path", "/_consent")).strip("/")
+        prefix = "/" + site.consent_path.strip("/")
         path = flow.request.path.split("?", 1)[0]
         if not (path == prefix or path.startswith(prefix + "/")):
             return
@@ -746,7 +743,7 @@ class ConsentApi:
         engine = self.main.simulation.engine_for(site)
         page = ui.render_preferences_page(
             site, state, lang=lang, return_to=flow.request.query.get("return_to", "/"),
-            vendors=list(getattr(engine.catalogue, "vendors", {}).values()),
+            vendors=list(engine.catalogue.vendors.values()),
         )
         return _reply(200, page.encode("utf-8"), [
             ("Content-Type", "text/html; charset=utf-8"), *decisions.NO_STORE,
@@ -783,16 +780,16 @@ class ConsentApi:
         visitor = self.main.visitor
         assert visitor is not None
         state = visitor.read(site, flow)
-        valid = state.source == "cookie" and bool(state.consent_id)
+        consent_id = state.consent_id if state.source == "cookie" else None
         found = None
-        if valid:
+        if consent_id:
             try:
                 store = await visitor.open_store()
-                found = await store.get(state.consent_id)
+                found = await store.get(consent_id)
             except Exception as error:   # noqa: BLE001 - said to the tester
                 log.error("consentry: receipts store %s cannot be read: %s", visitor.receipts_url, error)
                 return _error(503, "Receipts are not available right now")
-        reply = decisions.receipts_reply(found, consent_id=state.consent_id if valid else None, site_id=str(site.site_id))
+        reply = decisions.receipts_reply(found, consent_id=consent_id or None, site_id=site.site_id)
         return _reply(reply.status, reply.body, reply.headers)
 
     async def decide(self, flow: http.HTTPFlow, site: SitePolicy, prefix: str) -> http.Response:

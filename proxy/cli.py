@@ -26,7 +26,14 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, TextIO
+
+if TYPE_CHECKING:  # types only: each command loads what it needs when it runs
+    import datetime
+
+    from proxy.consent import ConsentState, KeyRing
+    from proxy.engine import Report
+    from proxy.policy import Config, SitePolicy
 
 EXIT_OK, EXIT_FINDING, EXIT_USAGE = 0, 1, 2
 EXIT_NOINPUT, EXIT_UNAVAILABLE, EXIT_SOFTWARE, EXIT_CANTCREAT, EXIT_INTERRUPTED = 66, 69, 70, 73, 130
@@ -67,7 +74,7 @@ def _no_secret_warning() -> Iterator[None]:
         quiet_random_secret.reset(token)
 
 
-def _load_config(path: str | None, upstream: str | None = None) -> Any:
+def _load_config(path: str | None, upstream: str | None = None) -> Config:
     """The policy file, or the zero-config defaults; exits 2 with every problem on error."""
     from proxy.policy import ConfigError, default_config, load_config
 
@@ -85,7 +92,7 @@ def _load_config(path: str | None, upstream: str | None = None) -> Any:
         _fail(f"{path}: permission denied; make the policy file readable by this user", EXIT_NOINPUT)
 
 
-def _pick_site(config: Any, site_id: str | None) -> Any:
+def _pick_site(config: Config, site_id: str | None) -> SitePolicy:
     if site_id is None:
         if "default" in config.sites:
             return config.sites["default"]
@@ -99,7 +106,7 @@ def _pick_site(config: Any, site_id: str | None) -> Any:
     return site
 
 
-def _simulated_consent(value: str | None, site: Any) -> Any:
+def _simulated_consent(value: str | None, site: SitePolicy) -> ConsentState:
     from proxy.consent import ConsentState
 
     categories = list(site.categories)
@@ -133,6 +140,7 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def _config_path(args: argparse.Namespace) -> str | None:
+    # getattr on argparse namespaces (here and below): each subcommand defines its own options.
     return getattr(args, "config", None)
 
 
@@ -176,7 +184,7 @@ def cmd_rewrite(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _summary(report: Any, site: Any, state: Any, mode: str) -> str:
+def _summary(report: Report, site: SitePolicy, state: ConsentState, mode: str) -> str:
     granted = ", ".join(sorted(state.categories))
     lines = [f"consentry: site {site.site_id}, mode {mode}, consent: {granted}"]
     for entry in report.entries:
@@ -387,7 +395,7 @@ def cmd_keys_generate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _keyring(config: Any) -> Any:
+def _keyring(config: Config) -> KeyRing:
     from proxy.consent import KeyRing
 
     try:
@@ -422,7 +430,7 @@ def cmd_token_verify(args: argparse.Namespace) -> int:
     return EXIT_FINDING
 
 
-def _parse_since(text: str | None) -> Any:
+def _parse_since(text: str | None) -> datetime.datetime | None:
     from datetime import UTC, datetime
 
     if not text:
@@ -488,7 +496,7 @@ def cmd_receipts(args: argparse.Namespace) -> int:
         _fail(f"receipts store {_redact(url)}: {error.strerror or error}; check [receipts] url or pass --database URL", EXIT_UNAVAILABLE)
 
 
-def _parse_day(text: str | None, option: str) -> Any:
+def _parse_day(text: str | None, option: str) -> datetime.date | None:
     from datetime import date
 
     if not text:
@@ -880,7 +888,7 @@ def configure_logging(args: argparse.Namespace) -> None:
     env_level = os.environ.get(LOG_LEVEL_ENV, "").strip().upper()
     if env_level:
         if env_level in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-            level = getattr(logging, env_level)
+            level = logging.getLevelNamesMapping()[env_level]
         else:
             _err(f"{LOG_LEVEL_ENV}={env_level.lower()}: not a level; use debug, info, warning or error (using {logging.getLevelName(level).lower()})")
     fmt = getattr(args, "log_format", None) or os.environ.get(LOG_FORMAT_ENV, "text").strip().lower()

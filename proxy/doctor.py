@@ -17,8 +17,11 @@ import ipaddress
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from proxy.policy import Config
 
 __all__ = ["Check", "run_checks"]
 
@@ -35,7 +38,7 @@ class Check:
     fix: str = ""
 
 
-def _upstreams(config: Any) -> dict[str, list[str]]:
+def _upstreams(config: Config) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for site_id, site in config.sites.items():
         found.setdefault(str(site.upstream), []).append(site_id)
@@ -60,7 +63,7 @@ async def _connect(url: str, timeout: float) -> str | None:
     return None
 
 
-async def _check_upstreams(config: Any, timeout: float) -> list[Check]:
+async def _check_upstreams(config: Config, timeout: float) -> list[Check]:
     upstreams = _upstreams(config)
     results = await asyncio.gather(*(_connect(url, timeout) for url in upstreams))
     checks = []
@@ -74,7 +77,7 @@ async def _check_upstreams(config: Any, timeout: float) -> list[Check]:
     return checks
 
 
-def _check_keys(config: Any, zero_config: bool) -> list[Check]:
+def _check_keys(config: Config, zero_config: bool) -> list[Check]:
     from proxy.consent import KeyRing, issue_token, verify_token_verbose
 
     keys = list(config.consent.keys)
@@ -96,14 +99,14 @@ def _check_keys(config: Any, zero_config: bool) -> list[Check]:
                                 "the first key must have a private key or secret; see docs/configuration.md (key rotation)"))
     if not checks:
         checks.append(Check("consent keys", "ok", f"sign and verify with {ids}"))
-    if any(getattr(key, "ephemeral", False) for key in keys):
+    if any(key.ephemeral for key in keys):
         checks.append(Check("consent keys", "warn", "a random key is used: consent cookies do not survive a restart",
                             "set CONSENTRY_SECRET (32+ characters)" if zero_config
                             else "add a [[consent.keys]] entry (consentry keys generate)"))
     return checks
 
 
-async def _check_receipts(config: Any, timeout: float) -> Check:
+async def _check_receipts(config: Config, timeout: float) -> Check:
     from proxy.receipts import open_store
 
     url = str(config.receipts.url)
@@ -179,7 +182,7 @@ def _check_trusted(networks: Iterable[str], admin: tuple[str, int] | None) -> li
 
 
 def run_checks(
-    config: Any,
+    config: Config,
     *,
     listen: tuple[str, int] | None = None,
     admin_listen: tuple[str, int] | str | None = None,

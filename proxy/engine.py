@@ -3,27 +3,39 @@
 It is the only place where the three inner layers meet: the catalogue says *who* a URL or
 an inline script belongs to, the site policy says *which category* that is here (rules and
 vendor overrides win over the catalogue), and the consent state says whether the visitor
-allowed it. The HTML layer asks :meth:`Engine.decide` about each element that can fetch or
+allowed it (by the one rule of `proxy.catalogue.Classification`). The HTML layer asks :meth:`Engine.decide` about each element that can fetch or
 execute and applies the answer. Every adapter (CLI, aiohttp server, mitmproxy addon) goes
 through :meth:`Engine.rewriter`; none of them contains rewriting logic of its own.
 
 Consent fails closed: an element is live only if *every* URL and script body in it is
-allowed. This module imports no aiohttp, mitmproxy or pydantic (the policy object is
-duck-typed), so it can run anywhere the HTML layer runs.
+allowed. This module imports no aiohttp, mitmproxy or pydantic (the policy's `SitePolicy` is named
+for mypy only; a consent state is read as `proxy.catalogue.ConsentView`), so it can run
+anywhere the HTML layer runs.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 import json
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from proxy.catalogue import Catalogue, Vendor, catalogue_for, tag_manager_category
+from proxy.catalogue import (
+    Catalogue,
+    Classification,
+    ConsentView,
+    Vendor,
+    VendorChoice,
+    catalogue_for,
+    classify_vendor,
+    tag_manager_category,
+)
 from proxy.defaults import CATEGORIES, NECESSARY
 from proxy.html import KEEP, Action, Decision, Element, FetchURL
 from proxy.html.css import css_urls
@@ -34,12 +46,7 @@ from proxy.inline import judge_for
 from proxy.urls import resolve as resolve_url
 
 if TYPE_CHECKING:  # types only: the packages stay independent at run time
-    from proxy.policy import SitePolicy
-    from proxy.consent import ConsentState
-
-
-if TYPE_CHECKING:
-    pass
+    from proxy.policy import Rule, SitePolicy
 
 __all__ = ["Classification", "Engine", "Report", "ReportEntry"]
 
@@ -68,31 +75,6 @@ AUTHOR_CATEGORY_ALIASES = {
     "essential": NECESSARY,
 }
 AUTHOR_MARK_ATTRIBUTES = ("data-consent", "data-category", "data-cookieconsent", "data-cookiecategory")
-
-
-class ConsentLike(Protocol):
-    def allows(self, category: str, vendor_id: str | None = None) -> bool: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Classification:
-    """Who a URL or script belongs to and which category it falls in on this site."""
-
-    vendor: str | None
-    category: str
-    # "always" / "never" from the site's vendor overrides; None follows consent.
-    override: str | None = None
-    unknown_third_party: bool = False
-    source: str = "catalogue"  # "catalogue", "rule" (the site's rules), "author" (marked markup) or "unknown"
-
-    def allowed_by(self, state: ConsentLike) -> bool:
-        if self.override == "always":
-            return True
-        if self.override == "never":
-            return False
-        if self.category == NECESSARY:
-            return True
-        return state.allows(self.category, self.vendor)
 
 
 @dataclass(slots=True)
@@ -144,7 +126,10 @@ class _CompiledRule:
     script_pattern: re.Pattern[str] | None
 
 
+@functools.lru_cache(maxsize=4096)
 def _host_of(url: str) -> str:
+    """The lower-cased host of ``url`` without a trailing dot ("" when it has none);
+    remembered: the same page and resource URLs come back request after request."""
     if url.startswith("//"):
         url = "https:" + url
     try:
@@ -169,14 +154,14 @@ class Engine:
     def __init__(self, site: SitePolicy, catalogue: Catalogue | None = None) -> None:
         self.site = site
         self.catalogue = catalogue or catalogue_for(site)
-        self.mode: str = getattr(site, "mode", "defer")
-        self.categories: tuple[str, ...] = tuple(getattr(site, "categories", None) or CATEGORIES)
-        self.site_hosts: tuple[str, ...] = tuple(h.lower().split(":")[0] for h in (getattr(site, "hosts", None) or ()))
-        self.unknown_third_party: str = getattr(site, "unknown_third_party", "allow") or "allow"
-        self.strip_cookies: bool = bool(getattr(site, "strip_cookies", True))
-        self.overrides: dict[str, Any] = dict(getattr(site, "vendors", None) or {})
+        self.mode: str = site.mode
+        self.categories: tuple[str, ...] = tuple(site.categories) or CATEGORIES
+        self.site_hosts: tuple[str, ...] = tuple(h.lower().split(":")[0] for h in site.hosts)
+        self.unknown_third_party: str = site.unknown_third_party
+        self.strip_cookies: bool = site.strip_cookies
+        self.overrides: Mapping[str, VendorChoice] = site.vendors
         self.tag_manager_category: str = tag_manager_category(site)
-        self.rules = tuple(self._compile_rule(rule) for rule in (getattr(site, "rules", None) or ()))
+        self.rules = tuple(self._compile_rule(rule) for rule in site.rules)
         self._url_cache: dict[tuple[str, str], Classification | None] = {}
         # Start tags kept byte for byte, per (document origin, mode, consent): see keep_memo().
         self._keep_memos: dict[tuple[object, ...], dict[str, KeepMemo]] = {}
@@ -185,27 +170,22 @@ class Engine:
     # -- classification ---------------------------------------------------------------
 
     @staticmethod
-    def _compile_rule(rule: Any) -> _CompiledRule:
-        glob = getattr(rule, "url_glob", None)
-        signature = getattr(rule, "script_signature", None)
-        host = getattr(rule, "host", None)
+    def _compile_rule(rule: Rule) -> _CompiledRule:
+        glob = rule.url_glob
+        signature = rule.script_signature
+        host = rule.host
         return _CompiledRule(
             category=rule.category,
-            vendor=getattr(rule, "vendor", None),
+            vendor=rule.vendor,
             host=host.lower() if host else None,
-            path_prefix=getattr(rule, "path_prefix", None),
+            path_prefix=rule.path_prefix,
             url_pattern=re.compile(fnmatch.translate(glob), re.IGNORECASE) if glob else None,
             script_pattern=re.compile(signature) if signature else None,
         )
 
-    def _from_vendor(self, vendor: Vendor) -> Classification:
-        override = self.overrides.get(vendor.id)
-        category = self.tag_manager_category if vendor.tag_manager else vendor.category
-        allow = None
-        if override is not None:
-            category = getattr(override, "category", None) or category
-            allow = getattr(override, "allow", None)
-        return Classification(vendor.id, category, allow)
+    def classify_vendor(self, vendor: Vendor) -> Classification:
+        """``vendor``'s category and allow override on this site (the consent API's vendor list)."""
+        return classify_vendor(vendor, self.overrides, self.tag_manager_category)
 
     def _rule_for_url(self, url: str, host: str) -> _CompiledRule | None:
         path = ""
@@ -224,14 +204,15 @@ class Engine:
                     return rule
         return None
 
-    def matching_rule(self, url: str) -> tuple[int, Any] | None:
+    def matching_rule(self, url: str) -> tuple[int, Rule] | None:
         """The site rule (its position, 1-based, and the rule) that decides ``url``, if any."""
         if not self.rules:
             return None
         rule = self._rule_for_url(url.strip(), _host_of(url.strip()))
         if rule is None:
             return None
-        return self.rules.index(rule) + 1, rule
+        position = self.rules.index(rule)
+        return position + 1, self.site.rules[position]
 
     def is_first_party(self, url: str, page_host: str | None) -> bool:
         """Served by the site itself: the catalogue's same-site rule against the page's host
@@ -267,7 +248,7 @@ class Engine:
             return Classification(rule.vendor, rule.category, source="rule")
         vendor = self.catalogue.vendor_for_url(stripped)
         if vendor is not None:
-            return self._from_vendor(vendor)
+            return self.classify_vendor(vendor)
         if self.is_first_party(stripped, page_host):
             return None
         if self.unknown_third_party == "allow":
@@ -286,37 +267,37 @@ class Engine:
                 return Classification(rule.vendor, rule.category, source="rule")
         if not code:
             vendor = self.catalogue.vendor_for_script(text)
-            return self._from_vendor(vendor) if vendor is not None else None
+            return self.classify_vendor(vendor) if vendor is not None else None
         return self._judge_script(text)
 
     def _judge_script(self, text: str) -> Classification | None:
         best: Classification | None = None
         for vendor in self._judge.loaded(text):
-            found = self._from_vendor(vendor)  # type: ignore[arg-type]
+            found = self.classify_vendor(vendor)  # type: ignore[arg-type]
             if best is None or _RANK.get(found.category, len(_RANK)) > _RANK.get(best.category, len(_RANK)):
                 best = found
         return best
 
-    def refuses_url(self, url: str, state: ConsentLike, page_host: str | None = None) -> Classification | None:
+    def refuses_url(self, url: str, state: ConsentView, page_host: str | None = None) -> Classification | None:
         found = self.classify_url(url, page_host)
         if found is None or found.allowed_by(state):
             return None
         return found
 
-    def refuses_vendor(self, vendor: Vendor, state: ConsentLike) -> Classification | None:
+    def refuses_vendor(self, vendor: Vendor, state: ConsentView) -> Classification | None:
         """The classification that refuses `vendor` to this visitor on this site, or None."""
-        found = self._from_vendor(vendor)
+        found = self.classify_vendor(vendor)
         return None if found.allowed_by(state) else found
 
-    def refused_cookie(self, name: str, state: ConsentLike) -> bool:
+    def refused_cookie(self, name: str, state: ConsentView) -> bool:
         if not self.strip_cookies:
             return False
         vendor = self.catalogue.vendor_for_cookie(name)
         if vendor is None:
             return False
-        return not self._from_vendor(vendor).allowed_by(state)
+        return not self.classify_vendor(vendor).allowed_by(state)
 
-    def filter_link_header(self, value: str, state: ConsentLike, page_host: str | None = None) -> str | None:
+    def filter_link_header(self, value: str, state: ConsentView, page_host: str | None = None) -> str | None:
         """Drop the entries of a ``Link`` header that preload/preconnect to refused trackers."""
         kept = []
         for entry in _split_link_header(value):
@@ -326,22 +307,22 @@ class Engine:
             kept.append(entry.strip())
         return ", ".join(kept) if kept else None
 
-    def allows_everything(self, state: ConsentLike) -> bool:
+    def allows_everything(self, state: ConsentView) -> bool:
         """True when no element can be refused for this visitor (full consent, no vendor
         blocked by the site, unknown third parties allowed): output is then byte-identical."""
         if any(not state.allows(category) for category in self.categories):
             return False
-        if any(getattr(override, "allow", None) == "never" for override in self.overrides.values()):
+        if any(override.allow == "never" for override in self.overrides.values()):
             return False
-        if any(vendors is False for vendors in (getattr(state, "vendors", None) or {}).values()):
+        if any(vendors is False for vendors in state.vendors.values()):
             return False
         return self.unknown_third_party == "allow" or state.allows(self.unknown_third_party)
 
-    def etag_suffix(self, state: ConsentState) -> str:
+    def etag_suffix(self, state: ConsentView) -> str:
         """A short digest of everything in ``state`` that changes this site's output."""
         granted = ",".join(c for c in self.categories if state.allows(c))
-        vendors = ",".join(f"{k}={int(v)}" for k, v in sorted((getattr(state, "vendors", None) or {}).items()))
-        return hashlib.sha256(f"{granted}|{vendors}".encode()).hexdigest()[:10]
+        vendors = ",".join(f"{k}={int(v)}" for k, v in sorted(state.vendors.items()))
+        return _digest(f"{granted}|{vendors}")
 
     # -- decisions --------------------------------------------------------------------
 
@@ -372,7 +353,7 @@ class Engine:
     def decide(
         self,
         element: Element,
-        state: ConsentLike,
+        state: ConsentView,
         *,
         page_host: str | None = None,
         mode: str | None = None,
@@ -448,7 +429,7 @@ class Engine:
             return Decision(Action.KEEP, extra_attrs=live), seen, seen_url
         return KEEP, seen, seen_url
 
-    def _decide_window(self, element: Element, state: ConsentLike, page_host: str | None,
+    def _decide_window(self, element: Element, state: ConsentView, page_host: str | None,
                        mode: str | None) -> tuple[Decision, Classification | None, str | None]:
         """A later window of a script or style body longer than the scanner's buffer.
 
@@ -481,7 +462,7 @@ class Engine:
         action = Action.STRIP if (mode or self.mode) == "strip" else Action.DEFER
         return Decision(action, refused.category, refused.vendor), refused, refused_url
 
-    def _nested(self, element: Element, url: str, state: ConsentLike, page_host: str | None,
+    def _nested(self, element: Element, url: str, state: ConsentView, page_host: str | None,
                 depth: int) -> Classification | None:
         """What a ``data:`` or ``javascript:`` URL runs or loads, judged like the page itself.
 
@@ -501,7 +482,7 @@ class Engine:
             found = self.classify_script(code)
             if found is None:
                 vendor = self.catalogue.vendor_for_script(code)  # any mention: its result is a document
-                found = self._from_vendor(vendor) if vendor is not None else None
+                found = self.classify_vendor(vendor) if vendor is not None else None
             return found or self._nested_document(code.encode("utf-8", "surrogatepass"), state, page_host, depth)
         if tag not in _DOCUMENT_HOSTS and tag not in ("script", "link"):
             return None  # data: images, media, fonts: nothing nested that could fetch
@@ -522,7 +503,7 @@ class Engine:
             return self._nested_document(payload, state, page_host, depth)
         return None
 
-    def _nested_document(self, document: bytes, state: ConsentLike, page_host: str | None,
+    def _nested_document(self, document: bytes, state: ConsentView, page_host: str | None,
                          depth: int) -> Classification | None:
         if depth >= _NESTED_DEPTH:
             return Classification(None, "marketing", source="unknown")
@@ -541,7 +522,7 @@ class Engine:
 
     def rewriter(
         self,
-        state: ConsentLike,
+        state: ConsentView,
         *,
         base_url: str | None = None,
         encoding: str | None = None,
@@ -590,8 +571,9 @@ class Engine:
             # markup (activated), so the scanner copies every other tag unseen.
             "keeps_all": fast_full_consent and everything and not nonce,
             "resolve_url": resolve_url,
-            "keep_memos": self.keep_memos(state, base_url, mode),
         }
+        if not options["keeps_all"]:   # under keeps_all no tag is decided, so none is remembered
+            options["keep_memos"] = self.keep_memos(state, base_url, mode)
         if options["defuse_ambiguous"]:
             # srcdoc documents share the page's origin: the page's guard adopts them before
             # their own scripts run (proxy/web/guard.js, adopt()).
@@ -603,7 +585,7 @@ class Engine:
         return Rewriter(decide, **options)
 
 
-    def keep_memos(self, state: ConsentLike, base_url: str | None, mode: str | None) -> dict[str, KeepMemo] | None:
+    def keep_memos(self, state: ConsentView, base_url: str | None, mode: str | None) -> dict[str, KeepMemo] | None:
         """The memos (one per scanning encoding) of start tags kept byte for byte, shared by
         documents of one origin rewritten for the same consent and mode
         (``proxy.html.scanner.KeepMemo``).
@@ -612,14 +594,13 @@ class Engine:
         party, or nothing that fetches); such a decision reads only this engine's rules,
         the document's origin (first party), the mode and the visitor's choices: the
         granted categories, the per-vendor choices (a ``data:`` document may hold a vendor)
-        and GPC. A state whose per-vendor choices cannot be seen gets no memo.
+        and GPC.
         """
-        vendors = getattr(state, "vendors", None)  # a ConsentLike need not expose them
         origin = _origin_of(base_url) if base_url else None
-        if vendors is None or origin is None:
+        if origin is None:
             return None
         key = (origin, mode or self.mode, tuple(state.allows(category) for category in self.categories),
-               tuple(sorted(vendors.items())), bool(getattr(state, "gpc", False)))
+               tuple(sorted(state.vendors.items())), state.gpc)
         memo = self._keep_memos.get(key)
         if memo is None:
             if len(self._keep_memos) >= _KEEP_MEMOS_MAX:
@@ -628,6 +609,7 @@ class Engine:
         return memo
 
 
+@functools.lru_cache(maxsize=4096)
 def _origin_of(url: str) -> tuple[str, str, int | None] | None:
     try:
         parts = urlsplit(url)
@@ -638,6 +620,11 @@ def _origin_of(url: str) -> tuple[str, str, int | None] | None:
 
 _KEEP_MEMOS_MAX = 64
 REPEATABLE_KEEP = Decision(Action.KEEP, repeatable=True)
+
+
+@functools.lru_cache(maxsize=1024)
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
 def _json_strings(text: str) -> list[str]:

@@ -2,49 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from factories import make_state
 
+import factories
+from proxy.consent import ConsentState
 from proxy.engine import Engine, Report
+from proxy.policy import SitePolicy
 
 
-@dataclass
-class Consent:
-    """A consent state double: exactly the categories given (necessary implied)."""
-
-    categories: frozenset[str]
-    vendors: dict[str, bool] = field(default_factory=dict)
-
-    def allows(self, category: str, vendor_id: str | None = None) -> bool:
-        if vendor_id is not None and vendor_id in self.vendors:
-            return self.vendors[vendor_id]
-        return category == "necessary" or category in self.categories
+NONE = make_state()
+ALL = make_state({"preferences", "analytics", "marketing"})
+ANALYTICS = make_state({"analytics"})
 
 
-NONE = Consent(frozenset())
-ALL = Consent(frozenset({"preferences", "analytics", "marketing"}))
-ANALYTICS = Consent(frozenset({"analytics"}))
+def make_site(**overrides: Any) -> SitePolicy:
+    return factories.make_site(**{"site_id": "shop", "hosts": ["shop.example"], **overrides})
 
 
-def make_site(**overrides: Any) -> SimpleNamespace:
-    site = dict(
-        site_id="shop",
-        hosts=["shop.example"],
-        mode="defer",
-        categories={"necessary": None, "preferences": None, "analytics": None, "marketing": None},
-        vendors={},
-        rules=[],
-        unknown_third_party="allow",
-        strip_cookies=True,
-    )
-    site.update(overrides)
-    return SimpleNamespace(**site)
-
-
-def rewrite(html: bytes, state: Consent, site: SimpleNamespace | None = None, **options: Any) -> tuple[bytes, Report]:
+def rewrite(html: bytes, state: ConsentState, site: SitePolicy | None = None, **options: Any) -> tuple[bytes, Report]:
     report = Report()
     rewriter = Engine(site or make_site()).rewriter(state, base_url="https://shop.example/", report=report, **options)
     return rewriter.feed(html) + rewriter.close(), report
@@ -82,7 +60,7 @@ def test_strip_mode_removes_element_and_content() -> None:
 
 
 def test_site_rule_beats_catalogue() -> None:
-    rule = SimpleNamespace(category="analytics", vendor="own-stats", host="stats.shop.example", path_prefix=None, url_glob=None, script_signature=None)
+    rule = {"category": "analytics", "vendor": "own-stats", "host": "stats.shop.example"}
     site = make_site(rules=[rule])
     out, report = rewrite(b'<img src="https://stats.shop.example/p.gif">', NONE, site)
     assert b'data-consent-src="https://stats.shop.example/p.gif"' in out
@@ -90,16 +68,16 @@ def test_site_rule_beats_catalogue() -> None:
 
 
 def test_vendor_override_always_and_never() -> None:
-    always = make_site(vendors={"youtube-embed": SimpleNamespace(category=None, allow="always")})
+    always = make_site(vendors={"youtube-embed": {"allow": "always"}})
     assert rewrite(YOUTUBE, NONE, always)[0] == YOUTUBE
-    never = make_site(vendors={"google-analytics": SimpleNamespace(category=None, allow="never")})
+    never = make_site(vendors={"google-analytics": {"allow": "never"}})
     out, _ = rewrite(GA, ALL, never)
     assert b"data-consent-src" in out
 
 
 def test_vendor_override_moves_category() -> None:
-    site = make_site(vendors={"youtube-embed": SimpleNamespace(category="preferences", allow=None)})
-    assert rewrite(YOUTUBE, Consent(frozenset({"preferences"})), site)[0] == YOUTUBE
+    site = make_site(vendors={"youtube-embed": {"category": "preferences"}})
+    assert rewrite(YOUTUBE, make_state({"preferences"}), site)[0] == YOUTUBE
     assert b'data-consent="preferences"' in rewrite(YOUTUBE, NONE, site)[0]
 
 
@@ -132,7 +110,7 @@ def test_author_mark_on_live_element_is_enforced() -> None:
 
 
 def test_vendor_override_in_cookie_grants_one_vendor() -> None:
-    state = Consent(frozenset(), vendors={"youtube-embed": True})
+    state = make_state(vendors={"youtube-embed": True})
     assert rewrite(YOUTUBE, state)[0] == YOUTUBE
 
 
@@ -163,9 +141,9 @@ def test_strip_cookies_off_keeps_every_cookie() -> None:
 
 def test_etag_suffix_differs_by_consent_only() -> None:
     engine = Engine(make_site())
-    assert engine.etag_suffix(NONE) == engine.etag_suffix(Consent(frozenset()))
+    assert engine.etag_suffix(NONE) == engine.etag_suffix(make_state())
     assert engine.etag_suffix(NONE) != engine.etag_suffix(ANALYTICS)
-    assert engine.etag_suffix(NONE) != engine.etag_suffix(Consent(frozenset(), vendors={"youtube-embed": True}))
+    assert engine.etag_suffix(NONE) != engine.etag_suffix(make_state(vendors={"youtube-embed": True}))
 
 
 def test_refuses_url() -> None:
@@ -177,7 +155,7 @@ def test_refuses_url() -> None:
 
 
 def test_report_names_what_classified_each_element() -> None:
-    rule = SimpleNamespace(category="analytics", vendor=None, host="stats.shop.example", path_prefix=None, url_glob=None, script_signature=None)
+    rule = {"category": "analytics", "host": "stats.shop.example"}
     page = b'<img src="https://stats.shop.example/p.gif"><img src="https://cdn.unknown.test/a.png">' + GA
     _, report = rewrite(page, NONE, make_site(rules=[rule]))
     assert [entry.source for entry in report.entries] == ["rule", "unknown", "catalogue"]

@@ -109,3 +109,17 @@ def test_real_pages_rewritten_with_a_warm_memo_equal_a_fresh_rewrite(engine: Eng
                 out, report = rewrite(engine, page, state, url, chunk=rng.choice([None, 1000, 65536]))
                 assert out == reference, path.name
                 assert [(e.vendor, e.offset) for e in report.entries] == [(e.vendor, e.offset) for e in reference_report.entries]
+
+
+def test_a_remembered_tag_is_only_matched_whole(engine: Engine) -> None:
+    quoted = b'<img alt="1 > 0" src="/a.png">'
+    prefix = b'<img alt="1 >'
+    assert rewrite(engine, quoted)[0] == quoted
+    # The bytes up to the first ">" are no remembered tag: the tag is read whole, and what
+    # follows the quote still counts.
+    page = prefix + b'" src="https://www.facebook.com/tr?id=1">'
+    out, report = rewrite(engine, page)
+    assert b'data-consent-src="https://www.facebook.com/tr?id=1"' in out and report.entries
+    # A remembered tag inside a comment or a raw-text element is not a tag there.
+    assert rewrite(engine, b"<!--" + quoted + b"-->")[0] == b"<!--" + quoted + b"-->"
+    assert rewrite(engine, b"<textarea>" + quoted + b"</textarea>")[0] == b"<textarea>" + quoted + b"</textarea>"

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from types import SimpleNamespace
 
 import html5lib
 import pytest
 
+from factories import make_site, make_state
 from live_trackers import live_things
 from proxy.catalogue import Catalogue
+from proxy.consent import ConsentState
 from proxy.engine import Engine
 from proxy.inline import judge_for
 
@@ -30,21 +31,13 @@ def site_url(page: Path) -> str:
     return "https://example.test/"
 
 
-class Consent:
-    def __init__(self, categories: set[str]) -> None:
-        self.categories = frozenset(categories | {"necessary"})
-        self.vendors: dict[str, bool] = {}
-
-    def allows(self, category: str, vendor_id: str | None = None) -> bool:
-        return category in self.categories
+# The zero-config site (what `consentry run --upstream` serves), with no hosts of its own.
+SITE = make_site()
+NONE = make_state()
+ALL = make_state({"preferences", "analytics", "marketing"})
 
 
-SITE = SimpleNamespace(site_id="default", hosts=[], mode="defer", categories={"necessary": 0, "preferences": 0, "analytics": 0, "marketing": 0}, vendors={}, rules=[], unknown_third_party="allow", strip_cookies=True)
-NONE = Consent(set())
-ALL = Consent({"preferences", "analytics", "marketing"})
-
-
-def rewrite(data: bytes, state: Consent, base_url: str, mode: str = "defer", chunk: int = 0) -> bytes:
+def rewrite(data: bytes, state: ConsentState, base_url: str, mode: str = "defer", chunk: int = 0) -> bytes:
     rewriter = Engine(SITE).rewriter(state, base_url=base_url, mode=mode)
     if not chunk:
         return rewriter.feed(data) + rewriter.close()

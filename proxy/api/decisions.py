@@ -26,6 +26,8 @@ from urllib.parse import parse_qsl, urlsplit
 from proxy.defaults import GPC_REFUSED_CATEGORY
 from proxy.consent import (
     ConsentState,
+    Decision,
+    KeyRing,
     consent_cookie_header,
     decide_from_form,
     decide_from_json,
@@ -36,7 +38,9 @@ from proxy.consent import (
 )
 
 if TYPE_CHECKING:  # types only: the packages stay independent at run time
+    from proxy.engine import Engine
     from proxy.policy import SitePolicy
+    from proxy.receipts import Receipt
 
 
 __all__ = [
@@ -78,7 +82,7 @@ class Reply:
 
 @dataclass(frozen=True, slots=True)
 class ParsedDecision:
-    decision: Any
+    decision: Decision
     return_to: str | None   # a form's return_to (answered 303), None for JSON
     # The banner experiment variant and language the banner posted, as sent (unchecked).
     variant: object = None
@@ -91,9 +95,9 @@ class DecisionPlan:
 
     token: str
     claims: dict[str, Any]
-    decision: Any
+    decision: Decision
     action: str
-    receipt: Any
+    receipt: Receipt
     state: ConsentState
     return_to: str | None
     # The site's variant the decision was made on (None: none, or an unknown id), and
@@ -165,17 +169,16 @@ def parse_decision(content_type: str, body: bytes, site: SitePolicy) -> ParsedDe
     return ApiError(415, "Send a form or JSON")
 
 
-_VENDOR_DIGESTS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+_VENDOR_DIGESTS: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
 
 
-def vendor_digest(engine: Any) -> str:
+def vendor_digest(engine: Engine) -> str:
     """Digest of the (vendor, category) list this site's visitors are shown."""
     digest = _VENDOR_DIGESTS.get(engine)
     if digest is None:
         from proxy.receipts import vendor_list_digest
 
-        vendors = getattr(engine.catalogue, "vendors", {})
-        digest = vendor_list_digest((vid, engine._from_vendor(v).category) for vid, v in vendors.items())
+        digest = vendor_list_digest((vid, engine.classify_vendor(v).category) for vid, v in engine.catalogue.vendors.items())
         _VENDOR_DIGESTS[engine] = digest
     return digest
 
@@ -186,8 +189,8 @@ def plan_decision(
     *,
     site: SitePolicy,
     site_id: str,
-    keyring: Any,
-    engine: Any,
+    keyring: KeyRing,
+    engine: Engine,
     ip_hash: str | None,
     user_agent: str | None,
     accept_language: str | None = None,
@@ -216,7 +219,7 @@ def plan_decision(
     action = receipt_action(decision, previous)
     variant = variant_by_id(site, parsed.variant)
     lang = parsed.lang
-    if not isinstance(lang, str) or lang not in offered_languages(getattr(site, "banner", None)):
+    if not isinstance(lang, str) or lang not in offered_languages(site.banner):
         lang = pick_language(site, html_lang=None, accept_language=accept_language)
     digest, canonical = texts_digest(site, lang, variant)
     receipt = Receipt(
@@ -232,7 +235,7 @@ def plan_decision(
         ip_hash=ip_hash,
         user_agent=user_agent,
         gpc=previous.gpc,
-        banner_variant=getattr(variant, "id", None),
+        banner_variant=variant.id if variant is not None else None,
         banner_texts_digest=digest,
     )
     granted = set(decision.categories)
@@ -245,11 +248,11 @@ def plan_decision(
     )
     return DecisionPlan(
         token, claims, decision, action, receipt, state, parsed.return_to,
-        variant=getattr(variant, "id", None), texts=(digest, lang, canonical),
+        variant=variant.id if variant is not None else None, texts=(digest, lang, canonical),
     )
 
 
-def receipts_reply(receipts: Sequence[Any] | None, *, consent_id: str | None, site_id: str) -> Reply:
+def receipts_reply(receipts: Sequence[Receipt] | None, *, consent_id: str | None, site_id: str) -> Reply:
     """``GET <prefix>/receipts``: the receipts of the consent id in the visitor's valid cookie.
 
     ``receipts`` is None when the visitor has no valid cookie (missing, forged, expired,
@@ -270,10 +273,10 @@ def cookie_names(cookie_headers: Sequence[str]) -> list[str]:
 
 def decision_reply(
     plan: DecisionPlan,
-    receipt_id: Any,
+    receipt_id: int,
     *,
     site: SitePolicy,
-    engine: Any,
+    engine: Engine,
     host: str,
     secure: bool,
     cookies: Sequence[str],
@@ -286,7 +289,7 @@ def decision_reply(
     expired = expire_cookie_headers(
         cookie_names(cookies), host=host, secure=secure, refused_categories=plan.decision.refused,
         is_refused=lambda name: engine.refused_cookie(name, state),
-        keep=[getattr(site, "cookie_name", None) or "consentry"],
+        keep=[site.cookie_name],
     )
     headers: list[tuple[str, str]] = list(NO_STORE)
     body = b""

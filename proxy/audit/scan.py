@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 from proxy.audit.model import AuditResult, PageAudit, now_iso
@@ -27,6 +27,9 @@ from proxy.engine import Report
 from proxy.response.mime import extract_mime_type
 from proxy.response.plan import document_for
 from proxy.response.sniff import sniff
+
+if TYPE_CHECKING:  # types only (the policy package is loaded when a run needs it)
+    from proxy.policy import Config, SitePolicy
 
 __all__ = ["scan_targets", "audit_document", "extract_links"]
 
@@ -80,7 +83,7 @@ def extract_links(text: str, base_url: str) -> list[str]:
 
 def audit_document(
     simulation: Simulation,
-    site: Any,
+    site: SitePolicy,
     chunks: Iterable[bytes],
     *,
     url: str,
@@ -109,7 +112,7 @@ def audit_document(
     rewriter.close()
     page = PageAudit(
         url=url,
-        site_id=str(getattr(site, "site_id", "default")),
+        site_id=site.site_id,
         findings=simulation.findings(report),
         status=status,
         depth=depth,
@@ -171,7 +174,7 @@ def _same_site(url: str, origin: str) -> bool:
 def scan_targets(
     targets: Iterable[str],
     *,
-    config: Any | None = None,
+    config: Config | None = None,
     site_id: str | None = None,
     consent: str = "none",
     depth: int = 0,
@@ -230,26 +233,27 @@ def scan_targets(
     return result
 
 
-def _scan_file(simulation: Simulation, forced_site: Any, target: str) -> PageAudit:
+def _scan_file(simulation: Simulation, forced_site: SitePolicy | None, target: str) -> PageAudit:
     path = Path(target)
     site = forced_site or simulation.fallback_site()
     try:
         data = path.read_bytes()
     except OSError as error:
-        return PageAudit(url=target, site_id=str(getattr(site, "site_id", "default")), error=error.strerror or str(error), time=now_iso())
+        return PageAudit(url=target, site_id=site.site_id, error=error.strerror or str(error), time=now_iso())
     # No base URL: a file:// base would turn "//tracker.example/x.js" into a file URL.
     page, _ = audit_document(simulation, site, _split(data), url=target, base_url=None)
     return page
 
 
 def _scan_url(
-    simulation: Simulation, forced_site: Any, url: str, level: int, timeout: float
+    simulation: Simulation, forced_site: SitePolicy | None, url: str, level: int, timeout: float
 ) -> tuple[PageAudit | None, list[str]]:
     site = forced_site or simulation.site_for_host(urlsplit(url).netloc)
-    site_id = str(getattr(site, "site_id", "default"))
+    site_id = site.site_id
     try:
         fetched = _fetch(url, timeout)
     except (urllib.error.URLError, OSError, ValueError) as error:
+        # getattr: URLError says why in .reason; an OSError or ValueError is the reason itself.
         reason = getattr(error, "reason", None) or error
         log.info("scan: %s: %s", url, reason)
         return PageAudit(url=url, site_id=site_id, error=f"not fetched: {reason}", depth=level, time=now_iso()), []

@@ -16,17 +16,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 from proxy.audit.model import TrackerFinding
 from proxy.catalogue import Catalogue
 from proxy.consent import ConsentState
-from proxy.defaults import CATEGORIES, NECESSARY
+from proxy.defaults import NECESSARY
 from proxy.engine import Engine, Report
 from proxy.policy.problems import did_you_mean
 
-if TYPE_CHECKING:  # types only
-    from proxy.policy import SitePolicy
+if TYPE_CHECKING:  # types only (the policy package is loaded when a run needs it)
+    from proxy.policy import Config, SitePolicy
 
 
 __all__ = ["MODES", "Simulation", "SimulationError", "findings_from_report"]
@@ -49,9 +49,9 @@ def _hint(word: str, choices: Iterable[str]) -> str:
     return did_you_mean(word, choices) or "."
 
 
-def findings_from_report(report: Report, catalogue: Any | None = None) -> list[TrackerFinding]:
+def findings_from_report(report: Report, catalogue: Catalogue | None = None) -> list[TrackerFinding]:
     """The engine's report entries as audit findings, with the vendors' display names."""
-    vendors = getattr(catalogue, "vendors", {}) if catalogue is not None else {}
+    vendors = catalogue.vendors if catalogue is not None else {}
     return [
         TrackerFinding(
             tag=entry.tag,
@@ -61,15 +61,15 @@ def findings_from_report(report: Report, catalogue: Any | None = None) -> list[T
             url=entry.url,
             line=entry.line,
             offset=entry.offset,
-            context=getattr(entry, "context", "") or "",
+            context=entry.context,
             vendor_name=vendors[entry.vendor].name if entry.vendor in vendors else None,
-            source=getattr(entry, "source", "catalogue") or "catalogue",
+            source=entry.source,
         )
         for entry in report.entries
     ]
 
 
-def _load(config_path: str | Path) -> Any:
+def _load(config_path: str | Path) -> Config:
     from proxy.policy import ConfigError, load_config
 
     path = Path(config_path).expanduser()
@@ -86,7 +86,7 @@ def _load(config_path: str | Path) -> Any:
         raise SimulationError("config", "; ".join(lines) + " (fix the policy file; `consentry check-config` lists every problem)") from None
 
 
-def _builtin() -> Any:
+def _builtin() -> Config:
     from proxy.policy import default_config
 
     # Zero-config warns when CONSENTRY_SECRET is unset because cookies would not survive a
@@ -106,17 +106,17 @@ class Simulation:
     def __init__(
         self,
         *,
-        config: Any | None = None,
+        config: Config | None = None,
         config_path: str | Path | None = None,
         consent: str = "none",
         mode: str | None = None,
-        catalogue: Any | None = None,
+        catalogue: Catalogue | None = None,
     ) -> None:
         if config is None:
             config = _load(config_path) if config_path else _builtin()
         self.config = config
         # A loaded config knows its file (``Config.source``); zero-config has none.
-        source = config_path or getattr(config, "source", None)
+        source = config_path or config.source
         self.config_path = str(source) if source else None
         self.catalogue = catalogue
         self.mode = self._check_mode(mode)
@@ -124,7 +124,7 @@ class Simulation:
         self.consent_text = (consent or "none").strip() or "none"
         self.chosen = self._check_consent(self.consent_text)
         self._engines: dict[str, Engine] = {}
-        self._builtin_site: Any | None = None
+        self._builtin_site: SitePolicy | None = None
 
     # -- validation ---------------------------------------------------------------------
 
@@ -142,9 +142,9 @@ class Simulation:
     def _known_categories(self) -> list[str]:
         names: list[str] = [NECESSARY]
         for site in self.sites():
-            for name in getattr(site, "categories", None) or CATEGORIES:
+            for name in site.categories:
                 if name not in names:
-                    names.append(str(name))
+                    names.append(name)
         return names
 
     def _check_consent(self, text: str) -> list[str] | str:
@@ -162,8 +162,8 @@ class Simulation:
 
     # -- lookups ------------------------------------------------------------------------
 
-    def sites(self) -> Iterable[Any]:
-        return list(getattr(self.config, "sites", {}).values())
+    def sites(self) -> Iterable[SitePolicy]:
+        return list(self.config.sites.values())
 
     @property
     def granted(self) -> list[str]:
@@ -178,24 +178,24 @@ class Simulation:
     def mode_label(self) -> str:
         if self.mode is not None:
             return self.mode
-        modes = sorted({str(getattr(site, "mode", "defer")) for site in self.sites()}) or ["defer"]
+        modes = sorted({site.mode for site in self.sites()}) or ["defer"]
         return "/".join(modes)
 
-    def fallback_site(self) -> Any:
+    def fallback_site(self) -> SitePolicy:
         """The site for a document with no host (a file): ``default``, else the policy's first."""
-        sites = getattr(self.config, "sites", {})
+        sites = self.config.sites
         if "default" in sites:
             return sites["default"]
         if sites:
             return next(iter(sites.values()))
         return self.builtin_site()
 
-    def builtin_site(self) -> Any:
+    def builtin_site(self) -> SitePolicy:
         if self._builtin_site is None:
             self._builtin_site = next(iter(_builtin().sites.values()))
         return self._builtin_site
 
-    def site_for_host(self, host: str | None) -> Any:
+    def site_for_host(self, host: str | None) -> SitePolicy:
         """The policy's site for ``host`` (its ``default`` site included), else the built-in default.
 
         A host the policy does not cover gets the built-in policy rather than some other
@@ -205,11 +205,11 @@ class Simulation:
             site = self.config.site_for_host(host)
             if site is not None:
                 return site
-        sites = getattr(self.config, "sites", {})
+        sites = self.config.sites
         return sites["default"] if "default" in sites else self.builtin_site()
 
-    def site_by_id(self, site_id: str) -> Any:
-        sites = getattr(self.config, "sites", {})
+    def site_by_id(self, site_id: str) -> SitePolicy:
+        sites = self.config.sites
         if site_id in sites:
             return sites[site_id]
         site = self.config.site_for_host(site_id)
@@ -221,7 +221,7 @@ class Simulation:
         return site
 
     def engine_for(self, site: SitePolicy) -> Engine:
-        key = f'{getattr(site, "site_id", "default")}@{id(site)}'   # a policy site and the built-in may share "default"
+        key = f"{site.site_id}@{id(site)}"   # a policy site and the built-in may share "default"
         engine = self._engines.get(key)
         if engine is None:
             engine = self._engines[key] = Engine(site, catalogue=self.catalogue)
@@ -240,9 +240,9 @@ class Simulation:
 
     def state_for(self, site: SitePolicy) -> ConsentState:
         # The site's own list, so "all" means all of *its* categories.
-        categories = [NECESSARY, *(c for c in (getattr(site, "categories", None) or ()) if c != NECESSARY)]
+        categories = [NECESSARY, *(c for c in site.categories if c != NECESSARY)]
         choice = self.chosen if isinstance(self.chosen, str) else list(self.chosen)
         return ConsentState.simulated(choice, all_categories=categories if len(categories) > 1 else None)
 
     def mode_for(self, site: SitePolicy) -> str:
-        return self.mode or str(getattr(site, "mode", "defer"))
+        return self.mode or site.mode

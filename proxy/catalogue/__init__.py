@@ -7,6 +7,19 @@ jwt or pydantic.
 """
 
 from proxy.catalogue.catalogue import Catalogue, catalogue_for
+from proxy.catalogue.classification import Classification, ConsentView, VendorChoice, classify_vendor
 from proxy.catalogue.vendor import CATEGORIES, CatalogueError, Vendor, strictest_category, tag_manager_category
 
-__all__ = ["CATEGORIES", "Catalogue", "catalogue_for", "CatalogueError", "Vendor", "strictest_category", "tag_manager_category"]
+__all__ = [
+    "CATEGORIES",
+    "Catalogue",
+    "catalogue_for",
+    "CatalogueError",
+    "Classification",
+    "ConsentView",
+    "Vendor",
+    "VendorChoice",
+    "classify_vendor",
+    "strictest_category",
+    "tag_manager_category",
+]

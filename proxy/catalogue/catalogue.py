@@ -16,10 +16,10 @@ import json
 import logging
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 from proxy.catalogue.matchers import (
     CookieIndex,
@@ -331,12 +331,19 @@ def _with_overlays(paths: tuple[str, ...]) -> Catalogue:
     return catalogue
 
 
-def catalogue_for(site: Any) -> Catalogue:
+class OverlaySite(Protocol):
+    """What `catalogue_for` reads of a site (the policy's ``SitePolicy`` has it)."""
+
+    @property
+    def catalogues(self) -> Sequence[str]: ...
+
+
+def catalogue_for(site: OverlaySite) -> Catalogue:
     """The catalogue a site judges with: the shipped one plus the site's ``catalogues`` overlays.
 
     Overlay paths are absolute once the policy loader has resolved them; each combination
     is built once per process. Raises `CatalogueError` for an unreadable overlay (the
     policy loader reports that earlier, naming the key).
     """
-    paths = tuple(str(path) for path in (getattr(site, "catalogues", None) or ()))
+    paths = tuple(site.catalogues)
     return _with_overlays(paths) if paths else Catalogue.default()

@@ -9,10 +9,10 @@ mitmproxy, jwt or pydantic.
 
 import difflib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
 from proxy.defaults import CATEGORIES as CATEGORIES  # the catalogue's vocabulary, re-exported
 
@@ -274,11 +274,18 @@ def strictest_category(categories: Iterable[str]) -> str | None:
     return best
 
 
-def tag_manager_category(site: Any) -> str:
+class TagManagerSite(Protocol):
+    """What `tag_manager_category` reads of a site (the policy's ``SitePolicy`` has it)."""
+
+    @property
+    def tag_manager_loads(self) -> Sequence[str]: ...
+
+
+def tag_manager_category(site: TagManagerSite) -> str:
     """A tag manager's category on `site`: the strictest of what its containers load.
 
     ``tag_manager_loads`` in the site policy lists the categories of the tags the site's
-    containers load; without it (or outside a policy) a container counts as marketing.
+    containers load (marketing unless the site says less).
     """
-    loads = getattr(site, "tag_manager_loads", None) or ("marketing",)
+    loads = site.tag_manager_loads or ("marketing",)
     return strictest_category(loads) or "marketing"

@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterable
 from typing import Final, TYPE_CHECKING
 
 from proxy.catalogue import Catalogue
-from proxy.consent.sites import NECESSARY, cookie_name, lifetime_seconds
+from proxy.consent.sites import lifetime_seconds
+from proxy.defaults import NECESSARY
 
 if TYPE_CHECKING:  # types only: the packages stay independent at run time
     from proxy.policy import SitePolicy
@@ -63,7 +64,7 @@ def cookie_values(cookie_headers: Iterable[str], name: str) -> list[str]:
 def consent_cookie_header(token: str, *, site: SitePolicy, secure: bool, max_age: int | None = None) -> str:
     """The `Set-Cookie` value for a consent token (HttpOnly, SameSite=Lax, Path=/)."""
     age = lifetime_seconds(site) if max_age is None else max(0, int(max_age))
-    header = f"{cookie_name(site)}={token}; Max-Age={age}; Path=/; HttpOnly; SameSite=Lax"
+    header = f"{site.cookie_name}={token}; Max-Age={age}; Path=/; HttpOnly; SameSite=Lax"
     return header + "; Secure" if secure else header
 
 

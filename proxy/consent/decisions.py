@@ -14,7 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, TYPE_CHECKING
 
-from proxy.consent.sites import NECESSARY, category_names, policy_version
+from proxy.consent.sites import category_names
+from proxy.defaults import NECESSARY
 from proxy.consent.state import ConsentState
 from proxy.consent.tokens import MAX_VENDOR_ID_LENGTH, MAX_VENDOR_OVERRIDES
 
@@ -120,7 +121,7 @@ def status_json(state: ConsentState, *, site: SitePolicy) -> dict[str, Any]:
     """The `/_consent/status` body (also the answer to a JSON post)."""
     body: dict[str, Any] = {
         "categories": [name for name in category_names(site) if name in state.categories],
-        "policy_version": policy_version(site),
+        "policy_version": site.policy_version,
         "expires": _iso(state.expires_at),
         "consent_id": state.consent_id,
         "decided": state.decided,

@@ -6,7 +6,7 @@ Each key carries its own algorithm; a token's header only *selects* a key by
 HMAC secret. The first key of the ring signs, every key verifies, so keys rotate
 without logging anyone out: add the new key first, keep the old one until its
 cookies have expired, then remove it. Imports PyJWT's `cryptography` backend and
-the stdlib only (no aiohttp, no pydantic: specs are duck-typed).
+the stdlib only (no aiohttp, no pydantic: a spec is anything shaped as `KeyMaterial`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import logging
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
@@ -40,6 +40,22 @@ ALGORITHMS: Final[tuple[str, ...]] = ("HS256", "ES256", "EdDSA")
 
 # RFC 7518 §3.2: an HS256 key must be at least as long as the hash output (256 bits).
 MIN_HMAC_SECRET_BYTES: Final = 32
+
+
+class KeyMaterial(Protocol):
+    """What the ring reads from a key spec: the policy loader's pydantic ``KeySpec`` and
+    this module's dataclass both have this shape (material already read from env/files)."""
+
+    @property
+    def kid(self) -> str: ...
+    @property
+    def alg(self) -> str: ...
+    @property
+    def secret(self) -> str | bytes | None: ...
+    @property
+    def private_key(self) -> str | None: ...
+    @property
+    def public_key(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +97,7 @@ class KeyRing:
         self._signer = keys[0]
 
     @classmethod
-    def from_specs(cls, specs: Iterable[Any]) -> KeyRing:
+    def from_specs(cls, specs: Iterable[KeyMaterial]) -> KeyRing:
         """Build the ring from key specs (objects with kid, alg and the key material)."""
         return cls([_load_spec(spec, index) for index, spec in enumerate(specs)])
 
@@ -109,19 +125,13 @@ class KeyRing:
         return f"KeyRing(kids={list(self._keys)!r}, signer={self._signer.kid!r})"
 
 
-def _secret_value(value: Any) -> Any:
-    # pydantic's SecretStr/SecretBytes hide their value behind get_secret_value().
-    getter = getattr(value, "get_secret_value", None)
-    return getter() if callable(getter) else value
-
-
-def _load_spec(spec: Any, index: int) -> SigningKey:
-    kid = getattr(spec, "kid", None)
+def _load_spec(spec: KeyMaterial, index: int) -> SigningKey:
+    kid = spec.kid
     where = f"consent.keys[{index}]"
-    if not isinstance(kid, str) or not kid:
+    if not kid:
         raise ValueError(f"{where}.kid: every key needs a non-empty kid (a name such as \"2026-11\")")
     where = f"consent.keys[{index}] (kid {kid!r})"
-    alg = getattr(spec, "alg", None)
+    alg = spec.alg
     if alg not in ALGORITHMS:
         raise ValueError(f"{where}.alg: {alg!r} is not supported; use one of {', '.join(ALGORITHMS)}")
     if alg == "HS256":
@@ -129,8 +139,8 @@ def _load_spec(spec: Any, index: int) -> SigningKey:
     return _load_asymmetric(spec, kid, alg, where)
 
 
-def _load_hmac(spec: Any, kid: str, where: str) -> SigningKey:
-    secret = _secret_value(getattr(spec, "secret", None))
+def _load_hmac(spec: KeyMaterial, kid: str, where: str) -> SigningKey:
+    secret = spec.secret
     if isinstance(secret, str):
         secret = secret.encode("utf-8")
     if not isinstance(secret, bytes) or not secret:
@@ -146,9 +156,9 @@ def _load_hmac(spec: Any, kid: str, where: str) -> SigningKey:
     return SigningKey(kid=kid, alg="HS256", verify_key=secret, sign_key=secret)
 
 
-def _load_asymmetric(spec: Any, kid: str, alg: str, where: str) -> SigningKey:
-    private_pem = _secret_value(getattr(spec, "private_key", None))
-    public_pem = _secret_value(getattr(spec, "public_key", None))
+def _load_asymmetric(spec: KeyMaterial, kid: str, alg: str, where: str) -> SigningKey:
+    private_pem = spec.private_key
+    public_pem = spec.public_key
     if not private_pem and not public_pem:
         raise ValueError(f"{where}: {alg} needs private_key (to sign) or public_key (to verify only)")
     private_key = public_key = None

@@ -1,8 +1,8 @@
-"""What the consent code reads from a site policy, with the defaults of zero-config.
+"""What the consent code reads from a site policy: its categories in order and the lifetime.
 
-The site is typed as the policy package's `SitePolicy` (for mypy only: it is never
-imported at run time, so this package loads no pydantic); an object with fewer
-attributes (a test's `SimpleNamespace`) gets the defaults of `proxy.defaults`.
+The site is the policy package's `SitePolicy` (named for mypy only: it is never
+imported at run time, so this package loads no pydantic); every other key
+(`cookie_name`, `site_id`, `policy_version`) is read as the attribute it is.
 Imports the stdlib only.
 """
 
@@ -10,50 +10,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from proxy.defaults import CATEGORIES, COOKIE_NAME, LIFETIME_DAYS, NECESSARY
+from proxy.defaults import NECESSARY
 
 if TYPE_CHECKING:  # types only: the packages stay independent at run time
     from proxy.policy import SitePolicy
 
 
-__all__ = [
-    "DEFAULT_CATEGORIES",
-    "DEFAULT_COOKIE_NAME",
-    "DEFAULT_LIFETIME_DAYS",
-    "NECESSARY",
-    "category_names",
-    "cookie_name",
-    "lifetime_seconds",
-    "policy_version",
-    "site_id",
-]
-
-# The zero-config values live in proxy.defaults; these names are kept for callers.
-DEFAULT_CATEGORIES = CATEGORIES
-DEFAULT_COOKIE_NAME = COOKIE_NAME
-DEFAULT_LIFETIME_DAYS = LIFETIME_DAYS
+__all__ = ["category_names", "lifetime_seconds"]
 
 
 def category_names(site: SitePolicy) -> tuple[str, ...]:
     """The site's categories in policy order, `necessary` always first and present."""
-    declared = getattr(site, "categories", None)
-    names = list(declared) if declared else list(DEFAULT_CATEGORIES)  # dict -> its keys
-    return (NECESSARY, *(str(name) for name in names if name != NECESSARY))
-
-
-def cookie_name(site: SitePolicy) -> str:
-    return str(getattr(site, "cookie_name", None) or DEFAULT_COOKIE_NAME)
+    return (NECESSARY, *(name for name in site.categories if name != NECESSARY))
 
 
 def lifetime_seconds(site: SitePolicy) -> int:
-    days = getattr(site, "lifetime_days", None) or DEFAULT_LIFETIME_DAYS
-    return int(days * 86400)
-
-
-def policy_version(site: SitePolicy) -> str | int:
-    version = getattr(site, "policy_version", 1)
-    return version if isinstance(version, str | int) else str(version)
-
-
-def site_id(site: SitePolicy) -> str:
-    return str(getattr(site, "site_id", None) or "default")
+    return site.lifetime_days * 86400

@@ -13,24 +13,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal, TYPE_CHECKING
+from typing import Any, Literal, TYPE_CHECKING
 
 from proxy.consent.cookies import cookie_values
-from proxy.defaults import GPC_REFUSED_CATEGORY
+from proxy.defaults import CATEGORIES, GPC_REFUSED_CATEGORY, NECESSARY
 from proxy.consent.failures import ConsentFailure, record_failure
 from proxy.consent.keys import KeyRing
-from proxy.consent.sites import DEFAULT_CATEGORIES, NECESSARY, category_names, cookie_name
+from proxy.consent.sites import category_names
 from proxy.consent.tokens import MAX_COOKIE_BYTES, TokenRejected, decode_token, decode_token_remembered
 
 if TYPE_CHECKING:  # types only: the packages stay independent at run time
     from proxy.policy import SitePolicy
 
 
-__all__ = ["GPC_DENIED_CATEGORY", "ConsentState", "read_consent"]
+__all__ = ["ConsentState", "read_consent"]
 
 logger = logging.getLogger(__name__)
-
-GPC_DENIED_CATEGORY: Final = GPC_REFUSED_CATEGORY
 
 Source = Literal["cookie", "none", "simulated"]
 
@@ -54,7 +52,7 @@ class ConsentState:
         """May an element of this category (and vendor, when known) run?"""
         if category == NECESSARY:
             return True
-        if self.gpc and category == GPC_DENIED_CATEGORY:
+        if self.gpc and category == GPC_REFUSED_CATEGORY:
             # GPC is a legal opt-out signal; a per-vendor "always allow" cannot undo it.
             return False
         if vendor_id is not None and vendor_id in self.vendors:
@@ -68,7 +66,7 @@ class ConsentState:
         # Categories the site no longer has are ignored rather than failing the cookie.
         granted = {cat for cat in claims.get("cats", ()) if cat in known} | {NECESSARY}
         if gpc:
-            granted.discard(GPC_DENIED_CATEGORY)
+            granted.discard(GPC_REFUSED_CATEGORY)
         return cls(
             categories=frozenset(granted),
             vendors=dict(claims.get("vendors") or {}),
@@ -87,7 +85,7 @@ class ConsentState:
         cls, categories: Iterable[str] | str, *, all_categories: Iterable[str] | None = None, gpc: bool = False
     ) -> ConsentState:
         """A state from a choice given on the command line: "all", "none"/"", "a,b" or a list."""
-        everything = tuple(all_categories) if all_categories is not None else DEFAULT_CATEGORIES
+        everything = tuple(all_categories) if all_categories is not None else CATEGORIES
         if isinstance(categories, str):
             text = categories.strip()
             if text == "all":
@@ -102,7 +100,7 @@ class ConsentState:
                 names = set(everything)
             names.discard("none")
         if gpc:
-            names.discard(GPC_DENIED_CATEGORY)
+            names.discard(GPC_REFUSED_CATEGORY)
         return cls(categories=frozenset(names | {NECESSARY}), source="simulated", gpc=gpc, decided=True)
 
 
@@ -120,7 +118,7 @@ def read_consent(
     now: float | None = None,
 ) -> ConsentState:
     """The consent in the request's `Cookie` headers; fails closed, never raises."""
-    honour_gpc = bool(gpc and getattr(site, "honor_gpc", True))
+    honour_gpc = gpc and site.honor_gpc
     try:
         return _read(cookie_headers, site=site, keyring=keyring, gpc=honour_gpc, now=now)
     except Exception as exc:  # the contract is "never an error page": a bug here must fail closed too
@@ -129,7 +127,7 @@ def read_consent(
 
 
 def _read(cookie_headers: Iterable[str], *, site: SitePolicy, keyring: KeyRing, gpc: bool, now: float | None) -> ConsentState:
-    name = cookie_name(site)
+    name = site.cookie_name
     values = cookie_values(cookie_headers, name)
     if not values:
         return _necessary_only(ConsentFailure.MISSING, "", gpc=gpc)

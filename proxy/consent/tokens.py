@@ -21,7 +21,8 @@ from jwt.api_jws import PyJWS
 
 from proxy.consent.failures import ConsentFailure
 from proxy.consent.keys import KeyRing
-from proxy.consent.sites import NECESSARY, category_names, cookie_name, lifetime_seconds, policy_version, site_id
+from proxy.consent.sites import category_names, lifetime_seconds
+from proxy.defaults import NECESSARY
 
 if TYPE_CHECKING:  # types only: the packages stay independent at run time
     from proxy.policy import SitePolicy
@@ -71,7 +72,7 @@ def issue_token(
     if unknown:
         raise ValueError(
             f"unknown categor{'y' if len(unknown) == 1 else 'ies'} {', '.join(sorted(unknown))}; "
-            f"site {site_id(site)!r} has {', '.join(known)}"
+            f"site {site.site_id!r} has {', '.join(known)}"
         )
     signer = ring.signer
     if signer.sign_key is None:
@@ -81,15 +82,15 @@ def issue_token(
         "sub": consent_id or secrets.token_urlsafe(16),
         "iat": issued_at,
         "exp": issued_at + lifetime_seconds(site),
-        "aud": site_id(site),
-        "pv": policy_version(site),
+        "aud": site.site_id,
+        "pv": site.policy_version,
         # necessary is implied, never listed; policy order keeps tokens stable.
         "cats": [name for name in known if name in granted and name != NECESSARY],
     }
     if vendors:
         claims["vendors"] = _checked_vendors(vendors)
     token = jwt.encode(claims, signer.sign_key, algorithm=signer.alg, headers={"kid": signer.kid})
-    if len(cookie_name(site)) + 1 + len(token) > MAX_COOKIE_BYTES:
+    if len(site.cookie_name) + 1 + len(token) > MAX_COOKIE_BYTES:
         raise ValueError(f"the consent token is {len(token)} bytes, too large for a cookie; fewer vendor overrides")
     return token, claims
 
@@ -190,8 +191,8 @@ def _check_claims(claims: dict[str, Any], *, site: SitePolicy | None, now: float
     if site is not None:
         aud = claims.get("aud")
         audiences = aud if isinstance(aud, list) else [aud]
-        if site_id(site) not in audiences:
-            raise TokenRejected(ConsentFailure.WRONG_AUDIENCE, f"aud {aud!r}, site {site_id(site)!r}")
+        if site.site_id not in audiences:
+            raise TokenRejected(ConsentFailure.WRONG_AUDIENCE, f"aud {aud!r}, site {site.site_id!r}")
     if now >= expires:
         raise TokenRejected(ConsentFailure.EXPIRED, f"exp {exp} <= now {int(now)}")
     not_before = _number(claims.get("nbf", issued))
@@ -203,8 +204,8 @@ def _check_claims(claims: dict[str, Any], *, site: SitePolicy | None, now: float
         # A lifetime shortened in the policy applies to cookies already out there too.
         if now >= issued + lifetime_seconds(site):
             raise TokenRejected(ConsentFailure.EXPIRED, "older than the site's consent lifetime")
-        if pv is None or str(pv) != str(policy_version(site)):
-            raise TokenRejected(ConsentFailure.OUTDATED_POLICY, f"pv {pv!r}, policy {policy_version(site)!r}")
+        if pv is None or str(pv) != str(site.policy_version):
+            raise TokenRejected(ConsentFailure.OUTDATED_POLICY, f"pv {pv!r}, policy {site.policy_version!r}")
 
 
 def verify_token_verbose(

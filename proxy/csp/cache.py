@@ -7,7 +7,12 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from proxy.catalogue import Catalogue, ConsentView
+
+if TYPE_CHECKING:  # types only: the packages stay independent at run time
+    from proxy.policy import SitePolicy
 
 
 _CACHE: OrderedDict[tuple[Any, ...], tuple[Any, Any, Any]] = OrderedDict()
@@ -16,7 +21,9 @@ _CACHE: OrderedDict[tuple[Any, ...], tuple[Any, Any, Any]] = OrderedDict()
 _CACHE_SIZE = 512
 
 
-def per_consent_state[T](build: Callable[[Any, Any, Any], T], site: Any, state: Any, catalogue: Any) -> T:
+def per_consent_state[T](
+    build: Callable[[SitePolicy, ConsentView, Catalogue], T], site: SitePolicy, state: ConsentView, catalogue: Catalogue
+) -> T:
     """`build(site, state, catalogue)`, remembered per site and consent state.
 
     Both results depend only on the site policy, the catalogue and what the visitor
@@ -25,11 +32,8 @@ def per_consent_state[T](build: Callable[[Any, Any, Any], T], site: Any, state: 
     catalogues are keyed by identity (a reloaded config is a new object) and kept in
     the entry, so a recycled id() can never return another site's result.
     """
-    try:
-        choices = tuple(sorted((str(k), bool(v)) for k, v in (getattr(state, "vendors", None) or {}).items()))
-        key = (build.__name__, id(site), id(catalogue), frozenset(state.categories), choices, bool(getattr(state, "gpc", False)))
-    except (AttributeError, TypeError):
-        return build(site, state, catalogue)  # a state we cannot key: build every time
+    choices = tuple(sorted(state.vendors.items()))
+    key = (build.__name__, id(site), id(catalogue), state.categories, choices, state.gpc)
     entry = _CACHE.get(key)
     if entry is not None and entry[0] is site and entry[1] is catalogue:
         _CACHE.move_to_end(key)

@@ -9,22 +9,23 @@ import functools
 import hashlib
 import json
 from importlib import resources
+from collections.abc import Mapping
 from typing import Any, TYPE_CHECKING
 
 from proxy.csp.cache import per_consent_state
 from proxy.defaults import GPC_REFUSED_CATEGORY, NECESSARY
 from proxy.csp.stubs import ARRAY_QUEUES, QUEUE_FUNCTIONS, VENDOR_GLOBALS
-from proxy.csp.vendors import Classification, classify_vendor, default_catalogue, site_sources, split_entry, vendors_of
+from proxy.catalogue import Catalogue, Classification, ConsentView
+from proxy.csp.vendors import classified_vendors, default_catalogue, site_sources, split_entry
 
 if TYPE_CHECKING:  # types only: the packages stay independent at run time
     from proxy.policy import SitePolicy
-    from proxy.consent import ConsentState
 
 
 _GUARD_PLACEHOLDER = "/*CONSENTRY_CONFIG*/null"
 
 
-def guard_config(site: SitePolicy, state: ConsentState, *, catalogue: Any = None) -> dict[str, Any]:
+def guard_config(site: SitePolicy, state: ConsentView, *, catalogue: Catalogue | None = None) -> dict[str, Any]:
     """What the guard needs to know, as compact JSON-ready data (it goes into every page).
 
     ``v``: vendors as [id, category, "host host/path ...", forced?] (forced: 1 always,
@@ -41,23 +42,22 @@ def guard_config(site: SitePolicy, state: ConsentState, *, catalogue: Any = None
     taken for an unknown host.
     """
     catalogue = catalogue if catalogue is not None else default_catalogue(site)
-    unknown = str(getattr(site, "unknown_third_party", "allow") or "allow")
+    unknown = site.unknown_third_party
     unknown_category = None if unknown == "allow" else unknown
     strict = unknown_category is not None and not Classification(None, unknown_category).allowed_by(state)
 
     candidates: list[tuple[str, str, int | None, str, list[tuple[str, str]]]] = []
-    for vendor in vendors_of(catalogue):
-        found = classify_vendor(site, vendor)
+    for vendor, found in classified_vendors(site, catalogue):
         forced = {"always": 1, "never": 0}.get(found.override or "")
         entries = [(host, path or "") for host, path in (split_entry(e) for e in vendor.hosts)]
         candidates.append((vendor.id, found.category, forced, "refused" if not found.allowed_by(state) else "allowed", entries))
-    for index, rule in enumerate(getattr(site, "rules", None) or ()):
-        host = getattr(rule, "host", None)
+    for index, rule in enumerate(site.rules):
+        host = rule.host
         if not host:
             continue  # url_glob and script rules need the engine; the CSP/report layers see those
-        found = Classification(getattr(rule, "vendor", None), rule.category)
+        found = Classification(rule.vendor, rule.category)
         candidates.append((found.vendor or f"rule-{index + 1}", found.category, None,
-                           "refused" if not found.allowed_by(state) else "allowed", [(host.lower(), getattr(rule, "path_prefix", None) or "")]))
+                           "refused" if not found.allowed_by(state) else "allowed", [(host.lower(), rule.path_prefix or "")]))
 
     refused_hosts = {host for *_, status, entries in candidates if status == "refused" for host, _ in entries}
     # A host overlaps a refused one when either is the other or a subdomain of it.
@@ -95,20 +95,20 @@ def guard_config(site: SitePolicy, state: ConsentState, *, catalogue: Any = None
         **visitor_choices(state),
         "u": unknown_category,
         "s": site_sources(site),
-        "c": str(getattr(site, "csp", "report") or "report"),
+        "c": site.csp,
         "q": list(stubs.values()),
     }
 
 
-def visitor_choices(state: ConsentState) -> dict[str, Any]:
+def visitor_choices(state: ConsentView) -> dict[str, Any]:
     """The guard config's per-visitor part: granted categories (``g``), vendor choices (``o``), GPC."""
-    granted = sorted(getattr(state, "categories", None) or {NECESSARY})
-    if getattr(state, "gpc", False) and GPC_REFUSED_CATEGORY in granted:
+    granted = sorted(state.categories or {NECESSARY})
+    if state.gpc and GPC_REFUSED_CATEGORY in granted:
         granted.remove(GPC_REFUSED_CATEGORY)
     return {
         "g": granted,
-        "o": {str(k): bool(v) for k, v in (getattr(state, "vendors", None) or {}).items()},
-        "gpc": bool(getattr(state, "gpc", False)),
+        "o": dict(state.vendors),
+        "gpc": state.gpc,
     }
 
 
@@ -123,7 +123,7 @@ def _fewest_hosts(entries: list[tuple[str, str]]) -> list[str]:
     return list(dict.fromkeys(kept))
 
 
-def guard_script(site: SitePolicy, state: ConsentState, *, catalogue: Any = None) -> str:
+def guard_script(site: SitePolicy, state: ConsentView, *, catalogue: Catalogue | None = None) -> str:
     """Inline JavaScript for the first ``<script>`` in ``<head>``: guard.js with its config baked in."""
     return per_consent_state(_baked_guard, site, state, catalogue if catalogue is not None else default_catalogue(site))
 
@@ -131,9 +131,9 @@ def guard_script(site: SitePolicy, state: ConsentState, *, catalogue: Any = None
 class _NothingGranted:
     """The consent state a site's shared guard file is built for: every refusable vendor listed."""
 
-    categories = frozenset({NECESSARY})
-    vendors: dict[str, bool] = {}
-    gpc = False
+    categories: frozenset[str] = frozenset({NECESSARY})
+    vendors: Mapping[str, bool] = {}
+    gpc: bool = False
 
     def allows(self, category: str, vendor_id: str | None = None) -> bool:
         return category == NECESSARY
@@ -142,7 +142,7 @@ class _NothingGranted:
 NOTHING_GRANTED = _NothingGranted()
 
 
-def site_guard(site: SitePolicy, *, catalogue: Any = None) -> tuple[str, str]:
+def site_guard(site: SitePolicy, *, catalogue: Catalogue | None = None) -> tuple[str, str]:
     """(source, version) of the guard file every visitor of ``site`` shares.
 
     The vendor table a page's guard needs is the same for every visitor: what differs is
@@ -156,13 +156,13 @@ def site_guard(site: SitePolicy, *, catalogue: Any = None) -> tuple[str, str]:
     return per_consent_state(_versioned_site_guard, site, NOTHING_GRANTED, catalogue if catalogue is not None else default_catalogue())
 
 
-def _versioned_site_guard(site: SitePolicy, state: ConsentState, catalogue: Any) -> tuple[str, str]:
+def _versioned_site_guard(site: SitePolicy, state: ConsentView, catalogue: Catalogue) -> tuple[str, str]:
     source = _baked_guard(site, state, catalogue)
     return source, hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
 
 
 def guard_tag(
-    site: SitePolicy, state: ConsentState, *, consent_path: str, nonce_attr: str, catalogue: Any = None,
+    site: SitePolicy, state: ConsentView, *, consent_path: str, nonce_attr: str, catalogue: Catalogue | None = None,
     page_host: str | None = None,
 ) -> str:
     """The first ``<script>`` of a page: the shared guard file with this visitor's choices.
@@ -192,7 +192,7 @@ def guard_tag(
     return f"<script src=\"{consent_path}/guard.js?v={version}\" data-state='{choices}'{nonce_attr}></script>"
 
 
-def _baked_guard(site: SitePolicy, state: ConsentState, catalogue: Any) -> str:
+def _baked_guard(site: SitePolicy, state: ConsentView, catalogue: Catalogue) -> str:
     found = guard_config(site, state, catalogue=catalogue)
     if not found["v"] and (found["u"] is None or found["u"] in found["g"]):
         # Nothing can be refused, now or after a decision (consent only widens without

@@ -11,29 +11,23 @@ import functools
 import logging
 import re
 import secrets
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 from proxy.csp.cache import per_consent_state
 from proxy.csp.sources import compact
+from proxy.catalogue import Catalogue, Classification, ConsentView
 from proxy.csp.vendors import (
-    Classification,
-    classify_vendor,
+    classified_vendors,
     consent_path,
     default_catalogue,
     host_source,
     site_sources,
     split_entry,
     vendor_sources,
-    vendors_of,
 )
-
-if TYPE_CHECKING:  # types only
-    from proxy.policy import SitePolicy
-
 
 if TYPE_CHECKING:  # types only: the packages stay independent at run time
     from proxy.policy import SitePolicy
-    from proxy.consent import ConsentState
 
 
 log = logging.getLogger(__name__)
@@ -102,11 +96,11 @@ def report_path(site: SitePolicy) -> str:
 
 def build_csp(
     site: SitePolicy,
-    state: ConsentState,
+    state: ConsentView,
     *,
     upstream_csp: str | None,
     nonce: str,
-    catalogue: Any = None,
+    catalogue: Catalogue | None = None,
     report_to: bool = False,
 ) -> tuple[str, str] | None:
     """Our policy for one HTML response as (header name, value); None when ``site.csp`` is "off".
@@ -119,7 +113,7 @@ def build_csp(
     ``report-uri`` once ``report-to`` is present, and drops reports for an endpoint
     it was never told about); `csp_headers` does both.
     """
-    mode = str(getattr(site, "csp", "report") or "report")
+    mode = site.csp
     if mode == "off" or _refuses_nothing(site, state):
         return None
     catalogue = catalogue if catalogue is not None else default_catalogue(site)
@@ -141,19 +135,19 @@ def build_csp(
     return name, "; ".join(parts)
 
 
-def _refuses_nothing(site: SitePolicy, state: ConsentState) -> bool:
+def _refuses_nothing(site: SitePolicy, state: ConsentView) -> bool:
     """True when this visitor allowed everything the site could refuse (the engine's
     ``allows_everything``): a policy would then stop nothing of ours, yet still break what
     a consent policy is not about (``javascript:`` frames, inline scripts without a nonce)."""
-    categories = getattr(site, "categories", None) or ()
+    categories = site.categories
     if not categories or any(not state.allows(category) for category in categories):
         return False
-    if any(getattr(override, "allow", None) == "never" for override in (getattr(site, "vendors", None) or {}).values()):
+    if any(override.allow == "never" for override in site.vendors.values()):
         return False
-    if any(choice is False for choice in (getattr(state, "vendors", None) or {}).values()):
+    if any(choice is False for choice in state.vendors.values()):
         return False
-    unknown = str(getattr(site, "unknown_third_party", "allow") or "allow")
-    return unknown == "allow" or bool(state.allows(unknown))
+    unknown = site.unknown_third_party
+    return unknown == "allow" or state.allows(unknown)
 
 
 @functools.cache
@@ -172,7 +166,7 @@ def reporting_endpoints_header(site: SitePolicy) -> tuple[str, str]:
 
 
 def csp_headers(
-    site: SitePolicy, state: ConsentState, *, upstream_csp: str | None, nonce: str, catalogue: Any = None
+    site: SitePolicy, state: ConsentView, *, upstream_csp: str | None, nonce: str, catalogue: Catalogue | None = None
 ) -> list[tuple[str, str]]:
     """Every header our policy needs (the policy with ``report-to``, and ``Reporting-Endpoints``)."""
     built = build_csp(site, state, upstream_csp=upstream_csp, nonce=nonce, catalogue=catalogue, report_to=True)
@@ -181,12 +175,12 @@ def csp_headers(
     return [built, reporting_endpoints_header(site)]
 
 
-def _serialized_directives(site: SitePolicy, state: ConsentState, catalogue: Any) -> tuple[tuple[str, str], ...]:
+def _serialized_directives(site: SitePolicy, state: ConsentView, catalogue: Catalogue) -> tuple[tuple[str, str], ...]:
     """The directives as (name, sources text) pairs: immutable, so one consent state can share them."""
     return tuple((name, " ".join(sources)) for name, sources in _directives(site, state, catalogue).items())
 
 
-def _directives(site: SitePolicy, state: ConsentState, catalogue: Any) -> dict[str, list[str]]:
+def _directives(site: SitePolicy, state: ConsentView, catalogue: Catalogue) -> dict[str, list[str]]:
     """Our fetch directives: one allowlist in ``default-src``, the script allowlist in ``script-src``.
 
     Consent is given per vendor, not per resource type, so a consented vendor's
@@ -197,7 +191,7 @@ def _directives(site: SitePolicy, state: ConsentState, catalogue: Any) -> dict[s
     must carry the nonce and does not fall back.
     """
     own = ["'self'", *site_sources(site)]
-    unknown = str(getattr(site, "unknown_third_party", "allow") or "allow")
+    unknown = site.unknown_third_party
     schemes: list[str] = []
     scripts: list[str] = []
     fetches: list[str] = []
@@ -209,18 +203,18 @@ def _directives(site: SitePolicy, state: ConsentState, catalogue: Any) -> dict[s
     else:
         refused: list[str] = []
         explicit: set[str] = set()   # the site's own rules: kept exactly as written
-        for vendor in vendors_of(catalogue):
-            if not classify_vendor(site, vendor).allowed_by(state):
+        for vendor, found in classified_vendors(site, catalogue):
+            if not found.allowed_by(state):
                 refused.extend(split_entry(entry)[0] for entry in vendor.hosts)
                 continue
             for name, sources in vendor_sources(vendor).items():
                 (scripts if name in ("script-src", "script-src-elem", "worker-src") else fetches).extend(sources)
-        for rule in getattr(site, "rules", None) or ():
-            host = getattr(rule, "host", None)
+        for rule in site.rules:
+            host = rule.host
             if not host:
                 continue
-            if Classification(getattr(rule, "vendor", None), rule.category).allowed_by(state):
-                source = host_source(host, getattr(rule, "path_prefix", None))
+            if Classification(rule.vendor, rule.category).allowed_by(state):
+                source = host_source(host, rule.path_prefix)
                 scripts.extend(source)
                 fetches.extend(source)
                 explicit.update(source)
@@ -232,7 +226,7 @@ def _directives(site: SitePolicy, state: ConsentState, catalogue: Any) -> dict[s
             # Past this the header risks 502s from proxies in front of us (nginx's
             # default proxy_buffer_size is 4-8 KB), which is worse than leaving the
             # refused trackers to the guard alone; say so once.
-            _warn_large(str(getattr(site, "site_id", "default")), sum(len(s) + 1 for s in scripts + fetches))
+            _warn_large(site.site_id, sum(len(s) + 1 for s in scripts + fetches))
             scripts, fetches, schemes = [], [], ["https:", "http:"]
     return {
         # Legacy pages are full of inline styles and data: images; neither is how trackers run.

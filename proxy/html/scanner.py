@@ -64,6 +64,9 @@ Script and style bodies longer than ``max_buffer`` are judged whole, in bounded 
   ``data-consent``: the runtime must not activate a fragment on consent; the whole script
   runs after the next load). That element starts in the script data state, so the
   scanner reads the rest again from there: it follows its output, as everywhere.
+* An SVG/MathML ``<script>``/``<style>`` body is markup to the tokenizer and streams as
+  such; one whose text runs past ``max_buffer`` cannot be judged before it goes out, so
+  a keep of it becomes a defer (``data-consent="unclassified"``): such a body never runs.
 
 Comments, bogus comments and CDATA stream. Input that ends inside a
 tag is passed through unchanged (a browser drops it). The same input gives the same
@@ -377,6 +380,22 @@ class Scanner:
             # HTML (also inside an integration point) or foreign content.
             skip = self._skip if not self._foreign or self._foreign[-1][1] else P.SKIP_FOREIGN
             skipped = skip.match(buf, start)
+            memo = self._keep_memo
+            if memo is not None and not (self._foreign or self._template or self._raw_suppress):
+                # Start tags kept before (KeepMemo) are copied here, one lookup each. A
+                # remembered tag is complete, so if the bytes up to the next ">" are one,
+                # the tag ends there (a ">" inside its quotes makes a prefix, which misses).
+                base, any_base = self._base, not self._base_seen
+                while True:
+                    assert skipped is not None  # SKIP matches the empty string
+                    position = skipped.end()
+                    close = buf.find(b">", position)
+                    if close < 0:
+                        break
+                    kept_for = memo.get(buf[position:close + 1])
+                    if kept_for is None or not (kept_for == base or (any_base and not kept_for)):
+                        break
+                    skipped = skip.match(buf, close + 1)
         else:
             skipped = P.TEXT.match(buf, start)
         assert skipped is not None  # both match the empty string
@@ -835,6 +854,12 @@ class Scanner:
             element = self._element(name, decoded, start, foreign=foreign, urls=inspection.urls, text=text,
                                     truncated=truncated)
             decision = self._decide(element)
+            if (truncated and foreign and name in ("script", "style")
+                    and decision.action in (Action.KEEP, Action.ACTIVATE)):
+                # An SVG/MathML script or style body is markup to the tokenizer and streams
+                # as such: what follows the first max_buffer bytes of its text cannot be
+                # judged before it goes out, so a body that long does not run (fail closed).
+                decision = Decision(Action.DEFER, "unclassified")
             action = self._last_action = decision.action
             self._repeatable = decision.repeatable
             memo_key = None

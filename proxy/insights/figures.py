@@ -80,12 +80,10 @@ class SiteSpec:
 
     @classmethod
     def of(cls, site: SitePolicy) -> SiteSpec:
-        """From a policy ``SitePolicy`` (read by attribute names)."""
-        categories = tuple(name for name in (getattr(site, "categories", None) or {}) if name != NECESSARY)
-        variants = tuple(
-            str(v.id) for v in (getattr(getattr(site, "banner", None), "variants", None) or ())
-        )
-        return cls(str(getattr(site, "site_id", "default")), categories, variants)
+        """From a policy ``SitePolicy``."""
+        categories = tuple(name for name in site.categories if name != NECESSARY)
+        variants = tuple(variant.id for variant in site.banner.variants)
+        return cls(site.site_id, categories, variants)
 
 
 def wilson_interval(successes: int, trials: int, z: float = Z_95) -> tuple[float, float] | None:

@@ -25,11 +25,13 @@ from proxy.policy.model import (
 )
 from proxy.policy.problems import ConfigError, Problem
 from proxy.policy.reload import ConfigHolder
+from proxy.policy.site_model import BannerVariant
 
 __all__ = [
     "DEFAULT_SITE",
     "SECRET_ENV",
     "Banner",
+    "BannerVariant",
     "Category",
     "Config",
     "ConfigError",

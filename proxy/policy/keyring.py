@@ -131,7 +131,7 @@ def _load_material(spec: KeySpec, base_dir: Path | None, findings: Findings, her
             elif file:
                 value = keymaterial.read_file(file, base_dir, strip=field == "secret")
             else:
-                value = getattr(spec, field)
+                value = getattr(spec, field)  # getattr: one loop over the three material fields
             if value is not None:
                 update[field] = check(value)
         except keymaterial.MaterialError as error:

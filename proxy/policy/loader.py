@@ -32,6 +32,7 @@ from proxy.policy.keyring import (
 )
 from proxy.policy.messages import Findings, describe_value
 from proxy.policy.model import (
+    SitePolicy,
     ConfigFile,
     ConsentSettings,
     KeySpec,
@@ -149,7 +150,7 @@ def build_config(
     return Config(proxy=proxy, consent=consent, receipts=receipts, sites=sites, source=source)
 
 
-def _resolve_catalogues(site: Any, site_id: str, base_dir: Path | None, findings: Findings) -> Any:
+def _resolve_catalogues(site: SitePolicy, site_id: str, base_dir: Path | None, findings: Findings) -> SitePolicy:
     """Make each ``catalogues`` path absolute (relative to the policy file) and check it loads."""
     if not site.catalogues:
         return site

@@ -146,6 +146,7 @@ class KeySpec(StrictModel):
 
     @model_validator(mode="after")
     def _one_source(self) -> Self:
+        # getattr: the fields are named as data, to name the conflicting ones in the message.
         secrets = [n for n in ("secret", "secret_env", "secret_file") if getattr(self, n) is not None]
         pems = [n for n in ("private_key", "private_key_file", "public_key", "public_key_file") if getattr(self, n)]
         if self.alg == "HS256":
@@ -235,6 +236,7 @@ class ReceiptsSettings(StrictModel):
     def _one_source(self) -> Self:
         if self.ip_salt_env and self.ip_salt_file:
             raise ValueError("give ip_salt_env or ip_salt_file, not both")
+        # getattr: the fields are named as data, to name the conflicting ones in the message.
         given = [name for name in ("url", "url_env", "url_file") if name in self.model_fields_set and getattr(self, name)]
         if len(given) > 1:
             raise ValueError(f"give one of url, url_env or url_file, not {' and '.join(given)}")

@@ -91,6 +91,7 @@ class Rule(StrictModel):
 
     @model_validator(mode="after")
     def _one_matcher(self) -> Self:
+        # getattr: the fields are named as data, to name the ones given in the message.
         given = [n for n in ("host", "url_glob", "script_signature") if getattr(self, n) is not None]
         if self.path_prefix is not None:
             if self.host is None:

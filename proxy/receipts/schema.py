@@ -161,7 +161,7 @@ def row_values(
     the column list; each backend says only how it stores times and the GPC flag."""
     values: list[Any] = []
     for column in RECEIPT_COLUMNS:
-        value = getattr(receipt, column)
+        value = getattr(receipt, column)  # getattr: the columns are data (RECEIPT_COLUMNS)
         if column in ("granted", "refused"):
             value = json.dumps(value)
         elif column in ("created_at", "expires_at"):

@@ -50,10 +50,9 @@ async def readyz(request: web.Request) -> web.Response:
     checks: dict[str, bool] = {}
     upstreams = services.runtimes.upstreams(config)
     results = await asyncio.gather(*(_reachable(url, 2.0) for url in upstreams))
-    sites = getattr(config, "sites", {}) or {}
     for url, ok in zip(upstreams, results, strict=True):
         # Name the sites, not the addresses: the admin port may be scraped by many.
-        names = [sid for sid, site in sites.items() if str(getattr(site, "upstream", "")).rstrip("/") == url] or ["upstream"]
+        names = [sid for sid, site in config.sites.items() if site.upstream.rstrip("/") == url] or ["upstream"]
         for name in names:
             checks[f"upstream:{name}"] = ok
     store = services.receipts
@@ -94,7 +93,7 @@ async def _insights_reports(request: web.Request) -> tuple[list[dict[str, Any]],
 
     services = request.app[PUBLIC_SERVICES]
     config = services.config()
-    sites = dict(getattr(config, "sites", {}) or {})
+    sites = dict(config.sites)
     wanted = request.query.get("site")
     if wanted:
         site = sites.get(wanted) or services.runtimes.site_for_host(config, wanted)

@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
-
 from aiohttp import web
 from aiohttp.http import SERVER_SOFTWARE
 
+from proxy.catalogue import Catalogue
+from proxy.receipts import ReceiptStore
 from proxy.server import csp_routes, errors
 from proxy.server.connections import SERVER_NAME
 from proxy.server.consent_api import handle_consent
 from proxy.server.forward import FORWARDED, forward
-from proxy.server.services import SERVICES, Services
+from proxy.server.services import SERVICES, ConfigSource, Services
 from proxy.server.websocket import is_websocket, relay_websocket
 
 log = logging.getLogger(__name__)
@@ -75,11 +75,14 @@ async def _on_prepare(request: web.Request, response: web.StreamResponse) -> Non
             and response.status not in (204, 304):
         headers["Content-Type"] = "text/plain; charset=utf-8"
     limits = request.app[SERVICES].limits
+    # getattr: aiohttp's private per-connection counter (no public API says how many
+    # requests a keep-alive connection served); absent in another aiohttp, no limit applies.
     if getattr(request.protocol, "_request_count", 0) >= limits.keepalive_requests:
         response.force_close()
 
 
-def make_app(holder: Any, *, catalogue: Any = None, receipts: Any = None) -> web.Application:
+def make_app(holder: ConfigSource, *, catalogue: Catalogue | None = None,
+             receipts: ReceiptStore | None = None) -> web.Application:
     """The public proxy app for ``holder`` (a ConfigHolder, or a Config that never reloads).
 
     ``receipts`` is an open store to use (the caller closes it); without it the store

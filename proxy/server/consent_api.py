@@ -106,7 +106,7 @@ def preferences(request: web.Request, runtime: SiteRuntime) -> web.Response:
     lang = ui.pick_language(runtime.site, html_lang=None, accept_language=request.headers.get("Accept-Language"))
     page = ui.render_preferences_page(
         runtime.site, state, lang=lang, return_to=request.query.get("return_to", "/"),
-        vendors=list(getattr(runtime.engine.catalogue, "vendors", {}).values()),
+        vendors=list(runtime.engine.catalogue.vendors.values()),
     )
     return web.Response(text=page, content_type="text/html", charset="utf-8", headers={**_NO_STORE, **_NO_FRAMING})
 
@@ -204,18 +204,18 @@ def _bad_request(request: web.Request, message: str) -> web.Response:
 async def visitor_receipts(request: web.Request, runtime: SiteRuntime) -> web.StreamResponse:
     """``GET /_consent/receipts``: the visitor's own receipts (GDPR Art. 15), by their valid cookie only."""
     state = consent_state(request, runtime)
-    valid = state.source == "cookie" and bool(state.consent_id)
+    consent_id = state.consent_id if state.source == "cookie" else None
     found = None
-    if valid:
+    if consent_id:
         store = request.app[SERVICES].receipts
         if store is None:
             return errors.error_response(request, 503, "Receipts are not available right now")
         try:
-            found = await store.get(state.consent_id)
+            found = await store.get(consent_id)
         except Exception:
             log.exception("could not read the receipts of a visitor")
             return errors.error_response(request, 503, "Receipts are not available right now")
-    reply = decisions.receipts_reply(found, consent_id=state.consent_id if valid else None, site_id=runtime.site_id)
+    reply = decisions.receipts_reply(found, consent_id=consent_id or None, site_id=runtime.site_id)
     response = web.Response(status=reply.status, body=reply.body)
     for name, value in reply.headers:
         response.headers.add(name, value)

@@ -114,7 +114,7 @@ def register(app: web.Application, *, registry: CollectorRegistry | None = None,
 
 def _services_registry(app: web.Application) -> CollectorRegistry | None:
     services = app.get(SERVICES)
-    return getattr(getattr(services, "metrics", None), "registry", None) if services is not None else None
+    return services.metrics.registry if services is not None else None
 
 
 def _report_site(request: web.Request, fixed: tuple[str, ...]) -> str | None:
@@ -125,14 +125,13 @@ def _report_site(request: web.Request, fixed: tuple[str, ...]) -> str | None:
     site = services.config().site_for_host(request.host)
     if site is None:
         return None
-    path = str(getattr(site, "consent_path", None) or CONSENT_PATH).rstrip("/") + "/csp-report"
-    return str(getattr(site, "site_id", "default")) if request.path == path else None
+    path = site.consent_path.rstrip("/") + "/csp-report"
+    return site.site_id if request.path == path else None
 
 
 async def receive(request: web.Request, site_id: str) -> web.Response:
     services = request.app.get(SERVICES) if SERVICES is not None else None
-    limits = getattr(services, "limits", None)
-    max_bytes = getattr(limits, "csp_report_size", MAX_REPORT_BYTES)
+    max_bytes = services.limits.csp_report_size if services is not None else MAX_REPORT_BYTES
     content_type = request.content_type.lower()
     if content_type not in REPORT_TYPES:
         return web.Response(status=415, text=f"send {' or '.join(REPORT_TYPES[:2])}\n")

@@ -245,6 +245,7 @@ async def _respond(
     response = web.StreamResponse(status=status, reason=upstream.reason, headers=headers)
     request[FORWARDED] = True
     if document is not None and has_body:
+        assert state is not None  # read above, with the consent variant headers
         return await rewrite_body(request, runtime, body, response, state, document=document,
                                   charset=plan.charset, codings=list(plan.codings))
 
@@ -411,7 +412,7 @@ def _consent_variant_headers(headers: CIMultiDict[str], suffix: str, runtime: Si
     as fresh for another.
     """
     varies = ["Cookie"]
-    if getattr(runtime.site, "honor_gpc", True):
+    if runtime.site.honor_gpc:
         varies.append("Sec-GPC")
     headers["Vary"] = h.merge_vary(headers.getall("Vary", []), varies)
     if "ETag" in headers:

@@ -15,7 +15,7 @@ import asyncio
 import logging
 import secrets
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp import web
@@ -30,6 +30,11 @@ from proxy.response.codings import BodyTooLarge, CodingError, DecodeChain, Encod
 from proxy.server.runtime import SiteRuntime
 from proxy.server.sending import BoundedSender
 from proxy.server.services import SERVICES
+
+if TYPE_CHECKING:
+    from proxy.consent import ConsentState
+    from proxy.html.rewriter import Rewriter
+    from proxy.policy import BannerVariant
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +56,8 @@ def public_url(request: web.BaseRequest, view_proto: str, view_host: str) -> str
 
 
 def no_script_banner(
-    request: web.BaseRequest, runtime: SiteRuntime, state: Any, lang: str | None, encoding: str | None, variant: Any = None,
+    request: web.BaseRequest, runtime: SiteRuntime, state: ConsentState, lang: str | None, encoding: str | None,
+    variant: BannerVariant | None = None,
     reopener: Callable[[], bytes | None] | None = None,
 ) -> bytes:
     """The <noscript> consent form, appended after the document's last byte.
@@ -76,7 +82,7 @@ async def rewrite_body(
     runtime: SiteRuntime,
     body: AsyncIterator[bytes],
     response: web.StreamResponse,
-    state: Any,
+    state: ConsentState,
     *,
     document: str = "html",
     charset: str | None = None,
@@ -125,11 +131,11 @@ async def rewrite_body(
     nonce_for_page = None if everything_allowed or upstream_nonce or h.csp_has_nonce(upstream_policies) else snippet_nonce
     page_load = document == "html" and is_page_load(request)
     report = Report()
-    rewriter: Any = None
+    rewriter: Rewriter | None = None
     lang: str | None = None
-    variant: Any = None
+    variant: BannerVariant | None = None
 
-    def start_rewriter(first_piece: bytes) -> Any:
+    def start_rewriter(first_piece: bytes) -> Rewriter:
         # Built on the first decoded bytes: the banner's language comes from <html lang>,
         # which precedes <head>, so the snippet for <head> can be made in time.
         nonlocal lang, variant
@@ -141,13 +147,13 @@ async def rewrite_body(
             )
             # The banner shows only to a visitor without a decision: only then is a
             # variant drawn (per page view, nothing stored) and an impression counted.
-            shows_banner = not getattr(state, "decided", False) and runtime.banner_enabled
+            shows_banner = not state.decided and runtime.banner_enabled
             if shows_banner:
                 variant = draw_variant(runtime.site)
             inject = ui.cached_head_snippet(runtime.site, state, lang=lang, nonce=snippet_nonce, variant=variant,
                                             page_host=view.host)
             if shows_banner:
-                services.impressions.count(runtime.site_id, getattr(variant, "id", None))
+                services.impressions.count(runtime.site_id, variant.id if variant is not None else None)
         return runtime.engine.rewriter(
             state,
             base_url=public_url(request, view.proto, view.host),
@@ -190,7 +196,7 @@ async def rewrite_body(
         tail += rewriter.close()
         if page_load:
             tail += no_script_banner(request, runtime, state, lang, rewriter.encoding, variant,
-                                     getattr(rewriter, "body_reopener", None))
+                                     rewriter.body_reopener)
         if encoder is not None:
             tail = encoder.encode(tail) + encoder.finish()
         if tail:
@@ -211,8 +217,7 @@ async def rewrite_body(
         metrics.rewritten_bytes.labels(runtime.site_id).inc(seen)
         if report is not None:
             engine = runtime.engine
-            metrics.count_report(report.entries, getattr(engine, "categories", ()),
-                                 getattr(getattr(engine, "catalogue", None), "vendors", {}))
+            metrics.count_report(report.entries, engine.categories, engine.catalogue.vendors)
     await response.write_eof()
     metrics.count_request(runtime.site_id, "html", response.status)
     return response

@@ -18,14 +18,15 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Iterator
-from typing import Any, Final
+from typing import Final
 
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
+from proxy.receipts import ReceiptStore
+
 log = logging.getLogger(__name__)
 
-DEFAULT_FLUSH_SECONDS: Final = 10.0
 _EPOCH: Final = dt.date(1970, 1, 1)
 NO_VARIANT_LABEL: Final = "none"
 
@@ -61,7 +62,7 @@ class ImpressionCounter:
         for key, value in counts.items():
             self._pending[key] = self._pending.get(key, 0) + value
 
-    async def flush(self, store: Any) -> bool:
+    async def flush(self, store: ReceiptStore) -> bool:
         """Add the pending counts to the store; on failure keep them (True when nothing is left)."""
         counts = self.take()
         if not counts:
@@ -76,7 +77,7 @@ class ImpressionCounter:
         log.debug("impressions: stored %d", sum(counts.values()))
         return True
 
-    async def run_flusher(self, store: Any, interval: float) -> None:
+    async def run_flusher(self, store: ReceiptStore, interval: float) -> None:
         """Flush every ``interval`` seconds until cancelled."""
         while True:
             await asyncio.sleep(interval)

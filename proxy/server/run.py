@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import gc
-import inspect
 import logging
 import os
 import signal
@@ -33,7 +32,10 @@ from proxy.server.accesslog import JsonAccessLogger, PrivacyAccessLogger
 from proxy.server.admin import make_admin_app
 from proxy.server.app import make_app
 from proxy.server.headers import parse_networks
-from proxy.server.services import SERVICES, current_config
+from proxy.catalogue import Catalogue
+from proxy.policy import Config, ConfigHolder
+from proxy.receipts import ReceiptStore
+from proxy.server.services import SERVICES, ConfigSource, current_config
 
 log = logging.getLogger(__name__)
 
@@ -131,13 +133,13 @@ def _bound(runner: web.AppRunner) -> tuple[str, int]:
 
 
 async def start_servers(
-    holder: Any,
+    holder: ConfigSource,
     *,
     listen: tuple[str, int],
     admin_listen: tuple[str, int] | None,
     reuse_port: bool = False,
-    catalogue: Any = None,
-    receipts: Any = None,
+    catalogue: Catalogue | None = None,
+    receipts: ReceiptStore | None = None,
     access_log: str | None = None,
 ) -> Servers:
     """Start the public and (unless ``admin_listen`` is None) the admin listener.
@@ -147,7 +149,7 @@ async def start_servers(
     """
     config = current_config(holder)
     limits = config.proxy.limits
-    mode = access_log or str(getattr(getattr(config, "proxy", None), "access_log", "common"))
+    mode = access_log or config.proxy.access_log
     logger_class = ACCESS_LOGGERS.get(mode, PrivacyAccessLogger)
     app = make_app(holder, catalogue=catalogue, receipts=receipts)
     access: dict[str, Any] = (
@@ -167,7 +169,7 @@ async def start_servers(
     )
     await public.setup()
     services = app[SERVICES]
-    trusted = getattr(getattr(config, "proxy", None), "trusted_proxies", None) or ()
+    trusted = config.proxy.trusted_proxies
     connections.install(public, connections.ConnectionGuard(
         header_timeout=limits.header_timeout,
         body_timeout=limits.body_timeout,
@@ -197,15 +199,12 @@ async def start_servers(
     return Servers(public, admin, _bound(public), admin_address)
 
 
-async def _reload(holder: Any) -> None:
-    reload = getattr(holder, "reload", None)
-    if reload is None:
+async def _reload(holder: ConfigSource) -> None:
+    if not isinstance(holder, ConfigHolder):
         log.info("SIGHUP ignored: started without a configuration file")
         return
     try:
-        result = reload()
-        if inspect.isawaitable(result):
-            result = await result
+        holder.reload()
     except Exception:
         log.exception("configuration reload failed; still serving the previous configuration")
     # A refused reload (``result`` lists the problems) was logged, once, by the holder.
@@ -226,18 +225,17 @@ def _redacted(url: str) -> str:
     return url.replace(f":{password}@", ":***@", 1) if password else url
 
 
-def banner(holder: Any, servers: Servers, *, access_log: str | None = None) -> list[str]:
+def banner(holder: ConfigSource, servers: Servers, *, access_log: str | None = None) -> list[str]:
     """The start-up lines: where visitors connect, the upstreams, admin, policy, receipts, log."""
     config = current_config(holder)
     from proxy import __version__
 
-    proxy = getattr(config, "proxy", None)
-    path = getattr(holder, "path", None)
-    sites = getattr(config, "sites", {}) or {}
+    path = holder.path if isinstance(holder, ConfigHolder) else None
+    sites = config.sites
     lines = [f"consentry {__version__} listening on {_url(servers.public_address)} (pid {os.getpid()})"]
     for site_id, site in sites.items():
-        hosts = ", ".join(getattr(site, "hosts", ()) or ()) or "every host"
-        lines.append(f"  upstream   {getattr(site, 'upstream', '?')}  (site {site_id}: {hosts})")
+        hosts = ", ".join(site.hosts) or "every host"
+        lines.append(f"  upstream   {site.upstream}  (site {site_id}: {hosts})")
     if servers.admin_address:
         lines.append(f"  admin      {_url(servers.admin_address)}  (/healthz /readyz /metrics)")
     else:
@@ -245,26 +243,25 @@ def banner(holder: Any, servers: Servers, *, access_log: str | None = None) -> l
     if path is not None:
         lines.append(f"  policy     {path}  ({len(sites)} site{'s' if len(sites) != 1 else ''}; kill -HUP {os.getpid()} re-reads it)")
     else:
-        keys = getattr(getattr(config, "consent", None), "keys", []) or []
-        ephemeral = any(getattr(key, "ephemeral", False) for key in keys)
+        ephemeral = any(key.ephemeral for key in config.consent.keys)
         lines.append("  policy     zero-config (built-in defaults; "
                      + ("random cookie key: set CONSENTRY_SECRET so consent survives a restart)" if ephemeral
                         else "cookie key from CONSENTRY_SECRET)"))
-    receipts = getattr(getattr(config, "receipts", None), "url", None)
-    lines.append(f"  receipts   {_redacted(str(receipts)) if receipts else 'none'}")
-    mode = access_log or getattr(proxy, "access_log", "common")
+    receipts = config.receipts.url
+    lines.append(f"  receipts   {_redacted(receipts) if receipts else 'none'}")
+    mode = access_log or config.proxy.access_log
     lines.append(f"  access log {'common' if mode == 'text' else mode}")
     return lines
 
 
 async def serve(
-    holder: Any,
+    holder: ConfigSource,
     *,
     listen: tuple[str, int],
     admin_listen: tuple[str, int] | None,
     reuse_port: bool = False,
     announce: Announce | None = None,
-    catalogue: Any = None,
+    catalogue: Catalogue | None = None,
     access_log: str | None = None,
 ) -> None:
     """Serve until SIGTERM/SIGINT; SIGHUP reloads."""
@@ -330,7 +327,7 @@ def _free_port(host: str) -> int:
 
 
 def run(
-    config_or_holder: Any,
+    config_or_holder: ConfigSource,
     *,
     workers: int | None = None,
     listen: str | tuple[str, int] | None = None,
@@ -347,16 +344,14 @@ def run(
     Returns the exit status (0 after a clean drain); raises ListenError when a port is taken.
     """
     holder = config_or_holder
-    if config_path is not None and not hasattr(holder, "reload"):
-        from proxy.policy import ConfigHolder
-
+    if config_path is not None and isinstance(holder, Config):
         holder = ConfigHolder(config_path)
     config = current_config(holder)
-    proxy = getattr(config, "proxy", None)
-    public = _address(listen if listen is not None else getattr(proxy, "listen", "127.0.0.1:8080"))
-    admin_setting = admin_listen if admin_listen is not None else getattr(proxy, "admin_listen", "127.0.0.1:9090")
+    settings = config.proxy
+    public = _address(listen if listen is not None else settings.listen)
+    admin_setting = admin_listen if admin_listen is not None else settings.admin_listen
     admin = None if admin_setting in (False, "off") else _address(admin_setting)
-    count = workers if workers is not None else int(getattr(proxy, "workers", 1) or 1)
+    count = workers if workers is not None else settings.workers
     check_free("--listen", public)
     if admin is not None:
         for index in range(count):
@@ -365,7 +360,7 @@ def run(
     if count <= 1:
         runner(serve(holder, listen=public, admin_listen=admin, announce=announce, access_log=access_log))
         return 0
-    watchdog = float(getattr(proxy, "watchdog_timeout", 30.0) or 30.0)
+    watchdog = settings.watchdog_timeout
     # Drawn here, before the fork, so every worker hashes IPs with the same fallback salt.
     import proxy.receipts.base  # noqa: F401
 

@@ -13,19 +13,15 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
+from proxy.catalogue import Catalogue
 from proxy.consent import KeyRing
-from proxy.defaults import CONSENT_PATH
 from proxy.engine import Engine
 from proxy.policy import Config, Limits, SitePolicy, Timeouts
 from proxy.server.headers import Network, parse_networks
 
 log = logging.getLogger(__name__)
-
-DEFAULT_CONSENT_PATH = CONSENT_PATH
-
 
 def make_keyring(config: Config) -> KeyRing:
     specs = config.consent.keys
@@ -56,17 +52,17 @@ class SiteRuntime:
     banner_enabled: bool = True   # banner.enabled: is a banner shown to visitors without a decision
 
 
-def build_runtime(config: Config, site: SitePolicy, *, catalogue: Any = None,
+def build_runtime(config: Config, site: SitePolicy, *, catalogue: Catalogue | None = None,
                   keyring: KeyRing | None = None) -> SiteRuntime:
     upstream = str(site.upstream).rstrip("/")
     parts = urlsplit(upstream)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"site {site.site_id!r}: upstream {upstream!r} is not an http(s) URL")
-    consent_path = "/" + str(site.consent_path or DEFAULT_CONSENT_PATH).strip("/")
+    consent_path = "/" + site.consent_path.strip("/")
     trusted = site.trusted_proxies or config.proxy.trusted_proxies
     return SiteRuntime(
         site=site,
-        site_id=str(site.site_id),
+        site_id=site.site_id,
         engine=Engine(site, catalogue=catalogue),
         keyring=keyring if keyring is not None else make_keyring(config),
         upstream=upstream,
@@ -84,16 +80,16 @@ def build_runtime(config: Config, site: SitePolicy, *, catalogue: Any = None,
 class RuntimeCache:
     """Runtimes of the current config; rebuilt (lazily) when the config object changes."""
 
-    def __init__(self, catalogue: Any = None) -> None:
+    def __init__(self, catalogue: Catalogue | None = None) -> None:
         self._catalogue = catalogue
-        self._config: Any = None
-        self._keyring: Any = None
+        self._config: Config | None = None
+        self._keyring: KeyRing | None = None
         self._sites: dict[str, SiteRuntime] = {}
         self._lock = threading.Lock()
-        self._hosts_config: Any = None
-        self._hosts: dict[str, Any] = {}
+        self._hosts_config: Config | None = None
+        self._hosts: dict[str, SitePolicy | None] = {}
 
-    def site_for_host(self, config: Any, host: str) -> Any:
+    def site_for_host(self, config: Config, host: str) -> SitePolicy | None:
         """``config.site_for_host`` remembered per Host value (parsing it costs on every request)."""
         if config is not self._hosts_config:
             self._hosts_config, self._hosts = config, {}

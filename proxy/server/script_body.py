@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 import aiohttp
 
+from proxy.catalogue import Catalogue, Vendor
 from proxy.catalogue.matchers import LIBRARY_PREFIX
 from proxy.response.codings import CodingError, DecodeChain
 from proxy.response.plan import ResponsePlan
@@ -48,7 +48,7 @@ def is_script(plan: ResponsePlan) -> bool:
     )
 
 
-async def recognise(body: AsyncIterator[bytes], plan: ResponsePlan, catalogue: Any) -> tuple[Any, list[bytes], bool]:
+async def recognise(body: AsyncIterator[bytes], plan: ResponsePlan, catalogue: Catalogue) -> tuple[Vendor | None, list[bytes], bool]:
     """Read up to `LIBRARY_PREFIX` decoded bytes: (vendor or None, raw chunks read, body ended)."""
     decoder = DecodeChain(list(plan.codings)) if plan.codings else None
     raw: list[bytes] = []

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 import aiohttp
 from aiohttp import web
 
-from proxy.server.impressions import DEFAULT_FLUSH_SECONDS, ImpressionCounter, ImpressionMetrics
+from proxy.catalogue import Catalogue
+from proxy.policy import Config, ConfigHolder
+from proxy.receipts import ReceiptStore
+from proxy.server.impressions import ImpressionCounter, ImpressionMetrics
 from proxy.server.headers import Network, client_view, parse_networks
 from proxy.server.metrics import Metrics
 from proxy.server.ratelimit import RateLimiter
@@ -26,16 +28,18 @@ from proxy.server.runtime import RuntimeCache, SiteRuntime
 log = logging.getLogger(__name__)
 
 
-def current_config(holder: Any) -> Any:
+ConfigSource = Config | ConfigHolder
+"""What the server is started with: a fixed config, or a holder that SIGHUP reloads."""
+
+
+def current_config(holder: ConfigSource) -> Config:
     """The config in force now: a ConfigHolder's ``current`` one, or a bare Config."""
-    if hasattr(holder, "site_for_host"):
-        return holder
-    current = holder.current
-    return current() if callable(current) else current
+    return holder if isinstance(holder, Config) else holder.current
 
 
 class Services:
-    def __init__(self, holder: Any, *, catalogue: Any = None, receipts: Any = None) -> None:
+    def __init__(self, holder: ConfigSource, *, catalogue: Catalogue | None = None,
+                 receipts: ReceiptStore | None = None) -> None:
         self.holder = holder
         self.runtimes = RuntimeCache(catalogue)
         self.metrics = Metrics()
@@ -48,21 +52,20 @@ class Services:
         self._impression_flusher: asyncio.Task[None] | None = None
         # Digests whose texts this process already stored (kept once per process).
         self.kept_texts: set[str] = set()
-        self._trusted_for: Any = None
+        self._trusted_for: Config | None = None
         self._trusted: tuple[Network, ...] = ()
         self.limits = self.config().proxy.limits
         self.consent_rate = RateLimiter(self.limits.consent_decisions_per_minute)
         self.csp_rate = RateLimiter(self.limits.csp_reports_per_minute)
 
-    def config(self) -> Any:
+    def config(self) -> Config:
         return current_config(self.holder)
 
     def client_ip(self, request: web.BaseRequest) -> str:
         """The visitor's address for per-client limits (forwarded-for believed from trusted proxies only)."""
         config = self.config()
         if config is not self._trusted_for:
-            proxy = getattr(config, "proxy", None)
-            self._trusted = parse_networks(str(n) for n in (getattr(proxy, "trusted_proxies", None) or ()))
+            self._trusted = parse_networks(str(n) for n in config.proxy.trusted_proxies)
             self._trusted_for = config
         return client_view(request.remote, request.headers, request.scheme, request.host, self._trusted).ip
 
@@ -101,18 +104,14 @@ class Services:
             if origin not in self.sessions:
                 self.sessions[origin] = self._open_session(limits.max_connections, limits.max_header_size)
         if self.receipts is None:
-            settings = getattr(config, "receipts", None)
-            url = getattr(settings, "url", None)
-            if url:
+            settings = config.receipts
+            if settings.url:
                 from proxy.receipts import open_store
 
-                self.receipts = await open_store(
-                    str(url), ip_salt=getattr(settings, "ip_salt", None), write_timeout=getattr(settings, "write_timeout", None)
-                )
+                self.receipts = await open_store(settings.url, ip_salt=settings.ip_salt, write_timeout=settings.write_timeout)
                 self.owns_receipts = True
-        if self.receipts is not None and hasattr(self.receipts, "add_impressions"):
-            settings = getattr(config, "receipts", None)
-            interval = float(getattr(settings, "impression_flush_seconds", None) or DEFAULT_FLUSH_SECONDS)
+        if self.receipts is not None:
+            interval = config.receipts.impression_flush_seconds
             self._impression_flusher = asyncio.get_running_loop().create_task(
                 self.impressions.run_flusher(self.receipts, interval), name="impression-flusher"
             )

@@ -3,9 +3,9 @@
 Both the JSON that the proxy embeds in every page (read by consent.js) and the no-JS
 preferences page are built from the one ``banner_model`` here, so the two can never
 disagree about what a category is called or which vendors it covers. It reads the
-policy, consent and catalogue objects by their documented attribute names only (duck
-typing), so it imports none of those packages. Standard library only: must not import
-aiohttp, mitmproxy, jwt or pydantic.
+policy's ``SitePolicy`` and the consent ``ConsentState`` as typed attributes (named for
+mypy only, never imported at run time) and catalogue ``Vendor`` objects. Standard
+library only: must not import aiohttp, mitmproxy, jwt or pydantic.
 """
 
 from __future__ import annotations
@@ -14,85 +14,60 @@ import datetime as _dt
 from collections.abc import Iterable, Mapping
 from typing import Any, TYPE_CHECKING
 
-from proxy.defaults import CATEGORIES, CONSENT_PATH, NECESSARY
+from proxy.defaults import NECESSARY
 from proxy.web.texts import category_text, texts_for
 from proxy.web.variants import first_layer, shown_texts, variant_id
 
 if TYPE_CHECKING:  # types only: the packages stay independent at run time
-    from proxy.policy import SitePolicy
+    from proxy.catalogue import Vendor
+    from proxy.policy import BannerVariant, SitePolicy
     from proxy.consent import ConsentState
-
-
 
 
 def category_names(site: SitePolicy) -> list[str]:
     """The site's categories, ``necessary`` first, in policy order."""
-    names = list((getattr(site, "categories", None) or {}).keys()) or list(CATEGORIES)
-    return [NECESSARY] + [name for name in names if name != NECESSARY]
+    return [NECESSARY] + [name for name in site.categories if name != NECESSARY]
 
 
 def granted_categories(state: ConsentState | None) -> set[str]:
-    return set(getattr(state, "categories", None) or ()) | {NECESSARY}
+    return set(state.categories if state is not None else ()) | {NECESSARY}
 
 
 def gpc_blocks_marketing(site: SitePolicy, state: ConsentState | None) -> bool:
     """True when the visitor's Sec-GPC signal denies marketing on this site."""
-    return bool(getattr(state, "gpc", False)) and bool(getattr(site, "honor_gpc", True))
+    return state is not None and state.gpc and site.honor_gpc
 
 
-def vendor_category(site: SitePolicy | None, vendor: Any) -> str:
+def vendor_category(site: SitePolicy | None, vendor: Vendor) -> str:
     """The vendor's category after the site's own overrides (``[vendors.<id>] category``)."""
-    override = (getattr(site, "vendors", None) or {}).get(getattr(vendor, "id", ""))
-    return getattr(override, "category", None) or getattr(vendor, "category", None) or "marketing"
+    override = site.vendors.get(vendor.id) if site is not None else None
+    return (override.category if override is not None else None) or vendor.category
 
 
-def _lifetime_text(value: Any) -> str:
-    # The catalogue writes lifetimes as text ("2 years", "session"); numbers are read as days.
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int | float):
-        return f"{value:g} days"
-    return str(value)
+def vendor_cookies(vendor: Vendor) -> list[tuple[str, str]]:
+    """(cookie name, lifetime) pairs of a vendor: its catalogued lifetimes, else its cookie names."""
+    pairs = list(vendor.cookie_lifetimes.items())
+    return pairs or [(name, "") for name in vendor.cookies]
 
 
-def vendor_cookies(vendor: Any) -> list[tuple[str, str]]:
-    """(cookie name, lifetime) pairs of a vendor, whatever container the catalogue uses."""
-    lifetimes = getattr(vendor, "cookie_lifetimes", None)
-    pairs: list[tuple[str, str]] = []
-    if isinstance(lifetimes, Mapping):
-        pairs = [(str(name), _lifetime_text(value)) for name, value in lifetimes.items()]
-    elif isinstance(lifetimes, Iterable) and not isinstance(lifetimes, str | bytes):
-        for item in lifetimes:
-            if isinstance(item, tuple | list) and len(item) == 2:
-                pairs.append((str(item[0]), _lifetime_text(item[1])))
-            elif isinstance(item, Mapping):
-                pairs.append((str(item.get("name", "")), _lifetime_text(item.get("lifetime", ""))))
-    if not pairs:
-        pairs = [(str(name), "") for name in (getattr(vendor, "cookies", None) or ())]
-    return pairs
-
-
-def vendor_entry(site: SitePolicy | None, vendor: Any) -> dict[str, Any]:
+def vendor_entry(site: SitePolicy | None, vendor: Vendor) -> dict[str, Any]:
     return {
-        "id": str(getattr(vendor, "id", "")),
-        "name": str(getattr(vendor, "name", "") or getattr(vendor, "id", "")),
+        "id": vendor.id,
+        "name": vendor.name or vendor.id,
         "category": vendor_category(site, vendor),
-        "privacy_url": str(getattr(vendor, "privacy_url", "") or ""),
+        "privacy_url": vendor.privacy_url,
         "cookies": [{"name": name, "lifetime": lifetime} for name, lifetime in vendor_cookies(vendor)],
-        "embed": bool(getattr(vendor, "embed", False)),
+        "embed": vendor.embed,
     }
 
 
 def _expires(state: ConsentState | None) -> str | None:
-    value = getattr(state, "expires_at", None)
-    if isinstance(value, _dt.datetime):
-        return value.isoformat()
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return _dt.datetime.fromtimestamp(value, _dt.UTC).isoformat()
-    return None if value is None else str(value)
+    if state is None or state.expires_at is None:
+        return None
+    return _dt.datetime.fromtimestamp(state.expires_at, _dt.UTC).isoformat()
 
 
-def _variant_texts(site: SitePolicy, lang: str, variant: Any | None) -> dict[str, str]:
+def _variant_texts(site: SitePolicy, lang: str, variant: BannerVariant | None) -> dict[str, str]:
     if variant is None:
         return {}
     base = texts_for(site, lang)
@@ -100,7 +75,7 @@ def _variant_texts(site: SitePolicy, lang: str, variant: Any | None) -> dict[str
 
 
 def banner_model(
-    site: SitePolicy, state: ConsentState | None, *, lang: str, vendors: Iterable[Any] = (), variant: Any | None = None
+    site: SitePolicy, state: ConsentState | None, *, lang: str, vendors: Iterable[Vendor] = (), variant: BannerVariant | None = None
 ) -> dict[str, Any]:
     """Everything consent.js needs, as plain JSON-ready data (no HTML).
 
@@ -108,7 +83,7 @@ def banner_model(
     id goes on the banner's root element and into the decision, its layout and first
     layer order shape the banner, its texts apply over the site's.
     """
-    banner = getattr(site, "banner", None)
+    banner = site.banner
     granted = granted_categories(state)
     vendor_entries = sorted((vendor_entry(site, v) for v in vendors), key=lambda v: v["name"].lower())
     categories = []
@@ -122,26 +97,24 @@ def banner_model(
             "granted": name in granted,
             "vendors": [v["id"] for v in vendor_entries if v["category"] == name],
         })
-    theme = getattr(banner, "theme", None) or {}
     return {
         "version": 1,
-        "consent_path": str(getattr(site, "consent_path", None) or CONSENT_PATH).rstrip("/"),
+        "consent_path": site.consent_path.rstrip("/"),
         "lang": lang,
-        "mode": str(getattr(site, "mode", "defer")),
-        "policy_version": getattr(state, "policy_version", None) or getattr(site, "policy_version", None),
-        "decided": bool(getattr(state, "decided", False)),
+        "mode": site.mode,
+        "policy_version": (state.policy_version if state is not None else None) or site.policy_version,
+        "decided": state is not None and state.decided,
         "granted": sorted(granted),
-        "vendor_consent": {str(k): bool(v) for k, v in (getattr(state, "vendors", None) or {}).items()},
+        "vendor_consent": dict(state.vendors) if state is not None else {},
         "gpc": gpc_blocks_marketing(site, state),
-        "honor_gpc": bool(getattr(site, "honor_gpc", True)),
-        "google_consent_mode": str(getattr(site, "google_consent_mode", "off")),
+        "honor_gpc": site.honor_gpc,
+        "google_consent_mode": site.google_consent_mode,
         # Under an enforced CSP the page's policy predates the new consent: reload instead.
-        "csp": str(getattr(site, "csp", "off")),
-        "show_banner": bool(getattr(banner, "enabled", True)),
-        "privacy_policy_url": getattr(banner, "privacy_policy_url", None) or None,
+        "csp": site.csp,
+        "show_banner": banner.enabled,
+        "privacy_policy_url": banner.privacy_policy_url or None,
         # Only custom properties: a site's theme may recolour the banner, not restyle the page.
-        # "accent" and "--consentry-accent" mean the same.
-        "theme": {(str(k) if str(k).startswith("--") else f"--consentry-{k}"): str(v) for k, v in dict(theme).items()},
+        "theme": banner.css_variables(),
         "categories": categories,
         "vendors": vendor_entries,
         # The site's re-categorised vendors, for vendors the runtime learns about later
@@ -149,20 +122,16 @@ def banner_model(
         # [vendors.<id>] allow = "always" | "never": the runtime must not activate a vendor
         # the site never allows, whatever the visitor granted.
         "vendor_allow": {
-            str(vendor_id): str(override.allow)
-            for vendor_id, override in (getattr(site, "vendors", None) or {}).items()
-            if getattr(override, "allow", None) in ("always", "never")
+            vendor_id: override.allow for vendor_id, override in site.vendors.items() if override.allow is not None
         },
         "vendor_categories": {
-            str(vendor_id): str(override.category)
-            for vendor_id, override in (getattr(site, "vendors", None) or {}).items()
-            if getattr(override, "category", None)
+            vendor_id: override.category for vendor_id, override in site.vendors.items() if override.category
         },
         "texts": shown_texts(site, lang, variant),
         # What the variant changes of the site's texts (consent.js lays it over site.js's).
         "variant_texts": _variant_texts(site, lang, variant),
         "variant": variant_id(variant),
-        "layout": (getattr(variant, "layout", None) or None) if variant is not None else None,
+        "layout": variant.layout if variant is not None else None,
         "first_layer": first_layer(variant),
         "expires": _expires(state),
     }

@@ -20,6 +20,7 @@ from proxy.web.model import banner_model
 from proxy.web.snippet import safe_return_to
 
 if TYPE_CHECKING:  # types only: the packages stay independent at run time
+    from proxy.catalogue import Vendor
     from proxy.policy import SitePolicy
     from proxy.consent import ConsentState
 
@@ -77,7 +78,7 @@ def _category_block(model: dict[str, Any], category: dict[str, Any]) -> str:
 
 
 def render_preferences_page(site: SitePolicy, state: ConsentState, *, lang: str, return_to: str | None,
-                            vendors: Iterable[Any] = ()) -> str:
+                            vendors: Iterable[Vendor] = ()) -> str:
     """The full preferences page as text (the server encodes it as UTF-8)."""
     model = banner_model(site, state, lang=lang, vendors=vendors)
     texts = model["texts"]

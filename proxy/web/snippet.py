@@ -24,7 +24,8 @@ from proxy.defaults import GPC_REFUSED_CATEGORY
 from proxy.web.model import banner_model, gpc_blocks_marketing, granted_categories, visitor_model
 
 if TYPE_CHECKING:  # types only: the packages stay independent at run time
-    from proxy.policy import SitePolicy
+    from proxy.catalogue import Vendor
+    from proxy.policy import BannerVariant, SitePolicy
     from proxy.consent import ConsentState
 
 
@@ -80,7 +81,7 @@ def _guard_markup(site: SitePolicy, state: ConsentState, nonce: str | None, cons
 
 
 def _google_consent_markup(site: SitePolicy, state: ConsentState, nonce: str | None) -> str:
-    mode = str(getattr(site, "google_consent_mode", "off"))
+    mode = site.google_consent_mode
     if mode == "off":
         return ""
     defaults: dict[str, Any] = dict(google_consent(site, state))
@@ -97,8 +98,8 @@ def _google_consent_markup(site: SitePolicy, state: ConsentState, nonce: str | N
 
 
 def head_snippet(
-    site: SitePolicy, state: ConsentState, *, lang: str | None, nonce: str | None, vendors: Iterable[Any] = (), variant: Any | None = None,
-    page_host: str | None = None,
+    site: SitePolicy, state: ConsentState, *, lang: str | None, nonce: str | None, vendors: Iterable[Vendor] = (),
+    variant: BannerVariant | None = None, page_host: str | None = None,
 ) -> bytes:
     """ASCII bytes for right after ``<head>``: guard, Consent Mode defaults, state JSON, assets.
 
@@ -143,7 +144,7 @@ def _state_key(state: ConsentState) -> tuple[object, ...]:
 
 
 def cached_head_snippet(
-    site: SitePolicy, state: ConsentState, *, lang: str, nonce: str | None, variant: Any | None = None,
+    site: SitePolicy, state: ConsentState, *, lang: str, nonce: str | None, variant: BannerVariant | None = None,
     page_host: str | None = None,
 ) -> bytes:
     """`head_snippet` for one response, rendered once per site, consent state, language,
@@ -152,7 +153,7 @@ def cached_head_snippet(
     from proxy.catalogue.urls import first_party_scope
 
     scope = first_party_scope(page_host) if page_host else None
-    key = (id(site), _state_key(state), lang, nonce is not None, getattr(variant, "id", None), scope)
+    key = (id(site), _state_key(state), lang, nonce is not None, variant.id if variant is not None else None, scope)
     entry = _SNIPPETS.get(key)
     if entry is not None and entry[0] is site:
         cached = entry[1]
@@ -177,7 +178,7 @@ def safe_return_to(value: str | None) -> str:
     return value
 
 
-def noscript_banner(site: SitePolicy, state: ConsentState, *, lang: str, return_to: str, variant: Any | None = None) -> str:
+def noscript_banner(site: SitePolicy, state: ConsentState, *, lang: str, return_to: str, variant: BannerVariant | None = None) -> str:
     """The first layer as a plain form (Accept all / Reject all / Choose), no JavaScript.
 
     With a banner variant, the form carries ``data-consentry-variant`` and posts the
@@ -199,7 +200,7 @@ def _with_return_to(template: str, return_to: str) -> str:
             .replace(_RETURN_TO_IN_FORM, html.escape(back)))
 
 
-def _noscript_banner(site: SitePolicy, state: ConsentState | None, *, lang: str, variant: Any | None) -> str:
+def _noscript_banner(site: SitePolicy, state: ConsentState | None, *, lang: str, variant: BannerVariant | None) -> str:
     model = banner_model(site, state, lang=lang, variant=variant)
     texts = model["texts"]
     base = html.escape(model["consent_path"])
@@ -232,7 +233,7 @@ def _noscript_banner(site: SitePolicy, state: ConsentState | None, *, lang: str,
 
 
 def body_snippet(
-    site: SitePolicy, state: ConsentState, *, lang: str | None, return_to: str = "/", variant: Any | None = None
+    site: SitePolicy, state: ConsentState, *, lang: str | None, return_to: str = "/", variant: BannerVariant | None = None
 ) -> bytes:
     """ASCII bytes for right after ``<body>``: the no-JS banner or, once decided, a settings link.
 
@@ -242,10 +243,10 @@ def body_snippet(
     from proxy.web.texts import pick_language
 
     lang = lang or pick_language(site, html_lang=None, accept_language=None)
-    if not getattr(getattr(site, "banner", None), "enabled", True):
+    if not site.banner.enabled:
         return b""
-    decided = bool(getattr(state, "decided", False))
-    key = (id(site), lang, decided, None if decided else getattr(variant, "id", None))
+    decided = state.decided
+    key = (id(site), lang, decided, None if decided or variant is None else variant.id)
     entry = _BODY_SNIPPETS.get(key)
     if entry is not None and entry[0] is site:
         template = entry[1]
@@ -266,4 +267,4 @@ def body_snippet(
     return _with_return_to(template, return_to).encode("ascii", "xmlcharrefreplace")
 
 
-_BODY_SNIPPETS: dict[tuple[object, ...], tuple[object, str]] = {}
+_BODY_SNIPPETS: dict[tuple[object, ...], tuple[SitePolicy, str]] = {}

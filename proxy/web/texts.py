@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 from proxy.defaults import DEFAULT_LANGUAGE, LANGUAGES
 from proxy.texts import CATEGORY_TEXTS, TEXT_ALIASES, TEXTS
 
 if TYPE_CHECKING:  # types only: the packages stay independent at run time
-    from proxy.policy import SitePolicy
+    from proxy.policy import Banner, SitePolicy
 
 
 __all__ = [
@@ -30,17 +30,17 @@ def _primary_subtag(tag: str) -> str:
     return tag.strip().split("-")[0].split("_")[0].lower()
 
 
-def offered_languages(banner: Any) -> tuple[str, ...]:
+def offered_languages(banner: Banner) -> tuple[str, ...]:
     """Languages the site offers: its ``banner.languages`` that we have texts for, or all of ours."""
-    wanted = getattr(banner, "languages", None) or LANGUAGES
-    overrides = getattr(banner, "texts", None) or {}
+    wanted = banner.languages or LANGUAGES
+    overrides = banner.texts
     offered = tuple(lang for lang in (_primary_subtag(w) for w in wanted) if lang in TEXTS or lang in overrides)
     return offered or LANGUAGES
 
 
-def default_language(banner: Any) -> str:
-    lang = _primary_subtag(getattr(banner, "default_language", None) or DEFAULT_LANGUAGE)
-    return lang if lang in TEXTS or lang in (getattr(banner, "texts", None) or {}) else DEFAULT_LANGUAGE
+def default_language(banner: Banner) -> str:
+    lang = _primary_subtag(banner.default_language)
+    return lang if lang in TEXTS or lang in banner.texts else DEFAULT_LANGUAGE
 
 
 def parse_accept_language(header: str | None) -> list[str]:
@@ -82,7 +82,7 @@ def sniff_html_lang(data: bytes, limit: int = 4096) -> str | None:
 
 def pick_language(site: SitePolicy, *, html_lang: str | None, accept_language: str | None) -> str:
     """The page's ``<html lang>`` if offered, else the best Accept-Language match, else the site default."""
-    banner = getattr(site, "banner", None)
+    banner = site.banner
     offered = offered_languages(banner)
     if html_lang and _primary_subtag(html_lang) in offered:
         return _primary_subtag(html_lang)
@@ -97,19 +97,17 @@ def texts_for(site: SitePolicy, lang: str) -> dict[str, str]:
     """Built-in texts for ``lang`` (English for missing keys) with the site's overrides on top."""
     merged = dict(TEXTS[DEFAULT_LANGUAGE])
     merged.update(TEXTS.get(lang, {}))
-    overrides: Mapping[str, Any] = getattr(getattr(site, "banner", None), "texts", None) or {}
-    for key, value in (overrides.get(lang) or {}).items():
-        if isinstance(value, str):
-            merged[TEXT_ALIASES.get(key, key)] = value
+    for key, value in site.banner.texts.get(lang, {}).items():
+        merged[TEXT_ALIASES.get(key, key)] = value
     return merged
 
 
 def category_text(site: SitePolicy, name: str, lang: str) -> tuple[str, str]:
     """(label, description) of a category: the site's policy first, then ours, then the bare name."""
     builtin = CATEGORY_TEXTS.get(lang, {}).get(name) or CATEGORY_TEXTS[DEFAULT_LANGUAGE].get(name) or (name.capitalize(), "")
-    category = (getattr(site, "categories", None) or {}).get(name)
-    label_map: Mapping[str, str] = getattr(category, "label", None) or {}
-    description_map: Mapping[str, str] = getattr(category, "description", None) or {}
+    category = site.categories.get(name)
+    label_map: Mapping[str, str] = category.label if category is not None else {}
+    description_map: Mapping[str, str] = category.description if category is not None else {}
     label = label_map.get(lang) or (builtin[0] if name in CATEGORY_TEXTS[DEFAULT_LANGUAGE] else None) \
         or label_map.get(DEFAULT_LANGUAGE) or builtin[0]
     description = description_map.get(lang) or (builtin[1] if name in CATEGORY_TEXTS[DEFAULT_LANGUAGE] else None) \

@@ -21,12 +21,12 @@ import json
 import random
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from typing import Any, Final, TYPE_CHECKING
+from typing import Final, TYPE_CHECKING
 
 from proxy.web.texts import TEXT_ALIASES, texts_for
 
 if TYPE_CHECKING:  # types only: the packages stay independent at run time
-    from proxy.policy import SitePolicy
+    from proxy.policy import BannerVariant, SitePolicy
 
 
 __all__ = [
@@ -44,28 +44,28 @@ _FIRST_LAYER_ACTIONS: Final = frozenset(DEFAULT_FIRST_LAYER)
 MAX_VARIANT_ID_LENGTH: Final = 40
 
 
-def site_variants(site: SitePolicy) -> list[Any]:
+def site_variants(site: SitePolicy) -> list[BannerVariant]:
     """The site's configured variants (policy ``BannerVariant`` objects), in config order."""
-    return list(getattr(getattr(site, "banner", None), "variants", None) or ())
+    return list(site.banner.variants)
 
 
 # Cumulative weights per site object; the value keeps the site so a recycled id() never matches.
-_CUMULATIVE: dict[int, tuple[Any, list[Any], list[int]]] = {}
+_CUMULATIVE: dict[int, tuple[SitePolicy, list[BannerVariant], list[int]]] = {}
 
 
-def _cumulative(site: SitePolicy) -> tuple[list[Any], list[int]]:
+def _cumulative(site: SitePolicy) -> tuple[list[BannerVariant], list[int]]:
     entry = _CUMULATIVE.get(id(site))
     if entry is not None and entry[0] is site:
         return entry[1], entry[2]
     variants = site_variants(site)
-    totals = list(itertools.accumulate(max(int(getattr(v, "weight", 1) or 1), 1) for v in variants))
+    totals = list(itertools.accumulate(v.weight for v in variants))
     if len(_CUMULATIVE) > 256:   # one entry per site per config generation: stay bounded over reloads
         _CUMULATIVE.clear()
     _CUMULATIVE[id(site)] = (site, variants, totals)
     return variants, totals
 
 
-def draw_variant(site: SitePolicy, rand: Callable[[], float] = random.random) -> Any | None:
+def draw_variant(site: SitePolicy, rand: Callable[[], float] = random.random) -> BannerVariant | None:
     """One variant drawn with probability weight / sum of weights, or None without variants."""
     variants, totals = _cumulative(site)
     if not variants:
@@ -74,33 +74,33 @@ def draw_variant(site: SitePolicy, rand: Callable[[], float] = random.random) ->
     return variants[min(bisect.bisect_right(totals, point), len(variants) - 1)]
 
 
-def variant_by_id(site: SitePolicy, variant_id: object) -> Any | None:
+def variant_by_id(site: SitePolicy, variant_id: object) -> BannerVariant | None:
     """The site's variant with this id; None for anything else (unknown ids are not errors)."""
     if not isinstance(variant_id, str) or not variant_id or len(variant_id) > MAX_VARIANT_ID_LENGTH:
         return None
     for variant in _cumulative(site)[0]:
-        if getattr(variant, "id", None) == variant_id:
+        if variant.id == variant_id:
             return variant
     return None
 
 
-def variant_id(variant: Any | None) -> str | None:
-    return None if variant is None else str(getattr(variant, "id", "")) or None
+def variant_id(variant: BannerVariant | None) -> str | None:
+    return None if variant is None else variant.id
 
 
-def first_layer(variant: Any | None) -> list[str]:
+def first_layer(variant: BannerVariant | None) -> list[str]:
     """The first layer's buttons in order (the default without a variant)."""
-    wanted = list(getattr(variant, "first_layer", None) or DEFAULT_FIRST_LAYER)
+    wanted = list(variant.first_layer if variant is not None else DEFAULT_FIRST_LAYER)
     chosen = [action for action in wanted if action in _FIRST_LAYER_ACTIONS]
     return chosen or list(DEFAULT_FIRST_LAYER)
 
 
-def shown_texts(site: SitePolicy, lang: str, variant: Any | None = None) -> dict[str, str]:
+def shown_texts(site: SitePolicy, lang: str, variant: BannerVariant | None = None) -> dict[str, str]:
     """Every text the banner receives for ``lang``: built-in, site overrides, then the variant's."""
     texts = texts_for(site, lang)
-    overrides: Mapping[str, Any] = (getattr(variant, "texts", None) or {}).get(lang) or {} if variant else {}
+    overrides = variant.texts.get(lang, {}) if variant is not None else {}
     for key, value in overrides.items():
-        if isinstance(value, str) and value.strip():
+        if value.strip():
             texts[TEXT_ALIASES.get(key, key)] = value
     return texts
 
@@ -111,11 +111,11 @@ def canonical_texts(lang: str, texts: Mapping[str, str]) -> str:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-_DIGESTS: OrderedDict[tuple[int, str, str | None], tuple[Any, str, str]] = OrderedDict()
+_DIGESTS: OrderedDict[tuple[int, str, str | None], tuple[SitePolicy, str, str]] = OrderedDict()
 _DIGEST_CACHE_SIZE: Final = 1024
 
 
-def texts_digest(site: SitePolicy, lang: str, variant: Any | None = None) -> tuple[str, str]:
+def texts_digest(site: SitePolicy, lang: str, variant: BannerVariant | None = None) -> tuple[str, str]:
     """(``"sha256:<hex>"``, canonical JSON) of the texts ``shown_texts`` gives; cached per site."""
     key = (id(site), lang, variant_id(variant))
     entry = _DIGESTS.get(key)

@@ -7,6 +7,7 @@ import re
 from collections import Counter
 
 import pytest
+from factories import make_site
 
 from proxy.catalogue import CATEGORIES, Catalogue, strictest_category, tag_manager_category
 from proxy.catalogue.catalogue import default_data_files
@@ -124,16 +125,11 @@ def test_inline_gtag_is_classified_by_its_ids(catalogue: Catalogue, script: str,
     assert vendor is not None and vendor.id == vendor_id
 
 
-class _Site:
-    def __init__(self, loads: list[str] | None) -> None:
-        self.tag_manager_loads = loads
-
-
 def test_tag_manager_category_is_the_strictest_the_site_declares() -> None:
-    assert tag_manager_category(_Site(None)) == "marketing"
-    assert tag_manager_category(_Site(["analytics"])) == "analytics"
-    assert tag_manager_category(_Site(["analytics", "preferences"])) == "analytics"
-    assert tag_manager_category(_Site(["analytics", "marketing"])) == "marketing"
+    assert tag_manager_category(make_site()) == "marketing"  # a site that says nothing
+    assert tag_manager_category(make_site(tag_manager_loads=["analytics"])) == "analytics"
+    assert tag_manager_category(make_site(tag_manager_loads=["analytics", "preferences"])) == "analytics"
+    assert tag_manager_category(make_site(tag_manager_loads=["analytics", "marketing"])) == "marketing"
     assert strictest_category(["marketing", "social"]) == "social"  # a site's own category ranks above
 
 

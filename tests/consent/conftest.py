@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import SimpleNamespace
 
 import pytest
 from consent.consent_helpers import HS_SECRET, ec_private_pem, ed_private_pem, make_site
 
 from proxy.consent import KeyRing, KeySpec
+from proxy.policy import SitePolicy
 
 
 @pytest.fixture
-def site() -> SimpleNamespace:
+def site() -> SitePolicy:
     return make_site()
 
 

@@ -8,28 +8,32 @@ import base64
 import hashlib
 import hmac
 import json
-from types import SimpleNamespace
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+import factories
+from proxy.policy import SitePolicy
 
 
 NOW = 1_800_000_000.0  # a fixed "now" so time checks are exact, never wall-clock
 HS_SECRET = "s3cret-for-tests-" + "x" * 32
 
 
-def make_site(**overrides: Any) -> SimpleNamespace:
+def make_site(**overrides: Any) -> SitePolicy:
+    """The consent tests' site: a real ``SitePolicy`` (tests/factories.py) with its own id,
+    policy version and lifetime, so tokens of the defaults never match by accident."""
     values: dict[str, Any] = {
         "site_id": "shop",
+        "hosts": ("shop.example",),
         "cookie_name": "consentry",
         "policy_version": "3",
         "honor_gpc": True,
-        "categories": {"necessary": {}, "preferences": {}, "analytics": {}, "marketing": {}},
         "lifetime_days": 180,
     }
     values.update(overrides)
-    return SimpleNamespace(**values)
+    return factories.make_site(**values)
 
 
 def b64url(data: bytes) -> str:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 
 import pytest
 from consent.consent_helpers import make_site
 
 from proxy.consent import consent_cookie_header, cookie_values, domain_variants, expire_cookie_headers
+from proxy.policy import SitePolicy
 
 
 def attributes(header: str) -> tuple[str, dict[str, str]]:
@@ -38,7 +38,7 @@ def test_consent_cookie_header_has_the_designed_attributes(secure: bool) -> None
     assert "domain" not in attrs  # host-only: a sibling subdomain cannot read or shadow it
 
 
-def test_consent_cookie_header_max_age_override(site: SimpleNamespace) -> None:
+def test_consent_cookie_header_max_age_override(site: SitePolicy) -> None:
     _, attrs = attributes(consent_cookie_header("T", site=site, secure=False, max_age=42))
     assert attrs["max-age"] == "42"
 

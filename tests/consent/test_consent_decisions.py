@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from types import SimpleNamespace
 
 import pytest
 from consent.consent_helpers import NOW, make_site
@@ -18,18 +17,19 @@ from proxy.consent import (
     receipt_action,
     status_json,
 )
+from proxy.policy import SitePolicy
 
 ALL = {"necessary", "preferences", "analytics", "marketing"}
 
 
-def test_form_accept_and_reject_are_one_field_each(site: SimpleNamespace) -> None:
+def test_form_accept_and_reject_are_one_field_each(site: SitePolicy) -> None:
     accept = decide_from_form([("action", "accept_all"), ("return_to", "/")], site=site)
     reject = decide_from_form([("action", "reject_all"), ("return_to", "/")], site=site)
     assert accept.categories == ALL and accept.refused == set()
     assert reject.categories == {"necessary"} and reject.refused == ALL - {"necessary"}
 
 
-def test_form_save_takes_one_category_field_per_grant(site: SimpleNamespace) -> None:
+def test_form_save_takes_one_category_field_per_grant(site: SitePolicy) -> None:
     decision = decide_from_form(
         [("action", "save"), ("category", "analytics"), ("category", "telepathy"), ("category", "necessary")], site=site
     )
@@ -40,7 +40,7 @@ def test_form_save_takes_one_category_field_per_grant(site: SimpleNamespace) -> 
     assert decision.refused_list(site) == ["preferences", "marketing"]
 
 
-def test_reject_all_ignores_category_fields(site: SimpleNamespace) -> None:
+def test_reject_all_ignores_category_fields(site: SitePolicy) -> None:
     decision = decide_from_form([("action", "reject_all"), ("category", "marketing")], site=site)
     assert decision.categories == {"necessary"}
 
@@ -53,12 +53,12 @@ def test_reject_all_ignores_category_fields(site: SimpleNamespace) -> None:
         ([("action", "accept_all"), ("action", "reject_all")], "several actions"),
     ],
 )
-def test_bad_forms_raise_a_clear_value_error(site: SimpleNamespace, fields: list[tuple[str, str]], message: str) -> None:
+def test_bad_forms_raise_a_clear_value_error(site: SitePolicy, fields: list[tuple[str, str]], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         decide_from_form(fields, site=site)
 
 
-def test_json_decisions(site: SimpleNamespace) -> None:
+def test_json_decisions(site: SitePolicy) -> None:
     assert decide_from_json({"action": "accept_all"}, site=site).categories == ALL
     assert decide_from_json({"action": "reject_all"}, site=site).categories == {"necessary"}
     saved = decide_from_json(
@@ -83,7 +83,7 @@ def test_json_decisions(site: SimpleNamespace) -> None:
         {"action": "save", "vendors": {f"v{i}": True for i in range(100)}},
     ],
 )
-def test_bad_json_raises_value_error(site: SimpleNamespace, body: object) -> None:
+def test_bad_json_raises_value_error(site: SitePolicy, body: object) -> None:
     with pytest.raises(ValueError):
         decide_from_json(body, site=site)
 
@@ -94,7 +94,7 @@ def test_site_specific_categories_are_honoured() -> None:
     assert decide_from_form([("action", "save"), ("category", "marketing")], site=site).categories == {"necessary"}
 
 
-def test_decision_to_token_to_status_round_trip(hs_ring: KeyRing, site: SimpleNamespace) -> None:
+def test_decision_to_token_to_status_round_trip(hs_ring: KeyRing, site: SitePolicy) -> None:
     decision = decide_from_json({"action": "save", "categories": ["analytics"], "vendors": {"meta-pixel": False}}, site=site)
     token, claims = issue_token(hs_ring, site=site, categories=decision.categories, vendors=decision.vendors, now=NOW)
     assert claims["cats"] == ["analytics"] and claims["vendors"] == {"meta-pixel": False}
@@ -112,7 +112,7 @@ def test_decision_to_token_to_status_round_trip(hs_ring: KeyRing, site: SimpleNa
     }
 
 
-def test_status_of_an_undecided_visitor(site: SimpleNamespace) -> None:
+def test_status_of_an_undecided_visitor(site: SitePolicy) -> None:
     body = status_json(ConsentState(gpc=True), site=site)
     assert body == {
         "categories": ["necessary"],
@@ -124,12 +124,12 @@ def test_status_of_an_undecided_visitor(site: SimpleNamespace) -> None:
     }
 
 
-def test_issue_token_refuses_unknown_categories(hs_ring: KeyRing, site: SimpleNamespace) -> None:
+def test_issue_token_refuses_unknown_categories(hs_ring: KeyRing, site: SitePolicy) -> None:
     with pytest.raises(ValueError, match="unknown category telepathy"):
         issue_token(hs_ring, site=site, categories=["analytics", "telepathy"])
 
 
-def test_receipt_action_names_a_withdrawal(site: SimpleNamespace) -> None:
+def test_receipt_action_names_a_withdrawal(site: SitePolicy) -> None:
     reject = decide_from_form([("action", "reject_all")], site=site)
     withdraw = decide_from_json({"action": "withdraw"}, site=site)
     accept = decide_from_form([("action", "accept_all")], site=site)
@@ -143,7 +143,7 @@ def test_receipt_action_names_a_withdrawal(site: SimpleNamespace) -> None:
     assert receipt_action(accept, consented) == "accept_all"
 
 
-def test_a_single_bare_header_string_is_accepted(hs_ring: KeyRing, site: SimpleNamespace) -> None:
+def test_a_single_bare_header_string_is_accepted(hs_ring: KeyRing, site: SitePolicy) -> None:
     token, _ = issue_token(hs_ring, site=site, categories=["analytics"], now=NOW)
     state = read_consent(f"a=1; consentry={token}", site=site, keyring=hs_ring, now=NOW)  # type: ignore[arg-type]
     assert state.allows("analytics")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tomllib
-from types import SimpleNamespace
 
 import pytest
 from consent.consent_helpers import NOW, ec_private_pem, ed_private_pem, make_site, public_pem_of
@@ -19,6 +18,8 @@ from proxy.consent import (
     read_consent,
     verify_token_verbose,
 )
+from proxy.policy import KeySpec as PolicyKeySpec
+from proxy.policy import SitePolicy
 
 SECRET_A = "a" * 40
 SECRET_B = "b" * 40
@@ -28,7 +29,7 @@ def cookie(token: str) -> list[str]:
     return [f"consentry={token}"]
 
 
-def test_first_key_signs_and_every_key_verifies(site: SimpleNamespace) -> None:
+def test_first_key_signs_and_every_key_verifies(site: SitePolicy) -> None:
     old_ring = KeyRing.from_specs([KeySpec(kid="old", alg="HS256", secret=SECRET_A)])
     old_token, _ = issue_token(old_ring, site=site, categories=["analytics"], now=NOW)
 
@@ -47,7 +48,7 @@ def test_first_key_signs_and_every_key_verifies(site: SimpleNamespace) -> None:
     assert read_consent(cookie(new_token), site=site, keyring=retired, now=NOW).allows("marketing")
 
 
-def test_public_key_is_derived_from_the_private_key(site: SimpleNamespace) -> None:
+def test_public_key_is_derived_from_the_private_key(site: SitePolicy) -> None:
     pem = ec_private_pem()
     signer = KeyRing.from_specs([KeySpec(kid="ec", alg="ES256", private_key=pem)])
     verifier = KeyRing.from_specs([KeySpec(kid="ec", alg="ES256", public_key=public_pem_of(pem))])
@@ -98,22 +99,16 @@ def test_duplicate_kids_and_empty_rings_are_refused() -> None:
         KeyRing.from_specs([])
 
 
-def test_specs_are_duck_typed_and_secrets_may_be_wrapped(site: SimpleNamespace) -> None:
-    class Hidden:  # what pydantic's SecretStr looks like from here
-        def __init__(self, value: str) -> None:
-            self._value = value
-
-        def get_secret_value(self) -> str:
-            return self._value
-
-    ring = KeyRing.from_specs([SimpleNamespace(kid="k", alg="HS256", secret=Hidden(SECRET_A))])
+def test_the_policy_loaders_key_specs_build_the_same_ring(site: SitePolicy) -> None:
+    # The ring reads any `KeyMaterial`: the policy file's pydantic KeySpec as well as ours.
+    ring = KeyRing.from_specs([PolicyKeySpec(kid="k", alg="HS256", secret=SECRET_A)])
     token, _ = issue_token(ring, site=site, categories=["analytics"], now=NOW)
     assert read_consent(cookie(token), site=site, keyring=KeyRing.single_hs256(SECRET_A, kid="k"), now=NOW).allows("analytics")
     assert SECRET_A not in repr(ring)
 
 
 @pytest.mark.parametrize("alg", ["HS256", "ES256", "EdDSA"])
-def test_generated_keys_load_and_sign(alg: str, tmp_path, site: SimpleNamespace) -> None:
+def test_generated_keys_load_and_sign(alg: str, tmp_path, site: SitePolicy) -> None:
     generated = generate_key_material(alg, kid="2026-test")
     snippet = tomllib.loads(generated.toml)
     (entry,) = snippet["consent"]["keys"]
@@ -139,7 +134,7 @@ def test_generated_keys_differ_and_text_explains_where_to_put_them() -> None:
         generate_key("HS1")
 
 
-def test_verify_token_verbose_explains_why(hs_ring: KeyRing, site: SimpleNamespace) -> None:
+def test_verify_token_verbose_explains_why(hs_ring: KeyRing, site: SitePolicy) -> None:
     token, claims = issue_token(hs_ring, site=site, categories=["analytics"], now=NOW)
     assert verify_token_verbose(hs_ring, token, site=site, now=NOW) == (True, claims)
     ok, reason = verify_token_verbose(hs_ring, token, site=make_site(policy_version="9"), now=NOW)

@@ -21,7 +21,6 @@ import statistics
 from importlib import resources
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -29,7 +28,9 @@ from aiohttp import web  # noqa: E402
 
 from csp.csp_browser import launch, serve  # noqa: E402
 from proxy import csp  # noqa: E402
+from factories import make_site  # noqa: E402
 from proxy.consent import ConsentState  # noqa: E402
+from proxy.policy import SitePolicy  # noqa: E402
 
 RUNS = 15
 
@@ -54,9 +55,8 @@ BENCH = """
 OPS = ("startup", "img", "script", "innerHTML", "tracker-img")
 
 
-def site(unknown: str = "allow") -> SimpleNamespace:
-    return SimpleNamespace(site_id="bench", csp="report", consent_path="/_consent", hosts=("shop.example",),
-                           vendors={}, rules=[], unknown_third_party=unknown)
+def site(unknown: str = "allow") -> SitePolicy:
+    return make_site(site_id="bench", csp="report", hosts=("shop.example",), unknown_third_party=unknown)
 
 
 def sizes() -> list[tuple[str, int, int]]:

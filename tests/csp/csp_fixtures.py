@@ -7,11 +7,12 @@ file grows).
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
+import factories
 from proxy.catalogue import Catalogue
 from proxy.consent import ConsentState
+from proxy.policy import SitePolicy
 
 GTM = "www.googletagmanager.com"
 GA = "www.google-analytics.com"
@@ -67,8 +68,8 @@ CATALOGUE = Catalogue.from_dict(
 )
 
 
-def make_site(**overrides: Any) -> SimpleNamespace:
-    """A site policy with the keys proxy.csp reads (the real SitePolicy has the same names)."""
+def make_site(**overrides: Any) -> SitePolicy:
+    """The CSP tests' site: a real ``SitePolicy`` (tests/factories.py), CSP enforced."""
     values: dict[str, Any] = {
         "site_id": "shop",
         "csp": "enforce",
@@ -79,7 +80,7 @@ def make_site(**overrides: Any) -> SimpleNamespace:
         "unknown_third_party": "allow",
     }
     values.update(overrides)
-    return SimpleNamespace(**values)
+    return factories.make_site(**values)
 
 
 def consent(*categories: str, vendors: dict[str, bool] | None = None, gpc: bool = False) -> ConsentState:

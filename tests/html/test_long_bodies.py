@@ -176,3 +176,15 @@ def test_body_that_only_starts_long_and_ends_inside_the_overlap() -> None:
     assert run_split(document, Recorder, max_buffer=cap) == document
     run(document, recorder, max_buffer=cap)
     assert [element.text_offset for element in recorder.seen] == [0, cap - cap // 4]
+
+
+def test_svg_script_longer_than_the_cap_does_not_run() -> None:
+    # Its body is markup to the tokenizer and streams as such: judged on the first window
+    # only, so a body that long is made inert (fail closed); a short one stays live.
+    late = b"<svg><script>" + b"var a = 1;\n" * 200 + SIGNATURE.encode() + b")</script></svg><p>x</p>"
+    out = run_random_chunks(late, Recorder, seed=12, trials=3, largest=300, max_buffer=1000)
+    assert out.startswith(b'<svg><script type="text/plain" data-consent="unclassified">')
+    short = b"<svg><script>var a = 1;</script></svg>"
+    assert run(short, Recorder(), max_buffer=1000) == short
+    svg_style = b"<svg><style>" + b".a{fill:red}\n" * 200 + b"</style></svg>"
+    assert run(svg_style, Recorder(), max_buffer=1000).startswith(b'<svg><style type="text/plain" data-consent=')

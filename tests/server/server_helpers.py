@@ -112,6 +112,9 @@ class BrokenStore:
     async def check_writable(self) -> None:
         raise ReceiptStoreError("disk full")
 
+    async def add_impressions(self, counts) -> None:
+        pass  # every ReceiptStore takes impressions; here they are dropped
+
     async def close(self) -> None:
         pass
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -44,18 +46,20 @@ def test_vendors_json_lists_the_catalogue() -> None:
 
 
 def test_proxy_web_imports_no_adapter_or_validation_library() -> None:
+    # Importing proxy.web loads none of them; rendering (with a real site, which brings
+    # pydantic, and a ConsentState, which brings PyJWT) lazily loads no adapter either.
     code = (
         "import sys, proxy.web\n"
-        "from types import SimpleNamespace as NS\n"
         "from proxy.web import head_snippet, render_preferences_page, asset\n"
-        "banner = NS(enabled=True, languages=['en'], default_language='en', texts={}, privacy_policy_url=None, theme={})\n"
-        "site = NS(site_id='s', hosts=(), categories={}, vendors={}, rules=[], banner=banner, mode='defer', csp='report',\n"
-        "          google_consent_mode='basic', honor_gpc=True, consent_path='/_consent', unknown_third_party='allow')\n"
-        "state = NS(categories=frozenset({'necessary'}), vendors={}, decided=False, gpc=False, allows=lambda c, v=None: c == 'necessary')\n"
-        "assert b'consent.js' in head_snippet(site, state, lang='en', nonce='n')\n"
-        "render_preferences_page(site, state, lang='en', return_to='/', vendors=[])\n"
-        "bad = [m for m in ('aiohttp', 'mitmproxy', 'jwt', 'pydantic') if m in sys.modules]\n"
-        "print(','.join(bad))\n"
+        "print(','.join(m for m in ('aiohttp', 'mitmproxy', 'jwt', 'pydantic') if m in sys.modules))\n"
+        "from factories import make_site\n"
+        "from proxy.consent import ConsentState\n"
+        "site = make_site(site_id='s', google_consent_mode='basic')\n"
+        "assert b'consent.js' in head_snippet(site, ConsentState(), lang='en', nonce='n')\n"
+        "render_preferences_page(site, ConsentState(), lang='en', return_to='/', vendors=[])\n"
+        "print(','.join(m for m in ('aiohttp', 'mitmproxy') if m in sys.modules))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
-    assert result.stdout.strip() == "", f"proxy.web pulled in: {result.stdout.strip()}"
+    tests_dir = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [tests_dir, os.environ.get("PYTHONPATH")]))}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True, env=env)
+    assert result.stdout.splitlines() == ["", ""], f"proxy.web pulled in: {result.stdout.strip()}"

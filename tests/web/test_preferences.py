@@ -6,13 +6,13 @@ import html5lib
 
 from proxy.consent import ConsentState
 from proxy.web import render_preferences_page
-from web_harness import HarnessVendor, make_site
+from web_harness import harness_vendor, make_site
 
 VENDORS = [
-    HarnessVendor("google-analytics", "Google Analytics", "analytics", "https://policies.google.com/privacy",
+    harness_vendor("google-analytics", "Google Analytics", "analytics", "https://policies.google.com/privacy",
                   {"_ga": "2 years", "_gid": "24 hours"}),
-    HarnessVendor("meta-pixel", "Meta Pixel", "marketing", "https://www.facebook.com/privacy/policy/", {"_fbp": "90 days"}),
-    HarnessVendor("youtube-embed", "YouTube <b>", "marketing", "https://policies.google.com/privacy", {}, embed=True),
+    harness_vendor("meta-pixel", "Meta Pixel", "marketing", "https://www.facebook.com/privacy/policy/", {"_fbp": "90 days"}),
+    harness_vendor("youtube-embed", "YouTube <b>", "marketing", "https://policies.google.com/privacy", {}, embed=True),
 ]
 
 

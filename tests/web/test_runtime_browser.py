@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from web_browser import WAIT_MS, TrackerNet, launch, new_page, screenshot_path
-from web_harness import HarnessVendor, lib_body, make_harness, make_site, serve, sri
+from web_harness import harness_vendor, lib_body, make_harness, make_site, serve, sri
 
 pytestmark = pytest.mark.browser
 
@@ -42,8 +42,8 @@ ORDER_PAGE = """<!DOCTYPE html><html lang="en"><head><title>order</title>
 </body></html>"""
 
 VENDORS = [
-    HarnessVendor("youtube-embed", "YouTube", "marketing", cookie_lifetimes={"VISITOR_INFO1_LIVE": "6 months"}, embed=True),
-    HarnessVendor("google-analytics", "Google Analytics", "analytics", cookie_lifetimes={"_ga": "2 years"}),
+    harness_vendor("youtube-embed", "YouTube", "marketing", cookie_lifetimes={"VISITOR_INFO1_LIVE": "6 months"}, embed=True),
+    harness_vendor("google-analytics", "Google Analytics", "analytics", cookie_lifetimes={"_ga": "2 years"}),
 ]
 
 
@@ -257,8 +257,7 @@ async def test_default_colours_meet_wcag_aa_and_theme_recolours() -> None:
         ];
     }"""
     for theme, expected_button in (({}, None), ({"accent": "#004400"}, "rgb(0, 68, 0)")):
-        site = make_site()
-        site.banner.theme = theme
+        site = make_site(banner={"privacy_policy_url": "/privacy", "theme": theme})
         app = make_harness({"p": SIMPLE_PAGE}, site=site)
         runner, url = await serve(app)
         try:
@@ -282,9 +281,7 @@ async def test_default_colours_meet_wcag_aa_and_theme_recolours() -> None:
 
 
 async def test_a_vendor_the_site_never_allows_stays_inert_after_accept_all() -> None:
-    from types import SimpleNamespace
-
-    site = make_site(vendors={"youtube-embed": SimpleNamespace(category=None, allow="never")})
+    site = make_site(vendors={"youtube-embed": {"allow": "never"}})
     page_text = ORDER_PAGE.replace("INTEGRITY", sri(lib_body("I")))
     app = make_harness({"order": page_text}, site=site, vendors=VENDORS)
     runner, url = await serve(app)

@@ -37,9 +37,7 @@ def test_pick_language(html_lang: str | None, accept: str | None, expected: str)
 
 
 def test_site_default_and_offered_languages() -> None:
-    site = make_site()
-    site.banner.languages = ["nl", "en"]
-    site.banner.default_language = "nl"
+    site = make_site(banner={"languages": ["nl", "en"], "default_language": "nl"})
     assert pick_language(site, html_lang=None, accept_language="pt") == "nl"
     assert pick_language(site, html_lang="de", accept_language="fr") == "nl", "German is not offered here"
     assert pick_language(site, html_lang=None, accept_language="fr, en;q=0.5") == "en"
@@ -52,19 +50,16 @@ def test_accept_language_ordering() -> None:
 
 
 def test_site_overrides_win_and_fall_back_per_key() -> None:
-    site = make_site()
-    site.banner.texts = {"es": {"accept_all": "Vale", "customize": "Ajustar"}}
+    site = make_site(banner={"texts": {"es": {"accept_all": "Vale", "customize": "Ajustar"}}})
     texts = texts_for(site, "es")
     assert texts["accept_all"] == "Vale" and texts["choose"] == "Ajustar"
     assert texts["reject_all"] == TEXTS["es"]["reject_all"]
 
 
 def test_category_texts_from_policy_then_builtin() -> None:
-    from types import SimpleNamespace
-
     site = make_site(categories={
-        "analytics": SimpleNamespace(label={"en": "Audience"}, description={}),
-        "chat": SimpleNamespace(label={"en": "Live chat"}, description={"en": "Talk to us."}),
+        "analytics": {"label": {"en": "Audience"}, "description": {}},
+        "chat": {"label": {"en": "Live chat"}, "description": {"en": "Talk to us."}},
     })
     assert category_text(site, "analytics", "en") == ("Audience", CATEGORY_TEXTS["en"]["analytics"][1])
     assert category_text(site, "analytics", "de")[0] == CATEGORY_TEXTS["de"]["analytics"][0]

@@ -14,13 +14,15 @@ import asyncio
 import base64
 import hashlib
 import json
-from dataclasses import dataclass, field
-from types import SimpleNamespace
+from types import MappingProxyType
 from typing import Any
 
 from aiohttp import web
 
+import factories
+from proxy.catalogue import Vendor
 from proxy.consent import ConsentState
+from proxy.policy import SitePolicy
 from proxy.web import asset_reply, body_snippet, head_snippet, pick_language, safe_return_to
 
 STATE_COOKIE = "harness_state"
@@ -39,25 +41,18 @@ def sri(body: bytes) -> str:
     return "sha384-" + base64.b64encode(hashlib.sha384(body).digest()).decode()
 
 
-def make_site(**overrides: Any) -> SimpleNamespace:
-    banner = SimpleNamespace(enabled=True, languages=["en", "nl", "de", "fr", "es", "it"], default_language="en",
-                             texts={}, privacy_policy_url="/privacy", theme={})
-    values: dict[str, Any] = dict(
-        site_id="harness", categories={}, vendors={}, banner=banner, mode="defer", policy_version="1",
-        google_consent_mode="off", honor_gpc=True, consent_path="/_consent", csp="off",
-    )
+def make_site(**overrides: Any) -> SitePolicy:
+    """The harness site: a real ``SitePolicy`` (tests/factories.py) with a privacy link and no CSP."""
+    values: dict[str, Any] = dict(site_id="harness", banner={"privacy_policy_url": "/privacy"}, csp="off")
     values.update(overrides)
-    return SimpleNamespace(**values)
+    return factories.make_site(**values)
 
 
-@dataclass
-class HarnessVendor:
-    id: str
-    name: str
-    category: str
-    privacy_url: str = "https://vendor.example/privacy"
-    cookie_lifetimes: dict[str, str] = field(default_factory=dict)
-    embed: bool = False
+def harness_vendor(id: str, name: str, category: str, privacy_url: str = "https://vendor.example/privacy",
+                   cookie_lifetimes: dict[str, str] | None = None, embed: bool = False) -> Vendor:
+    """A catalogue ``Vendor`` as the banner lists it (no hosts: nothing to match here)."""
+    return Vendor(id=id, name=name, category=category, privacy_url=privacy_url,
+                  cookie_lifetimes=MappingProxyType(dict(cookie_lifetimes or {})), embed=embed)
 
 
 def state_from(request: web.Request) -> ConsentState:
