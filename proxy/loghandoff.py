@@ -91,6 +91,14 @@ class _Listener(QueueListener):
         self._reported = source.dropped
 
     def handle(self, record: logging.LogRecord) -> None:
+        self._report_drops()
+        super().handle(record)
+        if self._records.empty():
+            # Caught up: say so now, not only when the next record comes (a burst may be
+            # followed by silence). A drop after this check leaves a record to handle.
+            self._report_drops()
+
+    def _report_drops(self) -> None:
         dropped = self._source.dropped
         if dropped != self._reported:
             lost, self._reported = dropped - self._reported, dropped
@@ -98,7 +106,6 @@ class _Listener(QueueListener):
                                      "%d %s log records dropped: the log destination was not reading fast enough",
                                      (lost, self._name), None)
             super().handle(note)
-        super().handle(record)
 
     def stop_within(self, timeout: float) -> None:
         """Write what is queued and stop, waiting at most ``timeout`` seconds."""
