@@ -11,6 +11,8 @@ in ../shared/realworld/pages, and generated tracker-heavy pages of 20 MB and 200
 * ``copy``        bytes copy of the input (the ceiling),
 * ``consentry``   proxy.html.Rewriter deferring a list of tracker hosts and inline signatures,
 * ``full``        the same rewriter as the engine builds it under full consent (keeps_all),
+* ``seen``        ``consentry`` with the kept start tags remembered across rounds, as the
+                  engine remembers them across requests (the page seen before),
 * ``lol-html``    python-lolhtml doing the same rewrite through element/text handlers,
 * ``html.parser`` / ``bs4`` on the real pages only (the stdlib tokenizer; BeautifulSoup).
 
@@ -38,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from proxy.html import KEEP, Action, Decision, Element, Rewriter  # noqa: E402
+from proxy.html.scanner import KeepMemo  # noqa: E402
 
 PAGES = ROOT.parent / "shared" / "realworld" / "pages"
 TRACKER_HOSTS = ("google-analytics.com", "googletagmanager.com", "doubleclick.net", "googlesyndication.com",
@@ -107,6 +110,26 @@ def run_consentry(data: bytes, chunk: int = 65536, keeps_all: bool = False) -> b
 
 def run_full_consent(data: bytes) -> bytes:
     return run_consentry(data, keeps_all=True)
+
+
+_SEEN_MEMOS: dict[str, KeepMemo] = {}
+_REPEATABLE_KEEP = Decision(Action.KEEP, repeatable=True)
+
+
+def decide_repeatable(element: Element) -> Decision:
+    decision = decide(element)
+    return _REPEATABLE_KEEP if decision is KEEP else decision
+
+
+def run_seen_before(data: bytes, chunk: int = 65536) -> bytes:
+    """The same rewrite with start tags kept before remembered (Engine.keep_memos): from
+    the second round on, the page has been seen (a memo holds up to 4,096 tags, so a
+    page with more distinct kept tags than that gains little)."""
+    rewriter = Rewriter(decide_repeatable, encoding="utf-8", base_url="https://bench.example/", keep_memos=_SEEN_MEMOS)
+    feed = rewriter.feed
+    parts = [feed(data[i:i + chunk]) for i in range(0, len(data), chunk)]
+    parts.append(rewriter.close())
+    return b"".join(parts)
 
 
 def run_lolhtml(data: bytes) -> bytes:
@@ -281,7 +304,8 @@ def main() -> None:
     if not options.skip_200:
         inputs.append(("generated 200 MB", generated(200_000_000)))
     contenders: list[tuple[str, Callable[[bytes], bytes]]] = [
-        ("copy", run_copy), ("consentry", run_consentry), ("full", run_full_consent), ("lol-html", run_lolhtml)]
+        ("copy", run_copy), ("consentry", run_consentry), ("full", run_full_consent), ("seen", run_seen_before),
+        ("lol-html", run_lolhtml)]
     small_only: list[tuple[str, Callable[[bytes], bytes]]] = [("html.parser", run_html_parser)]
     if not options.skip_bs4:
         small_only.append(("bs4", run_bs4))
@@ -297,12 +321,13 @@ def main() -> None:
                 rates[(label, name)] = max(rates.get((label, name), 0.0), rate)
     names = [name for name, _ in contenders + small_only]
     print(f"{'input':<20}" + "".join(f"{name:>13}" for name in names)
-          + f"{'/lol-html':>11}{'full/lol':>10}  chunking")
+          + f"{'/lol-html':>11}{'full/lol':>10}{'seen/lol':>10}  chunking")
     for label, data in inputs:
         row = f"{label:<20}" + "".join(f"{rates[(label, n)]:>8.1f} MB/s" if (label, n) in rates else f"{'-':>13}"
                                        for n in names)
         row += f"{rates[(label, 'consentry')] / rates[(label, 'lol-html')]:>11.2f}"
         row += f"{rates[(label, 'full')] / rates[(label, 'lol-html')]:>10.2f}"
+        row += f"{rates[(label, 'seen')] / rates[(label, 'lol-html')]:>10.2f}"
         bad = check_chunking(data) if len(data) < 50_000_000 else []
         row += "  identical" if not bad else f"  DIFFERS at chunk sizes {bad}"
         print(row, flush=True)

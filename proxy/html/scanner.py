@@ -65,8 +65,9 @@ Script and style bodies longer than ``max_buffer`` are judged whole, in bounded 
   runs after the next load). That element starts in the script data state, so the
   scanner reads the rest again from there: it follows its output, as everywhere.
 * An SVG/MathML ``<script>``/``<style>`` body is markup to the tokenizer and streams as
-  such; one whose text runs past ``max_buffer`` cannot be judged before it goes out, so
-  a keep of it becomes a defer (``data-consent="unclassified"``): such a body never runs.
+  such (a ``<style>`` in ``<select>`` is read both ways); one whose text runs past
+  ``max_buffer`` cannot be judged before it goes out, so a keep of it becomes a defer
+  (``data-consent="unclassified"``): such a body never runs.
 
 Comments, bogus comments and CDATA stream. Input that ends inside a
 tag is passed through unchanged (a browser drops it). The same input gives the same
@@ -854,11 +855,12 @@ class Scanner:
             element = self._element(name, decoded, start, foreign=foreign, urls=inspection.urls, text=text,
                                     truncated=truncated)
             decision = self._decide(element)
-            if (truncated and foreign and name in ("script", "style")
+            if (truncated and (foreign or self._raw_dual) and name in ("script", "style")
                     and decision.action in (Action.KEEP, Action.ACTIVATE)):
                 # An SVG/MathML script or style body is markup to the tokenizer and streams
-                # as such: what follows the first max_buffer bytes of its text cannot be
-                # judged before it goes out, so a body that long does not run (fail closed).
+                # as such (so does a body read both ways, in <select>): what follows the
+                # first max_buffer bytes of its text cannot be judged before it goes out, so
+                # a body that long does not run (fail closed).
                 decision = Decision(Action.DEFER, "unclassified")
             action = self._last_action = decision.action
             self._repeatable = decision.repeatable

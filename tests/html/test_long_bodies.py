@@ -188,3 +188,12 @@ def test_svg_script_longer_than_the_cap_does_not_run() -> None:
     assert run(short, Recorder(), max_buffer=1000) == short
     svg_style = b"<svg><style>" + b".a{fill:red}\n" * 200 + b"</style></svg>"
     assert run(svg_style, Recorder(), max_buffer=1000).startswith(b'<svg><style type="text/plain" data-consent=')
+
+
+def test_style_in_select_longer_than_the_cap_is_not_applied() -> None:
+    # Read both ways there (raw text, or ignored with its body as markup): not windowed.
+    document = b"<select><style>" + b".a{color:red}\n" * 200 + b"</style></select>"
+    out = run_random_chunks(document, Recorder, seed=13, trials=3, largest=300, max_buffer=1000)
+    assert out.startswith(b'<select><style type="text/plain" data-consent="unclassified">')
+    short = b"<select><style>.a{color:red}</style></select>"
+    assert run(short, Recorder(), max_buffer=1000) == short
