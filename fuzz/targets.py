@@ -105,22 +105,38 @@ def html(data: bytes) -> None:
         _html5lib_check(whole)
 
 
+# What each element fetches in a browser's tree (html5lib's tag names: HTML elements plain,
+# SVG ones namespaced). An attribute that fetches nothing there (<img href>, <a href>) is
+# not live, whatever its value: Chromium requests nothing for it either.
+_SVG = "{http://www.w3.org/2000/svg}"
+_XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
+_FETCHING = {
+    "script": ("src",), "img": ("src", "srcset"), "iframe": ("src",), "frame": ("src",),
+    "link": ("href", "imagesrcset"), "embed": ("src",), "source": ("src", "srcset"), "video": ("src", "poster"),
+    "audio": ("src",), "track": ("src",), "object": ("data",),
+    **{_SVG + name: ("href", "xlink:href", _XLINK_HREF) for name in ("image", "script", "use", "feImage")},
+}
+
+
 def _html5lib_check(out: bytes) -> None:
     import html5lib
 
     tree = html5lib.HTMLParser(namespaceHTMLElements=False).parse(out, scripting=True)
     for element in tree.iter():
         tag = element.tag if isinstance(element.tag, str) else ""
-        if tag.lower() not in ("script", "img", "iframe", "link", "embed", "source", "video", "audio"):
+        names = _FETCHING.get(tag if tag.startswith("{") else tag.lower())
+        if tag.lower() == "input" and (element.get("type") or "").strip().lower() == "image":
+            names = ("src",)
+        if names is None or _in_inert(element, tree):
             continue
-        if _in_inert(element, tree):
-            continue
-        for name in ("src", "href"):
-            value = element.get(name)
-            if value and _is_tracker(value if "//" in value else "https://x/" + value):
-                if tag.lower() == "script" and (element.get("type") or "").strip().lower() == "text/plain":
-                    continue
-                raise AssertionError(f"html5lib sees a live <{tag} {name}={value!r}>")
+        if tag.lower().endswith("script") and (element.get("type") or "").strip().lower() == "text/plain":
+            continue   # inert: a script of type text/plain neither runs nor fetches
+        for name in names:
+            value = element.get(name) or ""
+            urls = [part.split()[0] for part in value.split(",") if part.strip()] if "srcset" in name else [value]
+            for url in urls:
+                if url and _is_tracker(url if "//" in url else "https://x/" + url):
+                    raise AssertionError(f"html5lib sees a live <{tag} {name}={value!r}>")
 
 
 def _in_inert(element: object, tree: object) -> bool:

@@ -26,7 +26,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, TextIO
 
 if TYPE_CHECKING:  # types only: each command loads what it needs when it runs
     import datetime
@@ -858,6 +858,27 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+def _log_handler(stream: TextIO, formatter: logging.Formatter, *, name: str, size: int,
+                 serving: bool) -> logging.Handler:
+    """A handler writing to ``stream``. For ``run`` the record goes through a bounded queue
+    to a writer thread that writes the descriptor (proxy.loghandoff): a destination that
+    stops reading drops (and counts) records instead of blocking the event loop."""
+    if serving:
+        from proxy.loghandoff import FdStream, hand_off
+
+        try:
+            fd = stream.fileno()
+        except (AttributeError, OSError, ValueError):   # not a real file (an embedding's stream)
+            fd = -1
+        if fd >= 0:
+            target = logging.StreamHandler(FdStream(fd, stream.encoding or "utf-8"))
+            target.setFormatter(formatter)
+            return hand_off(name, target, size)
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    return handler
+
+
 def configure_logging(args: argparse.Namespace) -> None:
     """Levels: run logs INFO (start-up, reloads), the other commands WARNING;
     -v one step more, -vv DEBUG; CONSENTRY_LOG_LEVEL wins. Logs go to stderr."""
@@ -871,20 +892,16 @@ def configure_logging(args: argparse.Namespace) -> None:
         else:
             _err(f"{LOG_LEVEL_ENV}={env_level.lower()}: not a level; use debug, info, warning or error (using {logging.getLevelName(level).lower()})")
     fmt = getattr(args, "log_format", None) or os.environ.get(LOG_FORMAT_ENV, "text").strip().lower()
-    handler = logging.StreamHandler(sys.stderr)
-    if fmt == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    serving = args.command in ("run", "demo")   # an event loop serves: never block it on a log write
+    formatter = JsonFormatter() if fmt == "json" else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [_log_handler(sys.stderr, formatter, name="log", size=1_000, serving=serving)]
     root.setLevel(level)
     # The access log (one line per request, see proxy.server.accesslog) goes to stdout on
     # its own, whatever the level of the other logs; `run --access-log off` turns it off.
-    access_handler = logging.StreamHandler(sys.stdout)
-    access_handler.setFormatter(logging.Formatter("%(message)s"))
     access = logging.getLogger("consentry.access")
-    access.handlers[:] = [access_handler]
+    access.handlers[:] = [_log_handler(sys.stdout, logging.Formatter("%(message)s"), name="access", size=10_000,
+                                       serving=serving)]
     access.propagate = False
     access.setLevel(logging.INFO)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

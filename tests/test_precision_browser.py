@@ -147,3 +147,27 @@ def test_after_consent_the_loader_gets_the_calls_the_page_made() -> None:
     # fbq('init') from the activated snippet, then the page's own calls made before consent.
     assert loaded is not None and loaded[0] == "1" and "Lead" in loaded and "AddToCart" in loaded, loaded
     assert errors == []
+
+
+def test_loader_deep_in_a_huge_inline_script_sends_nothing() -> None:
+    """A tracker loader after the scanner's 256 KiB window: the live script is cut unable
+    to run (none of it runs, not even its first-party start), the rest is inert."""
+    require_chromium()
+    filler = "".join(f"window.__part{index} = function (x) {{ return x + {index}; }};\n" for index in range(9000))
+    assert len(filler) > 300 * 1024
+    document = (f"<!doctype html><html><head><meta charset=utf-8><title>t</title></head><body>"
+                f"<button id=buy type=button onclick=\"window.__clicked = 1\">Buy</button>"
+                f"<script>window.__started = true;\n{filler}{FB_LOADER}\nwindow.__ended = true;</script>"
+                f"<script>window.__ran = ['after'];</script></body></html>").encode()
+    requests, _, _ = _open(document)
+    assert any("connect.facebook.net" in url for url in requests)  # unrewritten: the judge works
+    os.environ.setdefault("CONSENTRY_SECRET", "s" * 40)
+    site = default_config(upstream="http://127.0.0.1:1").sites["default"]
+    rewriter = Engine(site).rewriter(ConsentState.simulated([]), base_url=PAGE)  # no guard: the markup alone
+    rewritten = rewriter.feed(document) + rewriter.close()
+    assert b'data-consent-cut="marketing"' in rewritten
+    requests, errors, result = _open(rewritten)
+    assert [url for url in requests if _tracker(url)] == []
+    assert result["ran"] == ["after"] and result["clicked"] == 1
+    # The one error is the cut script's: it does not parse, so it does not run.
+    assert len(errors) == 1 and ("SyntaxError" in errors[0] or "Invalid or unexpected token" in errors[0]), errors

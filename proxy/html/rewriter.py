@@ -96,6 +96,11 @@ class Rewriter:
         self._output_decoder: codecs.IncrementalDecoder | None = None  # scanner UTF-8 -> text
         self._closed = False
         self._reopener: bytes | None = b"</head>"
+        # ISO-2022-JP: the JIS X 0208 designation the document uses (b"@" for ESC $ @, the
+        # 1978 spelling, b"B" for ESC $ B; None until seen) and the input's last two bytes
+        # (an escape split between feeds).
+        self._designation: bytes | None = None
+        self._jis_tail = b""
 
     # -- choosing the encoding
 
@@ -123,7 +128,8 @@ class Rewriter:
             # edited then, and its bytes stay exactly as they were.)
             codec = name if name not in ("utf-16", "utf-32") else name + "-le"
             # An invalid ISO-2022-JP sequence is U+FFFD to a browser too; written back as a
-            # character reference. Valid documents round-trip (ESC $ @ comes back as ESC $ B).
+            # character reference. Valid documents round-trip (with the designation the
+            # document uses first for JIS X 0208, ESC $ @ or ESC $ B: see _through).
             utf16 = enc.is_utf16(name)
             self._decoder = codecs.getincrementaldecoder(codec)(errors="surrogatepass" if utf16 else "replace")
             self._encoder = codecs.getincrementalencoder(codec)(errors="surrogatepass" if utf16 else "xmlcharrefreplace")
@@ -194,11 +200,24 @@ class Rewriter:
         except UnicodeDecodeError:  # an odd trailing byte: pass it through as it was
             text = self._decoder.decode(b"", final=False)
             leftover = self._decoder.getstate()[0]
+        if self.encoding == "iso-2022-jp" and self._designation is None:
+            seen = self._jis_tail + data
+            found = seen.find(b"\x1b$")
+            while found >= 0 and found + 2 < len(seen) and seen[found + 2] not in b"@B":
+                found = seen.find(b"\x1b$", found + 1)
+            if found >= 0 and found + 2 < len(seen):
+                self._designation = seen[found + 2:found + 3]
+            self._jis_tail = seen[-2:]
         scanned = self._scanner.feed(text.encode("utf-8", errors="surrogatepass"))
         if final:
             self._snapshot_end()
             scanned += self._scanner.close()
         out = self._encoder.encode(self._output_decoder.decode(scanned, final=final), final=final)
+        if self._designation == b"@":
+            # Both designate JIS X 0208 to a browser; the encoder writes ESC $ B. A document
+            # that spells it ESC $ @ gets its own bytes back (the output lags the input, so
+            # its first designation is always known before the first one goes out).
+            out = out.replace(b"\x1b$B", b"\x1b$@")
         return out + leftover
 
     def feed(self, data: bytes) -> bytes:

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
+import aiohttp
 from aiohttp import web, web_server
 from aiohttp.web_protocol import RequestHandler
 
@@ -189,6 +190,12 @@ class GuardedRequestHandler(RequestHandler):
         exc: BaseException | None = None,
         message: str | None = None,
     ) -> web.StreamResponse:
+        if status >= 500 and _client_went_away(request, exc):
+            # Not a bug: the visitor hung up while the response was going out (often as its
+            # last bytes went: the final chunk). aiohttp drops the connection on this.
+            log.debug("client went away during %s %s: %s", getattr(request, "method", "?"),
+                      getattr(request, "path", "?"), exc)
+            raise ConnectionError("client went away")
         if status >= 500:
             # A bug of ours: keep the traceback, never the client's address.
             log.error("error handling %s request", getattr(request, "method", "?"), exc_info=exc)
@@ -203,6 +210,14 @@ class GuardedRequestHandler(RequestHandler):
         )
         response.force_close()
         return response
+
+
+def _client_went_away(request: Any, exc: BaseException | None) -> bool:
+    """A write failed because the client's connection is gone or closing (not the upstream's)."""
+    if not isinstance(exc, (OSError, aiohttp.ClientConnectionError)):
+        return False
+    transport = getattr(request, "transport", None)
+    return transport is None or transport.is_closing()
 
 
 class _GuardedServer(web_server.Server):

@@ -42,6 +42,21 @@ class _WorkerRestarts(Collector):
         yield family
 
 
+class _DroppedLogRecords(Collector):
+    """Log records dropped because their destination was not reading (proxy.loghandoff)."""
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        from proxy.loghandoff import dropped_counts
+
+        family = CounterMetricFamily(
+            "consentry_log_records_dropped", "Log records dropped because the log destination was not reading "
+            "(log: access or log)", labels=["log"]
+        )
+        for name, count in dropped_counts().items():
+            family.add_metric([name], count)
+        yield family
+
+
 class _TokenFailures(Collector):
     def collect(self) -> Iterator[CounterMetricFamily]:
         family = CounterMetricFamily(
@@ -106,6 +121,7 @@ class Metrics:
         )
         r.register(_TokenFailures())
         r.register(_WorkerRestarts())
+        r.register(_DroppedLogRecords())
         self._request_children: dict[tuple[str, str, int], Any] = {}
         self._latency_children: dict[str, Any] = {}
 

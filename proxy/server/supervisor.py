@@ -4,7 +4,8 @@ The parent forks ``count`` workers and then only supervises. Each worker writes 
 heartbeat (the monotonic clock, shared by all processes on Linux) into a shared
 anonymous memory map once a second from its event loop; a worker whose loop is blocked
 (a runaway computation, a deadlock, a stopped process) stops beating, and after
-``watchdog_timeout`` seconds the parent kills it with SIGKILL. Every worker that exits
+``watchdog_timeout`` seconds the parent kills it with SIGKILL. A worker beats only once it
+serves; before its first beat it has ``STARTUP_ALLOWANCE`` (or the timeout, if longer). Every worker that exits
 without being asked to is replaced under the same index (so the same admin port), with
 a short back-off when it keeps dying at start. The same memory map holds the restart
 counts by cause (``exit``, ``signal``, ``stuck``), which every worker exposes on its
@@ -28,10 +29,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from proxy import loghandoff
+
 log = logging.getLogger(__name__)
 
 CAUSES = ("exit", "signal", "stuck")
 EXIT_DO_NOT_RESTART = 69   # a worker that cannot bind its port: restarting cannot help
+# Before its first heartbeat a worker gets at least this long (seconds) to start serving.
+STARTUP_ALLOWANCE = 60.0
 _SLOT = struct.Struct("d")
 _COUNT = struct.Struct("q")
 
@@ -45,6 +50,10 @@ class Board:
 
     def beat(self, index: int) -> None:
         _SLOT.pack_into(self._map, index * _SLOT.size, time.monotonic())
+
+    def clear(self, index: int) -> None:
+        """A fresh worker has not beaten yet (0.0: before any monotonic reading)."""
+        _SLOT.pack_into(self._map, index * _SLOT.size, 0.0)
 
     def last_beat(self, index: int) -> float:
         return float(_SLOT.unpack_from(self._map, index * _SLOT.size)[0])
@@ -89,7 +98,7 @@ class Supervisor:
 
     def _spawn(self, slot: WorkerSlot) -> None:
         global current
-        self.board.beat(slot.index)   # a fresh worker gets the full timeout to start
+        self.board.clear(slot.index)   # no heartbeat yet: the start-up allowance applies
         pid = os.fork()
         if pid == 0:
             current = (self.board, slot.index)
@@ -99,6 +108,9 @@ class Supervisor:
             try:
                 code = self.start_worker(slot.index)
             finally:
+                # os._exit skips atexit: write the worker's queued log records first (bounded).
+                with contextlib.suppress(BaseException):
+                    loghandoff.flush(2.0)
                 os._exit(code)
         slot.pid, slot.started, slot.killed_as_stuck = pid, time.monotonic(), False
 
@@ -170,9 +182,18 @@ class Supervisor:
     def _watch(self) -> None:
         now = time.monotonic()
         for slot in self.slots:
-            if slot.pid and not slot.killed_as_stuck and now - self.board.last_beat(slot.index) > self.watchdog_timeout:
-                log.error("worker %d (index %d) sent no heartbeat for %.0fs; killing it", slot.pid, slot.index,
-                          now - self.board.last_beat(slot.index))
+            if not slot.pid or slot.killed_as_stuck:
+                continue
+            last = self.board.last_beat(slot.index)
+            if last == 0.0:
+                # Still starting (policy, catalogue, receipts store, listeners): its loop beats
+                # only once it serves, so a slow start on a busy machine is not a stuck loop.
+                silent, limit = now - slot.started, max(self.watchdog_timeout, STARTUP_ALLOWANCE)
+            else:
+                silent, limit = now - last, self.watchdog_timeout
+            if silent > limit:
+                log.error("worker %d (index %d) sent no heartbeat for %.0fs%s; killing it", slot.pid, slot.index,
+                          silent, "" if last else " since it was started")
                 slot.killed_as_stuck = True
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(slot.pid, signal.SIGKILL)

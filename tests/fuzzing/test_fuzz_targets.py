@@ -69,3 +69,25 @@ def test_atheris_runs_a_target_coverage_guided(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "stat::number_of_executed_units: 3000" in result.stderr
+
+
+def test_the_html5lib_judge_reads_fetches_per_element() -> None:
+    """The independent check of the html target knows what fetches in a browser's tree:
+    an <img href> (the seventh run's stop, kept as a seed) fetches nothing in Chromium, an
+    SVG <image href>, a srcset candidate or a poster does."""
+    from fuzz.targets import _decide_factory, _html5lib_check, _rewrite
+
+    data = (CORPUS / "html" / "regression-img-href-harness").read_bytes()
+    body = data[1:]
+    page = body[:len(body) // 2] + _PLANTS[data[0] % len(_PLANTS)] + body[len(body) // 2:]
+    assert b'<img/s<link rel=preload href="https://tracker.test/x.js">' in page   # an <img> with an href
+    _html5lib_check(_rewrite(page, _decide_factory()))
+    _html5lib_check(b'<img href="https://tracker.test/x.js"><a href="https://tracker.test/">x</a>'
+                    b'<svg><script type="text/plain" href="https://tracker.test/s.js"></script></svg>')
+    for live in (b'<svg><image href="https://tracker.test/a.png"/></svg>',
+                 b'<svg><use xlink:href="https://tracker.test/u.svg#a"/></svg>',
+                 b'<img srcset="/a.png 1x, https://tracker.test/b.png 2x">',
+                 b'<video poster="//tracker.test/p.png"></video>',
+                 b'<input type=image src="https://tracker.test/i.png">'):
+        with pytest.raises(AssertionError, match="html5lib sees a live"):
+            _html5lib_check(live)

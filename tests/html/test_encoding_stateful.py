@@ -45,3 +45,16 @@ def test_http_charset_label_is_honoured() -> None:
     recorder = Recorder()
     run(HIDING.replace(b"<meta charset=iso-2022-jp>", b""), recorder, encoding="ISO-2022-JP")
     assert [element.tag for element in recorder.seen] == ["img"]
+
+
+def test_jis_1978_designation_comes_back_as_it_was() -> None:
+    # ESC $ @ and ESC $ B both designate JIS X 0208 to a browser; the bytes outside the
+    # edit stay the document's own, in every chunking.
+    body = '<title>日本語</title><p>テキスト</p><img src=https://tracker.test/z.gif><p>終わり</p>'
+    document = b"<meta charset=iso-2022-jp>" + body.encode("iso2022_jp").replace(b"\x1b$B", b"\x1b$@")
+    assert document.count(b"\x1b$@") == 3
+    out = run_split(document, Recorder)
+    edited = b"<img data-consent-src=https://tracker.test/z.gif"
+    assert edited in out and b"\x1b$B" not in out
+    before, after = document.split(b"<img src=https://tracker.test/z.gif", 1)
+    assert out.startswith(before) and out.endswith(after[after.index(b">"):])
