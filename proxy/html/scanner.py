@@ -212,6 +212,8 @@ class Scanner:
         self._last_action = Action.KEEP   # of the last element decision (a style body may follow it)
         self._foreign_doubt = False   # maybe still in SVG/MathML (see _close_contexts)
         self._raw_dual = False
+        self._doubt_foreign: list[tuple[str, bool]] = []   # the foreign stack the doubt may still be in
+        self._raw_foreign: list[tuple[str, bool]] = []     # the markup reading of this body starts there
         # STRIP of an element with content: suppress until its end tag.
         self._strip_name: str | None = None
         self._strip_depth = 0
@@ -596,9 +598,11 @@ class Scanner:
                 # </p> and </br> always leave foreign content; the end tag of an HTML
                 # ancestor leaves it only if that ancestor is open, which we cannot know:
                 # read what follows both ways until the readings meet again.
+                before = list(self._foreign)
                 self._leave_foreign()
                 if name not in ("p", "br"):
                     self._foreign_doubt = True
+                    self._doubt_foreign = before   # where the other reading still is
         if self._foreign_doubt and name in ("svg", "math"):
             self._foreign_doubt = False
         if name == "select":
@@ -939,6 +943,9 @@ class Scanner:
                         in_srcdoc=self._in_srcdoc, defuse_ambiguous=self._defuse_ambiguous,
                         resolve_url=self._resolve_url)
         inner._base_seen = True
+        # Dual because of foreign doubt: the other reading of the body is as SVG/MathML
+        # markup (an SVG <script>/<style> holds elements), so it starts inside that root.
+        inner._foreign = list(self._raw_foreign)
         return inner.feed(body) + inner.close()
 
     def _enter_raw(self, name: str, body_start: int,
@@ -953,6 +960,7 @@ class Scanner:
         # Inside <select>, older parsers (and the spec before customizable selects)
         # ignore <style>, <xmp>, <title>...: their bodies are markup there. Read both ways.
         self._raw_dual = (self._select and name != "script") or self._foreign_doubt
+        self._raw_foreign = list(self._doubt_foreign) if self._foreign_doubt else []
         self._raw_hold = pending is not None or self._noscript > 0 or self._raw_dual
 
     def _raw(self, eof: bool) -> bool:

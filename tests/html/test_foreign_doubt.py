@@ -87,6 +87,28 @@ def test_the_fuzz_input_reads_the_same_to_a_second_pass() -> None:
     assert run(page, lambda e: KEEP, encoding="utf-8", defuse_ambiguous=False) == page
 
 
+@pytest.mark.parametrize("page", [
+    b'<svg></noscript><script x><title><image href="https://tracker.test/t1.png">',
+    b'<svg></noscript><style><title><image href="https://tracker.test/t2.png">',
+], ids=["script", "style"])
+def test_a_doubtful_raw_text_body_is_also_read_as_svg_markup(page: bytes) -> None:
+    # In doubt, a <script>/<style> body is read both ways: as raw text (HTML) and as
+    # markup, and that markup is SVG's (an SVG <title> is an integration point, not the
+    # RCDATA of an HTML <title>). Found by the second campaign (the seed
+    # regression-noscript-doubt-script-body): read as HTML markup, the tag stayed unseen.
+    out = run_split(page, Recorder)
+    assert b'data-consent-href="https://tracker.test/' in out
+    assert _live_after(out) == []
+    assert run_split(page, lambda: keep_all) == page
+
+
+def test_the_second_campaign_input_reads_the_same_to_a_second_pass() -> None:
+    from fuzz.targets import TARGETS
+
+    for seed in ("regression-noscript-doubt-script-body", "regression-noscript-doubt-script-body-2"):
+        TARGETS["html"]((FUZZ_INPUT.parent / seed).read_bytes())
+
+
 @pytest.mark.browser
 def test_chromium_fetches_the_doubtful_trackers_only_before_the_rewrite() -> None:
     _require_chromium()
