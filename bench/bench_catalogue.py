@@ -10,7 +10,10 @@ round by round so machine load hits both alike, and prints medians and their rat
 * URL lookup: `vendor_for_url` without its cache (each URL classified from scratch),
   over URLs from the real pages plus tracker, necessary and unknown hosts,
 * script classification: `vendor_for_script` without its cache, over inline scripts,
-* first-party checks (Public Suffix List, cached per host as in the engine).
+* first-party checks (Public Suffix List, cached per host as in the engine),
+* process start-up (``--startup``): ``Catalogue.default()`` in a fresh interpreter,
+  with the data cache off (``CONSENTRY_CACHE_DIR=off``: TOML parsed and checked) and
+  warm (the validated vendors read back from the cache file), interleaved.
 
 Host lookup is a walk over the host's label suffixes through a dict, so its cost grows
 with the number of labels, not with the number of entries.
@@ -65,10 +68,49 @@ def timed(fn, *args) -> float:
     return time.perf_counter() - start
 
 
+_CHILD = """
+import time
+start = time.process_time()
+from proxy.catalogue import Catalogue
+imported = time.process_time()
+Catalogue.default()
+print(imported - start, time.process_time() - imported)
+"""
+
+
+def startup(rounds: int) -> None:
+    """CPU seconds of a fresh interpreter's `Catalogue.default()`, cache off vs warm."""
+    import os
+    import subprocess
+    import tempfile
+
+    root = Path(__file__).resolve().parents[1]
+
+    def child(cache: str) -> tuple[float, float]:
+        env = {**os.environ, "CONSENTRY_CACHE_DIR": cache, "PYTHONPATH": str(root)}
+        out = subprocess.run([sys.executable, "-c", _CHILD], env=env, capture_output=True, text=True, check=True, cwd=root)
+        imported, built = out.stdout.split()
+        return float(imported), float(built)
+
+    with tempfile.TemporaryDirectory() as directory:
+        child(directory)  # writes the cache file
+        found: dict[str, list[float]] = {"off": [], "warm": []}
+        for _ in range(rounds):
+            for label, cache in (("off", "off"), ("warm", directory)):
+                found[label].append(child(cache)[1] * 1e3)
+    off, warm = statistics.median(found["off"]), statistics.median(found["warm"])
+    print(f"start-up, Catalogue.default() CPU ms in a fresh process ({rounds} interleaved rounds, medians):")
+    print(f"  cache off {off:8.1f}   warm {warm:8.1f}   warm/off {warm / off:5.2f}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--startup", action="store_true", help="only the fresh-process start-up comparison")
     args = parser.parse_args()
+    if args.startup:
+        startup(args.rounds)
+        return 0
     parts = default_data_files()
     core = [parts[0]]
     url_list, script_list = urls(), scripts()

@@ -80,6 +80,12 @@ _HANDLER_PROBE = r"""
     const p = path(el);
     if (p) seen.add(p + ' ' + type);
   };
+  // CSP violations (blocked URL, directive), as the page sees them.
+  const violations = [];
+  window.__rw_violations = violations;
+  document.addEventListener('securitypolicyviolation', (e) => {
+    if (violations.length < 500) violations.push([String(e.blockedURI), String(e.effectiveDirective)]);
+  }, true);
   const add = EventTarget.prototype.addEventListener;
   EventTarget.prototype.addEventListener = function (type, listener, options) {
     try { record(this, type); } catch (e) {}
@@ -137,23 +143,44 @@ class Rendered:
     headers: tuple[tuple[str, str], ...]
 
 
-def render(page: Path, consent: str | None, site: Any = None, catalogue: Catalogue | None = None) -> Rendered:
-    """The page as the proxy serves it for `consent` ("none", "all", "a,b"); None: unrewritten."""
+def render(
+    page: Path, consent: str | None, site: Any = None, catalogue: Catalogue | None = None, *,
+    guard: bool = True, read_before: bool = False,
+) -> Rendered:
+    """The page as the proxy serves it for `consent` ("none", "all", "a,b"); None: unrewritten.
+
+    ``read_before``: as the proxy serves a page it has rewritten before (the second
+    visitor): a strict site's consent CSP then admits the necessary services the page
+    was seen to use (``proxy.csp.in_use``), as ``proxy/server/html_body.py`` does.
+    ``guard=False`` leaves the guard out (the CSP alone).
+    """
     data = page.read_bytes()
     if consent is None:
         return Rendered(data, ())
     from proxy.consent import ConsentState
     from proxy.csp import build_csp
+    from proxy.csp.in_use import NecessaryInUse
+    from proxy.engine import Report
     from proxy.web import head_snippet
 
     site = site if site is not None else make_site()
     state = ConsentState.simulated(consent, all_categories=tuple(site.categories))
+    engine = Engine(site, catalogue)
+    in_use = NecessaryInUse()
+    if read_before:
+        report = Report()
+        earlier = engine.rewriter(state, base_url=site_url(page), nonce=NONCE, report=report)
+        earlier.feed(data)
+        earlier.close()
+        in_use.record("/", {e.vendor for e in report.entries if e.vendor and e.category == "necessary"})
     headers: list[tuple[str, str]] = []
-    built = build_csp(site, state, upstream_csp=None, nonce=NONCE, catalogue=catalogue)
+    built = build_csp(site, state, upstream_csp=None, nonce=NONCE, catalogue=catalogue,
+                      necessary=in_use.for_page("/"), page_host=page_host(page))
     if built is not None:
         headers.append(built)
     inject = head_snippet(site, state, lang="en", nonce=NONCE, page_host=page_host(page))
-    engine = Engine(site, catalogue)
+    if not guard:
+        inject = re.sub(rb'<script src="[^"]*/guard\.js\?[^"]*"[^>]*></script>', b"", inject, count=1)
     rewriter = engine.rewriter(state, base_url=site_url(page), nonce=NONCE, inject=inject)
     return Rendered(rewriter.feed(data) + rewriter.close(), tuple(headers))
 
@@ -174,6 +201,8 @@ class Visit:
     page_errors: list[str] = field(default_factory=list)
     handlers: set[str] = field(default_factory=set)
     timed_out: bool = False
+    violations: list[tuple[str, str]] = field(default_factory=list)   # (blocked URL, directive)
+    csp: str = ""   # the consent CSP the page was served with
 
     def third_party(self, own_host: str, catalogue: Catalogue | None = None) -> list[Request]:
         catalogue = catalogue or Catalogue.default()
@@ -217,11 +246,13 @@ class BrowserSession:
         site: Any = None,
         catalogue: Catalogue | None = None,
         rendered: Rendered | None = None,
+        guard: bool = True,
+        read_before: bool = False,
     ) -> Visit:
         url = site_url(page)
         site = site if site is not None else make_site()
-        rendered = rendered or render(page, consent, site, catalogue)
-        visit = Visit(page.name, consent)
+        rendered = rendered or render(page, consent, site, catalogue, guard=guard, read_before=read_before)
+        visit = Visit(page.name, consent, csp=next((v for _, v in rendered.headers), ""))
         context = await self.browser.new_context(service_workers="block", java_script_enabled=True)
         try:
             await context.add_init_script(_HANDLER_PROBE)
@@ -255,6 +286,7 @@ class BrowserSession:
             await tab.wait_for_timeout(SETTLE_MS)
             try:
                 visit.handlers = set(await tab.evaluate("Array.from(window.__rw_handlers || [])"))
+                visit.violations = [tuple(v) for v in await tab.evaluate("window.__rw_violations || []")]
             except Exception:
                 visit.handlers = set()
         finally:

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from proxy.catalogue import Catalogue
-from realworld_browser import PAGES, browser_session, judge, make_site, page_host
+from realworld_browser import PAGES, Visit, browser_session, judge, make_site, page_host
 
 pytestmark = pytest.mark.browser
 if not PAGES:  # a clean clone without ../shared: the real pages are not part of this repository
@@ -81,7 +81,12 @@ async def test_real_page_in_chromium(page: Path) -> None:
         raw = await session.visit(page, None)
         none = await session.visit(page, "none")
         full = await session.visit(page, "all")
-        strict = await session.visit(page, "none", site=make_site(unknown_third_party="marketing"))
+        # The strict site as its second visitor gets it: the consent CSP is then an allowlist
+        # of the necessary services the page uses (proxy/csp/in_use.py); once with the guard,
+        # once without it (the CSP alone must hold).
+        strict_site = make_site(unknown_third_party="marketing")
+        strict = await session.visit(page, "none", site=strict_site, read_before=True)
+        csp_alone = await session.visit(page, "none", site=strict_site, read_before=True, guard=False)
 
     # No consent: no tracker, and every third party contacted is necessary or reviewed.
     judged = judge(none, own, catalogue)
@@ -90,14 +95,31 @@ async def test_real_page_in_chromium(page: Path) -> None:
     unexplained = sorted({j.request.host for j in judged if j.category != "necessary" and j.request.host not in REVIEWED})
     assert unexplained == [], "third-party hosts contacted without consent that nobody reviewed"
 
-    # The recommended strict setting: only known-necessary third parties at all.
-    judged = judge(strict, own, catalogue)
-    assert sorted({j.request.host for j in judged if j.category != "necessary"}) == []
+    # The recommended strict setting: only known-necessary third parties at all, with the
+    # guard and with the consent CSP alone; and the CSP never blocks what the page needs
+    # (its own site, a known-necessary service).
+    for visit in (strict, csp_alone):
+        assert "https:" not in visit.csp.split(";", 1)[0], "the strict policy is a host allowlist"
+        judged = judge(visit, own, catalogue)
+        assert sorted({j.request.host for j in judged if j.category != "necessary"}) == []
+        assert needed_but_blocked(visit, own, catalogue) == []
 
     # Full consent: every request of the unrewritten page is still made.
     before = {_normalised(r.url) for r in raw.requests}
     after = {_normalised(r.url) for r in full.requests}
     assert sorted(before - after) == []
+
+
+def needed_but_blocked(visit: Visit, own_host: str, catalogue: Catalogue) -> list[str]:
+    """CSP violations of fetches from the page's own site or a known-necessary service."""
+    blocked = []
+    for url, directive in visit.violations:
+        if not url.startswith(("http:", "https:", "ws:", "wss:")):
+            continue  # inline, eval, data: ...: not a host the allowlist decides
+        vendor = catalogue.vendor_for_url(url)
+        if catalogue.first_party(url, own_host) or (vendor is not None and vendor.category == "necessary"):
+            blocked.append(f"{directive} {url[:120]}")
+    return sorted(set(blocked))
 
 
 def test_reviewed_hosts_are_not_catalogued() -> None:

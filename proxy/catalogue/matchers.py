@@ -243,11 +243,14 @@ class SignatureIndex:
     """
 
     def __init__(self, vendors: Iterable[Vendor]) -> None:
-        self._checks: list[tuple[str, re.Pattern[str], Vendor]] = []
+        # Each signature is compiled when a script first holds its literal: most never
+        # show up in a given deployment, and compiling them all cost start-up time.
+        self._checks: list[tuple[str, str, Vendor]] = []
+        self._compiled: dict[int, re.Pattern[str]] = {}
         for vendor in vendors:
             for signature in vendor.signatures:
                 # vendor_from_table has checked that the literal is long enough to be selective.
-                self._checks.append((required_literal(signature), compile_signature(signature), vendor))
+                self._checks.append((required_literal(signature), signature, vendor))
         checks_by_literal: dict[str, list[int]] = {}
         for position, (literal, _, _) in enumerate(self._checks):
             checks_by_literal.setdefault(literal, []).append(position)
@@ -266,9 +269,17 @@ class SignatureIndex:
             )
             for literal in by_literal
         }
-        literals = [literal for literal in self._checks_by_literal if literal]
         self._always = self._checks_by_literal.get("", ())  # no known literal: always run
-        self._literal_scan = re.compile(_trie_pattern(literals)) if literals else None
+        self._scan: re.Pattern[str] | None = None   # compiled on first use (start-up cost)
+        self._scan_built = False
+
+    @property
+    def _literal_scan(self) -> re.Pattern[str] | None:
+        if not self._scan_built:
+            literals = [literal for literal in self._checks_by_literal if literal]
+            self._scan = re.compile(_trie_pattern(literals)) if literals else None
+            self._scan_built = True
+        return self._scan
 
     def _candidates(self, text: str) -> list[int]:
         """Positions in `_checks` of every signature whose required literal occurs in `text`."""
@@ -298,7 +309,10 @@ class SignatureIndex:
         """Vendors whose signature occurs in `text`, in order of first occurrence."""
         first_seen: dict[str, tuple[int, Vendor]] = {}
         for position in self._candidates(text):
-            _, regex, vendor = self._checks[position]
+            regex = self._compiled.get(position)
+            if regex is None:
+                regex = self._compiled[position] = compile_signature(self._checks[position][1])
+            vendor = self._checks[position][2]
             match = regex.search(text)
             if match is None:
                 continue

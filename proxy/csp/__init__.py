@@ -19,11 +19,15 @@ close that gap, per response, from the site policy and the verified consent stat
   "any host except trackers", so the policy allows ``https:``/``http:`` and
   refused catalogued trackers are stopped by the guard alone. Only when unknown
   third parties fall in a category the visitor refused is the CSP a real
-  allowlist that blocks refused trackers by itself. That allowlist is one union in
-  ``default-src`` plus the script sources in ``script-src`` (consent is per vendor,
-  not per resource type), compacted, and capped (`MAX_ALLOWLIST_BYTES`): proxies
-  in front of us refuse headers past 4-8 KB, so a larger one falls back to the
-  schemes with a warning.
+  allowlist that blocks refused trackers and unknown hosts by itself: 'self', the
+  page's own site (registrable domain and subdomains), the site's hosts, necessary
+  vendors and consented vendors. It is one union in ``default-src`` plus the script
+  sources in ``script-src`` (consent is per vendor, not per resource type),
+  compacted by registrable domain (``sources``), and capped (`MAX_ALLOWLIST_BYTES`):
+  proxies in front of us refuse headers past 4-8 KB. The whole known-necessary list
+  does not fit, so a page the proxy has read admits the necessary vendors the site's
+  pages were seen to use (``in_use``); a page not read yet, or an allowlist still
+  past the cap, gets the schemes (logged once).
 * `guard_script` returns the inline source of ``web/guard.js`` with the refused
   hosts baked in as JSON; it wraps DOM and network APIs so refused trackers
   created at run time stay inert (DESIGN.md markup) until the runtime lifts them.
@@ -31,7 +35,8 @@ close that gap, per response, from the site policy and the verified consent stat
 Both are built once per site and consent state and cached (they walk the whole
 catalogue); only the nonce changes per response. Modules: ``policy`` (the header),
 ``guard`` (the script), ``vendors`` (who may load), ``sources`` (compact
-host-sources), ``cache`` (one build per consent state). Standard library only (the
+host-sources), ``in_use`` (the necessary services a site's pages use), ``cache`` (one
+build per consent state). Standard library only (the
 catalogue is loaded lazily when none is passed); must not import aiohttp,
 mitmproxy, jwt, pydantic or the HTML rewriter.
 """

@@ -14,6 +14,7 @@ import secrets
 from typing import TYPE_CHECKING
 
 from proxy.csp.cache import per_consent_state
+from proxy.defaults import NECESSARY
 from proxy.csp.sources import compact
 from proxy.catalogue import Catalogue, Classification, ConsentView
 from proxy.csp.vendors import (
@@ -102,6 +103,8 @@ def build_csp(
     nonce: str,
     catalogue: Catalogue | None = None,
     report_to: bool = False,
+    necessary: frozenset[str] | None = None,
+    page_host: str | None = None,
 ) -> tuple[str, str] | None:
     """Our policy for one HTML response as (header name, value); None when ``site.csp`` is "off".
 
@@ -112,6 +115,13 @@ def build_csp(
     it when the response also carries `reporting_endpoints_header` (Chromium ignores
     ``report-uri`` once ``report-to`` is present, and drops reports for an endpoint
     it was never told about); `csp_headers` does both.
+
+    When unknown third parties are refused the policy is a host allowlist: ``page_host``
+    (the host the visitor asked for) adds its registrable domain and subdomains, which
+    the rewriter and the guard treat as first party too; ``necessary`` is the set of
+    known-necessary vendors this page is known to use (`proxy.csp.in_use`), admitted
+    when the whole known-necessary list does not fit the header cap; None means the
+    page was never read, and it then gets scheme sources unless the whole list fits.
     """
     mode = site.csp
     if mode == "off" or _refuses_nothing(site, state):
@@ -123,7 +133,8 @@ def build_csp(
         log.debug("upstream CSP nonce differs from ours; admitting both")
         nonces.append(theirs)
     parts = []
-    for name, sources in per_consent_state(_serialized_directives, site, state, catalogue):
+    scope = _first_party_scope(page_host) if page_host else None
+    for name, sources in per_consent_state(_serialized_directives, site, state, catalogue, necessary, scope):
         if name == "script-src" and nonces:
             sources = " ".join(f"'nonce-{n}'" for n in nonces) + " " + sources
         parts.append(f"{name} {sources}")
@@ -152,10 +163,20 @@ def _refuses_nothing(site: SitePolicy, state: ConsentView) -> bool:
 
 @functools.cache
 def _warn_large(site_id: str, size: int) -> None:
-    # Once per site and size: the size depends on the consent state, not on the request.
+    # Once per site and size: the size depends on the consent state and what the pages use.
     log.warning(
-        "site %s: the consent CSP allowlist would be %d bytes (limit %d); sending https:/http: instead, "
-        "so the guard alone stops refused trackers injected at run time for this consent state",
+        "site %s: the consent CSP allowlist of the necessary services its pages use would be %d bytes "
+        "(limit %d); sending https:/http: instead, so the guard alone stops unknown hosts and refused "
+        "trackers injected at run time for this consent state",
+        site_id, size, MAX_ALLOWLIST_BYTES,
+    )
+
+
+@functools.cache
+def _note_unread(site_id: str, size: int) -> None:
+    log.info(
+        "site %s: the whole known-necessary allowlist is %d bytes (limit %d); a page gets a host allowlist "
+        "of the necessary services the site's pages use once the proxy has read it, scheme sources before",
         site_id, size, MAX_ALLOWLIST_BYTES,
     )
 
@@ -166,21 +187,29 @@ def reporting_endpoints_header(site: SitePolicy) -> tuple[str, str]:
 
 
 def csp_headers(
-    site: SitePolicy, state: ConsentView, *, upstream_csp: str | None, nonce: str, catalogue: Catalogue | None = None
+    site: SitePolicy, state: ConsentView, *, upstream_csp: str | None, nonce: str, catalogue: Catalogue | None = None,
+    necessary: frozenset[str] | None = None, page_host: str | None = None,
 ) -> list[tuple[str, str]]:
     """Every header our policy needs (the policy with ``report-to``, and ``Reporting-Endpoints``)."""
-    built = build_csp(site, state, upstream_csp=upstream_csp, nonce=nonce, catalogue=catalogue, report_to=True)
+    built = build_csp(site, state, upstream_csp=upstream_csp, nonce=nonce, catalogue=catalogue, report_to=True,
+                      necessary=necessary, page_host=page_host)
     if built is None:
         return []
     return [built, reporting_endpoints_header(site)]
 
 
-def _serialized_directives(site: SitePolicy, state: ConsentView, catalogue: Catalogue) -> tuple[tuple[str, str], ...]:
+def _serialized_directives(
+    site: SitePolicy, state: ConsentView, catalogue: Catalogue, necessary: frozenset[str] | None = None,
+    scope: tuple[str, tuple[str, ...]] | None = None,
+) -> tuple[tuple[str, str], ...]:
     """The directives as (name, sources text) pairs: immutable, so one consent state can share them."""
-    return tuple((name, " ".join(sources)) for name, sources in _directives(site, state, catalogue).items())
+    return tuple((name, " ".join(sources)) for name, sources in _directives(site, state, catalogue, necessary, scope).items())
 
 
-def _directives(site: SitePolicy, state: ConsentView, catalogue: Catalogue) -> dict[str, list[str]]:
+def _directives(
+    site: SitePolicy, state: ConsentView, catalogue: Catalogue, necessary: frozenset[str] | None = None,
+    scope: tuple[str, tuple[str, ...]] | None = None,
+) -> dict[str, list[str]]:
     """Our fetch directives: one allowlist in ``default-src``, the script allowlist in ``script-src``.
 
     Consent is given per vendor, not per resource type, so a consented vendor's
@@ -190,7 +219,7 @@ def _directives(site: SitePolicy, state: ConsentView, catalogue: Catalogue) -> d
     ``script-src`` is narrower (the sources vendors load scripts from), because it
     must carry the nonce and does not fall back.
     """
-    own = ["'self'", *site_sources(site)]
+    own = ["'self'", *site_sources(site), *first_party_sources(scope)]
     unknown = site.unknown_third_party
     schemes: list[str] = []
     scripts: list[str] = []
@@ -201,33 +230,23 @@ def _directives(site: SitePolicy, state: ConsentView, catalogue: Catalogue) -> d
         # the guard (see the module docstring).
         schemes = ["https:", "http:"]
     else:
-        refused: list[str] = []
-        explicit: set[str] = set()   # the site's own rules: kept exactly as written
-        for vendor, found in classified_vendors(site, catalogue):
-            if not found.allowed_by(state):
-                refused.extend(split_entry(entry)[0] for entry in vendor.hosts)
-                continue
-            for name, sources in vendor_sources(vendor).items():
-                (scripts if name in ("script-src", "script-src-elem", "worker-src") else fetches).extend(sources)
-        for rule in site.rules:
-            host = rule.host
-            if not host:
-                continue
-            if Classification(rule.vendor, rule.category).allowed_by(state):
-                source = host_source(host, rule.path_prefix)
-                scripts.extend(source)
-                fetches.extend(source)
-                explicit.update(source)
-            else:
-                refused.append(host.lower())
-        scripts = compact(scripts, refused, keep=explicit)
-        fetches = compact(scripts + fetches, refused, keep=explicit)
-        if sum(len(source) + 1 for source in scripts + fetches) > MAX_ALLOWLIST_BYTES:
-            # Past this the header risks 502s from proxies in front of us (nginx's
-            # default proxy_buffer_size is 4-8 KB), which is worse than leaving the
-            # refused trackers to the guard alone; say so once.
-            _warn_large(site.site_id, sum(len(s) + 1 for s in scripts + fetches))
-            scripts, fetches, schemes = [], [], ["https:", "http:"]
+        site_id = site.site_id
+        found = _allowlist(site, state, catalogue, None)
+        if found is None and necessary is not None:
+            # The whole known-necessary list is too large: admit the necessary services
+            # this site's pages use (the page at hand was read, so its own are in there).
+            found = _allowlist(site, state, catalogue, necessary)
+            if found is None:
+                _warn_large(site_id, _size(_allowlist(site, state, catalogue, necessary, cap=None) or ([], [])))
+        elif found is None:
+            _note_unread(site_id, _size(_allowlist(site, state, catalogue, None, cap=None) or ([], [])))
+        if found is None:
+            # Past the cap the header risks 502s from proxies in front of us (nginx's
+            # default proxy_buffer_size is 4-8 KB), which is worse than leaving unknown
+            # hosts and refused trackers to the guard alone.
+            schemes = ["https:", "http:"]
+        else:
+            scripts, fetches = found
     return {
         # Legacy pages are full of inline styles and data: images; neither is how trackers run.
         "default-src": [*own, *fetches, "data:", "blob:", "'unsafe-inline'", *schemes, *(["wss:", "ws:"] if schemes else [])],
@@ -237,3 +256,72 @@ def _directives(site: SitePolicy, state: ConsentView, catalogue: Catalogue) -> d
         # Workers fall back to script-src, which has no blob:; many sites build workers from blobs.
         "worker-src": [*own, "blob:", *schemes],
     }
+
+
+def first_party_sources(scope: tuple[str, tuple[str, ...]] | None) -> list[str]:
+    """The page's own site as host-sources: its registrable domain and every subdomain.
+
+    ``*.example.co.uk`` does not match the apex (CSP3 host-source matching), so both go
+    in. When the Public Suffix List has suffixes below the domain (subdomains owned by
+    others) only the apex; when the page host is its own scope (an IP literal, a public
+    suffix, a hosting platform's apex) nothing: 'self' covers the page's origin. A host
+    that is not a plain DNS name (the Host header is the visitor's) gives nothing.
+    """
+    if scope is None:
+        return []
+    domain, below = scope
+    if below == (domain,) or not _DNS_NAME.fullmatch(domain):
+        return []
+    return [domain] if below else [domain, f"*.{domain}"]
+
+
+_DNS_NAME = re.compile(r"(?:[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?\.)+[a-z0-9-]*[a-z][a-z0-9-]*")
+
+
+def _first_party_scope(page_host: str) -> tuple[str, tuple[str, ...]]:
+    from proxy.catalogue.urls import first_party_scope  # lazily: the catalogue loads on demand
+
+    return first_party_scope(page_host)
+
+
+def _size(found: tuple[list[str], list[str]]) -> int:
+    return sum(len(source) + 1 for source in found[0] + found[1])
+
+
+def _allowlist(
+    site: SitePolicy, state: ConsentView, catalogue: Catalogue, necessary: frozenset[str] | None,
+    *, cap: int | bool | None = True,
+) -> tuple[list[str], list[str]] | None:
+    """(script sources, fetch sources) of the vendors and rules this visitor allows, compacted,
+    or None when they pass `cap` bytes (True: `MAX_ALLOWLIST_BYTES`, None: no cap).
+    ``necessary``: admit only these of the catalogue's necessary vendors (None: all of them)."""
+    if cap is True:
+        cap = MAX_ALLOWLIST_BYTES
+    refused: list[str] = []
+    explicit: set[str] = set()   # the site's own rules: kept exactly as written
+    scripts: list[str] = []
+    fetches: list[str] = []
+    for vendor, found in classified_vendors(site, catalogue):
+        if not found.allowed_by(state):
+            refused.extend(split_entry(entry)[0] for entry in vendor.hosts)
+            continue
+        if necessary is not None and found.override is None and found.category == NECESSARY and vendor.id not in necessary:
+            continue   # a known-necessary service this site's pages were not seen to use
+        for name, sources in vendor_sources(vendor).items():
+            (scripts if name in ("script-src", "script-src-elem", "worker-src") else fetches).extend(sources)
+    for rule in site.rules:
+        host = rule.host
+        if not host:
+            continue
+        if Classification(rule.vendor, rule.category).allowed_by(state):
+            source = host_source(host, rule.path_prefix)
+            scripts.extend(source)
+            fetches.extend(source)
+            explicit.update(source)
+        else:
+            refused.append(host.lower())
+    scripts = compact(scripts, refused, keep=explicit)
+    fetches = compact(scripts + fetches, refused, keep=explicit)
+    if cap is not None and _size((scripts, fetches)) > cap:
+        return None
+    return scripts, fetches

@@ -23,6 +23,7 @@ from aiohttp import web
 from proxy import web as ui
 from proxy.web.variants import draw_variant
 from proxy.csp import build_csp
+from proxy.defaults import NECESSARY
 from proxy.engine import Report
 from proxy.server import errors
 from proxy.server import headers as h
@@ -119,7 +120,10 @@ async def rewrite_body(
     # Only ``report-uri``: once ``report-to`` is present Chromium ignores ``report-uri`` and
     # batches reports through the Reporting API, which delivered none here in 75 s; with
     # ``report-uri`` every browser posts each violation at once.
-    built = None if everything_allowed else build_csp(runtime.site, state, upstream_csp=upstream_csp, nonce=nonce)
+    # A strict site's policy admits the necessary services its pages use (learned below).
+    in_use = runtime.necessary_in_use
+    built = None if everything_allowed else build_csp(runtime.site, state, upstream_csp=upstream_csp, nonce=nonce,
+                                                      necessary=in_use.for_page(request.path), page_host=view.host)
     ours = [built] if built is not None else []
     for name, value in ours:
         headers.add(name, value)   # beside the upstream's policy, never instead of it
@@ -201,6 +205,9 @@ async def rewrite_body(
             tail = encoder.encode(tail) + encoder.finish()
         if tail:
             await send(tail)
+        if not everything_allowed:
+            # Read whole, with nothing skipped: this page's necessary services are known now.
+            in_use.record(request.path, {e.vendor for e in report.entries if e.vendor and e.category == NECESSARY})
     except BodyTooLarge as exc:
         log.warning("upstream %s sent HTML that decodes past %d bytes; response cut", runtime.upstream_origin,
                     runtime.limits.decoded_body_size)

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from proxy.catalogue import Catalogue
 from proxy.consent import KeyRing
+from proxy.csp.in_use import NecessaryInUse
 from proxy.engine import Engine
 from proxy.policy import Config, Limits, SitePolicy, Timeouts
 from proxy.server.headers import Network, parse_networks
@@ -50,6 +51,9 @@ class SiteRuntime:
     timeouts: Timeouts
     limits: Limits
     banner_enabled: bool = True   # banner.enabled: is a banner shown to visitors without a decision
+    # The known-necessary services this site's pages use, learned from rewritten pages:
+    # what a strict site's consent CSP admits when the whole list does not fit a header.
+    necessary_in_use: NecessaryInUse = field(default_factory=NecessaryInUse)
 
 
 def build_runtime(config: Config, site: SitePolicy, *, catalogue: Catalogue | None = None,

@@ -151,13 +151,17 @@ async def test_proxy_csp_alone_is_reported_to_its_metrics(tmp_path: Any, monkeyp
     # headless Chromium here never delivered them (75 s, --short-reporting-delay), so
     # this test sends report-uri alone, which every browser delivers at once.
     monkeypatch.setattr(csp, "csp_headers", lambda site, state, **kw: [csp.build_csp(site, state, **kw)])
-    # The shipped known-necessary list no longer fits the header cap, so a strict site's
-    # policy falls back to scheme sources (the guard then stops unknown hosts); this test
-    # is about the allowlist itself being enforced and reported, so it lifts the cap.
-    import proxy.csp.policy as csp_policy
-
-    monkeypatch.setattr(csp_policy, "MAX_ALLOWLIST_BYTES", 64 * 1024)
+    # The shipped known-necessary list does not fit the header cap, so a strict site's page
+    # gets a host allowlist once the proxy has read it (the necessary services it uses);
+    # a first request, as a crawler or an earlier visitor would make, reads it.
     async with proxied_site(tmp_path, csp="enforce", unknown_third_party="marketing") as proxied:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(proxied.url + "/") as response:
+                assert "https:" in response.headers["Content-Security-Policy"]   # not read yet
+                await response.read()
+            async with session.get(proxied.url + "/") as response:
+                assert "https:" not in response.headers["Content-Security-Policy"]
+                await response.read()
         async with launch() as browser:
             context = await browser.new_context()
             net = TrackerNet()
