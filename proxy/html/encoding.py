@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Buffer
 
 PRESCAN_BYTES = 1024
 DEFAULT = "windows-1252"
@@ -116,3 +117,115 @@ def prescan(data: bytes) -> str | None:
         name = normalise(label)
         if name is not None:
             return "utf-8" if is_utf16(name) else name
+
+
+# ISO-2022-JP as browsers read it (WHATWG Encoding, "ISO-2022-JP decoder"): Python's codec
+# knows ASCII, JIS X 0201 Roman and JIS X 0208, but not the Katakana state (ESC ( I, bytes
+# 0x21-0x5F are half-width katakana U+FF61-U+FF9F). Without it the escape became U+FFFD and
+# the kana bytes ASCII: text changed, and markup appeared where a browser sees none.
+_KATAKANA_ESCAPE = b"\x1b(I"
+_OTHER_ESCAPES = (b"\x1b(B", b"\x1b(J", b"\x1b$@", b"\x1b$B")
+
+
+class ISO2022JPDecoder(codecs.IncrementalDecoder):
+    """Python's ISO-2022-JP decoder with the Katakana state browsers have."""
+
+    def __init__(self, errors: str = "strict") -> None:
+        super().__init__(errors)
+        self._inner = codecs.getincrementaldecoder("iso2022_jp")(errors)
+        self._katakana = False
+        self._held = b""   # the start of an escape split between feeds
+
+    def reset(self) -> None:
+        self._inner.reset()
+        self._katakana = False
+        self._held = b""
+
+    def decode(self, input: Buffer, final: bool = False) -> str:  # noqa: A002 - codecs' name
+        data = self._held + bytes(input)
+        self._held = b""
+        out: list[str] = []
+        position = 0
+        while position < len(data):
+            escape = data.find(b"\x1b", position)
+            if self._katakana:
+                end = len(data) if escape < 0 else escape
+                out.append("".join(chr(0xFF61 + byte - 0x21) if 0x21 <= byte <= 0x5F else "\ufffd"
+                                   for byte in data[position:end]))
+                if escape < 0:
+                    break
+                if len(data) - escape < 3 and not final:
+                    self._held = data[escape:]
+                    break
+                sequence = data[escape:escape + 3]
+                if sequence == _KATAKANA_ESCAPE:
+                    position = escape + 3
+                elif sequence in _OTHER_ESCAPES:
+                    self._katakana = False     # the inner decoder (in ASCII) reads the escape
+                    position = escape
+                else:
+                    out.append("\ufffd")       # not an escape: an error, then katakana again
+                    position = escape + 1
+                continue
+            start = data.find(_KATAKANA_ESCAPE, position)
+            if start < 0:
+                chunk = data[position:]
+                if not final:
+                    # An ESC or ESC ( at the end may begin ESC ( I: wait for the next bytes.
+                    for size in (2, 1):
+                        if chunk.endswith(_KATAKANA_ESCAPE[:size]):
+                            self._held, chunk = chunk[-size:], chunk[:-size]
+                            break
+                out.append(self._inner.decode(chunk, final=final))
+                break
+            out.append(self._inner.decode(data[position:start]))
+            if self._inner.getstate()[0]:
+                out.append("\ufffd")       # a two-byte character cut by the escape
+            self._inner.reset()
+            self._katakana = True
+            position = start + 3
+        if final and self._held:
+            out.append("\ufffd")
+            self._held = b""
+        return "".join(out)
+
+
+class ISO2022JPEncoder(codecs.IncrementalEncoder):
+    """Python's ISO-2022-JP encoder, writing half-width katakana back as ESC ( I runs."""
+
+    def __init__(self, errors: str = "strict") -> None:
+        super().__init__(errors)
+        self._inner = codecs.getincrementalencoder("iso2022_jp")(errors)
+        self._katakana = False
+
+    def reset(self) -> None:
+        self._inner.reset()
+        self._katakana = False
+
+    def encode(self, input: str, final: bool = False) -> bytes:  # noqa: A002 - codecs' name
+        out: list[bytes] = []
+        for run in _KANA_RUNS.findall(input):
+            if "\uff61" <= run[0] <= "\uff9f":
+                if not self._katakana:
+                    # Straight into the Katakana state: two escapes in a row are an error
+                    # to a browser, so the inner encoder is reset, not asked to return to ASCII.
+                    self._inner.reset()
+                    out.append(_KATAKANA_ESCAPE)
+                    self._katakana = True
+                out.append(bytes(ord(char) - 0xFF61 + 0x21 for char in run))
+                continue
+            encoded = self._inner.encode(run)
+            if self._katakana:
+                self._katakana = False
+                if not encoded.startswith(b"\x1b"):
+                    out.append(b"\x1b(B")   # ASCII follows; JIS X 0208 brings its own escape
+            out.append(encoded)
+        if final:
+            if self._katakana:
+                out.append(b"\x1b(B")
+                self._katakana = False
+            out.append(self._inner.encode("", final=True))
+        return b"".join(out)
+
+
+_KANA_RUNS = re.compile("[\uff61-\uff9f]+|[^\uff61-\uff9f]+")

@@ -4,7 +4,8 @@
 is known (caller's, BOM, or ``<meta>`` within the first 1024 bytes) it holds at most
 those 1024 bytes. UTF-16 documents are transcoded to UTF-8 for scanning and back on
 output; unchanged text round-trips exactly (lone surrogates included). ISO-2022-JP is
-transcoded the same way (its kanji bytes can look like "<" or a quote). ``decide``
+transcoded the same way (its kanji bytes can look like "<" or a quote), with the Katakana
+state browsers decode (``encoding.ISO2022JPDecoder``). ``decide``
 comes from the caller: this package knows markup, never consent. Standard library only;
 must not import aiohttp, mitmproxy, jwt or pydantic.
 """
@@ -131,8 +132,12 @@ class Rewriter:
             # character reference. Valid documents round-trip (with the designation the
             # document uses first for JIS X 0208, ESC $ @ or ESC $ B: see _through).
             utf16 = enc.is_utf16(name)
-            self._decoder = codecs.getincrementaldecoder(codec)(errors="surrogatepass" if utf16 else "replace")
-            self._encoder = codecs.getincrementalencoder(codec)(errors="surrogatepass" if utf16 else "xmlcharrefreplace")
+            if name == "iso-2022-jp":   # with the Katakana state browsers decode (ESC ( I)
+                self._decoder = enc.ISO2022JPDecoder("replace")
+                self._encoder = enc.ISO2022JPEncoder("xmlcharrefreplace")
+            else:
+                self._decoder = codecs.getincrementaldecoder(codec)(errors="surrogatepass" if utf16 else "replace")
+                self._encoder = codecs.getincrementalencoder(codec)(errors="surrogatepass" if utf16 else "xmlcharrefreplace")
             self._output_decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogatepass")
             scan_encoding = "utf-8"
         else:
