@@ -127,12 +127,42 @@ _KATAKANA_ESCAPE = b"\x1b(I"
 _OTHER_ESCAPES = (b"\x1b(B", b"\x1b(J", b"\x1b$@", b"\x1b$B")
 
 
+def _jis0208_extension(error: UnicodeError) -> tuple[str, int]:
+    """Decoding error handler: a JIS X 0208 pair Python's table lacks but WHATWG's
+    index-jis0208 has (NEC row 13: circled digits, Roman numerals, units; the IBM
+    extension rows 89-92), read through the same character in Windows-31J; anything
+    else is U+FFFD, as the "replace" handler gives."""
+    assert isinstance(error, UnicodeDecodeError)
+    pair = error.object[error.start:error.end]
+    if len(pair) == 2 and 0x21 <= pair[0] <= 0x7E and 0x21 <= pair[1] <= 0x7E:
+        lead, trail = pair
+        if lead % 2:
+            second = trail + (0x1F if trail <= 0x5F else 0x20)
+        else:
+            second = trail + 0x7E
+        first = (lead + 1) // 2 + 0x70
+        first += 0x40 if first >= 0xA0 else 0
+        try:
+            char = bytes((first, second)).decode("cp932")
+        except UnicodeDecodeError:
+            char = "\ufffd"
+        if len(char) == 1 and not "\ue000" <= char <= "\uf8ff":   # no private-use stand-ins
+            return char, error.end
+    return "\ufffd", error.end
+
+
+_JIS_ERRORS = "consentry-jis0208"
+codecs.register_error(_JIS_ERRORS, _jis0208_extension)
+
+
 class ISO2022JPDecoder(codecs.IncrementalDecoder):
-    """Python's ISO-2022-JP decoder with the Katakana state browsers have."""
+    """Python's ISO-2022-JP decoder with the Katakana state browsers have, and the JIS X
+    0208 extension rows of WHATWG's index (``errors`` other than "strict" are read as
+    "replace")."""
 
     def __init__(self, errors: str = "strict") -> None:
         super().__init__(errors)
-        self._inner = codecs.getincrementaldecoder("iso2022_jp")(errors)
+        self._inner = codecs.getincrementaldecoder("iso2022_jp")(errors if errors == "strict" else _JIS_ERRORS)
         self._katakana = False
         self._held = b""   # the start of an escape split between feeds
 
@@ -191,7 +221,8 @@ class ISO2022JPDecoder(codecs.IncrementalDecoder):
 
 
 class ISO2022JPEncoder(codecs.IncrementalEncoder):
-    """Python's ISO-2022-JP encoder, writing half-width katakana back as ESC ( I runs."""
+    """Python's ISO-2022-JP encoder, writing half-width katakana back as ESC ( I runs and
+    the JIS X 0208 extension rows the decoder reads (NEC, IBM) as their own pairs."""
 
     def __init__(self, errors: str = "strict") -> None:
         super().__init__(errors)
@@ -214,18 +245,83 @@ class ISO2022JPEncoder(codecs.IncrementalEncoder):
                     self._katakana = True
                 out.append(bytes(ord(char) - 0xFF61 + 0x21 for char in run))
                 continue
-            encoded = self._inner.encode(run)
-            if self._katakana:
-                self._katakana = False
-                if not encoded.startswith(b"\x1b"):
-                    out.append(b"\x1b(B")   # ASCII follows; JIS X 0208 brings its own escape
-            out.append(encoded)
+            for piece, pairs in _jis_pieces(run):
+                if pairs is not None:
+                    self._katakana = False
+                    if self._inner.getstate() != _JIS_STATE:
+                        out.append(b"\x1b$B")
+                    out.append(pairs)
+                    self._inner.setstate(_JIS_STATE)   # the inner encoder goes on from JIS X 0208
+                    continue
+                encoded = self._inner.encode(piece)
+                if self._katakana:
+                    self._katakana = False
+                    if not encoded.startswith(b"\x1b"):
+                        out.append(b"\x1b(B")   # ASCII follows; JIS X 0208 brings its own escape
+                out.append(encoded)
         if final:
             if self._katakana:
                 out.append(b"\x1b(B")
                 self._katakana = False
             out.append(self._inner.encode("", final=True))
         return b"".join(out)
+
+
+def _inner_state_after(text: str) -> int:
+    encoder = codecs.getincrementalencoder("iso2022_jp")("strict")
+    encoder.encode(text)
+    state = encoder.getstate()
+    assert isinstance(state, int)
+    return state
+
+
+_JIS_STATE = _inner_state_after("\u4e9c")   # inside JIS X 0208 (after a kanji)
+_EXTENSION_PAIRS: dict[str, bytes] = {}
+
+
+def _extension_pairs() -> dict[str, bytes]:
+    """Characters of the extension rows, to the pair the decoder reads them from (built once)."""
+    if not _EXTENSION_PAIRS:
+        for lead in range(0x21, 0x7F):
+            for trail in range(0x21, 0x7F):
+                pair = bytes((lead, trail))
+                try:
+                    (b"\x1b$B" + pair).decode("iso2022_jp")
+                    continue
+                except UnicodeDecodeError:
+                    pass
+                char = (b"\x1b$B" + pair).decode("iso2022_jp", _JIS_ERRORS)
+                if char != "\ufffd":
+                    _EXTENSION_PAIRS.setdefault(char, pair)
+    return _EXTENSION_PAIRS
+
+
+def _jis_pieces(run: str) -> list[tuple[str, bytes | None]]:
+    """``run`` as pieces for Python's encoder (None) or written as extension pairs."""
+    try:
+        run.encode("iso2022_jp")
+        return [(run, None)]
+    except UnicodeEncodeError:
+        pass
+    table = _extension_pairs()
+    pieces: list[tuple[str, bytes | None]] = []
+    plain = ""
+    for char in run:
+        pair = table.get(char)
+        if pair is None:
+            plain += char
+            continue
+        if plain:
+            pieces.append((plain, None))
+            plain = ""
+        if pieces and pieces[-1][1] is not None:
+            previous = pieces.pop()
+            pieces.append((previous[0] + char, (previous[1] or b"") + pair))
+        else:
+            pieces.append((char, pair))
+    if plain:
+        pieces.append((plain, None))
+    return pieces
 
 
 _KANA_RUNS = re.compile("[\uff61-\uff9f]+|[^\uff61-\uff9f]+")

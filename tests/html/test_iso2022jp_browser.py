@@ -1,4 +1,5 @@
-"""ISO-2022-JP as Chromium decodes it, Katakana state (ESC ( I) included: our decoder must
+"""ISO-2022-JP as Chromium decodes it, Katakana state (ESC ( I) and the NEC/IBM rows of
+WHATWG's JIS X 0208 index included: our decoder must
 read the same characters (markup a browser sees is markup we see), and the rewriter must
 write the document's kana back as the same bytes."""
 
@@ -23,6 +24,7 @@ SAMPLES = [
     b"\x1b(I12\x1b$A34\x1b(B.",                              # an unknown escape inside kana
     b"\x1b(I\x1b(I12\x1b(J\\~\x1b(B.",                         # repeated escape, then Roman
     KANJI + b"\x1b(I\x1b(B.",                                # kanji straight to kana, an empty run
+    b"\x1b$B\x2d\x21\x2d\x35\x2d\x62\x79\x21\x7c\x7e\x2e\x21\x75\x21\x1b(B.",  # NEC/IBM rows, gaps
 ]
 
 
@@ -61,7 +63,8 @@ def test_we_decode_iso_2022_jp_as_chromium_does() -> None:
 
 
 def test_kana_survive_a_rewrite_byte_for_byte_in_every_split() -> None:
-    body = b"<p>" + KANJI + b"\x1b(I1234\x1b(B</p><img src=https://tracker.test/k.gif><p>\x1b(I56\x1b(B</p>"
+    body = (b"<p>" + KANJI + b"\x1b(I1234\x1b(B</p><img src=https://tracker.test/k.gif><p>\x1b(I56\x1b(B</p>"
+            b"<p>\x1b$B0!\x2d\x21\x79\x210!\x1b(B</p>")   # NEC and IBM rows among kanji
     document = b"<meta charset=iso-2022-jp>" + body
     out = run_split(document, Recorder)
     assert b"data-consent-src=https://tracker.test/k.gif" in out
