@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import re
 from collections.abc import Buffer
+from itertools import groupby
 
 PRESCAN_BYTES = 1024
 DEFAULT = "windows-1252"
@@ -177,8 +178,8 @@ class ISO2022JPDecoder(codecs.IncrementalDecoder):
         out: list[str] = []
         position = 0
         while position < len(data):
-            escape = data.find(b"\x1b", position)
             if self._katakana:
+                escape = data.find(b"\x1b", position)
                 end = len(data) if escape < 0 else escape
                 out.append("".join(chr(0xFF61 + byte - 0x21) if 0x21 <= byte <= 0x5F else "\ufffd"
                                    for byte in data[position:end]))
@@ -305,22 +306,9 @@ def _jis_pieces(run: str) -> list[tuple[str, bytes | None]]:
         pass
     table = _extension_pairs()
     pieces: list[tuple[str, bytes | None]] = []
-    plain = ""
-    for char in run:
-        pair = table.get(char)
-        if pair is None:
-            plain += char
-            continue
-        if plain:
-            pieces.append((plain, None))
-            plain = ""
-        if pieces and pieces[-1][1] is not None:
-            previous = pieces.pop()
-            pieces.append((previous[0] + char, (previous[1] or b"") + pair))
-        else:
-            pieces.append((char, pair))
-    if plain:
-        pieces.append((plain, None))
+    for is_extension, chars in groupby(run, key=table.__contains__):
+        text = "".join(chars)
+        pieces.append((text, b"".join(table[char] for char in text) if is_extension else None))
     return pieces
 
 

@@ -239,7 +239,7 @@ def inspect_tag(tag: str, attrs: dict[str, str], *, foreign: bool, base: str | N
     if (tag == "a" or tag == "area") and "ping" in attrs:
         # ping is a space-separated list of URLs fetched when the link is followed.
         asked = True
-        urls.extend(FetchURL("ping", resolve(value, base)) for value in attrs["ping"].split())
+        urls.extend(FetchURL("ping", resolve(value, base)) for value in _written_urls("ping", attrs["ping"]))
         moved.append("ping")
     if not _ANY_ELEMENT_ATTRS.isdisjoint(attrs):
         if "background" in attrs and attrs["background"].strip():
@@ -251,10 +251,10 @@ def inspect_tag(tag: str, attrs: dict[str, str], *, foreign: bool, base: str | N
                 _add(urls, moved, name, attrs[name], base, resolve)
         style = attrs.get("style")
         if style:
-            found = css_urls(style)
-            if found:
+            style_urls = _written_urls("style", style)
+            if style_urls:
                 asked = True
-                urls.extend(FetchURL("style", resolve(url, base)) for url in found)
+                urls.extend(FetchURL("style", resolve(url, base)) for url in style_urls)
                 moved.append("style")
         if is_author_marked(attrs):
             asked = True

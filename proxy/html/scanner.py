@@ -388,15 +388,11 @@ class Scanner:
                 # Start tags kept before (KeepMemo) are copied here, one lookup each. A
                 # remembered tag is complete, so if the bytes up to the next ">" are one,
                 # the tag ends there (a ">" inside its quotes makes a prefix, which misses).
-                base, any_base = self._base, not self._base_seen
                 while True:
                     assert skipped is not None  # SKIP matches the empty string
                     position = skipped.end()
                     close = buf.find(b">", position)
-                    if close < 0:
-                        break
-                    kept_for = memo.get(buf[position:close + 1])
-                    if kept_for is None or not (kept_for == base or (any_base and not kept_for)):
+                    if close < 0 or not self._kept_before(buf[position:close + 1]):
                         break
                     skipped = skip.match(buf, close + 1)
         else:
@@ -644,8 +640,9 @@ class Scanner:
         memo = self._keep_memo
         remember = False
         if memo is not None and name in MEMO_NAMES and self._plain_context():
-            kept_for = memo.get(raw)
-            if kept_for is not None and (kept_for == self._base or (not kept_for and not self._base_seen)):
+            # The fast path's loop looked this tag up already, unless a ">" inside it (in
+            # quotes) made that lookup a prefix: only then is it worth another.
+            if raw.find(b">", 0, len(raw) - 1) >= 0 and self._kept_before(raw):
                 self._advance(end)
                 return True
             remember = len(memo) < KEEP_MEMO_MAX
@@ -692,6 +689,12 @@ class Scanner:
         """HTML content where a start tag's output depends on its bytes and its decision only."""
         return not (self._foreign or self._foreign_doubt or self._noscript or self._template or self._inject is not None
                     or self._strip_name is not None or self._raw_suppress)
+
+    def _kept_before(self, tag: bytes) -> bool:
+        """Whether ``tag`` (whole start-tag bytes) was kept byte for byte and still holds here."""
+        assert self._keep_memo is not None
+        kept_for = self._keep_memo.get(tag)
+        return kept_for is not None and (kept_for == self._base or (not kept_for and not self._base_seen))
 
     def _remember_keep(self, raw: bytes, decoded: dict[str, str], inspection: Inspection | None) -> None:
         """Remember a start tag kept byte for byte (see KeepMemo), if its decision allows."""
