@@ -13,7 +13,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -26,17 +25,13 @@ from typing import Any
 
 import pytest
 
+from server.server_helpers import free_port
+
 START_SECONDS = 90          # bounds, not speed claims: the machine may be loaded
 STOP_SECONDS = 30
 PRESTOP_SECONDS = 1.0       # the manifests' preStop pause, shortened: loopback has no propagation delay
 SALT = "replicas-share-this-salt-0123456789"
 KEYS = {"k1": "k1-secret-" + "a" * 40, "k2": "k2-secret-" + "b" * 40}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def http_ok(url: str) -> bool:

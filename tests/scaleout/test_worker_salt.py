@@ -15,13 +15,18 @@ import time
 import urllib.request
 from pathlib import Path
 
-from scaleout.replica_cluster import free_port, http_ok
+from scaleout.replica_cluster import http_ok
+from server.server_helpers import free_port
 
 DECISIONS = 40   # fresh connections: SO_REUSEPORT spreads them over both workers
 
 
 def test_workers_share_the_fallback_salt(tmp_path: Path) -> None:
-    port, admin, upstream = free_port(), free_port(), free_port()
+    port, upstream = free_port(), free_port()
+    # Worker i listens for admin on admin + i: both ports free, and neither one taken above.
+    admin = free_port(run=2)
+    while {admin, admin + 1} & {port, upstream}:
+        admin = free_port(run=2)
     database = tmp_path / "receipts.db"
     config = tmp_path / "site.toml"
     config.write_text(
