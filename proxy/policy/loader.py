@@ -45,7 +45,7 @@ from proxy.policy.problems import ConfigError, Problem, did_you_mean
 from proxy.policy.sites import DEFAULT_SITE, check_duplicate_hosts, resolve_site
 from proxy.policy.tomlpaths import KeyLines, KeyPath, format_path
 
-__all__ = ["SECRET_ENV", "build_config", "check_config", "default_config", "load_config"]
+__all__ = ["SECRET_ENV", "build_config", "check_config", "default_config", "load_config", "parse_config"]
 
 _TOML_POSITION = re.compile(r"^(?P<message>.*?) \(at line (?P<line>\d+), column (?P<column>\d+)\)$", re.S)
 # tomllib names keys as Python tuples, ('sites', 'a'); the messages show them as TOML paths.
@@ -62,6 +62,16 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError([Problem(name, None, "", "cannot read the file: no such file")]) from None
     except OSError as error:
         raise ConfigError([Problem(name, None, "", f"cannot read the file: {error.strerror}")]) from None
+    return parse_config(data, name=name, source=source)
+
+
+def parse_config(data: bytes, *, name: str, source: Path | None = None) -> Config:
+    """Validate the bytes of a policy file, as ``load_config`` does once it has read them.
+
+    ``name`` labels the problems; ``source`` is where the file would be (relative key and
+    catalogue paths resolve against its directory). The fuzzer drives this seam, so the
+    decoding, TOML and validation code it exercises is the file loader's own.
+    """
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -91,3 +92,81 @@ def test_the_html5lib_judge_reads_fetches_per_element() -> None:
                  b'<input type=image src="https://tracker.test/i.png">'):
         with pytest.raises(AssertionError, match="html5lib sees a live"):
             _html5lib_check(live)
+
+
+# After "<!--" / "<!---": does the <img> that follows fetch? The standard and Chromium: a
+# NUL puts the tokenizer in the comment state, where ">" is comment text (html5lib 1.1
+# stayed in the comment start state and ended the comment at the ">").
+COMMENT_STARTS = [
+    (b"<!---\x00\x00\x00\x00\x00>", False), (b"<!--\x00>", False), (b"<!---\x00>", False),
+    (b"<!---x>", False), (b"<!---\t>", False),
+    (b"<!--->", True), (b"<!-->", True), (b"<!---\x00\x00>x-->", True), (b"<!--\x00\x00>x--!>", True),
+]
+COMMENT_IMG = b'<img src="https://tracker.test/c.gif">'
+
+
+def _judge_sees_live(page: bytes) -> bool:
+    from fuzz.targets import _html5lib_check
+
+    try:
+        _html5lib_check(page)
+    except AssertionError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize(("start", "live"), COMMENT_STARTS, ids=[repr(s) for s, _ in COMMENT_STARTS])
+def test_the_judge_reads_a_nul_after_a_comment_start_as_the_standard_does(start: bytes, live: bool) -> None:
+    """The open stop of the second campaign (seed ``regression-comment-start-nul-judge``):
+    the judge, the rewriter and Chromium (next test) agree on where the comment ends."""
+    from fuzz.targets import _decide_factory, _rewrite
+
+    page = start + COMMENT_IMG
+    assert _judge_sees_live(page) is live
+    assert (_rewrite(page, _decide_factory()) != page) is live   # the rewriter defers exactly the live one
+    assert not _judge_sees_live(_rewrite(page, _decide_factory()))
+
+
+def test_the_comment_start_regression_seed_holds_with_the_judge() -> None:
+    from fuzz.targets import _decide_factory, _html5lib_check, _rewrite
+
+    data = (CORPUS / "html" / "regression-comment-start-nul-judge").read_bytes()
+    body = data[1:]
+    page = body[:len(body) // 2] + _PLANTS[data[0] % len(_PLANTS)] + body[len(body) // 2:]
+    assert b"<!---\x00\x00\x00\x00\x00>" in page and b'<img src="//tracker.test/p.gif">' in page
+    out = _rewrite(page, _decide_factory())
+    assert out == page   # inside an unterminated comment: nothing to defer
+    _html5lib_check(out)
+    TARGETS["html"](data)
+
+
+@pytest.mark.browser
+def test_chromium_ends_comments_where_the_judge_does() -> None:
+    from chromium import CHROMIUM, CHROMIUM_ARGS, require_chromium
+    from playwright.sync_api import sync_playwright
+
+    require_chromium()
+    fetched: dict[bytes, bool] = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
+        try:
+            page = browser.new_page()
+            for start, _ in COMMENT_STARTS:
+                seen: list[str] = []
+
+                def handle(route: Any, request: Any, document: bytes = start + COMMENT_IMG,
+                           seen: list[str] = seen) -> None:
+                    if request.url == "https://site.test/page":
+                        route.fulfill(status=200, body=document, headers={"content-type": "text/html"})
+                        return
+                    seen.append(request.url)
+                    route.fulfill(status=404, body=b"")
+
+                page.route("**/*", handle)
+                page.goto("https://site.test/page", wait_until="load", timeout=10_000)
+                page.wait_for_timeout(100)
+                page.unroute("**/*")
+                fetched[start] = "https://tracker.test/c.gif" in seen
+        finally:
+            browser.close()
+    assert fetched == dict(COMMENT_STARTS)

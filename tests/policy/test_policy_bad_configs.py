@@ -9,12 +9,14 @@ secrets and key files, a lifetime beyond the maximum, and several problems at on
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from proxy.policy import ConfigError, check_config, load_config
+from proxy.policy.loader import parse_config
 
 UP = 'upstream = "http://127.0.0.1:8000"'
 
@@ -537,6 +539,10 @@ def test_bad_config_reports_exact_problems(
     with pytest.raises(ConfigError) as raised:
         load_config(path)
     assert [str(problem) for problem in raised.value.problems] == expected
+    # The seam the policy fuzz target drives (load_config = read the bytes + parse_config).
+    with pytest.raises(ConfigError) as parsed:
+        parse_config(Path(path).read_bytes(), name=path, source=Path(path))
+    assert [str(problem) for problem in parsed.value.problems] == expected
 
 
 def test_problem_carries_file_line_and_key_path(write_config: Callable[..., str]) -> None:
