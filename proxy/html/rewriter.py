@@ -97,6 +97,7 @@ class Rewriter:
         self._output_decoder: codecs.IncrementalDecoder | None = None  # scanner UTF-8 -> text
         self._closed = False
         self._reopener: bytes | None = b"</head>"
+        self._reopener_pending = False
         # ISO-2022-JP: the JIS X 0208 designation the document uses (b"@" for ESC $ @, the
         # 1978 spelling, b"B" for ESC $ B; None until seen) and the input's last two bytes
         # (an escape split between feeds).
@@ -166,6 +167,12 @@ class Rewriter:
         appended without changing the document: it ended inside a comment, a text-only
         element (an unterminated ``<script>`` must not start running) or PLAINTEXT.
         """
+        if self._reopener_pending:
+            # The end went out ahead of the scan (full consent): scan it now, for the state.
+            self._reopener_pending = False
+            assert self._scanner is not None
+            self._scanner.catch_up()
+            self._snapshot_end()
         return self._reopener
 
     def _snapshot_end(self) -> None:
@@ -175,6 +182,9 @@ class Rewriter:
         scanner = self._scanner
         if scanner is None:
             self._reopener = b"</head>"
+            return
+        if scanner.ahead_of_scan:
+            self._reopener_pending = True   # worked out if asked (body_reopener)
             return
         if scanner._mode != DATA or scanner._strip_name is not None or _unfinished(scanner._buf[scanner._pos:]):
             self._reopener = None   # inside a comment, text-only element or an unfinished tag

@@ -146,6 +146,11 @@ _EDITS: dict[tuple[bytes, str, str | None, str | None, tuple[tuple[str, str], ..
 _EDITS_MAX = 2048
 _EDIT_LENGTH = 512
 _MISSING = object()
+# Under keeps_all, bytes that hold none of these (lowercased) cannot change: every author
+# mark starts with one (see Scanner._send_ahead).
+_MARK_WORDS = (b"data-consent", b"data-category", b"data-cookie")
+assert all(any(mark.encode().startswith(word) for word in _MARK_WORDS) for mark in AUTHOR_MARKS)
+_MARK_SPAN = max(map(len, _MARK_WORDS)) - 1
 
 _MARKUP_IN_FOREIGN_TEXT = re.compile(rb"<!\[CDATA\[(.*?)(?:\]\]>|$)|<!--.*?-->|<[A-Za-z/!?][^>]*>", re.S)
 
@@ -170,6 +175,15 @@ class Scanner:
         # state or carries an author mark, and every other tag is copied unseen.
         self._keeps_all = keeps_all
         self._skip = P.SKIP_KEEPING if keeps_all else P.SKIP
+        # Output ahead of the scan (keeps_all only, see _send_ahead): the bytes sent as they
+        # came but not scanned yet (None: none), and how many of the next output bytes were
+        # sent that way already (the catch-up scan must give exactly those back).
+        self._ahead: list[bytes] | None = None
+        self._ahead_size = 0
+        self._held_tail = b""        # from the last "<" of what came since: not sent yet
+        self._sent_ahead = b""       # sent ahead, being scanned: the output still to drop
+        self._sent_until = 0         # stream offset where the bytes sent ahead end
+        self._ahead_ready = False    # the injection is placed: the scan may stop
         # Conformance seam: called with the raw bytes of every tag, comment, bogus comment
         # and doctype (the fast path is off then, so that every token is seen).
         self._trace = trace
@@ -244,13 +258,38 @@ class Scanner:
             raise ValueError("feed() after close()")
         if not data:
             return b""
+        if self._ahead is not None:
+            data = self._held_tail + data
+            if self._may_send_ahead(data, self._ahead[-1] if self._ahead else b""):
+                return self._send_ahead(data)
+            self._held_tail = b""
+            self._take_back_ahead()
         self._buf = self._buf + data if self._buf else bytes(data)
         self._run(eof=False)
-        return self._flush()
+        out = self._flush()
+        if self._ahead_ready:
+            # The scan stopped right after the injection point: what is left may go out
+            # unscanned (see _send_ahead); if not, the scan goes on.
+            self._ahead_ready = False
+            rest = self._buf
+            if self._pos == 0 and self._emit_from == 0 and self._may_stop_scanning() and self._may_send_ahead(rest, b""):
+                self._buf = b""
+                self._ahead = []
+                return out + self._send_ahead(rest)
+            self._run(eof=False)
+            out += self._flush()
+        return out
 
     def close(self) -> bytes:
         if self._closed:
             return b""
+        if self._ahead is not None:
+            # Nothing in what is left can change: it goes out, and the end needs no scan
+            # (Rewriter.body_reopener scans it, with catch_up, if it is asked).
+            self._closed = True
+            tail, self._held_tail = self._held_tail, b""
+            self._ahead.append(tail)
+            return tail
         self._run(eof=True)
         out = self._flush(final=True)
         if self._inject is not None:
@@ -258,6 +297,74 @@ class Scanner:
             self._inject = None
         self._closed = True
         return out
+
+    # ----------------------------------------------------------------- output ahead of the scan
+
+    def _may_stop_scanning(self) -> bool:
+        """Whether the bytes after this point may go out unscanned: under keeps_all, with
+        the injection placed, nothing held back or being cut, and nothing to defuse (the
+        caller keeps everything)."""
+        return (self._keeps_all and self._inject is None and self._trace is None and not self._defuse_ambiguous
+                and self._raw_pending is None and not self._raw_hold and not self._suppressing
+                and self._mode != LONG_TAG and self._window < 0)
+
+    def _may_send_ahead(self, data: bytes, before: bytes) -> bool:
+        """Whether ``data`` can go out unscanned: no author mark in it (nor across its
+        boundary with ``before``), and the bytes kept unscanned stay within the cap."""
+        if self._ahead_size + len(data) > self._max:
+            return False
+        lowered = data.lower()
+        joined = (before[-_MARK_SPAN:] + data[:_MARK_SPAN]).lower()
+        return not any(word in lowered or word in joined for word in _MARK_WORDS)
+
+    def _send_ahead(self, data: bytes) -> bytes:
+        """Send ``data`` unscanned (it starts at a token boundary, or where the bytes sent
+        ahead end).
+
+        Under keeps_all, once the injection is placed, nothing but an author-marked start
+        tag can change, and every author mark starts with one of _MARK_WORDS: bytes with
+        none of them go out at once and the scan stays where it stopped. They are kept, up
+        to the buffer cap: when a mark turns up, or the cap is reached, or the state at the
+        end is asked for, they are scanned then and their output dropped (it is those
+        bytes), which leaves the tokenizer state exact. A page under the cap without a mark
+        is never scanned past its injection point.
+
+        The bytes from the last ``<`` on wait, unsent, for the next ones: a start tag cut
+        there may carry its mark in them. (A tag that began before, with a ``<`` in an
+        attribute value, stays as it went out: see _start_tag.)
+        """
+        assert self._ahead is not None
+        cut = data.rfind(b"<")
+        if cut < 0:
+            cut = len(data)
+        sent, self._held_tail = data[:cut], data[cut:]
+        if sent:
+            self._ahead.append(sent)
+            self._ahead_size += len(sent)
+        return sent
+
+    def _take_back_ahead(self) -> None:
+        """Put the bytes sent ahead back in the buffer, to be scanned; the output for them
+        (which is those bytes: nothing in them changes) is dropped when it comes."""
+        assert self._ahead is not None and not self._buf
+        self._sent_ahead = b"".join(self._ahead)
+        self._sent_until = self._offset + len(self._sent_ahead)
+        self._buf = self._sent_ahead
+        self._ahead = None
+        self._ahead_size = 0
+
+    @property
+    def ahead_of_scan(self) -> bool:
+        """Whether bytes went out that are not scanned yet (see _send_ahead)."""
+        return self._ahead is not None
+
+    def catch_up(self) -> None:
+        """Scan what was sent ahead of the scan (see _send_ahead), not as an end of file:
+        the state then tells what the document leaves open."""
+        if self._ahead is not None:
+            self._take_back_ahead()
+            self._run(eof=False)
+            self._flush()
 
     # ----------------------------------------------------------------- plumbing
 
@@ -323,7 +430,19 @@ class Scanner:
             self.held_max = len(self._buf)
         out = b"".join(self._out)
         self._out.clear()
+        if self._sent_ahead:
+            out = self._drop_sent_ahead(out)
         return out
+
+    def _drop_sent_ahead(self, out: bytes) -> bytes:
+        sent = self._sent_ahead
+        count = min(len(sent), len(out))
+        if out[:count] != sent[:count]:
+            # Cannot happen (only a mark changes anything, and none was there): the page's
+            # own bytes went out, which leaves any author-deferred element inert.
+            log.error("rewrite output differed from bytes sent ahead of the scan; sent bytes kept")
+        self._sent_ahead = sent[count:]
+        return out[count:]
 
     def _line_at(self, position: int) -> int:
         if position > self._line_pos:
@@ -338,11 +457,15 @@ class Scanner:
         data, self._inject = self._inject, None
         if data is not None:
             self._insert(at, data)
+            if self._keeps_all and not self._defuse_ambiguous and self._trace is None:
+                self._ahead_ready = True   # _run stops after this token (see feed)
 
     # ----------------------------------------------------------------- main loop
 
     def _run(self, eof: bool) -> None:
         while True:
+            if self._ahead_ready and not eof:
+                return
             mode = self._mode
             if mode == DATA:
                 size = len(self._buf)
@@ -658,7 +781,8 @@ class Scanner:
         new_tag: bytes | None = None
         strip_element = False
         inspection: Inspection | None = None
-        if not stripping and (not self._keeps_all or not AUTHOR_MARKS.isdisjoint(decoded)):
+        if not stripping and (not self._keeps_all or (not AUTHOR_MARKS.isdisjoint(decoded)
+                                                      and self._offset + start >= self._sent_until)):
             # In doubt, the SVG/MathML fetch rules apply too: the tree may still be in <svg>.
             inspection = inspect_tag(name, decoded, foreign=foreign or self._foreign_doubt, base=self._base,
                                      resolve=self._resolve_url)

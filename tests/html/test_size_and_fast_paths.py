@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from html_helpers import Recorder, run, run_random_chunks
-from proxy.html import Rewriter
+from proxy.html import KEEP, Action, Decision, Element, Rewriter
+from proxy.html.fetch import AUTHOR_MARKS
 
 PAGES_DIR = Path(__file__).resolve().parents[3] / "shared" / "realworld" / "pages"
 PAGES = sorted(PAGES_DIR.glob("*.html")) if PAGES_DIR.is_dir() else []
@@ -80,3 +81,103 @@ def test_keeps_all_does_not_look_at_tags_that_cannot_change() -> None:
     recorder, fast = Recorder(), Recorder()
     assert run(document, recorder, encoding="utf-8") == run(document, fast, encoding="utf-8", keeps_all=True)
     assert len(recorder.seen) == 150 and fast.seen == []
+
+
+# -- full consent: bytes sent ahead of the scan (Scanner._send_ahead)
+
+def _activate_marked(element: Element) -> Decision:
+    """The engine's answer under full consent: author-marked markup activated, the rest kept."""
+    marks = sorted(AUTHOR_MARKS & element.attrs.keys())
+    return Decision(Action.ACTIVATE, element.attrs[marks[0]] or "marketing") if marks else KEEP
+
+
+INJECT = b"<script>/*ours*/</script>"
+CMP_MARKUP = (b'<script type="text/plain" data-cookieconsent="statistics" src="/stats.js"></script>',
+              b'<iframe data-category=marketing data-src="https://video.example/embed/1"></iframe>',
+              b'<img DATA-CONSENT="analytics" data-consent-src="/pixel.gif">')
+
+
+def _full_consent(data: bytes, chunks: list[int] | None = None, **options: object) -> tuple[bytes, bytes | None]:
+    options.setdefault("encoding", "utf-8")   # (no prescan: each feed reaches the scanner)
+    rewriter = Rewriter(_activate_marked, keeps_all=True, defuse_ambiguous=False, inject=INJECT,  # type: ignore[arg-type]
+                        **options)
+    sizes = chunks or [len(data)]
+    pieces, position = [], 0
+    for size in sizes:
+        pieces.append(rewriter.feed(data[position:position + size]))
+        position += size
+    pieces.append(rewriter.feed(data[position:]) + rewriter.close())
+    return b"".join(pieces), rewriter.body_reopener()
+
+
+def _scanned_whole(data: bytes, **options: object) -> tuple[bytes, bytes | None]:
+    options.setdefault("encoding", "utf-8")
+    rewriter = Rewriter(_activate_marked, defuse_ambiguous=False, inject=INJECT, **options)  # type: ignore[arg-type]
+    out = rewriter.feed(data) + rewriter.close()
+    return out, rewriter.body_reopener()
+
+
+@pytest.mark.skipif(not PAGES, reason=f"real-world pages not found at {PAGES_DIR}")
+@pytest.mark.parametrize("page", PAGES, ids=[page.stem for page in PAGES])
+def test_full_consent_sends_ahead_exactly_what_a_full_scan_gives(page: Path) -> None:
+    # A consent platform's marks planted anywhere, any chunking: the output and the state at
+    # the end (what the no-JavaScript banner would need) are those of a scan of every byte.
+    seed = random.randrange(10**6)
+    print(f"seed={seed}")
+    generator = random.Random(seed)
+    data = page.read_bytes()
+    for _ in range(generator.choice([0, 1, 3])):
+        at = generator.randrange(len(data) + 1)
+        data = data[:at] + generator.choice(CMP_MARKUP) + data[at:]
+    sizes = [generator.randint(1, 16384) for _ in range(len(data) // 8192 + 1)]
+    assert _full_consent(data, sizes, encoding="windows-1252") == _scanned_whole(data, encoding="windows-1252")
+
+
+def test_full_consent_does_not_scan_past_the_injection_point_without_marks() -> None:
+    # A tag the scan would have stopped at (a text-state element, a tag in a comment) is
+    # never looked at: the decide function is not even called for the marked tag inside
+    # the comment, and the state at the end is still worked out when asked.
+    document = (b"<html><head><title>t</title></head><body><p>text</p><textarea><b></textarea>"
+                b"<!-- <img data-x=1> --><svg><circle r=1></circle>")
+    calls: list[str] = []
+
+    def counting(element: Element) -> Decision:
+        calls.append(element.tag)
+        return KEEP
+
+    rewriter = Rewriter(counting, keeps_all=True, defuse_ambiguous=False, inject=INJECT, encoding="utf-8")
+    out = rewriter.feed(document) + rewriter.close()
+    assert out == document.replace(b"<title>", INJECT + b"<title>", 1)
+    assert rewriter.body_reopener() == b"</svg></head>" == _scanned_whole(document)[1]
+    assert calls == []
+
+
+def test_a_mark_split_between_two_feeds_is_still_activated() -> None:
+    document = b'<body><p>x</p><script type="text/plain" data-consent="analytics" src="/a.js"></script><p>y</p>'
+    whole = _scanned_whole(document)
+    assert b'<script data-consent="analytics" src="/a.js">' in whole[0]
+    for cut in range(1, len(document)):
+        assert _full_consent(document, [cut]) == whole, f"cut at {cut}"
+
+
+def test_a_tag_cut_after_a_less_than_sign_in_its_value_stays_as_it_went_out(caplog: pytest.LogCaptureFixture) -> None:
+    # The bytes before the cut went out unscanned (the last "<" is inside the alt text):
+    # the mark that comes later cannot activate a tag already half sent. It stays inert,
+    # as the author wrote it (fail closed), and every other byte is exact.
+    head = b'<body><p>x</p><script type="text/plain" alt="a<b" '
+    tail = b'data-consent="analytics" src="/a.js"></script><img data-consent=y>'
+    out, _ = _full_consent(head + tail, [len(head)])
+    assert out == INJECT + head + tail
+    assert not caplog.records   # the scan agreed with what had gone out
+    assert _full_consent(head + tail)[0] == _scanned_whole(head + tail)[0] != out
+
+
+def test_marks_after_the_cap_are_read_in_the_right_tokenizer_state() -> None:
+    # Past the buffer cap the bytes sent ahead are scanned (their output dropped): a mark
+    # inside <textarea> text is text, one after it is an element.
+    document = (b"<body><textarea>" + b"x" * 300_000 + b'<img data-consent="a"></textarea>'
+                + b"y" * 1000 + b'<img data-consent="b" data-consent-src="/b.png">')
+    whole = _scanned_whole(document)
+    assert b'<img data-consent="a">' in whole[0] and b'<img data-consent="b" src="/b.png">' in whole[0]
+    assert _full_consent(document, [4096] * 80) == whole
+    assert _full_consent(document) == whole
