@@ -7,7 +7,7 @@ code. Invariants:
 
 * ``html``: the rewriter never raises; the output for the input split at any point is
   the output for it whole (streaming is exact); with nothing refused the output is the
-  input byte for byte; after a rewrite no tracker URL is live — a second pass sees no
+  input byte for byte (also on the server's full-consent fast path, split); after a rewrite no tracker URL is live — a second pass sees no
   element that can fetch a tracker (and, every 64th input, html5lib agrees, with one
   tokenizer bug of html5lib 1.1 corrected as the standard and Chromium read it).
 * ``url``: WHATWG resolution never raises, is idempotent on its own output, and an
@@ -61,12 +61,14 @@ def _decide_factory() -> Callable[[object], object]:
 
 
 def _rewrite(data: bytes, decide: Callable[[object], object], split: int | None = None, *,
-             defuse: bool = True) -> bytes:
+             defuse: bool = True, keeps_all: bool = False) -> bytes:
     from proxy.html import Rewriter
 
     # ``defuse`` as the engine sets it: off when nothing can be refused (full consent), so
     # ambiguous markup (``</noscript`` inside a script) is defused only when it matters.
-    rewriter = Rewriter(decide, base_url="https://site.test/", defuse_ambiguous=defuse)
+    # ``keeps_all``: the server's full-consent fast path (no nonce), where only author-marked
+    # markup and the tags that change the tokenizer's state are looked at.
+    rewriter = Rewriter(decide, base_url="https://site.test/", defuse_ambiguous=defuse, keeps_all=keeps_all)
     if split is None:
         return rewriter.feed(data) + rewriter.close()
     return rewriter.feed(data[:split]) + rewriter.feed(data[split:]) + rewriter.close()
@@ -88,6 +90,8 @@ def html(data: bytes) -> None:
     page = body[:middle] + plant + body[middle:]
     split = (data[0] * 7919) % (len(page) + 1)
     assert _rewrite(page, lambda e: KEEP, defuse=False) == page, "nothing refused, yet bytes changed"
+    assert _rewrite(page, lambda e: KEEP, split, defuse=False, keeps_all=True) == page, \
+        f"full consent (keeps_all), split at {split}: bytes changed"
     whole = _rewrite(page, _decide_factory())
     assert _rewrite(page, _decide_factory(), split) == whole, f"split at {split} changed the output"
     live: list[str] = []

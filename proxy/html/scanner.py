@@ -1168,12 +1168,15 @@ class Scanner:
         self._raw_pending = None
         self._raw_hold = False
         if pending is None:  # a body held only because of <noscript> or <select>
-            chunk = buf[body:cut]
-            defused = self._markup_reading(chunk) if self._raw_dual else chunk
+            chunk = defused = buf[body:cut]
             if self._noscript and not truncated:
                 # Only inside a noscript: elsewhere a "</noscript" is the markup reading's
                 # own (it may close an inner noscript or leave SVG) and must stay as it is.
                 defused = self._defuse(defused)
+            if self._raw_dual:
+                # Read as markup after the defusing: "<\/noscript" makes text of an end tag
+                # of that reading, and of what was inside it markup (an SVG <image href>).
+                defused = self._markup_reading(defused)
             if defused != chunk and not self._suppressing:
                 self._out.append(buf[self._emit_from:body])
                 self._out.append(defused)
@@ -1227,10 +1230,10 @@ class Scanner:
                 # Chromium's preload scanner fetches @import from a <style> whatever its
                 # type; "@\69mport" is the same at-rule to CSS once restored, but not to it.
                 defused = _IMPORT.sub(rb"@\\69mport", defused)
-            if self._raw_dual and not truncated:
-                defused = self._markup_reading(defused)
             if self._noscript and not truncated:
                 defused = self._defuse(defused)
+            if self._raw_dual and not truncated:
+                defused = self._markup_reading(defused)   # after the defusing, as above
             if defused != body_bytes:
                 if new_tag is None:
                     self._out.append(buf[self._emit_from:body])
