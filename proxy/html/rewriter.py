@@ -192,6 +192,7 @@ class Rewriter:
         if scanner.ahead_of_scan:
             self._reopener_pending = True   # worked out if asked (body_reopener)
             return
+        scanner.settle()
         if scanner._mode != DATA or scanner._strip_name is not None or _unfinished(scanner._buf[scanner._pos:]):
             self._reopener = None   # inside a comment, text-only element or an unfinished tag
             return

@@ -375,8 +375,18 @@ class Scanner:
         the state then tells what the document leaves open."""
         if self._ahead is not None:
             self._take_back_ahead()
-            self._run(eof=False)
+            self.settle()
             self._flush()
+
+    def settle(self) -> None:
+        """Scan every token that is complete now, not as an end of file (for the state).
+
+        A token that was incomplete waits until the bytes behind it have doubled before it
+        is looked at again (the stall in _run); the bytes that came since may complete it.
+        Its output, if any, goes out with the next feed or close.
+        """
+        self._stall_at = -1
+        self._run(eof=False)
 
     # ----------------------------------------------------------------- plumbing
 
