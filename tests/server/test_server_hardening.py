@@ -362,6 +362,27 @@ async def test_consent_decisions_are_rate_limited_with_retry_after(start_upstrea
     assert len([r async for r in proxy.store.export()]) == 3
 
 
+async def test_an_ipv6_client_rotating_addresses_in_its_64_gets_one_allowance(start_upstream, start_proxy, client):
+    # One subscriber owns a whole /64: a fresh address per decision must not earn a fresh
+    # bucket. Visitors arrive through a trusted proxy here, so their address is the
+    # X-Forwarded-For one (loopback has no second IPv6 address to connect from).
+    upstream = await start_upstream(echo_app())
+    proxy = await start_proxy(upstream, trusted_proxies=["127.0.0.0/8"],
+                              proxy_changes=limits(consent_decisions_per_minute=2))
+
+    async def decide(address: str) -> int:
+        async with client.post(proxy.url + "/_consent/", json={"action": "accept_all"},
+                               headers={"X-Forwarded-For": address}) as resp:
+            return resp.status
+
+    rotating = [await decide(f"2001:db8:1:2::{n:x}") for n in range(1, 5)]
+    assert rotating == [200, 200, 429, 429]
+    assert await decide("2001:db8:1:2:ffff:ffff:ffff:ffff") == 429
+    assert await decide("2001:db8:1:3::1") == 200       # the next /64 is another subscriber
+    assert await decide("192.0.2.7") == 200              # IPv4 addresses count one by one
+    assert await decide("192.0.2.8") == 200
+
+
 # -- L1-L7 ------------------------------------------------------------------------------------------
 
 
