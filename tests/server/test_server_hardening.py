@@ -293,7 +293,9 @@ async def test_untrusted_forwarding_claims_never_reach_the_upstream(start_upstre
         "X-Rewrite-URL": "/admin", "True-Client-IP": "1.2.3.4", "CF-Connecting-IP": "1.2.3.4",
         "X-Real-IP": "1.2.3.4", "X-Client-IP": "1.2.3.4", "X-Forwarded-Anything": "1", "X-Original-Host": "evil",
         "Forwarded": "for=1.2.3.4", "X-Forwarded-For": "1.2.3.4", "X-Forwarded-Host": "evil",
-        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Proto": "https", "X-Forwarded": "for=1.2.3.4", "Akamai-Client-IP": "1.2.3.4",
+        "WL-Proxy-Client-IP": "1.2.3.4", "Fly-Client-IP": "1.2.3.4", "X-Azure-ClientIP": "1.2.3.4",
+        "X-Vercel-Forwarded-For": "1.2.3.4", "DO-Connecting-IP": "1.2.3.4", "Incap-Client-IP": "1.2.3.4",
     }
     async with client.get(proxy.url + "/", headers=claims) as resp:
         seen = headers_of(await resp.json())
