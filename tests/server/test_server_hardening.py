@@ -241,6 +241,44 @@ async def test_an_oversized_websocket_message_closes_with_1009_and_never_reaches
     assert received == [1000]
 
 
+async def test_an_idle_websocket_is_closed_but_one_that_pings_stays(start_upstream, start_proxy, client):
+    # A silent socket (neither side sends, the upstream neither) would hold a connection
+    # slot for good: after websocket_idle_timeout both sides get 1001. Pings count as
+    # activity, as at an edge load balancer, so an app that only pings stays connected.
+    upstream_codes: list[int | None] = []
+
+    async def ws(request: web.Request) -> web.WebSocketResponse:
+        sock = web.WebSocketResponse()
+        await sock.prepare(request)
+        async for _ in sock:
+            pass
+        upstream_codes.append(sock.close_code)
+        return sock
+
+    app = web.Application()
+    app.router.add_get("/ws", ws)
+    upstream = await start_upstream(app)
+    proxy = await start_proxy(upstream, proxy_changes=limits(websocket_idle_timeout=1.0))
+    loop = asyncio.get_running_loop()
+    async with client.ws_connect(proxy.url + "/ws", autoping=True) as silent:
+        started = loop.time()
+        message = await silent.receive(timeout=10)
+        assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)
+        assert 0.9 <= loop.time() - started < 5
+    assert silent.close_code == 1001
+    await asyncio.sleep(0.3)
+    assert upstream_codes == [1001]
+
+    async with client.ws_connect(proxy.url + "/ws", autoping=False) as pinging:
+        for _ in range(8):                       # 2.4 s, over twice the idle limit
+            await pinging.ping(b"still here")
+            pong = await pinging.receive(timeout=5)
+            assert pong.type is aiohttp.WSMsgType.PONG and pong.data == b"still here"
+            await asyncio.sleep(0.3)
+        await pinging.send_str("hello")
+        assert not pinging.closed
+
+
 # -- M1: decompression bombs in every coding, and the loop keeps serving -------------------------
 
 
