@@ -532,12 +532,15 @@ class Engine:
         mode: str | None = None,
         max_buffer: int | None = None,
         fast_full_consent: bool = False,
+        stream_ahead: bool = False,
     ) -> Rewriter:
         """A streaming rewriter for one response (``feed`` / ``close``).
 
         ``fast_full_consent``: when the visitor allows everything and no nonce is needed,
         only author-marked markup can change; the rewriter then looks at nothing else, so
         ``report`` lists only those (a proxy wants the speed; a scan wants the report).
+        ``stream_ahead`` (with it): bytes with no author mark go out unscanned after the
+        injection point, for a caller that will not ask ``body_reopener()`` (see Rewriter).
         """
         page_host = _host_of(base_url) if base_url else None
         def decide(element: Element) -> Decision:
@@ -570,6 +573,7 @@ class Engine:
             # Full consent and no nonce to add: nothing can change but author-marked
             # markup (activated), so the scanner copies every other tag unseen.
             "keeps_all": fast_full_consent and everything and not nonce,
+            "stream_ahead": stream_ahead,
             "resolve_url": resolve_url,
         }
         if not options["keeps_all"]:   # under keeps_all no tag is decided, so none is remembered

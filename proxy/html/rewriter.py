@@ -58,6 +58,10 @@ class Rewriter:
     ``keeps_all`` promises that ``decide`` keeps every element as it is except
     author-marked inert ones it may activate (full consent, no nonce): only those, and
     the tags that change the tokenizer's state, are looked at; the rest is copied.
+    ``stream_ahead`` (with ``keeps_all`` and no defusing) goes further: once the
+    injection is placed, bytes with no author mark go out unscanned
+    (``proxy.html.scanner.Scanner._send_ahead``); ``body_reopener()`` then has to scan
+    them when asked, which costs what was saved, so pass it when you will not ask.
     ``keep_memos`` (see ``proxy.html.scanner.KeepMemo``) remember start tags kept byte for
     byte, one memo per scanning encoding (the same bytes decode differently in another),
     shared by the caller between documents whose decisions cannot differ.
@@ -76,12 +80,14 @@ class Rewriter:
     def __init__(self, decide: Decide, *, encoding: str | None = None, base_url: str | None = None,
                  max_buffer: int = 256 * 1024, inject: bytes | None = None, defuse_ambiguous: bool = True,
                  resolve_url: URLResolver | None = None, inject_nested: bytes | None = None,
-                 keeps_all: bool = False, keep_memos: dict[str, KeepMemo] | None = None) -> None:
+                 keeps_all: bool = False, keep_memos: dict[str, KeepMemo] | None = None,
+                 stream_ahead: bool = False) -> None:
         self._decide = decide
         self._keep_memos = keep_memos
         self._resolve_url = resolve_url
         self._inject_nested = inject_nested
         self._keeps_all = keeps_all
+        self._stream_ahead = stream_ahead and keeps_all
         # False when the caller will keep every element (full consent): the ``</noscript``
         # defusing then has nothing to protect and the output stays byte-identical.
         self._defuse_ambiguous = defuse_ambiguous
@@ -150,7 +156,7 @@ class Rewriter:
         self._scanner = Scanner(self._decide, encoding=scan_encoding, base_url=self._base_url,
                                 max_buffer=self._max_buffer, inject=inject, defuse_ambiguous=self._defuse_ambiguous,
                                 resolve_url=self._resolve_url, inject_nested=self._inject_nested,
-                                keeps_all=self._keeps_all,
+                                keeps_all=self._keeps_all, stream_ahead=self._stream_ahead,
                                 keep_memo=None if self._keep_memos is None else self._keep_memos.setdefault(scan_encoding, {}))
         self._scanner._offset = len(bom)  # offsets count from the first byte of input
         return bom + self._through(rest)
@@ -186,6 +192,7 @@ class Rewriter:
         if scanner.ahead_of_scan:
             self._reopener_pending = True   # worked out if asked (body_reopener)
             return
+        scanner.settle()
         if scanner._mode != DATA or scanner._strip_name is not None or _unfinished(scanner._buf[scanner._pos:]):
             self._reopener = None   # inside a comment, text-only element or an unfinished tag
             return

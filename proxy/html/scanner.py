@@ -150,7 +150,18 @@ _MISSING = object()
 # mark starts with one (see Scanner._send_ahead).
 _MARK_WORDS = (b"data-consent", b"data-category", b"data-cookie")
 assert all(any(mark.encode().startswith(word) for word in _MARK_WORDS) for mark in AUTHOR_MARKS)
+assert all(word.startswith(b"data-c") for word in _MARK_WORDS)   # (_has_mark looks for that)
 _MARK_SPAN = max(map(len, _MARK_WORDS)) - 1
+
+
+def _has_mark(lowered: bytes) -> bool:
+    """Whether lowercased bytes hold one of _MARK_WORDS (one pass over them)."""
+    found = lowered.find(b"data-c")
+    while found >= 0:
+        if lowered.startswith(_MARK_WORDS, found):
+            return True
+        found = lowered.find(b"data-c", found + 6)
+    return False
 
 _MARKUP_IN_FOREIGN_TEXT = re.compile(rb"<!\[CDATA\[(.*?)(?:\]\]>|$)|<!--.*?-->|<[A-Za-z/!?][^>]*>", re.S)
 
@@ -162,7 +173,7 @@ class Scanner:
                  max_buffer: int = 256 * 1024, inject: bytes | None = None, in_srcdoc: bool = False,
                  defuse_ambiguous: bool = True, resolve_url: URLResolver | None = None,
                  inject_nested: bytes | None = None, trace: Callable[[bytes], None] | None = None,
-                 keeps_all: bool = False, keep_memo: KeepMemo | None = None) -> None:
+                 keeps_all: bool = False, keep_memo: KeepMemo | None = None, stream_ahead: bool = False) -> None:
         self._decide = decide
         # Start tags kept unchanged before, by their bytes (see KeepMemo): looked up before
         # any attribute is parsed, in the plain context only.
@@ -184,6 +195,9 @@ class Scanner:
         self._sent_ahead = b""       # sent ahead, being scanned: the output still to drop
         self._sent_until = 0         # stream offset where the bytes sent ahead end
         self._ahead_ready = False    # the injection is placed: the scan may stop
+        self._stream_ahead = stream_ahead and keeps_all and not defuse_ambiguous and trace is None
+        if self._stream_ahead and not inject:
+            self._ahead_ready = True     # nothing to inject: the scan may stop at once
         # Conformance seam: called with the raw bytes of every tag, comment, bogus comment
         # and doctype (the fast path is off then, so that every token is seen).
         self._trace = trace
@@ -301,10 +315,10 @@ class Scanner:
     # ----------------------------------------------------------------- output ahead of the scan
 
     def _may_stop_scanning(self) -> bool:
-        """Whether the bytes after this point may go out unscanned: under keeps_all, with
-        the injection placed, nothing held back or being cut, and nothing to defuse (the
-        caller keeps everything)."""
-        return (self._keeps_all and self._inject is None and self._trace is None and not self._defuse_ambiguous
+        """Whether the bytes after this point may go out unscanned: when streaming ahead
+        (keeps_all, nothing to defuse), with the injection placed, nothing held back or
+        being cut."""
+        return (self._stream_ahead and self._inject is None
                 and self._raw_pending is None and not self._raw_hold and not self._suppressing
                 and self._mode != LONG_TAG and self._window < 0)
 
@@ -313,9 +327,7 @@ class Scanner:
         boundary with ``before``), and the bytes kept unscanned stay within the cap."""
         if self._ahead_size + len(data) > self._max:
             return False
-        lowered = data.lower()
-        joined = (before[-_MARK_SPAN:] + data[:_MARK_SPAN]).lower()
-        return not any(word in lowered or word in joined for word in _MARK_WORDS)
+        return not _has_mark(data.lower()) and not _has_mark((before[-_MARK_SPAN:] + data[:_MARK_SPAN]).lower())
 
     def _send_ahead(self, data: bytes) -> bytes:
         """Send ``data`` unscanned (it starts at a token boundary, or where the bytes sent
@@ -363,8 +375,18 @@ class Scanner:
         the state then tells what the document leaves open."""
         if self._ahead is not None:
             self._take_back_ahead()
-            self._run(eof=False)
+            self.settle()
             self._flush()
+
+    def settle(self) -> None:
+        """Scan every token that is complete now, not as an end of file (for the state).
+
+        A token that was incomplete waits until the bytes behind it have doubled before it
+        is looked at again (the stall in _run); the bytes that came since may complete it.
+        Its output, if any, goes out with the next feed or close.
+        """
+        self._stall_at = -1
+        self._run(eof=False)
 
     # ----------------------------------------------------------------- plumbing
 
@@ -457,7 +479,7 @@ class Scanner:
         data, self._inject = self._inject, None
         if data is not None:
             self._insert(at, data)
-            if self._keeps_all and not self._defuse_ambiguous and self._trace is None:
+            if self._stream_ahead:
                 self._ahead_ready = True   # _run stops after this token (see feed)
 
     # ----------------------------------------------------------------- main loop

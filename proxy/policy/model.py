@@ -91,6 +91,9 @@ class Limits(StrictModel):
     # Bodies the proxy must read whole or decode: decoded HTML per response, WebSocket messages.
     decoded_body_size: Annotated[int, Field(ge=1_048_576, le=17_179_869_184)] = 104_857_600
     websocket_message_size: Annotated[int, Field(ge=1024, le=1_073_741_824)] = 1_048_576
+    # A relayed WebSocket with no frame either way (pings count) for this long is closed
+    # (1001): idle sockets must not hold connection slots for good.
+    websocket_idle_timeout: Annotated[float, Field(gt=0, le=86_400)] = 300.0
     # Endpoints anyone can post to.
     csp_report_size: Annotated[int, Field(ge=1024, le=1_048_576)] = 16_384
     csp_reports_per_minute: Annotated[int, Field(ge=1, le=1_000_000)] = 120

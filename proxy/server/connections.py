@@ -38,6 +38,7 @@ from aiohttp import web, web_server
 from aiohttp.web_protocol import RequestHandler
 
 from proxy.server.headers import Network, is_trusted
+from proxy.server.ratelimit import client_key
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ class ConnectionGuard:
         """None if a new connection from ``peer`` may open, else why not."""
         if self.open_total >= self.total_connections:
             return "total"
-        if self.open_by_client[peer] >= self.client_connections and not is_trusted(peer, self.trusted):
+        if self.open_by_client[client_key(peer)] >= self.client_connections and not is_trusted(peer, self.trusted):
             return "client"
         return None
 
@@ -117,9 +118,9 @@ class GuardedRequestHandler(RequestHandler):
             self.force_close()
             transport.close()
             return
-        self._peer = peer
+        self._peer = client_key(peer)   # the per-client count's key (an IPv6 /64 counts once)
         self._guard.open_total += 1
-        self._guard.open_by_client[peer] += 1
+        self._guard.open_by_client[self._peer] += 1
 
     def connection_lost(self, exc: BaseException | None) -> None:
         for timer in (self._head_timer, self._body_timer):

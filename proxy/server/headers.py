@@ -50,8 +50,12 @@ _CLAIMS = frozenset({
     "x-url-scheme", "x-scheme", "front-end-https", "x-https", "x-arr-ssl", "x-arr-log-id", "x-client-cert",
     "x-ssl-client-cert", "ssl-client-cert", "x-http-method-override", "x-http-method", "x-method-override",
     "via", "x-envoy-external-address", "x-envoy-original-path", "forwarded-for", "forwarded-proto",
+    # Hosting platforms, CDNs and application servers that name the visitor for the app.
+    "x-forwarded", "akamai-client-ip", "wl-proxy-client-ip", "proxy-client-ip", "x-azure-clientip",
+    "x-azure-socketip", "x-appengine-user-ip", "fly-client-ip", "do-connecting-ip", "x-nf-client-connection-ip",
+    "x-sucuri-clientip", "incap-client-ip", "x-bluecoat-via", "x-coming-from", "x-real-port", "x-client-port",
 })
-_CLAIM_PREFIXES = ("x-forwarded-", "x-original-", "x-envoy-")
+_CLAIM_PREFIXES = ("x-forwarded-", "x-original-", "x-envoy-", "x-vercel-")
 
 
 def is_forwarding_claim(name: str) -> bool:

@@ -70,12 +70,15 @@ def no_script_banner(
     """
     if encoding is not None and encoding.lower().replace("_", "-").startswith("utf-16"):
         return b""
+    snippet = ui.body_snippet(runtime.site, state, lang=lang, return_to=request.rel_url.raw_path_qs, variant=variant)
+    if not snippet:
+        return b""
     # What the page left open (its head, an <svg>, a <template>...) is closed first so the
     # form lands in <body>; a page that ends inside a comment or a script gets none.
     reopen = reopener() if reopener is not None else b""
     if reopen is None:
         return b""
-    return reopen + ui.body_snippet(runtime.site, state, lang=lang, return_to=request.rel_url.raw_path_qs, variant=variant)
+    return reopen + snippet
 
 
 async def rewrite_body(
@@ -166,6 +169,9 @@ async def rewrite_body(
             nonce=nonce_for_page,
             inject=inject,
             fast_full_consent=True,  # under full consent only author-marked markup is looked at
+            # ... and, when nothing goes after the document (no body snippet, which needs the
+            # state at its end), not even the bytes after the injection point that hold no mark.
+            stream_ahead=not (page_load and runtime.banner_enabled),
         )
 
     send = BoundedSender(request, response, runtime.limits.send_timeout)

@@ -112,7 +112,7 @@ class Metrics:
             ["reason"], registry=r,
         )
         self.client_timeouts = Counter(
-            "consentry_client_timeouts", "Client connections closed by a timeout (header, body, send)",
+            "consentry_client_timeouts", "Client connections closed by a timeout (header, body, send, websocket_idle)",
             ["phase"], registry=r,
         )
         self.rate_limited = Counter(

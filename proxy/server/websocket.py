@@ -2,9 +2,11 @@
 
 The upstream connection is opened first, so a dead upstream still gets a clean 502
 instead of an accepted socket that closes at once; the subprotocol the upstream picked
-is the one offered to the client. Messages are relayed as they are (text, binary,
-ping/pong handled by aiohttp), and a close on either side closes the other with the
-same code. Consent does not touch WebSocket payloads: they are not HTML.
+is the one offered to the client. Messages are relayed as they are (text, binary; each
+leg answers its own pings), and a close on either side closes the other with the same
+code. A relay with no frame either way, pings included, for ``websocket_idle_timeout``
+is closed with 1001 (as an edge's idle timeout: a silent socket must not hold a
+connection slot for good). Consent does not touch WebSocket payloads: they are not HTML.
 Imports aiohttp (this package is the one place that may); must not import mitmproxy.
 """
 
@@ -52,7 +54,7 @@ async def relay_websocket(request: web.Request, runtime: SiteRuntime) -> web.Str
             headers=CIMultiDict(headers),
             protocols=protocols,
             timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=runtime.timeouts.connect),
-            autoping=True,
+            autoping=False,
             max_msg_size=runtime.limits.websocket_message_size,
         )
     except aiohttp.WSServerHandshakeError as exc:
@@ -62,31 +64,55 @@ async def relay_websocket(request: web.Request, runtime: SiteRuntime) -> web.Str
         log.warning("upstream %s WebSocket connect failed for %s: %r", runtime.upstream_origin, request.path, exc)
         return errors.error_response(request, 502)
 
-    client = web.WebSocketResponse(protocols=(upstream.protocol,) if upstream.protocol else (), max_msg_size=runtime.limits.websocket_message_size, autoping=True)
+    client = web.WebSocketResponse(protocols=(upstream.protocol,) if upstream.protocol else (),
+                                   max_msg_size=runtime.limits.websocket_message_size, autoping=False)
     await client.prepare(request)
     services.metrics.requests.labels(runtime.site_id, "websocket", "1xx").inc()
+    loop = asyncio.get_running_loop()
+    last_frame = loop.time()
 
     async def pump(source: aiohttp.ClientWebSocketResponse | web.WebSocketResponse,
                    sink: aiohttp.ClientWebSocketResponse | web.WebSocketResponse) -> None:
+        nonlocal last_frame
         async for message in source:
+            last_frame = loop.time()
             if message.type is aiohttp.WSMsgType.TEXT:
                 await sink.send_str(message.data)
             elif message.type is aiohttp.WSMsgType.BINARY:
                 await sink.send_bytes(message.data)
+            elif message.type is aiohttp.WSMsgType.PING:
+                await source.pong(message.data)   # (autoping off, so that pings count as activity)
             elif message.type is aiohttp.WSMsgType.ERROR:
                 break
         # The source closed: pass its close code on (1000 when it sent none).
         await sink.close(code=source.close_code or 1000)
 
+    async def idle() -> None:
+        # Sleeps until the deadline the last frame set, again while frames keep moving it.
+        limit = runtime.limits.websocket_idle_timeout
+        remaining = limit
+        while remaining > 0:
+            await asyncio.sleep(remaining)
+            remaining = last_frame + limit - loop.time()
+
     up = asyncio.create_task(pump(upstream, client))
     down = asyncio.create_task(pump(client, upstream))
+    watch = asyncio.create_task(idle())
     try:
-        await asyncio.wait((up, down), return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait((up, down, watch), return_when=asyncio.FIRST_COMPLETED)
+        if watch.done() and not (up.done() or down.done()):
+            log.debug("WebSocket relay for %s idle for %.0f s: closed", request.path, runtime.limits.websocket_idle_timeout)
+            services.metrics.connection_event("timeout", "websocket_idle")
+            for task in (up, down):   # stopped first: neither may pass on the other's close code
+                task.cancel()
+            await asyncio.gather(up, down, return_exceptions=True)
+            await asyncio.gather(client.close(code=aiohttp.WSCloseCode.GOING_AWAY),
+                                 upstream.close(code=aiohttp.WSCloseCode.GOING_AWAY), return_exceptions=True)
     finally:
-        for task in (up, down):
+        for task in (up, down, watch):
             if not task.done():
                 task.cancel()
-        await asyncio.gather(up, down, return_exceptions=True)
+        await asyncio.gather(up, down, watch, return_exceptions=True)
         await upstream.close()
         await client.close()
     return client

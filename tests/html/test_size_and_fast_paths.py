@@ -83,7 +83,7 @@ def test_keeps_all_does_not_look_at_tags_that_cannot_change() -> None:
     assert len(recorder.seen) == 150 and fast.seen == []
 
 
-# -- full consent: bytes sent ahead of the scan (Scanner._send_ahead)
+# -- full consent, streaming ahead: bytes sent ahead of the scan (Scanner._send_ahead)
 
 def _activate_marked(element: Element) -> Decision:
     """The engine's answer under full consent: author-marked markup activated, the rest kept."""
@@ -99,8 +99,8 @@ CMP_MARKUP = (b'<script type="text/plain" data-cookieconsent="statistics" src="/
 
 def _full_consent(data: bytes, chunks: list[int] | None = None, **options: object) -> tuple[bytes, bytes | None]:
     options.setdefault("encoding", "utf-8")   # (no prescan: each feed reaches the scanner)
-    rewriter = Rewriter(_activate_marked, keeps_all=True, defuse_ambiguous=False, inject=INJECT,  # type: ignore[arg-type]
-                        **options)
+    rewriter = Rewriter(_activate_marked, keeps_all=True, stream_ahead=True, defuse_ambiguous=False,  # type: ignore[arg-type]
+                        inject=INJECT, **options)
     sizes = chunks or [len(data)]
     pieces, position = [], 0
     for size in sizes:
@@ -145,7 +145,8 @@ def test_full_consent_does_not_scan_past_the_injection_point_without_marks() -> 
         calls.append(element.tag)
         return KEEP
 
-    rewriter = Rewriter(counting, keeps_all=True, defuse_ambiguous=False, inject=INJECT, encoding="utf-8")
+    rewriter = Rewriter(counting, keeps_all=True, stream_ahead=True, defuse_ambiguous=False, inject=INJECT,
+                        encoding="utf-8")
     out = rewriter.feed(document) + rewriter.close()
     assert out == document.replace(b"<title>", INJECT + b"<title>", 1)
     assert rewriter.body_reopener() == b"</svg></head>" == _scanned_whole(document)[1]

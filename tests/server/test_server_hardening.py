@@ -241,6 +241,44 @@ async def test_an_oversized_websocket_message_closes_with_1009_and_never_reaches
     assert received == [1000]
 
 
+async def test_an_idle_websocket_is_closed_but_one_that_pings_stays(start_upstream, start_proxy, client):
+    # A silent socket (neither side sends, the upstream neither) would hold a connection
+    # slot for good: after websocket_idle_timeout both sides get 1001. Pings count as
+    # activity, as at an edge load balancer, so an app that only pings stays connected.
+    upstream_codes: list[int | None] = []
+
+    async def ws(request: web.Request) -> web.WebSocketResponse:
+        sock = web.WebSocketResponse()
+        await sock.prepare(request)
+        async for _ in sock:
+            pass
+        upstream_codes.append(sock.close_code)
+        return sock
+
+    app = web.Application()
+    app.router.add_get("/ws", ws)
+    upstream = await start_upstream(app)
+    proxy = await start_proxy(upstream, proxy_changes=limits(websocket_idle_timeout=1.0))
+    loop = asyncio.get_running_loop()
+    async with client.ws_connect(proxy.url + "/ws", autoping=True) as silent:
+        started = loop.time()
+        message = await silent.receive(timeout=10)
+        assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)
+        assert 0.9 <= loop.time() - started < 5
+    assert silent.close_code == 1001
+    await asyncio.sleep(0.3)
+    assert upstream_codes == [1001]
+
+    async with client.ws_connect(proxy.url + "/ws", autoping=False) as pinging:
+        for _ in range(8):                       # 2.4 s, over twice the idle limit
+            await pinging.ping(b"still here")
+            pong = await pinging.receive(timeout=5)
+            assert pong.type is aiohttp.WSMsgType.PONG and pong.data == b"still here"
+            await asyncio.sleep(0.3)
+        await pinging.send_str("hello")
+        assert not pinging.closed
+
+
 # -- M1: decompression bombs in every coding, and the loop keeps serving -------------------------
 
 
@@ -293,7 +331,9 @@ async def test_untrusted_forwarding_claims_never_reach_the_upstream(start_upstre
         "X-Rewrite-URL": "/admin", "True-Client-IP": "1.2.3.4", "CF-Connecting-IP": "1.2.3.4",
         "X-Real-IP": "1.2.3.4", "X-Client-IP": "1.2.3.4", "X-Forwarded-Anything": "1", "X-Original-Host": "evil",
         "Forwarded": "for=1.2.3.4", "X-Forwarded-For": "1.2.3.4", "X-Forwarded-Host": "evil",
-        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Proto": "https", "X-Forwarded": "for=1.2.3.4", "Akamai-Client-IP": "1.2.3.4",
+        "WL-Proxy-Client-IP": "1.2.3.4", "Fly-Client-IP": "1.2.3.4", "X-Azure-ClientIP": "1.2.3.4",
+        "X-Vercel-Forwarded-For": "1.2.3.4", "DO-Connecting-IP": "1.2.3.4", "Incap-Client-IP": "1.2.3.4",
     }
     async with client.get(proxy.url + "/", headers=claims) as resp:
         seen = headers_of(await resp.json())
@@ -360,6 +400,27 @@ async def test_consent_decisions_are_rate_limited_with_retry_after(start_upstrea
                 assert "Set-Cookie" not in resp.headers
     assert statuses == [200, 200, 200, 429, 429]
     assert len([r async for r in proxy.store.export()]) == 3
+
+
+async def test_an_ipv6_client_rotating_addresses_in_its_64_gets_one_allowance(start_upstream, start_proxy, client):
+    # One subscriber owns a whole /64: a fresh address per decision must not earn a fresh
+    # bucket. Visitors arrive through a trusted proxy here, so their address is the
+    # X-Forwarded-For one (loopback has no second IPv6 address to connect from).
+    upstream = await start_upstream(echo_app())
+    proxy = await start_proxy(upstream, trusted_proxies=["127.0.0.0/8"],
+                              proxy_changes=limits(consent_decisions_per_minute=2))
+
+    async def decide(address: str) -> int:
+        async with client.post(proxy.url + "/_consent/", json={"action": "accept_all"},
+                               headers={"X-Forwarded-For": address}) as resp:
+            return resp.status
+
+    rotating = [await decide(f"2001:db8:1:2::{n:x}") for n in range(1, 5)]
+    assert rotating == [200, 200, 429, 429]
+    assert await decide("2001:db8:1:2:ffff:ffff:ffff:ffff") == 429
+    assert await decide("2001:db8:1:3::1") == 200       # the next /64 is another subscriber
+    assert await decide("192.0.2.7") == 200              # IPv4 addresses count one by one
+    assert await decide("192.0.2.8") == 200
 
 
 # -- L1-L7 ------------------------------------------------------------------------------------------

@@ -133,3 +133,27 @@ async def test_full_consent_sends_no_csp_and_changes_nothing_but_the_snippets(st
     # and only the no-JS settings link follows the document.
     assert body[head_end:].startswith(page[page.index(b"<title>"):])
     assert b"nonce=" not in body[head_end:]
+
+
+async def test_full_consent_fragments_stream_through_and_author_marks_still_run(start_upstream, start_proxy, client):
+    # A fetch() of HTML (Sec-Fetch-Dest: empty) gets no snippet, so under full consent
+    # its bytes go out unscanned unless they hold an author mark (proxy.html.scanner.Scanner._send_ahead): a large fragment comes back
+    # byte for byte, and a consent-platform mark in it is still activated.
+    rows = b"".join(b'<tr><td class="c%d"><a href="/p/%d">item %d</a></td></tr>' % (i, i, i) for i in range(3000))
+    plain = b"<table>" + rows + b"</table>"
+    marked = plain[:70_000] + b'<script type="text/plain" data-cookieconsent="statistics" src="/s.js"></script>' + plain[70_000:]
+    bodies = {"/plain": plain, "/marked": marked}
+
+    async def fragment(request: web.Request) -> web.Response:
+        return web.Response(body=bodies[request.path], headers={"Content-Type": "text/html; charset=utf-8"})
+
+    app = web.Application()
+    app.router.add_get("/{name}", fragment)
+    upstream = await start_upstream(app)
+    proxy = await start_proxy(upstream)
+    full = cookie_for(proxy.config, ["preferences", "analytics", "marketing"])
+    asked = {"Accept-Encoding": "identity", "Cookie": full, "Sec-Fetch-Dest": "empty"}
+    _, _, body = await fetch(client, proxy.url + "/plain", **asked)
+    assert body == plain
+    _, _, body = await fetch(client, proxy.url + "/marked", **asked)
+    assert body == marked.replace(b' type="text/plain"', b"", 1)

@@ -108,3 +108,24 @@ def test_a_frameset_page_gets_nothing_visible(setup):
     out = rewritten(setup, "<html><head></head><frameset><frame src=a></frameset></html>", 7)
     assert out is not None
     assert our_noscripts(html5lib.parse(out)) == []
+
+
+@pytest.mark.parametrize("shape", sorted(IN_BODY) + sorted(NONE) + ["open template", "open svg, template"])
+def test_what_the_page_leaves_open_does_not_depend_on_where_the_bytes_were_cut(setup, shape):
+    # A tag that an earlier feed left incomplete waits for more bytes before it is looked
+    # at again; the end of the page must still see it (it reopened "<templ" + "ate>" as if
+    # there were no template).
+    page = {"open template": "<body><template>", "open svg, template": "<svg><template>",
+            **IN_BODY, **NONE}[shape].encode()
+    site, engine, state = setup
+
+    def reopener(pieces: list[bytes]) -> bytes | None:
+        rewriter = engine.rewriter(state, encoding="utf-8")
+        for piece in pieces:
+            rewriter.feed(piece)
+        rewriter.close()
+        return rewriter.body_reopener()
+
+    whole = reopener([page])
+    for cut in range(1, len(page)):
+        assert reopener([page[:cut], page[cut:]]) == whole, f"cut at {cut}: {page[:cut]!r}"
