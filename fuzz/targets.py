@@ -169,7 +169,33 @@ def _spec_parser() -> type:
             self.stream.unget(char)
             return bool(super().commentStartDashState())
 
+    modes = {"select": "inSelect", "td": "inCell", "th": "inCell", "tr": "inRow", "tbody": "inTableBody",
+             "thead": "inTableBody", "tfoot": "inTableBody", "caption": "inCaption", "colgroup": "inColumnGroup",
+             "table": "inTable", "head": "inBody", "body": "inBody", "frameset": "inFrameset", "html": "beforeHead"}
+
     class SpecParser(html5lib.HTMLParser):  # type: ignore[misc]
+        def resetInsertionMode(self) -> None:  # noqa: N802
+            # html5lib 1.1's, with one fix: it asserted "fragment parsing only" for any element
+            # named select/colgroup/head/html before looking at its namespace, so an SVG
+            # <select> (<svg><select><title><select><select>: the inner <select> closes the
+            # HTML one and resets the mode) crashed the judge (the third run's stop). The
+            # standard's steps look for those HTML elements only: foreign nodes are skipped
+            # first, as html5lib already skips them for every other name.
+            for node in self.tree.openElements[::-1]:
+                last = node is self.tree.openElements[0]
+                if not last and node.namespace != self.tree.defaultNamespace:
+                    continue
+                name = self.innerHTML if last and self.innerHTML else node.name
+                if name == "html" and not self.innerHTML:   # the root (html5lib asserted here too)
+                    self.phase = self.phases["beforeHead" if self.tree.headPointer is None else "afterHead"]
+                    return
+                if name in modes:
+                    self.phase = self.phases[modes[name]]
+                    return
+                if last:
+                    self.phase = self.phases["inBody"]
+                    return
+
         def _parse(self, stream: object, innerHTML: bool = False, container: str = "div",  # noqa: N803
                    scripting: bool = False, **kwargs: object) -> None:
             # html5lib 1.1's HTMLParser._parse, with the corrected tokenizer.
