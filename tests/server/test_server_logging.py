@@ -123,6 +123,66 @@ async def test_an_unread_stdout_pipe_never_stalls_requests(start_upstream, tmp_p
     assert process.returncode == 0
 
 
+async def test_a_restarted_first_worker_serves_though_nobody_reads_stdout(start_upstream, tmp_path):
+    # Worker 0 prints the start-up banner; its replacement prints it again, into a pipe
+    # that is full by then. A blocking print stopped the new worker's event loop before it
+    # answered anything, and the watchdog replaced it again and again.
+    upstream = await start_upstream(named_app("logged"))
+    config = tmp_path / "consentry.toml"
+    port, admin_port = free_port(), free_port(run=2)
+    write_config(config, upstream, port, admin_port, tmp_path)
+    read_end, write_end = small_pipe()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "proxy", "run", "--config", str(config), "--workers", "2",
+        cwd=ROOT, stdout=write_end, stderr=asyncio.subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    os.close(write_end)
+    try:
+        banner = await read_until(read_end, b"listening on", time.monotonic() + 60)
+        banner = await read_until(read_end, b")", time.monotonic() + 10) if b"(pid " not in banner else banner
+        first = int(banner.split(b"(pid ", 1)[1].split(b")", 1)[0])
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
+            async with asyncio.timeout(120):
+                while True:   # both workers up
+                    try:
+                        for offset in (0, 1):
+                            async with session.get(f"http://127.0.0.1:{admin_port + offset}/healthz") as resp:
+                                assert resp.status == 200
+                        break
+                    except (aiohttp.ClientConnectionError, TimeoutError):
+                        await asyncio.sleep(0.1)
+                for index in range(REQUESTS):   # ~30 KB of access lines into a 4 KiB pipe nobody reads
+                    async with session.get(f"http://127.0.0.1:{port}/page/{index}") as resp:
+                        assert resp.status == 200
+            os.kill(first, signal.SIGKILL)
+            await asyncio.sleep(0.5)
+            async with asyncio.timeout(30):
+                while True:   # the replacement answers on worker 0's admin port
+                    try:
+                        async with session.get(f"http://127.0.0.1:{admin_port}/healthz") as resp:
+                            if resp.status == 200:
+                                break
+                    except (aiohttp.ClientConnectionError, TimeoutError):
+                        pass
+                    await asyncio.sleep(0.2)
+            for index in range(20):
+                async with session.get(f"http://127.0.0.1:{port}/after/{index}") as resp:
+                    assert resp.status == 200
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+        drained_until = time.monotonic() + 30
+        while process.returncode is None and time.monotonic() < drained_until:
+            with contextlib.suppress(BlockingIOError):
+                os.read(read_end, 65536)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(process.wait(), 0.1)
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        os.close(read_end)
+
+
 def test_a_full_queue_drops_and_counts_and_the_log_says_so_when_it_catches_up():
     read_end, write_end = small_pipe()
     target = logging.StreamHandler(loghandoff.FdStream(write_end))
