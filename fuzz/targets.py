@@ -61,14 +61,17 @@ def _decide_factory() -> Callable[[object], object]:
 
 
 def _rewrite(data: bytes, decide: Callable[[object], object], split: int | None = None, *,
-             defuse: bool = True, keeps_all: bool = False) -> bytes:
+             defuse: bool = True, keeps_all: bool = False, stream_ahead: bool = False) -> bytes:
     from proxy.html import Rewriter
 
     # ``defuse`` as the engine sets it: off when nothing can be refused (full consent), so
     # ambiguous markup (``</noscript`` inside a script) is defused only when it matters.
     # ``keeps_all``: the server's full-consent fast path (no nonce), where only author-marked
     # markup and the tags that change the tokenizer's state are looked at.
-    rewriter = Rewriter(decide, base_url="https://site.test/", defuse_ambiguous=defuse, keeps_all=keeps_all)
+    # ``stream_ahead``: its fetch()ed-fragment form, where bytes without an author mark go
+    # out unscanned and are scanned later only when a mark turns up (Scanner._send_ahead).
+    rewriter = Rewriter(decide, base_url="https://site.test/", defuse_ambiguous=defuse, keeps_all=keeps_all,
+                        stream_ahead=stream_ahead)
     if split is None:
         return rewriter.feed(data) + rewriter.close()
     return rewriter.feed(data[:split]) + rewriter.feed(data[split:]) + rewriter.close()
@@ -90,8 +93,9 @@ def html(data: bytes) -> None:
     page = body[:middle] + plant + body[middle:]
     split = (data[0] * 7919) % (len(page) + 1)
     assert _rewrite(page, lambda e: KEEP, defuse=False) == page, "nothing refused, yet bytes changed"
-    assert _rewrite(page, lambda e: KEEP, split, defuse=False, keeps_all=True) == page, \
-        f"full consent (keeps_all), split at {split}: bytes changed"
+    streaming = bool(data[0] & 1)   # page loads and fragments take turns
+    assert _rewrite(page, lambda e: KEEP, split, defuse=False, keeps_all=True, stream_ahead=streaming) == page, \
+        f"full consent (keeps_all, stream_ahead={streaming}), split at {split}: bytes changed"
     whole = _rewrite(page, _decide_factory())
     assert _rewrite(page, _decide_factory(), split) == whole, f"split at {split} changed the output"
     live: list[str] = []

@@ -572,6 +572,26 @@ def _listen_option(value: str | None, option: str, *, allow_off: bool = False) -
         _fail(f"{option} {value}: {error}; give HOST:PORT such as 127.0.0.1:8080{hint}")
 
 
+def _announce_without_blocking(text: str) -> None:
+    """Print the start-up banner on a thread of its own, with ``os.write``.
+
+    A restarted worker 0 announces again, into a stdout that may be a full pipe nobody
+    reads: a blocking print would stop its event loop before it served anything (and the
+    watchdog would replace it, again and again). ``os.write`` holds no buffer lock, so a
+    write still waiting when the process exits cannot stall the exit either.
+    """
+    import threading
+
+    from proxy.loghandoff import FdStream
+
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):   # not a real file (a test's capture)
+        print(text, flush=True)
+        return
+    threading.Thread(target=FdStream(fd).write, args=(text + "\n",), name="consentry-announce", daemon=True).start()
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from proxy.server import run
     from proxy.server.run import ListenError
@@ -594,7 +614,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return run(
             config, config_path=Path(config_path) if config_path else None, listen=listen,
             admin_listen=False if admin == "off" else admin, workers=args.workers,
-            access_log=args.access_log, announce=lambda text: print(text, flush=True),
+            access_log=args.access_log, announce=_announce_without_blocking,
         ) or EXIT_OK
     except ListenError as error:
         _fail(str(error), EXIT_UNAVAILABLE)

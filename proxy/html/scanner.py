@@ -1357,7 +1357,9 @@ class Scanner:
         foreign = self._in_foreign()
         interesting = False
         self._long_decision = None
-        if not end_tag and self._strip_name is None:
+        # Under keeps_all nothing is refused: an over-long tag streams as it is (a mark past
+        # the cut is not seen, so that element stays inert, which fails closed).
+        if not end_tag and self._strip_name is None and not self._keeps_all:
             seen = buf[position:position + self._max]
             attrs = truncated_attributes(seen, name_match.end(), len(seen))
             decoded: dict[str, str] = {}
@@ -1456,6 +1458,8 @@ class Scanner:
 
     def _long_neutralises(self, attribute: str, name: str, at: int) -> bool:
         """Should this attribute, seen after the cut of an over-long tag, be renamed?"""
+        if self._keeps_all:
+            return False   # nothing is refused: nothing to neutralise (see _begin_long_tag)
         decision = self._long_decision
         handler = attribute.startswith("on") and len(attribute) > 2
         if not self._long_info[3]:  # nobody was asked about this tag

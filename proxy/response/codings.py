@@ -30,6 +30,11 @@ _STEP = STEP
 # zstd input fed per call: a 4-byte run-length block expands to 128 KiB, so 256 input
 # bytes can produce at most ~8 MiB in one call whatever the frame says.
 _ZSTD_SLICE = 256
+# The largest zstd window a body may ask for. The decoder keeps a window of the output in
+# memory, up to what the frame declares (128 MiB by the library's default); browsers
+# decode content-coding zstd with at most 8 MiB (RFC 9659 section 3), so a page that asks
+# for more fails in Chromium too, and each zstd response costs us at most this much.
+ZSTD_MAX_WINDOW = 8 * 1024 * 1024
 
 
 class CodingError(Exception):
@@ -152,9 +157,13 @@ class _BrotliEncoder:
         return out
 
 
+def _zstd_decompressobj() -> zstandard.ZstdDecompressionObj:
+    return zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW).decompressobj()
+
+
 class _ZstdDecoder:
     def __init__(self) -> None:
-        self._obj = zstandard.ZstdDecompressor().decompressobj()
+        self._obj = _zstd_decompressobj()
         self._started = False
 
     def decode(self, data: bytes) -> Iterator[bytes]:
@@ -163,7 +172,7 @@ class _ZstdDecoder:
             while view:
                 if self._obj.eof:
                     # Concatenated zstd frames are one valid body: a new frame starts here.
-                    self._obj = zstandard.ZstdDecompressor().decompressobj()
+                    self._obj = _zstd_decompressobj()
                 piece, view = view[:_ZSTD_SLICE], view[_ZSTD_SLICE:]
                 out = self._obj.decompress(piece)
                 if self._obj.eof and self._obj.unused_data:

@@ -88,3 +88,10 @@ def run_random_chunks(data: bytes, make_decide: Callable[[], Callable[[Element],
             remaining -= size
         assert run(data, make_decide(), sizes, **options) == whole, f"seed {seed} trial {trial} differs"
     return whole
+
+
+def live_tracker_urls(out: bytes) -> list[str]:
+    """Tracker URLs our own scanner still finds fetchable in ``out`` (a second pass)."""
+    seen = Recorder(Action.KEEP)
+    run(out, seen, encoding="utf-8")
+    return [u.url for element in seen.seen for u in element.urls if is_tracker_url(u.url)]

@@ -21,7 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from html_helpers import Recorder, keep_all, run, run_split
+from html_helpers import Recorder, keep_all, live_tracker_urls, run, run_split
 from test_browser import _requests, _require_chromium, _tracker_test
 
 from proxy.html import KEEP, Action
@@ -41,18 +41,11 @@ DOUBTFUL = [
 ]
 
 
-def _live_after(out: bytes) -> list[str]:
-    """Tracker URLs our own scanner still finds fetchable in ``out`` (the second pass)."""
-    seen = Recorder(Action.KEEP)
-    run(out, seen, encoding="utf-8")
-    return [u.url for element in seen.seen for u in element.urls if _tracker_test(u.url)]
-
-
 @pytest.mark.parametrize("page", DOUBTFUL, ids=range(len(DOUBTFUL)))
 def test_svg_fetches_after_a_doubtful_end_tag_are_deferred(page: bytes) -> None:
     out = run_split(page, Recorder)
     assert b'data-consent="marketing"' in out
-    assert _live_after(out) == []
+    assert live_tracker_urls(out) == []
     assert run_split(page, lambda: keep_all) == page
 
 
@@ -81,7 +74,7 @@ def test_the_fuzz_input_reads_the_same_to_a_second_pass() -> None:
     body = data[1:]
     page = body[:len(body) // 2] + _PLANTS[data[0] % len(_PLANTS)] + body[len(body) // 2:]
     out = run(page, Recorder(), encoding="utf-8")
-    assert _live_after(out) == []
+    assert live_tracker_urls(out) == []
     # Only the planted tag changed: the "</noscript>" in the select's iframe body is intact.
     assert out.count(b"</noscript>") == page.count(b"</noscript>")
     assert run(page, lambda e: KEEP, encoding="utf-8", defuse_ambiguous=False) == page
@@ -98,7 +91,7 @@ def test_a_doubtful_raw_text_body_is_also_read_as_svg_markup(page: bytes) -> Non
     # regression-noscript-doubt-script-body): read as HTML markup, the tag stayed unseen.
     out = run_split(page, Recorder)
     assert b'data-consent-href="https://tracker.test/' in out
-    assert _live_after(out) == []
+    assert live_tracker_urls(out) == []
     assert run_split(page, lambda: keep_all) == page
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from html_helpers import Recorder, keep_all, run, run_split
+from html_helpers import Recorder, keep_all, live_tracker_urls, run, run_split
 from test_browser import _requests, _require_chromium, _tracker_test
 
 from fuzz.targets import _PLANTS, TARGETS, _decide_factory, _html5lib_check, _rewrite
@@ -38,19 +38,12 @@ PAGES = [
 ]
 
 
-def _live_after(out: bytes) -> list[str]:
-    """Tracker URLs our own scanner finds fetchable in ``out`` (the fuzzer's second pass)."""
-    seen = Recorder(Action.KEEP)
-    run(out, seen, encoding="utf-8")
-    return [u.url for element in seen.seen for u in element.urls if _tracker_test(u.url)]
-
-
 @pytest.mark.parametrize("page", PAGES, ids=range(len(PAGES)))
 @pytest.mark.parametrize("mode", [Action.DEFER, Action.STRIP])
 def test_what_the_defusing_exposes_is_read_as_markup(page: bytes, mode: Action) -> None:
     out = run_split(page, lambda: Recorder(mode), encoding="utf-8")
     assert b"<\\/noscript" in out            # the scripting reading still cannot end the noscript there
-    assert _live_after(out) == []            # and no element the edit exposed fetches
+    assert live_tracker_urls(out) == []            # and no element the edit exposed fetches
     assert run_split(page, lambda: keep_all, encoding="utf-8", defuse_ambiguous=False) == page
 
 

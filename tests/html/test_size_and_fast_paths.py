@@ -182,3 +182,22 @@ def test_marks_after_the_cap_are_read_in_the_right_tokenizer_state() -> None:
     assert b'<img data-consent="a">' in whole[0] and b'<img data-consent="b" src="/b.png">' in whole[0]
     assert _full_consent(document, [4096] * 80) == whole
     assert _full_consent(document) == whole
+
+
+@pytest.mark.parametrize("stream_ahead", [False, True])
+def test_full_consent_streams_an_over_long_tag_as_it_is_in_any_chunking(stream_ahead: bool) -> None:
+    # A first-party <img> with a 300 KB data: URI is longer than max_buffer. Without
+    # consent its attributes after the cut are neutralised (fail closed); under full
+    # consent nothing is refused, so it must pass unchanged whether the chunking let the
+    # scanner see it whole or not (it renamed srcset and onload when fed in small pieces).
+    image = (b'<img alt="a" src="data:image/png;base64,' + b"A" * 300_000
+             + b'" srcset="/a.png 1x, /b.png 2x" onload="ready()">')
+    document = (b"<html><head></head><body><p>x</p>" + image
+                + b'<script type="text/plain" data-consent="analytics" src="/s.js"></script>')
+    expected = (b"<html><head>" + INJECT + b"</head><body><p>x</p>" + image
+                + b'<script data-consent="analytics" src="/s.js"></script>')
+    for piece in (len(document), 65536, 4096, 1000):
+        rewriter = Rewriter(_activate_marked, keeps_all=True, stream_ahead=stream_ahead, defuse_ambiguous=False,
+                            encoding="utf-8", inject=INJECT)
+        out = b"".join(rewriter.feed(document[i:i + piece]) for i in range(0, len(document), piece)) + rewriter.close()
+        assert out == expected, piece

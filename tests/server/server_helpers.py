@@ -216,3 +216,18 @@ def named_app(name: str, gate: asyncio.Event | None = None, arrived: asyncio.Eve
     return app
 
 
+async def all_healthy(admin_url: str, workers: int = 2) -> None:
+    """Every worker answers /healthz on its admin port (admin port + index): each one has
+    finished starting, and its event loop beats (the heartbeat starts before it serves)."""
+    base, port = admin_url.rsplit(":", 1)
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
+        async with asyncio.timeout(60):
+            for index in range(workers):
+                while True:
+                    try:
+                        async with session.get(f"{base}:{int(port) + index}/healthz") as resp:
+                            if resp.status == 200:
+                                break
+                    except (aiohttp.ClientError, TimeoutError):
+                        pass
+                    await asyncio.sleep(0.05)

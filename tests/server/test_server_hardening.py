@@ -319,6 +319,44 @@ async def test_a_compressed_html_bomb_is_cut_and_other_requests_are_served(start
     assert await asyncio.wait_for(task, 30) == "cut"
 
 
+async def test_a_zstd_page_asking_for_a_window_over_8_mib_is_refused_like_a_browser_does(start_upstream, start_proxy,
+                                                                                         client):
+    # The zstd decoder keeps a window of the output in memory, as large as the frame asks
+    # (the library allows 128 MiB): ten such pages in flight held ~1 GiB. Browsers decode
+    # content-coding zstd with windows up to 8 MiB (RFC 9659), so neither do we: such a
+    # page fails, as it does in Chromium, and one within the limit is rewritten.
+    head = b"<html><head></head><body>" + b"<p>first party</p>" * 1000
+    page = head + (bytes(range(256)) * 512) * 256 + b"</body></html>"   # 32 MiB, long repeats
+
+    def frame(window_log: int) -> bytes:
+        params = zstandard.ZstdCompressionParameters.from_level(3, window_log=window_log)
+        compressor = zstandard.ZstdCompressor(compression_params=params).compressobj()
+        return compressor.compress(page) + compressor.flush()   # streamed: no content size
+
+    bodies = {"/wide": frame(27), "/narrow": frame(23)}
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=bodies[request.path], headers={"Content-Type": "text/html", "Content-Encoding": "zstd"})
+
+    app = web.Application()
+    app.router.add_get("/{name}", handler)
+    upstream = await start_upstream(app)
+    proxy = await start_proxy(upstream, proxy_changes=limits(decoded_body_size=64 * 1024 * 1024))
+
+    async def fetch(path: str) -> tuple[int, bytes | None]:
+        async with client.get(proxy.url + path, headers={"Accept-Encoding": "zstd"}) as resp:
+            try:
+                return resp.status, zstandard.ZstdDecompressor().decompressobj().decompress(await resp.read())
+            except aiohttp.ClientPayloadError:
+                return resp.status, None
+
+    status, body = await fetch("/wide")
+    assert status >= 500 or body is None or b"</body></html>" not in body
+    status, body = await fetch("/narrow")
+    assert status == 200 and body is not None and b"first party" in body
+    assert body[:body.index(b"</body></html>") + 14].endswith(page[-(len(page) - len(head)):])
+
+
 # -- M3: forwarding claims from untrusted clients --------------------------------------------------
 
 

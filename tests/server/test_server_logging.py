@@ -20,11 +20,12 @@ import struct
 import sys
 import threading
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
-from server.server_helpers import free_port, named_app, write_config
+from server.server_helpers import all_healthy, free_port, named_app, write_config
 
 from proxy import loghandoff
 
@@ -66,12 +67,11 @@ def read_blocking(fd: int, marker: bytes, data: bytes) -> bytes:
     return data
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-async def test_an_unread_stdout_pipe_never_stalls_requests(start_upstream, tmp_path, workers):
-    upstream = await start_upstream(named_app("logged"))
-    config = tmp_path / "consentry.toml"
-    port, admin_port = free_port(), free_port(run=workers)
-    write_config(config, upstream, port, admin_port, tmp_path)
+@contextlib.asynccontextmanager
+async def consentry_with_unread_stdout(config: Path, workers: int) -> AsyncIterator[tuple[asyncio.subprocess.Process, int]]:
+    """``consentry run`` whose stdout is a 4 KiB pipe the test reads only when it says so:
+    (the process, the pipe's non-blocking read end). On the way out the pipe is drained so
+    that the process can flush and exit after SIGTERM."""
     read_end, write_end = small_pipe()
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "proxy", "run", "--config", str(config), "--workers", str(workers),
@@ -79,6 +79,29 @@ async def test_an_unread_stdout_pipe_never_stalls_requests(start_upstream, tmp_p
     )
     os.close(write_end)
     try:
+        yield process, read_end
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+        drained_until = time.monotonic() + 30
+        while process.returncode is None and time.monotonic() < drained_until:
+            with contextlib.suppress(BlockingIOError):
+                os.read(read_end, 65536)   # let the last lines out so it can exit promptly
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(process.wait(), 0.1)
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        os.close(read_end)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_an_unread_stdout_pipe_never_stalls_requests(start_upstream, tmp_path, workers):
+    upstream = await start_upstream(named_app("logged"))
+    config = tmp_path / "consentry.toml"
+    port, admin_port = free_port(), free_port(run=workers)
+    write_config(config, upstream, port, admin_port, tmp_path)
+    async with consentry_with_unread_stdout(config, workers) as (process, read_end):
         await read_until(read_end, b"listening on", time.monotonic() + 60)
         # From here on nobody reads stdout: ~100 bytes per access line, a 4 KiB pipe.
         served = 0
@@ -107,20 +130,35 @@ async def test_an_unread_stdout_pipe_never_stalls_requests(start_upstream, tmp_p
         lines = await read_until(read_end, f"/page/{REQUESTS - 1} ".encode(), time.monotonic() + 60)
         for index in range(REQUESTS):
             assert f'"GET /page/{index} HTTP/1.1" 200 '.encode() in lines, index
-    finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-        drained_until = time.monotonic() + 30
-        while process.returncode is None and time.monotonic() < drained_until:
-            with contextlib.suppress(BlockingIOError):
-                os.read(read_end, 65536)   # let the last lines out so it can exit promptly
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(process.wait(), 0.1)
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-        os.close(read_end)
     assert process.returncode == 0
+
+
+async def test_a_restarted_first_worker_serves_though_nobody_reads_stdout(start_upstream, tmp_path):
+    # Worker 0 prints the start-up banner; its replacement prints it again, into a pipe
+    # that is full by then. A blocking print stopped the new worker's event loop before it
+    # answered anything, and the watchdog replaced it again and again.
+    upstream = await start_upstream(named_app("logged"))
+    config = tmp_path / "consentry.toml"
+    port, admin_port = free_port(), free_port(run=2)
+    write_config(config, upstream, port, admin_port, tmp_path)
+    async with consentry_with_unread_stdout(config, 2) as (_, read_end):
+        banner = await read_until(read_end, b"listening on", time.monotonic() + 60)
+        banner += b"" if b"(pid " in banner else await read_until(read_end, b"(pid ", time.monotonic() + 10)
+        if b")" not in banner.split(b"(pid ", 1)[1]:
+            banner += await read_until(read_end, b")", time.monotonic() + 10)
+        first = int(banner.split(b"(pid ", 1)[1].split(b")", 1)[0])
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
+            await all_healthy(f"http://127.0.0.1:{admin_port}")
+            async with asyncio.timeout(120):
+                for index in range(REQUESTS):   # ~30 KB of access lines into a 4 KiB pipe nobody reads
+                    async with session.get(f"http://127.0.0.1:{port}/page/{index}") as resp:
+                        assert resp.status == 200
+            os.kill(first, signal.SIGKILL)
+            await asyncio.sleep(0.5)
+            await all_healthy(f"http://127.0.0.1:{admin_port}", workers=1)   # worker 0's replacement
+            for index in range(20):
+                async with session.get(f"http://127.0.0.1:{port}/after/{index}") as resp:
+                    assert resp.status == 200
 
 
 def test_a_full_queue_drops_and_counts_and_the_log_says_so_when_it_catches_up():

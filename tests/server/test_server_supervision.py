@@ -9,7 +9,7 @@ import signal
 from pathlib import Path
 
 import aiohttp
-from server.server_helpers import free_port, named_app, start_process, write_config
+from server.server_helpers import all_healthy, free_port, named_app, start_process, write_config
 
 
 def children_of(pid: int) -> list[int]:
@@ -45,23 +45,6 @@ async def restarts(admin_url: str, cause: str) -> float:
                     await asyncio.sleep(0.1)
     line = next(line for line in text.splitlines() if line.startswith(f'consentry_worker_restarts_total{{cause="{cause}"}}'))
     return float(line.rsplit(" ", 1)[1])
-
-
-async def all_healthy(admin_url: str, workers: int = 2) -> None:
-    """Every worker answers /healthz on its admin port (admin port + index): each one has
-    finished starting, and its event loop beats (the heartbeat starts before it serves)."""
-    base, port = admin_url.rsplit(":", 1)
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
-        async with asyncio.timeout(60):
-            for index in range(workers):
-                while True:
-                    try:
-                        async with session.get(f"{base}:{int(port) + index}/healthz") as resp:
-                            if resp.status == 200:
-                                break
-                    except (aiohttp.ClientError, TimeoutError):
-                        pass
-                    await asyncio.sleep(0.05)
 
 
 async def serves(url: str, times: int = 10) -> None:
