@@ -281,17 +281,20 @@ class Scanner:
         self._buf = self._buf + data if self._buf else bytes(data)
         self._run(eof=False)
         out = self._flush()
-        if self._ahead_ready:
-            # The scan stopped right after the injection point: what is left may go out
-            # unscanned (see _send_ahead); if not, the scan goes on.
-            self._ahead_ready = False
+        stopped_early, self._ahead_ready = self._ahead_ready, False
+        if stopped_early or (self._stream_ahead and self._inject is None):
+            # The scan stopped right after the injection point, or at the end of these
+            # bytes after a mark was scanned: what is left (from a token boundary) may go
+            # out unscanned (see _send_ahead).
             rest = self._buf
-            if self._pos == 0 and self._emit_from == 0 and self._may_stop_scanning() and self._may_send_ahead(rest, b""):
+            if (self._pos == 0 and self._emit_from == 0 and not self._sent_ahead and self._may_stop_scanning()
+                    and self._may_send_ahead(rest, b"")):
                 self._buf = b""
                 self._ahead = []
                 return out + self._send_ahead(rest)
-            self._run(eof=False)
-            out += self._flush()
+            if stopped_early:   # the scan goes on
+                self._run(eof=False)
+                out += self._flush()
         return out
 
     def close(self) -> bytes:
@@ -358,7 +361,7 @@ class Scanner:
     def _take_back_ahead(self) -> None:
         """Put the bytes sent ahead back in the buffer, to be scanned; the output for them
         (which is those bytes: nothing in them changes) is dropped when it comes."""
-        assert self._ahead is not None and not self._buf
+        assert self._ahead is not None and not self._buf and not self._sent_ahead
         self._sent_ahead = b"".join(self._ahead)
         self._sent_until = self._offset + len(self._sent_ahead)
         self._buf = self._sent_ahead
