@@ -58,8 +58,8 @@ class Rewriter:
     ``keeps_all`` promises that ``decide`` keeps every element as it is except
     author-marked inert ones it may activate (full consent, no nonce): only those, and
     the tags that change the tokenizer's state, are looked at; the rest is copied.
-    ``stream_ahead`` (with ``keeps_all`` and no defusing) goes further: once the
-    injection is placed, bytes with no author mark go out unscanned
+    ``stream_ahead`` (with ``keeps_all`` and no defusing) goes further: after the
+    injection (from the first byte without one), bytes with no author mark go out unscanned
     (``proxy.html.scanner.Scanner._send_ahead``); ``body_reopener()`` then has to scan
     them when asked, which costs what was saved, so pass it when you will not ask.
     ``keep_memos`` (see ``proxy.html.scanner.KeepMemo``) remember start tags kept byte for
@@ -87,7 +87,7 @@ class Rewriter:
         self._resolve_url = resolve_url
         self._inject_nested = inject_nested
         self._keeps_all = keeps_all
-        self._stream_ahead = stream_ahead and keeps_all
+        self._stream_ahead = stream_ahead   # (the scanner streams ahead only under keeps_all)
         # False when the caller will keep every element (full consent): the ``</noscript``
         # defusing then has nothing to protect and the output stays byte-identical.
         self._defuse_ambiguous = defuse_ambiguous

@@ -187,17 +187,16 @@ class Scanner:
         self._keeps_all = keeps_all
         self._skip = P.SKIP_KEEPING if keeps_all else P.SKIP
         # Output ahead of the scan (keeps_all only, see _send_ahead): the bytes sent as they
-        # came but not scanned yet (None: none), and how many of the next output bytes were
-        # sent that way already (the catch-up scan must give exactly those back).
+        # came but not scanned yet (None: none), and what of them is being scanned again
+        # (its output must be exactly those bytes, and is dropped).
         self._ahead: list[bytes] | None = None
         self._ahead_size = 0
         self._held_tail = b""        # from the last "<" of what came since: not sent yet
         self._sent_ahead = b""       # sent ahead, being scanned: the output still to drop
         self._sent_until = 0         # stream offset where the bytes sent ahead end
-        self._ahead_ready = False    # the injection is placed: the scan may stop
         self._stream_ahead = stream_ahead and keeps_all and not defuse_ambiguous and trace is None
-        if self._stream_ahead and not inject:
-            self._ahead_ready = True     # nothing to inject: the scan may stop at once
+        # Nothing to inject: the bytes may go out unscanned from the first one.
+        self._ahead_from_start = self._stream_ahead and not inject
         # Conformance seam: called with the raw bytes of every tag, comment, bogus comment
         # and doctype (the fast path is off then, so that every token is seen).
         self._trace = trace
@@ -279,12 +278,13 @@ class Scanner:
             self._held_tail = b""
             self._take_back_ahead()
         self._buf = self._buf + data if self._buf else bytes(data)
-        self._run(eof=False)
+        unscanned, self._ahead_from_start = self._ahead_from_start, False
+        if not unscanned:
+            self._run(eof=False)
         out = self._flush()
-        stopped_early, self._ahead_ready = self._ahead_ready, False
-        if stopped_early or (self._stream_ahead and self._inject is None):
-            # The scan stopped right after the injection point, or at the end of these
-            # bytes after a mark was scanned: what is left (from a token boundary) may go
+        if self._stream_ahead and self._inject is None:
+            # At the first byte with nothing to inject, or where the scan of these bytes
+            # stopped (a token boundary) once the injection is placed: what is left may go
             # out unscanned (see _send_ahead).
             rest = self._buf
             if (self._pos == 0 and self._emit_from == 0 and not self._sent_ahead and self._may_stop_scanning()
@@ -292,9 +292,9 @@ class Scanner:
                 self._buf = b""
                 self._ahead = []
                 return out + self._send_ahead(rest)
-            if stopped_early:   # the scan goes on
-                self._run(eof=False)
-                out += self._flush()
+        if unscanned:   # a mark in the first bytes: they are scanned after all
+            self._run(eof=False)
+            out += self._flush()
         return out
 
     def close(self) -> bytes:
@@ -337,12 +337,13 @@ class Scanner:
         ahead end).
 
         Under keeps_all, once the injection is placed, nothing but an author-marked start
-        tag can change, and every author mark starts with one of _MARK_WORDS: bytes with
-        none of them go out at once and the scan stays where it stopped. They are kept, up
+        tag can change, and every author mark starts with one of _MARK_WORDS: from the feed
+        after the one that placed it (from the first byte when nothing is injected), bytes
+        with none of them go out at once and the scan stays where it stopped. They are kept, up
         to the buffer cap: when a mark turns up, or the cap is reached, or the state at the
         end is asked for, they are scanned then and their output dropped (it is those
-        bytes), which leaves the tokenizer state exact. A page under the cap without a mark
-        is never scanned past its injection point.
+        bytes), which leaves the tokenizer state exact. A fragment under the cap without a
+        mark is never scanned.
 
         The bytes from the last ``<`` on wait, unsent, for the next ones: a start tag cut
         there may carry its mark in them. (A tag that began before, with a ``<`` in an
@@ -482,15 +483,11 @@ class Scanner:
         data, self._inject = self._inject, None
         if data is not None:
             self._insert(at, data)
-            if self._stream_ahead:
-                self._ahead_ready = True   # _run stops after this token (see feed)
 
     # ----------------------------------------------------------------- main loop
 
     def _run(self, eof: bool) -> None:
         while True:
-            if self._ahead_ready and not eof:
-                return
             mode = self._mode
             if mode == DATA:
                 size = len(self._buf)
