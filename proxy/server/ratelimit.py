@@ -1,8 +1,9 @@
 """Per-client token buckets for the endpoints anyone can post to (consent decisions, CSP reports).
 
 ``RateLimiter(per_minute)`` gives each client (an IPv4 address or an IPv6 /64, see
-``client_key``) a bucket of ``per_minute`` tokens refilled continuously; ``take(key)`` returns 0.0 when the request may go on, else
-the seconds until a token is back (the ``Retry-After`` value). The table of buckets is
+``client_key``) a bucket of ``per_minute`` tokens refilled continuously;
+``take(address)`` returns 0.0 when the request may go on, else the seconds until a
+token is back (the ``Retry-After`` value). The table of buckets is
 bounded: past ``max_keys`` the least recently used buckets are forgotten (a forgotten
 client starts full again, so the bound costs at most one extra burst per eviction).
 Standard library only; the clock is injectable for tests.
