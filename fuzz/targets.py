@@ -7,7 +7,9 @@ code. Invariants:
 
 * ``html``: the rewriter never raises; the output for the input split at any point is
   the output for it whole (streaming is exact); with nothing refused the output is the
-  input byte for byte (also on the server's full-consent fast path, split); after a rewrite no tracker URL is live — a second pass sees no
+  input byte for byte (also on the server's full-consent fast path, split); the split
+  rewrite shares a KeepMemo with earlier inputs, as the server does between pages, and
+  its output is still the whole one's; after a rewrite no tracker URL is live — a second pass sees no
   element that can fetch a tracker (and, every 64th input, html5lib agrees, with one
   tokenizer bug of html5lib 1.1 corrected as the standard and Chromium read it).
 * ``url``: WHATWG resolution never raises, is idempotent on its own output, and an
@@ -49,19 +51,32 @@ def _is_tracker(url: str) -> bool:
 
 
 def _decide_factory() -> Callable[[object], object]:
-    from proxy.html import KEEP, Action, Decision
+    from proxy.html import Action, Decision
+
+    # A keep that depends on the element's URLs only, as the engine's keeps without a vendor
+    # are: ``repeatable`` lets a rewriter with a KeepMemo copy the same start tag again unasked.
+    keep = Decision(Action.KEEP, repeatable=True)
 
     def decide(element: object) -> object:
         urls = getattr(element, "urls", ())
         if any(_is_tracker(u.url) for u in urls):
             return Decision(Action.DEFER, "marketing", "tracker")
-        return KEEP
+        return keep
 
     return decide
 
 
+# Start tags kept byte for byte, shared between executions as the server shares one memo
+# between the pages of one origin and consent (Engine.keep_memos). Emptied every
+# _MEMO_GENERATION executions, so that it keeps learning the tags of new inputs (it stops
+# growing at KEEP_MEMO_MAX entries).
+_keep_memos: dict[str, dict[bytes, str]] = {}
+_MEMO_GENERATION = 1024
+
+
 def _rewrite(data: bytes, decide: Callable[[object], object], split: int | None = None, *,
-             defuse: bool = True, keeps_all: bool = False, stream_ahead: bool = False) -> bytes:
+             defuse: bool = True, keeps_all: bool = False, stream_ahead: bool = False,
+             keep_memos: dict[str, dict[bytes, str]] | None = None) -> bytes:
     from proxy.html import Rewriter
 
     # ``defuse`` as the engine sets it: off when nothing can be refused (full consent), so
@@ -70,8 +85,9 @@ def _rewrite(data: bytes, decide: Callable[[object], object], split: int | None 
     # markup and the tags that change the tokenizer's state are looked at.
     # ``stream_ahead``: its fetch()ed-fragment form, where bytes without an author mark go
     # out unscanned and are scanned later only when a mark turns up (Scanner._send_ahead).
+    # ``keep_memos``: tags kept before, copied after one lookup (see _keep_memos).
     rewriter = Rewriter(decide, base_url="https://site.test/", defuse_ambiguous=defuse, keeps_all=keeps_all,
-                        stream_ahead=stream_ahead)
+                        stream_ahead=stream_ahead, keep_memos=keep_memos)
     if split is None:
         return rewriter.feed(data) + rewriter.close()
     return rewriter.feed(data[:split]) + rewriter.feed(data[split:]) + rewriter.close()
@@ -97,7 +113,12 @@ def html(data: bytes) -> None:
     assert _rewrite(page, lambda e: KEEP, split, defuse=False, keeps_all=True, stream_ahead=streaming) == page, \
         f"full consent (keeps_all, stream_ahead={streaming}), split at {split}: bytes changed"
     whole = _rewrite(page, _decide_factory())
-    assert _rewrite(page, _decide_factory(), split) == whole, f"split at {split} changed the output"
+    if _html_count % _MEMO_GENERATION == 0:
+        _keep_memos.clear()
+    if _rewrite(page, _decide_factory(), split, keep_memos=_keep_memos) != whole:
+        memo_blamed = _rewrite(page, _decide_factory(), split) == whole
+        raise AssertionError("the tags remembered from earlier inputs (KeepMemo) changed the output" if memo_blamed
+                             else f"split at {split} changed the output")
     live: list[str] = []
 
     def second(element: object) -> object:

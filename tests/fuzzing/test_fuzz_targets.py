@@ -214,3 +214,27 @@ def test_the_judge_survives_an_svg_select_when_the_insertion_mode_resets() -> No
     body = data[1:]
     page = body[:len(body) // 2] + _PLANTS[data[0] % len(_PLANTS)] + body[len(body) // 2:]
     _html5lib_check(_rewrite(page, _decide_factory()))
+
+
+def test_the_html_target_catches_a_memo_that_remembers_an_edited_tag(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The split rewrite shares a KeepMemo with earlier inputs, as the server does between
+    pages: a memo that took a deferred tracker tag for a kept one would copy it live on the
+    next page. Planted here, the target's invariant names the memo."""
+    import fuzz.targets as targets
+    from proxy.html import scanner
+
+    emit = scanner.Scanner._emit_start_tag
+
+    def remembers_edits_too(self: Any, raw: bytes, new_tag: bytes | None, *args: Any, **kwargs: Any) -> None:
+        emit(self, raw, new_tag, *args, **kwargs)
+        if new_tag is not None and self._keep_memo is not None and self._plain_context():
+            self._keep_memo[raw] = ""
+
+    data = bytes([1]) + b"<p>x</p>"    # plants <img src="//tracker.test/p.gif"> in the middle
+    monkeypatch.setattr(targets, "_keep_memos", {})
+    monkeypatch.setattr(targets, "_html_count", 1)    # no new memo generation during the three calls
+    targets.html(data)                 # the correct scanner: the memo learns nothing wrong
+    monkeypatch.setattr(scanner.Scanner, "_emit_start_tag", remembers_edits_too)
+    targets.html(data)                 # the deferred <img> is remembered as kept...
+    with pytest.raises(AssertionError, match="KeepMemo"):
+        targets.html(data)             # ...and copied live: caught
