@@ -589,6 +589,12 @@ class Engine:
         return Rewriter(decide, **options)
 
 
+    def decision_context(self, state: ConsentView, mode: str | None = None) -> tuple[Any, ...]:
+        """What this engine's decisions read from the visitor's choices, and the mode: two
+        states with the same context get the same decision for every element."""
+        return (mode or self.mode, tuple(state.allows(category) for category in self.categories),
+                tuple(sorted(state.vendors.items())), state.gpc)
+
     def keep_memos(self, state: ConsentView, base_url: str | None, mode: str | None) -> dict[str, KeepMemo] | None:
         """The memos (one per scanning encoding) of start tags kept byte for byte, shared by
         documents of one origin rewritten for the same consent and mode
@@ -603,8 +609,7 @@ class Engine:
         origin = _origin_of(base_url) if base_url else None
         if origin is None:
             return None
-        key = (origin, mode or self.mode, tuple(state.allows(category) for category in self.categories),
-               tuple(sorted(state.vendors.items())), state.gpc)
+        key = (origin, *self.decision_context(state, mode))
         memo = self._keep_memos.get(key)
         if memo is None:
             if len(self._keep_memos) >= _KEEP_MEMOS_MAX:

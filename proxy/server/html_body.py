@@ -25,6 +25,7 @@ from proxy.web.variants import draw_variant
 from proxy.csp import build_csp
 from proxy.defaults import NECESSARY
 from proxy.engine import Report
+from proxy.html.replay import RecordingRewriter, ReplayingRewriter, StreamingRewriter
 from proxy.server import errors
 from proxy.server import headers as h
 from proxy.response.codings import BodyTooLarge, CodingError, DecodeChain, EncodeChain, parse_codings
@@ -138,11 +139,11 @@ async def rewrite_body(
     nonce_for_page = None if everything_allowed or upstream_nonce or h.csp_has_nonce(upstream_policies) else snippet_nonce
     page_load = document == "html" and is_page_load(request)
     report = Report()
-    rewriter: Rewriter | None = None
+    rewriter: StreamingRewriter | None = None
     lang: str | None = None
     variant: BannerVariant | None = None
 
-    def start_rewriter(first_piece: bytes) -> Rewriter:
+    def start_rewriter(first_piece: bytes) -> StreamingRewriter:
         # Built on the first decoded bytes: the banner's language comes from <html lang>,
         # which precedes <head>, so the snippet for <head> can be made in time.
         nonlocal lang, variant
@@ -161,18 +162,47 @@ async def rewrite_body(
                                             page_host=view.host)
             if shows_banner:
                 services.impressions.count(runtime.site_id, variant.id if variant is not None else None)
-        return runtime.engine.rewriter(
-            state,
-            base_url=public_url(request, view.proto, view.host),
-            encoding=charset,
-            report=report,
-            nonce=nonce_for_page,
-            inject=inject,
-            fast_full_consent=True,  # under full consent only author-marked markup is looked at
-            # ... and, when nothing goes after the document (no body snippet, which needs the
-            # state at its end), not even the bytes after the injection point that hold no mark.
-            stream_ahead=not (page_load and runtime.banner_enabled),
-        )
+        base_url = public_url(request, view.proto, view.host)
+        stream_ahead = not (page_load and runtime.banner_enabled)
+
+        def fresh() -> Rewriter:
+            return runtime.engine.rewriter(
+                state,
+                base_url=base_url,
+                encoding=charset,
+                report=report,
+                nonce=nonce_for_page,
+                inject=inject,
+                fast_full_consent=True,  # under full consent only author-marked markup is looked at
+                # ... and, when nothing goes after the document (no body snippet, which needs the
+                # state at its end), not even the bytes after the injection point that hold no mark.
+                stream_ahead=stream_ahead,
+            )
+
+        replays = runtime.replays
+        if replays.max_bytes <= 0 or upstream_policies:
+            # (The site's own CSP nonce changes with every response: no record would match.)
+            return fresh()
+        # Everything the output depends on besides the input bytes (proxy.html.replay);
+        # the nonce is the response's own and is written over the recorded one.
+        shape = inject.replace(snippet_nonce.encode(), b"\0") if inject and snippet_nonce else inject
+        key = (runtime.engine.decision_context(state), base_url, charset, document, page_load, stream_ahead,
+               snippet_nonce is None, nonce_for_page is None, shape)
+
+        def recording(diverged: int = 0) -> StreamingRewriter:
+            return RecordingRewriter(fresh(), nonce=snippet_nonce, limit=replays.record_limit, entries=report.entries,
+                                     on_complete=lambda record: replays.store(key, record), ask_reopener=page_load,
+                                     diverged=diverged)
+
+        record = replays.lookup(key)
+        if record is None:
+            if replays.volatile(key):
+                return fresh()     # this page changes on every request: not worth recording
+            replays.misses += 1
+            return recording()
+        replays.hits += 1
+        return ReplayingRewriter(record, lambda: recording(record.diverged + 1), nonce=snippet_nonce,
+                                 entries=report.entries)
 
     send = BoundedSender(request, response, runtime.limits.send_timeout)
     await response.prepare(request)

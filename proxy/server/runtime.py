@@ -20,6 +20,7 @@ from proxy.consent import KeyRing
 from proxy.csp.in_use import NecessaryInUse
 from proxy.engine import Engine
 from proxy.policy import Config, Limits, SitePolicy, Timeouts
+from proxy.html.replay import ReplayCache
 from proxy.server.headers import Network, parse_networks
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,9 @@ class SiteRuntime:
     # The known-necessary services this site's pages use, learned from rewritten pages:
     # what a strict site's consent CSP admits when the whole list does not fit a header.
     necessary_in_use: NecessaryInUse = field(default_factory=NecessaryInUse)
+    # Verified rewrites of this site's pages, replayed while the upstream sends the same
+    # bytes in the same context (proxy.html.replay); limits.replay_cache_size bytes at most.
+    replays: ReplayCache = field(default_factory=lambda: ReplayCache(0))
 
 
 def build_runtime(config: Config, site: SitePolicy, *, catalogue: Catalogue | None = None,
@@ -78,6 +82,7 @@ def build_runtime(config: Config, site: SitePolicy, *, catalogue: Catalogue | No
         timeouts=site.timeouts,
         limits=config.proxy.limits,
         banner_enabled=site.banner.enabled,
+        replays=ReplayCache(config.proxy.limits.replay_cache_size),
     )
 
 
