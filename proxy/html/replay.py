@@ -60,10 +60,15 @@ class RewriteRecord:
     entries: tuple[Any, ...]  # what the rewrite reported (Report.entries)
     nonce: bytes | None
     diverged: int = 0       # how many records of this key before it the page differed from
+    around_nonce: list[bytes] = field(default_factory=list)   # output.split(nonce), made once
+
+    def __post_init__(self) -> None:
+        if self.nonce is not None and not self.around_nonce:
+            self.around_nonce = self.output.split(self.nonce)
 
     @property
     def size(self) -> int:
-        return len(self.input) + len(self.output) + 16 * len(self.fed) + 512
+        return len(self.input) + len(self.output) * (2 if self.nonce else 1) + 16 * len(self.fed) + 512
 
 
 @dataclass(slots=True)
@@ -221,7 +226,7 @@ class ReplayingRewriter:
         output = record.output
         if record.nonce is not None:
             assert nonce is not None and len(nonce) == len(record.nonce), "a replay needs a nonce like the record's"
-            output = nonce.encode("ascii").join(output.split(record.nonce))
+            output = nonce.encode("ascii").join(record.around_nonce)
         self._output = output
         self._read = 0       # input bytes matched so far
         self._sent = 0       # output bytes sent

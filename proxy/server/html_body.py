@@ -140,13 +140,14 @@ async def rewrite_body(
     page_load = document == "html" and is_page_load(request)
     report = Report()
     rewriter: StreamingRewriter | None = None
+    replay_result: str | None = None   # what the replay cache did (metrics), None: not asked
     lang: str | None = None
     variant: BannerVariant | None = None
 
     def start_rewriter(first_piece: bytes) -> StreamingRewriter:
         # Built on the first decoded bytes: the banner's language comes from <html lang>,
         # which precedes <head>, so the snippet for <head> can be made in time.
-        nonlocal lang, variant
+        nonlocal lang, variant, replay_result
         inject = None
         if page_load:
             lang = ui.pick_language(
@@ -197,10 +198,13 @@ async def rewrite_body(
         record = replays.lookup(key)
         if record is None:
             if replays.volatile(key):
+                replay_result = "volatile"
                 return fresh()     # this page changes on every request: not worth recording
             replays.misses += 1
+            replay_result = "recorded"
             return recording()
         replays.hits += 1
+        replay_result = "replayed"
         return ReplayingRewriter(record, lambda: recording(record.diverged + 1), nonce=snippet_nonce,
                                  entries=report.entries)
 
@@ -257,10 +261,13 @@ async def rewrite_body(
         abort_midway(request, runtime, exc)
         return response
     finally:
-        metrics.rewritten_bytes.labels(runtime.site_id).inc(seen)
+        metrics.count_rewritten(runtime.site_id, seen)
         if report is not None:
             engine = runtime.engine
             metrics.count_report(report.entries, engine.categories, engine.catalogue.vendors)
     await response.write_eof()
+    if replay_result is not None:
+        diverged = isinstance(rewriter, ReplayingRewriter) and rewriter.diverged
+        metrics.count_replay(runtime.site_id, "diverged" if diverged else replay_result)
     metrics.count_request(runtime.site_id, "html", response.status)
     return response

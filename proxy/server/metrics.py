@@ -90,6 +90,12 @@ class Metrics:
             "consentry_rewritten_bytes", "Decoded HTML bytes that went through the rewriter",
             ["site"], registry=r,
         )
+        self.replays = Counter(
+            "consentry_rewrite_replays", "HTML responses by what the replay cache did: replayed (a recorded rewrite "
+            "answered whole), diverged (the page differed from its record: rewritten from there), recorded, volatile "
+            "(a page that keeps changing, not recorded)",
+            ["site", "result"], registry=r,
+        )
         self.elements = Counter(
             "consentry_elements", "Elements the engine classified, by vendor, category and action",
             ["vendor", "category", "action"], registry=r,
@@ -124,6 +130,9 @@ class Metrics:
         r.register(_DroppedLogRecords())
         self._request_children: dict[tuple[str, str, int], Any] = {}
         self._latency_children: dict[str, Any] = {}
+        self._element_children: dict[tuple[str, str, str], Any] = {}   # bounded: labels are vetted below
+        self._rewritten_children: dict[str, Any] = {}
+        self._replay_children: dict[tuple[str, str], Any] = {}
 
     # labels() validates and hashes on every call; the hot path reuses the children.
     def count_request(self, site: str, kind: str, status: int) -> None:
@@ -163,7 +172,23 @@ class Metrics:
                 category = "other"
             if action not in _ACTIONS:
                 action = "other"
-            self.elements.labels(vendor, category, action).inc()
+            key = (vendor, category, action)
+            child = self._element_children.get(key)
+            if child is None:
+                child = self._element_children[key] = self.elements.labels(vendor, category, action)
+            child.inc()
+
+    def count_replay(self, site: str, result: str) -> None:
+        child = self._replay_children.get((site, result))
+        if child is None:
+            child = self._replay_children[(site, result)] = self.replays.labels(site, result)
+        child.inc()
+
+    def count_rewritten(self, site: str, size: int) -> None:
+        child = self._rewritten_children.get(site)
+        if child is None:
+            child = self._rewritten_children[site] = self.rewritten_bytes.labels(site)
+        child.inc(size)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

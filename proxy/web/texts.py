@@ -32,10 +32,20 @@ def _primary_subtag(tag: str) -> str:
 
 def offered_languages(banner: Banner) -> tuple[str, ...]:
     """Languages the site offers: its ``banner.languages`` that we have texts for, or all of ours."""
+    known = _offered.get(id(banner))
+    if known is not None and known[0] is banner:   # asked on every page view; a policy does not change
+        return known[1]
     wanted = banner.languages or LANGUAGES
     overrides = banner.texts
     offered = tuple(lang for lang in (_primary_subtag(w) for w in wanted) if lang in TEXTS or lang in overrides)
-    return offered or LANGUAGES
+    offered = offered or LANGUAGES
+    if len(_offered) >= 256:
+        _offered.clear()
+    _offered[id(banner)] = (banner, offered)
+    return offered
+
+
+_offered: dict[int, tuple[Banner, tuple[str, ...]]] = {}
 
 
 def default_language(banner: Banner) -> str:

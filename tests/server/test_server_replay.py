@@ -96,6 +96,11 @@ async def test_replayed_pages_are_what_a_fresh_rewrite_gives(start_upstream, sta
     assert cache.hits >= 2 * 3 * 2 * 2          # every second and third request of each kind
     assert len(cache) >= 6 and cache.size <= cached.config.proxy.limits.replay_cache_size
     assert replays(plain).hits == 0 and len(replays(plain)) == 0
+    async with client.get(cached.admin_url + "/metrics") as resp:
+        metrics = await resp.text()
+    counts = {result: float(value) for result, value in
+              re.findall(r'consentry_rewrite_replays_total\{result="(\w+)",site="default"\} (\S+)', metrics)}
+    assert counts["replayed"] >= 12 and counts["diverged"] >= 2 and counts["recorded"] >= 6, counts
 
 
 async def test_a_replayed_page_for_a_visitor_without_consent_keeps_its_trackers_inert(start_upstream, start_proxy, client):
