@@ -166,6 +166,30 @@ def _has_mark(lowered: bytes) -> bool:
 _MARKUP_IN_FOREIGN_TEXT = re.compile(rb"<!\[CDATA\[(.*?)(?:\]\]>|$)|<!--.*?-->|<[A-Za-z/!?][^>]*>", re.S)
 
 
+
+def _root_of(stack: list[tuple[str, bool]]) -> str:
+    """The innermost foreign root (``svg``/``math``) of a foreign stack, or ``""``."""
+    for name, _ in reversed(stack):
+        if name in ("svg", "math"):
+            return name
+    return ""
+
+
+def _foreign_entry(name: str, decoded: dict[str, str], root: str) -> tuple[str, bool] | None:
+    """What a foreign start tag (not self-closing) pushes on the foreign stack: (name, HTML
+    content inside), or None. Only roots, integration points and elements whose end tags
+    matter are tracked: other foreign elements change nothing about how the following
+    bytes are tokenized."""
+    if name in ("svg", "math"):
+        return (name, False)
+    if name in MATHML_TEXT_INTEGRATION or (name in SVG_INTEGRATION and root == "svg"):
+        return (name, True)
+    if name == "annotation-xml" and decoded.get("encoding", "").strip().lower() in ("text/html", "application/xhtml+xml"):
+        return (name, True)
+    if name in FOREIGN_END_INTERESTING and name not in VOID:
+        return (name, False)
+    return None
+
 class Scanner:
     """Byte-preserving streaming rewriter for one ASCII-compatible document."""
 
@@ -754,10 +778,7 @@ class Scanner:
             self._template -= 1
 
     def _foreign_root(self) -> str:
-        for name, _ in reversed(self._foreign):
-            if name in ("svg", "math"):
-                return name
-        return ""
+        return _root_of(self._foreign)
 
     def _leave_foreign(self) -> None:
         while self._foreign and not self._foreign[-1][1]:
@@ -946,17 +967,10 @@ class Scanner:
 
     def _open_contexts(self, name: str, foreign: bool, self_closing: bool, decoded: dict[str, str]) -> None:
         if foreign:
-            # Only roots and integration points are tracked: other foreign elements
-            # change nothing about how the following bytes are tokenized.
             if not self_closing:
-                if name in ("svg", "math"):
-                    self._foreign.append((name, False))
-                elif name in MATHML_TEXT_INTEGRATION or (name in SVG_INTEGRATION and self._foreign_root() == "svg"):
-                    self._foreign.append((name, True))
-                elif name == "annotation-xml" and decoded.get("encoding", "").strip().lower() in ("text/html", "application/xhtml+xml"):
-                    self._foreign.append((name, True))
-                elif name in FOREIGN_END_INTERESTING and name not in VOID:
-                    self._foreign.append((name, False))
+                entry = _foreign_entry(name, decoded, self._foreign_root())
+                if entry is not None:
+                    self._foreign.append(entry)
             return
         if name in ("svg", "math"):
             if not self_closing:
@@ -1109,7 +1123,15 @@ class Scanner:
         # Inside <select>, older parsers (and the spec before customizable selects)
         # ignore <style>, <xmp>, <title>...: their bodies are markup there. Read both ways.
         self._raw_dual = (self._select and name != "script") or self._foreign_doubt
-        self._raw_foreign = list(self._doubt_foreign) if self._foreign_doubt else []
+        self._raw_foreign = []
+        if self._foreign_doubt:
+            # In the other reading this start tag opened a foreign element (still in SVG or
+            # MathML): the body is read from inside it. An SVG <title> is an integration
+            # point, where <e><![CDATA[ is an HTML element and a bogus comment, not CDATA.
+            self._raw_foreign = list(self._doubt_foreign)
+            entry = _foreign_entry(name, {}, _root_of(self._doubt_foreign))
+            if entry is not None:
+                self._raw_foreign.append(entry)
         self._raw_hold = pending is not None or self._noscript > 0 or self._raw_dual
 
     def _raw(self, eof: bool) -> bool:

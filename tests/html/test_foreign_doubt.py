@@ -38,6 +38,11 @@ DOUBTFUL = [
     b'<div><svg></div><svg></svg><image href="https://tracker.test/f.png">',
     b'<div><svg><foreignObject></div><image href="https://tracker.test/g.png">',
     b'<div><svg><foreignObject><image href="https://tracker.test/h.png"></foreignObject></svg>',
+    # The fourth campaign's stop (seed regression-doubt-svg-title-cdata): the other reading
+    # of a doubtful <title> is an SVG <title>, an integration point, where <e> is an HTML
+    # element and so "<![CDATA[" a bogus comment: the img is live. Read from the SVG root
+    # instead, "<![CDATA[" started a CDATA section that hid it.
+    b'<svg></noscript><title><e><![CDATA[><img src="https://tracker.test/i.png">',
 ]
 
 
@@ -98,7 +103,8 @@ def test_a_doubtful_raw_text_body_is_also_read_as_svg_markup(page: bytes) -> Non
 def test_the_second_campaign_input_reads_the_same_to_a_second_pass() -> None:
     from fuzz.targets import TARGETS
 
-    for seed in ("regression-noscript-doubt-script-body", "regression-noscript-doubt-script-body-2"):
+    for seed in ("regression-noscript-doubt-script-body", "regression-noscript-doubt-script-body-2",
+                 "regression-doubt-svg-title-cdata"):
         TARGETS["html"]((FUZZ_INPUT.parent / seed).read_bytes())
 
 
