@@ -165,6 +165,7 @@ class Engine:
         self._url_cache: dict[tuple[str, str], Classification | None] = {}
         # Start tags kept byte for byte, per (document origin, mode, consent): see keep_memo().
         self._keep_memos: dict[tuple[object, ...], dict[str, KeepMemo]] = {}
+        self._contexts: dict[int, tuple[ConsentView, tuple[Any, ...]]] = {}   # decision_context, by state object
         self._judge = judge_for(self.catalogue)
 
     # -- classification ---------------------------------------------------------------
@@ -592,8 +593,16 @@ class Engine:
     def decision_context(self, state: ConsentView, mode: str | None = None) -> tuple[Any, ...]:
         """What this engine's decisions read from the visitor's choices, and the mode: two
         states with the same context get the same decision for every element."""
-        return (mode or self.mode, tuple(state.allows(category) for category in self.categories),
-                tuple(sorted(state.vendors.items())), state.gpc)
+        known = self._contexts.get(id(state))
+        if known is not None and known[0] is state:   # a returning visitor's state object is reused
+            choices = known[1]
+        else:
+            choices = (tuple(state.allows(category) for category in self.categories),
+                       tuple(sorted(state.vendors.items())), state.gpc)
+            if len(self._contexts) >= _CONTEXTS_MAX:
+                self._contexts.clear()
+            self._contexts[id(state)] = (state, choices)
+        return (mode or self.mode, *choices)
 
     def keep_memos(self, state: ConsentView, base_url: str | None, mode: str | None) -> dict[str, KeepMemo] | None:
         """The memos (one per scanning encoding) of start tags kept byte for byte, shared by
@@ -628,6 +637,7 @@ def _origin_of(url: str) -> tuple[str, str, int | None] | None:
 
 
 _KEEP_MEMOS_MAX = 64
+_CONTEXTS_MAX = 4096
 REPEATABLE_KEEP = Decision(Action.KEEP, repeatable=True)
 
 

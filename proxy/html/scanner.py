@@ -984,7 +984,9 @@ class Scanner:
             self._noscript += 1
         elif name == "template":
             self._template += 1
-        elif name == "plaintext" and not self._noscript:
+        elif name == "plaintext" and not self._noscript and not self._foreign_doubt:
+            # (In doubt the other reading is still in SVG/MathML, where <plaintext> is an
+            # ordinary foreign element and the markup after it counts: read on as markup.)
             if self._mode == DATA and not self._raw_suppress:
                 self._mode = PLAINTEXT
         elif name == "script" or name in RAWTEXT_ELEMENTS:

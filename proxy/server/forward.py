@@ -52,12 +52,15 @@ _BODY_DIGESTS = ("Content-MD5", "Digest", "Content-Digest", "Repr-Digest", "Acce
 
 def upstream_url(runtime: SiteRuntime, request: web.Request) -> URL | None:
     """The upstream URL for ``request``, or None when its path hides a traversal (400)."""
-    parts = urlsplit(runtime.upstream)
+    parts = _split(runtime.upstream)
     path = h.upstream_path(parts.path.rstrip("/"), request.rel_url.raw_path)
     if path is None:
         return None
     query = request.rel_url.raw_query_string
     return URL(f"{parts.scheme}://{parts.netloc}{path}" + (f"?{query}" if query else ""), encoded=True)
+
+
+_split = functools.lru_cache(maxsize=64)(urlsplit)
 
 
 @functools.lru_cache(maxsize=64)

@@ -11,6 +11,7 @@ consent or policy types, so every rule is tested without a socket.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import urllib.parse
@@ -162,6 +163,7 @@ def quote_forwarded(value: str) -> str:
 _SEPARATORS = re.compile(r"[/\\]")
 
 
+@functools.lru_cache(maxsize=4096)
 def upstream_path(prefix: str, raw_path: str) -> str | None:
     """The path to request upstream: ``raw_path`` with dot segments resolved, under ``prefix``.
 

@@ -28,7 +28,7 @@ from proxy.engine import Report
 from proxy.html.replay import RecordingRewriter, ReplayingRewriter, StreamingRewriter
 from proxy.server import errors
 from proxy.server import headers as h
-from proxy.response.codings import BodyTooLarge, CodingError, DecodeChain, EncodeChain, parse_codings
+from proxy.response.codings import STEP, BodyTooLarge, CodingError, DecodeChain, EncodeChain, parse_codings
 from proxy.server.runtime import SiteRuntime
 from proxy.server.sending import BoundedSender
 from proxy.server.services import SERVICES
@@ -39,6 +39,9 @@ if TYPE_CHECKING:
     from proxy.policy import BannerVariant
 
 log = logging.getLogger(__name__)
+
+# Decoded bytes rewritten between two turns given to other requests (one codings.STEP).
+YIELD_EVERY = STEP
 
 
 # Fetch destinations that render a whole document; anything else (fetch/XHR fragments
@@ -211,12 +214,20 @@ async def rewrite_body(
     send = BoundedSender(request, response, runtime.limits.send_timeout)
     await response.prepare(request)
     seen = 0
+    unyielded = 0   # decoded bytes handled since this response last let other requests run
     try:
         async for chunk in body:
             pieces = decoder.decode(chunk) if decoder is not None else (chunk,)
             for piece in pieces:
                 if not piece:
                     continue
+                # Pieces are at most codings.STEP decoded bytes: other requests get a turn
+                # before more than that is rewritten in one go, so one huge or highly
+                # compressed page cannot stall the loop (a small page pays no turn per piece).
+                if unyielded and unyielded + len(piece) > YIELD_EVERY:
+                    unyielded = 0
+                    await asyncio.sleep(0)
+                unyielded += len(piece)
                 if rewriter is None:
                     rewriter = start_rewriter(piece)
                 seen += len(piece)
@@ -225,9 +236,6 @@ async def rewrite_body(
                     out = encoder.encode(out)
                 if out:
                     await send(out)
-                # Pieces are at most codings.STEP decoded bytes: let other requests run
-                # between them, so one huge or highly compressed page cannot stall the loop.
-                await asyncio.sleep(0)
         tail = b""
         if decoder is not None:
             for piece in decoder.flush():

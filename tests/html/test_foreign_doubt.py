@@ -43,6 +43,9 @@ DOUBTFUL = [
     # element and so "<![CDATA[" a bogus comment: the img is live. Read from the SVG root
     # instead, "<![CDATA[" started a CDATA section that hid it.
     b'<svg></noscript><title><e><![CDATA[><img src="https://tracker.test/i.png">',
+    # The same run's next stop (seed regression-doubt-svg-plaintext): in the other reading
+    # <plaintext> is an SVG element, and <img> breaks out of SVG into a live HTML image.
+    b'<svg></noscript><plaintext><img src="https://tracker.test/j.png">',
 ]
 
 
@@ -104,7 +107,7 @@ def test_the_second_campaign_input_reads_the_same_to_a_second_pass() -> None:
     from fuzz.targets import TARGETS
 
     for seed in ("regression-noscript-doubt-script-body", "regression-noscript-doubt-script-body-2",
-                 "regression-doubt-svg-title-cdata"):
+                 "regression-doubt-svg-title-cdata", "regression-doubt-svg-plaintext"):
         TARGETS["html"]((FUZZ_INPUT.parent / seed).read_bytes())
 
 
