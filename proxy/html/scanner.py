@@ -17,18 +17,31 @@ Readings it chooses where a browser could go either way (STYLE.md habit 4):
   or iframe in it is neutralised for browsers without JavaScript. A scripting browser
   reads the same bytes as raw text ending at the first ``</noscript``; where that would
   end the element earlier than the markup reading (``</noscript>`` inside an attribute
-  value, comment, or raw-text body inside the noscript), the ``</`` is rewritten to
-  ``<\\/`` so both readings agree on where the noscript ends, and ``<plaintext>`` inside
-  noscript does not switch to PLAINTEXT.
+  value, comment, CDATA section or raw-text body inside the noscript, or an end tag that
+  closes an SVG element named noscript), the ``</`` is rewritten to ``<\\/`` so both
+  readings agree on where the noscript ends, and ``<plaintext>`` inside noscript does not
+  switch to PLAINTEXT.
 * Inside ``<select>``, parsers disagree on whether ``<style>``, ``<xmp>``, ``<title>``...
   switch to raw text (the classic spec ignores them there). Their bodies are scanned as
-  raw text for the tokenizer state and also rewritten as markup.
+  raw text for the tokenizer state and also rewritten as markup (with the select still
+  open); ``<plaintext>`` does not switch to PLAINTEXT, and a ``<![CDATA[`` in SVG/MathML
+  there is also read as the bogus comment older parsers see.
+* ``<![CDATA[`` at an integration point, or in doubt about foreign content (below), is a
+  CDATA section in one reading and a bogus comment in the other: the section is read as
+  CDATA and its text after the first ``>`` also rewritten as markup.
 * Inside SVG/MathML, HTML fetch rules apply too (an ``<iframe src>`` there fetches
   nothing, but neutralising it costs nothing). An end tag that matches no open foreign
   element but names an HTML element leaves foreign content (it closes an ancestor), but
   the tree keeps the SVG open when no such ancestor is open, and Chromium's preload
   scanner believes it is still in SVG either way: until a breakout start tag or the
-  root's end tag, the SVG fetch rules apply too (fast path off).
+  other reading's root closes (while this reading is not itself in foreign content), the
+  SVG fetch rules apply too (fast path off), and a raw-text element or ``<plaintext>``
+  is also read as the foreign element it is in the other reading. An end tag that would
+  pop past an integration point (which the tree builder does only if no HTML element is
+  open in it, not tracked) starts the same doubt. Integration points belong to one
+  namespace (``<mi>``, ``<annotation-xml>`` in MathML, ``<title>``, ``<desc>``,
+  ``<foreignObject>`` in SVG), and ``<svg>``/``<math>`` inside foreign content are
+  ordinary elements of it (marked with a NUL in the stack), not new roots.
 * The scanner follows its *output*: when a tag is stripped, the state it would have
   caused (breaking out of SVG, a raw-text body) is not assumed for what follows.
 
@@ -175,17 +188,27 @@ def _root_of(stack: list[tuple[str, bool]]) -> str:
     return ""
 
 
-def _foreign_entry(name: str, decoded: dict[str, str], root: str) -> tuple[str, bool] | None:
+def _foreign_entry(name: str, decoded: dict[str, str], root: str, parent: str = "") -> tuple[str, bool] | None:
     """What a foreign start tag (not self-closing) pushes on the foreign stack: (name, HTML
     content inside), or None. Only roots, integration points and elements whose end tags
     matter are tracked: other foreign elements change nothing about how the following
     bytes are tokenized."""
     if name in ("svg", "math"):
-        return (name, False)
-    if name in MATHML_TEXT_INTEGRATION or (name in SVG_INTEGRATION and root == "svg"):
+        # In foreign content they are ordinary elements of the current namespace (an SVG
+        # element named "math"), except an <svg> in a MathML <annotation-xml>, which the
+        # tree builder takes as HTML and so as a new SVG root. Marked with a NUL, which no
+        # tag name holds: still matched by its end tag, never taken for a root.
+        if name == "svg" and root == "math" and parent == "annotation-xml":
+            return (name, False)
+        return (name + "\0", False)
+    # Integration points belong to one namespace: an <mi> or <annotation-xml> in SVG, or a
+    # <title> in MathML, is an ordinary foreign element.
+    if (name in MATHML_TEXT_INTEGRATION and root == "math") or (name in SVG_INTEGRATION and root == "svg"):
         return (name, True)
-    if name == "annotation-xml" and decoded.get("encoding", "").strip().lower() in ("text/html", "application/xhtml+xml"):
-        return (name, True)
+    if name == "annotation-xml" and root == "math":
+        # An HTML integration point with an HTML encoding; tracked either way, since an
+        # <svg> in it starts a new SVG root.
+        return (name, decoded.get("encoding", "").strip().lower() in ("text/html", "application/xhtml+xml"))
     if name in FOREIGN_END_INTERESTING and name not in VOID:
         return (name, False)
     return None
@@ -547,7 +570,7 @@ class Scanner:
         # In doubt about foreign content (see _close_contexts) neither fast path is the
         # union of both readings: every tag is looked at.
         fast = (self._inject is None and self._strip_name is None and not self._noscript and self._trace is None
-                and not self._foreign_doubt)
+                and not self._foreign_doubt and not (self._foreign and (self._select or self._foreign[-1][1])))
         if fast:
             # HTML (also inside an integration point) or foreign content.
             skip = self._skip if not self._foreign or self._foreign[-1][1] else P.SKIP_FOREIGN
@@ -633,8 +656,41 @@ class Scanner:
             self._comment_scan = self._offset + position + 4
             return True
         if not eof and len(head) < 9 and (b"<!--".startswith(head) or
-                                          (self._in_foreign() and b"<![CDATA[".startswith(head))):
+                                          (bool(self._foreign) and b"<![CDATA[".startswith(head))):
             return False
+        at_integration_point = bool(self._foreign) and self._foreign[-1][1]
+        if head == b"<![CDATA[" and (self._foreign_doubt or (self._in_foreign() and self._select) or at_integration_point):
+            # Two readings. Inside <select>, older parsers (and the standard before
+            # customizable selects) never entered the SVG/MathML: to them this is a bogus
+            # comment ending at the first ">", and what follows is markup. At an
+            # integration point it is a CDATA section if the SVG/MathML element itself is
+            # the current node, a bogus comment if an HTML element was opened in it (which
+            # is not tracked). In doubt about foreign content (see _close_contexts) one
+            # reading is in HTML. Read the section as CDATA, and its text as markup too.
+            close = buf.find(b"]]>", position + 9)
+            if close < 0 and not eof and len(buf) - position < self._max:
+                return False
+            if close >= 0 or eof:
+                close = close + 3 if close >= 0 else len(buf)
+                token = buf[position:close]
+                if self._noscript and not self._suppressing:
+                    token = self._defuse(token)   # a scripting browser reads the noscript as raw text
+                gt = token.find(b">", 9)
+                if gt >= 0:
+                    inner = Scanner(self._decide, encoding=self.encoding, base_url=self._base, max_buffer=self._max,
+                                    in_srcdoc=self._in_srcdoc, defuse_ambiguous=self._defuse_ambiguous,
+                                    resolve_url=self._resolve_url)
+                    inner._base_seen = True
+                    inner._select = self._select
+                    inner._foreign = [] if self._select and not at_integration_point else list(self._foreign)
+                    markup = token[gt + 1:]
+                    read = inner.feed(markup) + inner.close()
+                    token = token[:gt + 1] + read
+                if token != buf[position:close] and not self._suppressing:
+                    self._replace(position, close, token)
+                    return True
+                self._advance(close)
+                return True
         if head == b"<![CDATA[" and self._in_foreign():
             self._mode = CDATA
             self._comment_scan = self._offset + position + 9
@@ -700,16 +756,29 @@ class Scanner:
         end = buf.find(b"]]>", scan)
         if end >= 0:
             self._mode = DATA
-            self._advance(end + 3)
+            self._cdata_through(end + 3)
             return True
         if eof:
             self._mode = DATA
-            self._advance(len(buf))
+            self._cdata_through(len(buf))
             return False
-        keep = max(scan, len(buf) - 2)
+        # Held back: a "]]>" or, inside a noscript, a "</noscript" the next bytes may complete.
+        keep = max(scan, len(buf) - (9 if self._noscript else 2))
         self._comment_scan = self._offset + keep
-        self._advance(keep)
+        self._cdata_through(keep)
         return False
+
+    def _cdata_through(self, end: int) -> None:
+        """CDATA text up to ``end`` goes out; inside a noscript with "</noscript" defused: a
+        scripting browser reads the noscript as raw text, which that end tag would close."""
+        start = self._pos
+        if self._noscript and not self._suppressing and end > start:
+            chunk = self._buf[start:end]
+            defused = self._defuse(chunk)
+            if defused != chunk:
+                self._replace(start, end, defused)
+                return
+        self._advance(end)
 
     # ----------------------------------------------------------------- tags
 
@@ -745,6 +814,13 @@ class Scanner:
                     self._stop_strip(end)
                     self._close_contexts(name)
                     return True
+        if (name == "noscript" and self._noscript and not self._suppressing and self._defuse_ambiguous
+                and any(entry[0] == "noscript" for entry in self._foreign)):
+            # This closes an SVG/MathML element named noscript in the markup reading, but a
+            # scripting browser reads the HTML <noscript> around it as raw text, which this
+            # end tag would end: text for both readings.
+            self._replace(start, end, b"<\\/" + self._buf[start + 2:end])
+            return True
         self._close_contexts(name)
         if self._noscript and not self._suppressing and P.NOSCRIPT_END.search(self._buf, start + 1, end):
             self._replace(start, end, self._buf[start:start + 1] + self._defuse(self._buf[start + 1:end]))
@@ -754,10 +830,18 @@ class Scanner:
 
     def _close_contexts(self, name: str) -> None:
         if self._foreign:
-            names = [entry[0] for entry in self._foreign]
+            names = [entry[0].rstrip("\0") for entry in self._foreign]
             if name in names:
                 index = len(names) - 1 - names[::-1].index(name)
+                before = list(self._foreign)
                 del self._foreign[index:]
+                if any(html_inside for _, html_inside in before[index + 1:]) and not self._foreign_doubt:
+                    # Past an integration point the tree builder pops only if no HTML
+                    # element is open inside it (an HTML element stops the walk at the
+                    # special foreignObject/title/mi...), which is not tracked: read on
+                    # both ways, the other reading still where it was.
+                    self._foreign_doubt = True
+                    self._doubt_foreign = before
                 return
             if self._in_foreign() and name in HTML_ELEMENTS:
                 # </p> and </br> always leave foreign content; the end tag of an HTML
@@ -768,8 +852,16 @@ class Scanner:
                 if name not in ("p", "br"):
                     self._foreign_doubt = True
                     self._doubt_foreign = before   # where the other reading still is
-        if self._foreign_doubt and name in ("svg", "math"):
-            self._foreign_doubt = False
+        if self._foreign_doubt:
+            # The other reading pops its own stack: the doubt ends when its root closes
+            # (</svg> leaves an SVG, not a MathML element, and the other way round).
+            names = [entry[0].rstrip("\0") for entry in self._doubt_foreign]
+            if name in names:
+                del self._doubt_foreign[len(names) - 1 - names[::-1].index(name):]
+                if not _root_of(self._doubt_foreign) and not self._in_foreign():
+                    self._foreign_doubt = False
+                # (Left in foreign content itself, this reading is now the foreign one and
+                # the other is in HTML: still in doubt, until a breakout tag or its end.)
         if name == "select":
             self._select = False
         if name == "noscript" and self._noscript:
@@ -968,7 +1060,7 @@ class Scanner:
     def _open_contexts(self, name: str, foreign: bool, self_closing: bool, decoded: dict[str, str]) -> None:
         if foreign:
             if not self_closing:
-                entry = _foreign_entry(name, decoded, self._foreign_root())
+                entry = _foreign_entry(name, decoded, self._foreign_root(), self._foreign[-1][0] if self._foreign else "")
                 if entry is not None:
                     self._foreign.append(entry)
             return
@@ -984,9 +1076,11 @@ class Scanner:
             self._noscript += 1
         elif name == "template":
             self._template += 1
-        elif name == "plaintext" and not self._noscript and not self._foreign_doubt:
+        elif name == "plaintext" and not self._noscript and not self._foreign_doubt and not self._select:
             # (In doubt the other reading is still in SVG/MathML, where <plaintext> is an
-            # ordinary foreign element and the markup after it counts: read on as markup.)
+            # ordinary foreign element and the markup after it counts: read on as markup.
+            # Inside <select> older parsers, and the standard before customizable selects,
+            # ignore the start tag: read on as markup there too.)
             if self._mode == DATA and not self._raw_suppress:
                 self._mode = PLAINTEXT
         elif name == "script" or name in RAWTEXT_ELEMENTS:
@@ -1111,6 +1205,7 @@ class Scanner:
         # Dual because of foreign doubt: the other reading of the body is as SVG/MathML
         # markup (an SVG <script>/<style> holds elements), so it starts inside that root.
         inner._foreign = list(self._raw_foreign)
+        inner._select = self._select   # older parsers ignore the tags of a select's body
         return inner.feed(body) + inner.close()
 
     def _enter_raw(self, name: str, body_start: int,
@@ -1131,7 +1226,8 @@ class Scanner:
             # MathML): the body is read from inside it. An SVG <title> is an integration
             # point, where <e><![CDATA[ is an HTML element and a bogus comment, not CDATA.
             self._raw_foreign = list(self._doubt_foreign)
-            entry = _foreign_entry(name, {}, _root_of(self._doubt_foreign))
+            entry = _foreign_entry(name, {}, _root_of(self._doubt_foreign),
+                                   self._doubt_foreign[-1][0] if self._doubt_foreign else "")
             if entry is not None:
                 self._raw_foreign.append(entry)
         self._raw_hold = pending is not None or self._noscript > 0 or self._raw_dual
