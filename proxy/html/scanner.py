@@ -677,15 +677,8 @@ class Scanner:
                     token = self._defuse(token)   # a scripting browser reads the noscript as raw text
                 gt = token.find(b">", 9)
                 if gt >= 0:
-                    inner = Scanner(self._decide, encoding=self.encoding, base_url=self._base, max_buffer=self._max,
-                                    in_srcdoc=self._in_srcdoc, defuse_ambiguous=self._defuse_ambiguous,
-                                    resolve_url=self._resolve_url)
-                    inner._base_seen = True
-                    inner._select = self._select
-                    inner._foreign = [] if self._select and not at_integration_point else list(self._foreign)
-                    markup = token[gt + 1:]
-                    read = inner.feed(markup) + inner.close()
-                    token = token[:gt + 1] + read
+                    foreign = [] if self._select and not at_integration_point else list(self._foreign)
+                    token = token[:gt + 1] + self._read_as_markup(token[gt + 1:], foreign)
                 if token != buf[position:close] and not self._suppressing:
                     self._replace(position, close, token)
                     return True
@@ -703,12 +696,17 @@ class Scanner:
         """A comment-like token [start, end) is complete; defuse it inside noscript."""
         if self._trace is not None:
             self._trace(self._buf[start:end])
+        chunk = self._buf[start:end]
+        changed = chunk
         if self._noscript and not self._suppressing:
-            chunk = self._buf[start:end]
-            defused = self._defuse(chunk)
-            if defused != chunk:
-                self._replace(start, end, defused)
-                return True
+            changed = self._defuse(changed)
+        if self._two_readings() and not self._suppressing and len(changed) > 1:
+            # In the other reading this may not be a comment (a raw-text body or CDATA in
+            # one reading, markup in the other): what it holds is read as markup too.
+            changed = changed[:1] + self._read_as_markup(changed[1:], list(self._foreign))
+        if changed != chunk:
+            self._replace(start, end, changed)
+            return True
         self._advance(end)
         return True
 
@@ -829,39 +827,50 @@ class Scanner:
         return True
 
     def _close_contexts(self, name: str) -> None:
+        matched = False      # the end tag closed a foreign element (not an HTML one)
+        new_doubt = False    # ... and started a doubt: the other reading did not close it
         if self._foreign:
             names = [entry[0].rstrip("\0") for entry in self._foreign]
             if name in names:
+                matched = True
                 index = len(names) - 1 - names[::-1].index(name)
                 before = list(self._foreign)
                 del self._foreign[index:]
-                if any(html_inside for _, html_inside in before[index + 1:]) and not self._foreign_doubt:
-                    # Past an integration point the tree builder pops only if no HTML
-                    # element is open inside it (an HTML element stops the walk at the
-                    # special foreignObject/title/mi...), which is not tracked: read on
-                    # both ways, the other reading still where it was.
-                    self._foreign_doubt = True
+                if any(html_inside for _, html_inside in before[index:]) and not self._foreign_doubt:
+                    # An integration point (or past one) the tree builder pops only if no
+                    # HTML element is open inside it (an HTML element there takes the end
+                    # tag by the HTML rules, which stop at the special foreignObject,
+                    # title, mi...), which is not tracked: read on both ways, the other
+                    # reading still where it was.
+                    self._foreign_doubt = new_doubt = True
                     self._doubt_foreign = before
-                return
-            if self._in_foreign() and name in HTML_ELEMENTS:
+            elif self._in_foreign() and name in HTML_ELEMENTS:
                 # </p> and </br> always leave foreign content; the end tag of an HTML
                 # ancestor leaves it only if that ancestor is open, which we cannot know:
                 # read what follows both ways until the readings meet again.
                 before = list(self._foreign)
                 self._leave_foreign()
-                if name not in ("p", "br"):
-                    self._foreign_doubt = True
+                if name not in ("p", "br") and not (self._foreign_doubt and _root_of(self._doubt_foreign)):
+                    # (Already in doubt about a reading still in foreign content: that one
+                    # stays the one followed.)
+                    self._foreign_doubt = new_doubt = True
                     self._doubt_foreign = before   # where the other reading still is
-        if self._foreign_doubt:
+        if self._foreign_doubt and not new_doubt:
             # The other reading pops its own stack: the doubt ends when its root closes
-            # (</svg> leaves an SVG, not a MathML element, and the other way round).
+            # (</svg> leaves an SVG, not a MathML element, and the other way round), or
+            # when </p> or </br> takes it out of foreign content as they take everyone.
             names = [entry[0].rstrip("\0") for entry in self._doubt_foreign]
             if name in names:
                 del self._doubt_foreign[len(names) - 1 - names[::-1].index(name):]
-                if not _root_of(self._doubt_foreign) and not self._in_foreign():
-                    self._foreign_doubt = False
+            elif name in ("p", "br"):
+                while self._doubt_foreign and not self._doubt_foreign[-1][1]:
+                    self._doubt_foreign.pop()
+            if not _root_of(self._doubt_foreign) and not self._in_foreign():
+                self._foreign_doubt = False
                 # (Left in foreign content itself, this reading is now the foreign one and
                 # the other is in HTML: still in doubt, until a breakout tag or its end.)
+        if matched:
+            return
         if name == "select":
             self._select = False
         if name == "noscript" and self._noscript:
@@ -924,7 +933,8 @@ class Scanner:
             if inspection.asked or inspection.handlers:
                 if not foreign and name in ("script", "style"):
                     # The body decides too: hold the start tag until the end tag is seen.
-                    self._enter_raw(name, end, pending=(raw, self._offset + start, name, decoded, inspection))
+                    self._enter_raw(name, end, pending=(raw, self._offset + start, name, decoded, inspection),
+                                    self_closing=self_closing)
                     self._hold_from(start)
                     self._advance(end)
                     return True
@@ -1085,7 +1095,7 @@ class Scanner:
                 self._mode = PLAINTEXT
         elif name == "script" or name in RAWTEXT_ELEMENTS:
             if self._mode == DATA:
-                self._enter_raw(name, self._pos, pending=None)
+                self._enter_raw(name, self._pos, pending=None, self_closing=self_closing)
 
     # ----------------------------------------------------------------- decisions
 
@@ -1198,18 +1208,34 @@ class Scanner:
 
     def _markup_reading(self, body: bytes) -> bytes:
         """A raw-text body rewritten as if it were markup (for the other reading)."""
+        # Dual because of foreign doubt: the other reading of the body is as SVG/MathML
+        # markup (an SVG <script>/<style> holds elements), so it starts inside that root.
+        return self._read_as_markup(body, list(self._raw_foreign))
+
+    def _read_as_markup(self, data: bytes, foreign: list[tuple[str, bool]]) -> bytes:
+        """``data`` rewritten by a scanner reading it as markup from ``foreign``, for a
+        reading other than this scanner's. It keeps the select (older parsers ignore the
+        tags of a select's body) and, where this scanner follows two readings, its doubt:
+        what it reads as a comment or CDATA is read as markup too, and so on inside."""
         inner = Scanner(self._decide, encoding=self.encoding, base_url=self._base, max_buffer=self._max,
                         in_srcdoc=self._in_srcdoc, defuse_ambiguous=self._defuse_ambiguous,
                         resolve_url=self._resolve_url)
         inner._base_seen = True
-        # Dual because of foreign doubt: the other reading of the body is as SVG/MathML
-        # markup (an SVG <script>/<style> holds elements), so it starts inside that root.
-        inner._foreign = list(self._raw_foreign)
-        inner._select = self._select   # older parsers ignore the tags of a select's body
-        return inner.feed(body) + inner.close()
+        inner._foreign = foreign
+        inner._select = self._select
+        if self._two_readings():
+            inner._foreign_doubt = True
+            inner._doubt_foreign = list(self._doubt_foreign if self._foreign_doubt else self._foreign)
+        return inner.feed(data) + inner.close()
+
+    def _two_readings(self) -> bool:
+        """Whether browsers may read what comes next two ways: SVG/MathML that may or may not
+        be open (the doubt), or SVG/MathML inside a <select>, which older parsers never enter."""
+        return self._foreign_doubt or (self._select and bool(self._foreign))
 
     def _enter_raw(self, name: str, body_start: int,
-                   pending: tuple[bytes, int, str, dict[str, str], Inspection] | None) -> None:
+                   pending: tuple[bytes, int, str, dict[str, str], Inspection] | None,
+                   self_closing: bool = False) -> None:
         self._mode = RAW
         self._raw_name = name
         self._raw_name_bytes = name.encode("ascii")
@@ -1226,9 +1252,9 @@ class Scanner:
             # MathML): the body is read from inside it. An SVG <title> is an integration
             # point, where <e><![CDATA[ is an HTML element and a bogus comment, not CDATA.
             self._raw_foreign = list(self._doubt_foreign)
-            entry = _foreign_entry(name, {}, _root_of(self._doubt_foreign),
-                                   self._doubt_foreign[-1][0] if self._doubt_foreign else "")
-            if entry is not None:
+            entry = None if self_closing else _foreign_entry(name, {}, _root_of(self._doubt_foreign),
+                                                             self._doubt_foreign[-1][0] if self._doubt_foreign else "")
+            if entry is not None:   # (a self-closing foreign element holds nothing)
                 self._raw_foreign.append(entry)
         self._raw_hold = pending is not None or self._noscript > 0 or self._raw_dual
 

@@ -90,7 +90,7 @@ class Limits(StrictModel):
     total_connections: Annotated[int, Field(ge=1, le=1_000_000)] = 4096
     # Bodies the proxy must read whole or decode: decoded HTML per response, WebSocket messages.
     decoded_body_size: Annotated[int, Field(ge=1_048_576, le=17_179_869_184)] = 104_857_600
-    # Verified rewrites kept per site and worker, replayed while a page comes back byte for
+    # Verified rewrites kept per worker (all sites together), replayed while a page comes back byte for
     # byte in the same context (docs/performance.md); a page over an eighth is not kept. 0: off.
     replay_cache_size: Annotated[int, Field(ge=0, le=17_179_869_184)] = 16_777_216
     websocket_message_size: Annotated[int, Field(ge=1024, le=1_073_741_824)] = 1_048_576

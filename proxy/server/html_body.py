@@ -190,7 +190,7 @@ async def rewrite_body(
         # Everything the output depends on besides the input bytes (proxy.html.replay);
         # the nonce is the response's own and is written over the recorded one.
         shape = inject.replace(snippet_nonce.encode(), b"\0") if inject and snippet_nonce else inject
-        key = (runtime.engine.decision_context(state), base_url, charset, document, page_load, stream_ahead,
+        key = (runtime.site_id, runtime.engine.decision_context(state), base_url, charset, document, page_load, stream_ahead,
                snippet_nonce is None, nonce_for_page is None, shape)
 
         def recording(diverged: int = 0) -> StreamingRewriter:

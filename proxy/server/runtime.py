@@ -55,13 +55,14 @@ class SiteRuntime:
     # The known-necessary services this site's pages use, learned from rewritten pages:
     # what a strict site's consent CSP admits when the whole list does not fit a header.
     necessary_in_use: NecessaryInUse = field(default_factory=NecessaryInUse)
-    # Verified rewrites of this site's pages, replayed while the upstream sends the same
-    # bytes in the same context (proxy.html.replay); limits.replay_cache_size bytes at most.
+    # Verified rewrites, replayed while the upstream sends the same bytes in the same
+    # context (proxy.html.replay): one cache for every site of a config in a worker
+    # (Runtimes), limits.replay_cache_size bytes at most; its keys name the site.
     replays: ReplayCache = field(default_factory=lambda: ReplayCache(0))
 
 
 def build_runtime(config: Config, site: SitePolicy, *, catalogue: Catalogue | None = None,
-                  keyring: KeyRing | None = None) -> SiteRuntime:
+                  keyring: KeyRing | None = None, replays: ReplayCache | None = None) -> SiteRuntime:
     upstream = str(site.upstream).rstrip("/")
     parts = urlsplit(upstream)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -82,7 +83,7 @@ def build_runtime(config: Config, site: SitePolicy, *, catalogue: Catalogue | No
         timeouts=site.timeouts,
         limits=config.proxy.limits,
         banner_enabled=site.banner.enabled,
-        replays=ReplayCache(config.proxy.limits.replay_cache_size),
+        replays=replays if replays is not None else ReplayCache(config.proxy.limits.replay_cache_size),
     )
 
 
@@ -93,6 +94,7 @@ class RuntimeCache:
         self._catalogue = catalogue
         self._config: Config | None = None
         self._keyring: KeyRing | None = None
+        self._replays: ReplayCache | None = None
         self._sites: dict[str, SiteRuntime] = {}
         self._lock = threading.Lock()
         self._hosts_config: Config | None = None
@@ -122,7 +124,9 @@ class RuntimeCache:
             if config is not self._config:
                 # Keep the old config referenced until replaced, so `is` stays meaningful.
                 self._config, self._sites, self._keyring = config, {}, make_keyring(config)
-            runtime = build_runtime(config, site, catalogue=self._catalogue, keyring=self._keyring)
+                self._replays = ReplayCache(config.proxy.limits.replay_cache_size)   # a reload starts afresh
+            runtime = build_runtime(config, site, catalogue=self._catalogue, keyring=self._keyring,
+                                    replays=self._replays)
             self._sites[key] = runtime
             return runtime
 

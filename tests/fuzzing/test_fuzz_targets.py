@@ -7,6 +7,7 @@ itself for a few thousand coverage-guided executions: the same invariants as the
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -238,3 +239,34 @@ def test_the_html_target_catches_a_memo_that_remembers_an_edited_tag(monkeypatch
     targets.html(data)                 # the deferred <img> is remembered as kept...
     with pytest.raises(AssertionError, match="KeepMemo"):
         targets.html(data)             # ...and copied live: caught
+
+
+def test_pages_built_from_the_tags_that_make_two_readings_leave_nothing_live() -> None:
+    """fuzz/sequences.py, bounded: every prefix with every one of those tags, and random
+    sequences of up to five (a fixed seed), rewritten with the tracker refused: html5lib and
+    our second pass see nothing live (docs/security.md, fourth run)."""
+    import random
+
+    from fuzz.sequences import every_page, problem, random_pages
+
+    failing = [page for _, page in every_page(1) if problem(page)]
+    pages = random_pages(random.Random(20261207), 5)
+    failing += [page for _, page in itertools.islice(pages, 1500) if problem(page)]
+    assert failing == [], failing[:5]
+
+
+def test_the_sequence_search_finds_a_reading_the_scanner_ignores(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without the doubt about foreign content (the first of these fixes), the search finds
+    # pages with a live tracker at once.
+    from fuzz.sequences import every_page, problem
+    from proxy.html import scanner
+
+    close = scanner.Scanner._close_contexts
+
+    def forgets_the_doubt(self: Any, name: str) -> None:
+        close(self, name)
+        self._foreign_doubt = False
+
+    monkeypatch.setattr(scanner.Scanner, "_close_contexts", forgets_the_doubt)
+    pages = every_page(1, prefixes=(b"<svg></noscript>",), tags=(b"<plaintext>", b"<title>", b"<e>"))
+    assert any(problem(page) for _, page in pages)
