@@ -278,8 +278,20 @@ def _spec_parser() -> type:
     return SpecParser
 
 
+def _as_browsers_decode(out: bytes) -> bytes | str:
+    """A UTF-16 byte order mark decides the encoding (WHATWG Encoding, "BOM sniff": UTF-8,
+    UTF-16BE and UTF-16LE only). html5lib 1.1 also takes FF FE 00 00 for a UTF-32 mark and,
+    failing to decode that, reads the bytes as windows-1252: markup browsers never see
+    (the fourth run's stop h9, seed regression-judge-utf32-bom). Otherwise html5lib decides."""
+    if out.startswith(b"\xff\xfe"):
+        return out[2:].decode("utf-16-le", errors="replace")
+    if out.startswith(b"\xfe\xff"):
+        return out[2:].decode("utf-16-be", errors="replace")
+    return out
+
+
 def _html5lib_check(out: bytes) -> None:
-    tree = _spec_parser()(namespaceHTMLElements=False).parse(out, scripting=True)
+    tree = _spec_parser()(namespaceHTMLElements=False).parse(_as_browsers_decode(out), scripting=True)
     # html5lib's etree has no parent pointers: one map per tree, made when a fetching
     # element is first met (a map per element was quadratic in the number of elements).
     parents: dict[object, object] | None = None

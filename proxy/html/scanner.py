@@ -760,8 +760,9 @@ class Scanner:
             self._mode = DATA
             self._cdata_through(len(buf))
             return False
-        # Held back: a "]]>" or, inside a noscript, a "</noscript" the next bytes may complete.
-        keep = max(scan, len(buf) - (9 if self._noscript else 2))
+        # Held back: a "]]>" or, inside a noscript, a "</noscript" and the character after
+        # it, which the next bytes may complete.
+        keep = max(scan, len(buf) - (10 if self._noscript else 2))
         self._comment_scan = self._offset + keep
         self._cdata_through(keep)
         return False
@@ -770,11 +771,17 @@ class Scanner:
         """CDATA text up to ``end`` goes out; inside a noscript with "</noscript" defused: a
         scripting browser reads the noscript as raw text, which that end tag would close."""
         start = self._pos
-        if self._noscript and not self._suppressing and end > start:
-            chunk = self._buf[start:end]
-            defused = self._defuse(chunk)
-            if defused != chunk:
-                self._replace(start, end, defused)
+        if self._noscript and not self._suppressing and self._defuse_ambiguous and end > start:
+            # Matched against everything buffered: "</noscript" needs the character after it.
+            buf = self._buf
+            hits = [found.start() for found in P.NOSCRIPT_END.finditer(buf, start) if found.start() < end]
+            if hits:
+                pieces, at = [], start
+                for hit in hits:
+                    pieces.append(buf[at:hit + 1] + b"\\")   # "</" -> "<\/", as defuse_noscript
+                    at = hit + 1
+                pieces.append(buf[at:end])
+                self._replace(start, end, b"".join(pieces))
                 return
         self._advance(end)
 

@@ -270,3 +270,18 @@ def test_the_sequence_search_finds_a_reading_the_scanner_ignores(monkeypatch: py
     monkeypatch.setattr(scanner.Scanner, "_close_contexts", forgets_the_doubt)
     pages = every_page(1, prefixes=(b"<svg></noscript>",), tags=(b"<plaintext>", b"<title>", b"<e>"))
     assert any(problem(page) for _, page in pages)
+
+
+def test_the_judge_decodes_a_byte_order_mark_as_browsers_do() -> None:
+    """FF FE 00 00 is a UTF-16LE mark and a NUL to a browser (the standard knows no UTF-32),
+    so the ASCII markup after it is not markup; html5lib 1.1 took it for UTF-32, failed, and
+    read windows-1252, where a script was live (the fourth run's stop h9)."""
+    import html5lib
+
+    from fuzz.targets import _decide_factory, _html5lib_check, _rewrite
+
+    page = b'\xff\xfe\x00\x00<script src="https://tracker.test/t.js"></script>'
+    tree = html5lib.HTMLParser(namespaceHTMLElements=False).parse(page)
+    assert tree.find(".//script") is not None                 # html5lib alone: a live script
+    _html5lib_check(_rewrite(page, _decide_factory()))       # the judge: UTF-16, nothing live
+    TARGETS["html"]((CORPUS / "html" / "regression-judge-utf32-bom").read_bytes())
