@@ -316,6 +316,15 @@ def _html5lib_check(out: bytes) -> None:
                     raise AssertionError(f"html5lib sees a live <{tag} {name}={value!r}>")
 
 
+def judge_sees_live(page: bytes) -> bool:
+    """Whether the html target's judge (html5lib, as corrected above) sees a tracker live."""
+    try:
+        _html5lib_check(page)
+    except AssertionError:
+        return True
+    return False
+
+
 def _in_inert(element: object, parents: dict[object, object]) -> bool:
     # <template>/<noscript> contents parse as children of those elements, which browsers
     # (with scripting) never fetch.
