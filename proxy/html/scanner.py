@@ -41,7 +41,10 @@ Readings it chooses where a browser could go either way (STYLE.md habit 4):
   open in it, not tracked) starts the same doubt. Integration points belong to one
   namespace (``<mi>``, ``<annotation-xml>`` in MathML, ``<title>``, ``<desc>``,
   ``<foreignObject>`` in SVG), and ``<svg>``/``<math>`` inside foreign content are
-  ordinary elements of it (marked with a NUL in the stack), not new roots.
+  ordinary elements of it (marked with a NUL in the stack), not new roots. Where two
+  readings are possible, comments and bogus comments are read as markup too, and a
+  scanner that reads markup for the other reading lets no comment, raw text or PLAINTEXT
+  hide what follows (``_paranoid``): it only finds more to defer.
 * The scanner follows its *output*: when a tag is stripped, the state it would have
   caused (breaking out of SVG, a raw-text body) is not assumed for what follows.
 
@@ -285,6 +288,10 @@ class Scanner:
         self._select = False
         self._last_action = Action.KEEP   # of the last element decision (a style body may follow it)
         self._foreign_doubt = False   # maybe still in SVG/MathML (see _close_contexts)
+        # A scanner that reads markup for another reading (_read_as_markup) where the
+        # readings disagree: no comment, raw text or PLAINTEXT hides what follows in it,
+        # since in some reading those bytes are markup. It only ever finds more to defer.
+        self._paranoid = False
         self._raw_dual = False
         self._doubt_foreign: list[tuple[str, bool]] = []   # the foreign stack the doubt may still be in
         self._raw_foreign: list[tuple[str, bool]] = []     # the markup reading of this body starts there
@@ -606,6 +613,9 @@ class Scanner:
             self._advance(size)
             return False
         following = buf[position + 1]
+        if self._paranoid and following in (0x21, 0x3F):
+            self._advance(position + 1)   # (see _paranoid: nothing hides what follows)
+            return True
         if following == 0x21:  # "!"
             return self._markup_declaration(position, eof)
         if following == 0x3F:  # "?": bogus comment up to ">"
@@ -623,6 +633,9 @@ class Scanner:
                 self._advance(position + 3)
                 return True
             if not (0x41 <= third <= 0x5A or 0x61 <= third <= 0x7A):
+                if self._paranoid:
+                    self._advance(position + 1)
+                    return True
                 self._mode = BOGUS
                 self._bogus_start = self._offset + position
                 return True
@@ -938,7 +951,7 @@ class Scanner:
             inspection = inspect_tag(name, decoded, foreign=foreign or self._foreign_doubt, base=self._base,
                                      resolve=self._resolve_url)
             if inspection.asked or inspection.handlers:
-                if not foreign and name in ("script", "style"):
+                if not foreign and name in ("script", "style") and not self._paranoid:
                     # The body decides too: hold the start tag until the end tag is seen.
                     self._enter_raw(name, end, pending=(raw, self._offset + start, name, decoded, inspection),
                                     self_closing=self_closing)
@@ -1075,6 +1088,13 @@ class Scanner:
         self._emit_from = start
 
     def _open_contexts(self, name: str, foreign: bool, self_closing: bool, decoded: dict[str, str]) -> None:
+        doubt = self._doubt_foreign
+        if self._foreign_doubt and doubt and not doubt[-1][1] and not self_closing:
+            # The other reading is in foreign content there: the element opens in its stack
+            # too (an <mi> there is an integration point that a later </br> stops at).
+            entry = _foreign_entry(name, decoded, _root_of(doubt), doubt[-1][0])
+            if entry is not None:
+                doubt.append(entry)
         if foreign:
             if not self_closing:
                 entry = _foreign_entry(name, decoded, self._foreign_root(), self._foreign[-1][0] if self._foreign else "")
@@ -1093,14 +1113,14 @@ class Scanner:
             self._noscript += 1
         elif name == "template":
             self._template += 1
-        elif name == "plaintext" and not self._noscript and not self._foreign_doubt and not self._select:
+        elif name == "plaintext" and not self._noscript and not self._foreign_doubt and not self._select and not self._paranoid:
             # (In doubt the other reading is still in SVG/MathML, where <plaintext> is an
             # ordinary foreign element and the markup after it counts: read on as markup.
             # Inside <select> older parsers, and the standard before customizable selects,
             # ignore the start tag: read on as markup there too.)
             if self._mode == DATA and not self._raw_suppress:
                 self._mode = PLAINTEXT
-        elif name == "script" or name in RAWTEXT_ELEMENTS:
+        elif (name == "script" or name in RAWTEXT_ELEMENTS) and not self._paranoid:
             if self._mode == DATA:
                 self._enter_raw(name, self._pos, pending=None, self_closing=self_closing)
 
@@ -1230,6 +1250,7 @@ class Scanner:
         inner._base_seen = True
         inner._foreign = foreign
         inner._select = self._select
+        inner._paranoid = self._paranoid or self._two_readings()
         if self._two_readings():
             inner._foreign_doubt = True
             inner._doubt_foreign = list(self._doubt_foreign if self._foreign_doubt else self._foreign)

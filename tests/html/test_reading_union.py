@@ -41,6 +41,8 @@ FORMS = [
     b'<svg></noscript><math></svg><a><![CDATA[><script src="https://tracker.test/11.js"></script>',
     b'<svg><foreignObject><annotation-xml encoding=text/html></style><math></svg><plaintext><img src="https://tracker.test/12.gif">',
     b'<noscript><svg><noscript><title></noscript><![CDATA[><br><iframe src="https://tracker.test/13"></iframe>',
+    b'<select><math><script><!--<p><textarea/></script><script src="https://tracker.test/14.js"></script>',
+    b'<math></noscript><mi></br><foreignObject></mi><style/><img src="https://tracker.test/15.gif">',
 ]
 
 
