@@ -191,6 +191,15 @@ def _root_of(stack: list[tuple[str, bool]]) -> str:
     return ""
 
 
+def _last_named(stack: list[tuple[str, bool]], name: str) -> int:
+    """Index of the innermost element of a foreign stack an end tag ``name`` closes, or -1
+    (the NUL that marks a non-root svg/math does not stop its end tag matching)."""
+    for index in range(len(stack) - 1, -1, -1):
+        if stack[index][0].rstrip("\0") == name:
+            return index
+    return -1
+
+
 def _foreign_entry(name: str, decoded: dict[str, str], root: str, parent: str = "") -> tuple[str, bool] | None:
     """What a foreign start tag (not self-closing) pushes on the foreign stack: (name, HTML
     content inside), or None. Only roots, integration points and elements whose end tags
@@ -672,7 +681,7 @@ class Scanner:
                                           (bool(self._foreign) and b"<![CDATA[".startswith(head))):
             return False
         at_integration_point = bool(self._foreign) and self._foreign[-1][1]
-        if head == b"<![CDATA[" and (self._foreign_doubt or (self._in_foreign() and self._select) or at_integration_point):
+        if head == b"<![CDATA[" and (self._two_readings() or at_integration_point):
             # Two readings. Inside <select>, older parsers (and the standard before
             # customizable selects) never entered the SVG/MathML: to them this is a bogus
             # comment ending at the first ">", and what follows is markup. At an
@@ -850,10 +859,9 @@ class Scanner:
         matched = False      # the end tag closed a foreign element (not an HTML one)
         new_doubt = False    # ... and started a doubt: the other reading did not close it
         if self._foreign:
-            names = [entry[0].rstrip("\0") for entry in self._foreign]
-            if name in names:
+            index = _last_named(self._foreign, name)
+            if index >= 0:
                 matched = True
-                index = len(names) - 1 - names[::-1].index(name)
                 before = list(self._foreign)
                 del self._foreign[index:]
                 if any(html_inside for _, html_inside in before[index:]) and not self._foreign_doubt:
@@ -879,9 +887,9 @@ class Scanner:
             # The other reading pops its own stack: the doubt ends when its root closes
             # (</svg> leaves an SVG, not a MathML element, and the other way round), or
             # when </p> or </br> takes it out of foreign content as they take everyone.
-            names = [entry[0].rstrip("\0") for entry in self._doubt_foreign]
-            if name in names:
-                del self._doubt_foreign[len(names) - 1 - names[::-1].index(name):]
+            index = _last_named(self._doubt_foreign, name)
+            if index >= 0:
+                del self._doubt_foreign[index:]
             elif name in ("p", "br"):
                 while self._doubt_foreign and not self._doubt_foreign[-1][1]:
                     self._doubt_foreign.pop()
@@ -953,8 +961,8 @@ class Scanner:
             if inspection.asked or inspection.handlers:
                 if not foreign and name in ("script", "style") and not self._paranoid:
                     # The body decides too: hold the start tag until the end tag is seen.
-                    self._enter_raw(name, end, pending=(raw, self._offset + start, name, decoded, inspection),
-                                    self_closing=self_closing)
+                    self._open_in_other_reading(name, decoded, self_closing)
+                    self._enter_raw(name, end, pending=(raw, self._offset + start, name, decoded, inspection))
                     self._hold_from(start)
                     self._advance(end)
                     return True
@@ -1087,14 +1095,18 @@ class Scanner:
             self._out.append(self._buf[self._emit_from:start])
         self._emit_from = start
 
-    def _open_contexts(self, name: str, foreign: bool, self_closing: bool, decoded: dict[str, str]) -> None:
+    def _open_in_other_reading(self, name: str, decoded: dict[str, str], self_closing: bool) -> None:
+        """In doubt, with the other reading in foreign content: a start tag opens there too
+        (an <mi> is an integration point a later </br> stops at; a <title> holds what its
+        raw-text body is in this reading). A self-closing foreign element holds nothing."""
         doubt = self._doubt_foreign
         if self._foreign_doubt and doubt and not doubt[-1][1] and not self_closing:
-            # The other reading is in foreign content there: the element opens in its stack
-            # too (an <mi> there is an integration point that a later </br> stops at).
             entry = _foreign_entry(name, decoded, _root_of(doubt), doubt[-1][0])
             if entry is not None:
                 doubt.append(entry)
+
+    def _open_contexts(self, name: str, foreign: bool, self_closing: bool, decoded: dict[str, str]) -> None:
+        self._open_in_other_reading(name, decoded, self_closing)
         if foreign:
             if not self_closing:
                 entry = _foreign_entry(name, decoded, self._foreign_root(), self._foreign[-1][0] if self._foreign else "")
@@ -1122,7 +1134,7 @@ class Scanner:
                 self._mode = PLAINTEXT
         elif (name == "script" or name in RAWTEXT_ELEMENTS) and not self._paranoid:
             if self._mode == DATA:
-                self._enter_raw(name, self._pos, pending=None, self_closing=self_closing)
+                self._enter_raw(name, self._pos, pending=None)
 
     # ----------------------------------------------------------------- decisions
 
@@ -1262,8 +1274,7 @@ class Scanner:
         return self._foreign_doubt or (self._select and bool(self._foreign))
 
     def _enter_raw(self, name: str, body_start: int,
-                   pending: tuple[bytes, int, str, dict[str, str], Inspection] | None,
-                   self_closing: bool = False) -> None:
+                   pending: tuple[bytes, int, str, dict[str, str], Inspection] | None) -> None:
         self._mode = RAW
         self._raw_name = name
         self._raw_name_bytes = name.encode("ascii")
@@ -1274,16 +1285,11 @@ class Scanner:
         # Inside <select>, older parsers (and the spec before customizable selects)
         # ignore <style>, <xmp>, <title>...: their bodies are markup there. Read both ways.
         self._raw_dual = (self._select and name != "script") or self._foreign_doubt
-        self._raw_foreign = []
-        if self._foreign_doubt:
-            # In the other reading this start tag opened a foreign element (still in SVG or
-            # MathML): the body is read from inside it. An SVG <title> is an integration
-            # point, where <e><![CDATA[ is an HTML element and a bogus comment, not CDATA.
-            self._raw_foreign = list(self._doubt_foreign)
-            entry = None if self_closing else _foreign_entry(name, {}, _root_of(self._doubt_foreign),
-                                                             self._doubt_foreign[-1][0] if self._doubt_foreign else "")
-            if entry is not None:   # (a self-closing foreign element holds nothing)
-                self._raw_foreign.append(entry)
+        # In doubt, the other reading reads the body as markup from where it is, inside the
+        # foreign element this start tag opened there (_open_in_other_reading): an SVG
+        # <title> is an integration point, where <e><![CDATA[ is an HTML element and a
+        # bogus comment, not CDATA.
+        self._raw_foreign = list(self._doubt_foreign) if self._foreign_doubt else []
         self._raw_hold = pending is not None or self._noscript > 0 or self._raw_dual
 
     def _raw(self, eof: bool) -> bool:
