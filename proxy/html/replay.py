@@ -99,10 +99,12 @@ class ReplayCache:
         return self.max_bytes // 8
 
     def lookup(self, key: Hashable) -> RewriteRecord | None:
-        """The record for ``key``, if there is one (see ``volatile``)."""
+        """The record for ``key``, if there is one (see ``volatile``); counted in hits/misses."""
         entry = self._entries.get(key)
         if entry is None or isinstance(entry, _Volatile):
+            self.misses += 1
             return None
+        self.hits += 1
         self._entries.move_to_end(key)
         return entry
 

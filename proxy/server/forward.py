@@ -19,7 +19,7 @@ import functools
 import logging
 import time
 from collections.abc import AsyncIterator
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import aiohttp
 from aiohttp import web
@@ -52,15 +52,11 @@ _BODY_DIGESTS = ("Content-MD5", "Digest", "Content-Digest", "Repr-Digest", "Acce
 
 def upstream_url(runtime: SiteRuntime, request: web.Request) -> URL | None:
     """The upstream URL for ``request``, or None when its path hides a traversal (400)."""
-    parts = _split(runtime.upstream)
-    path = h.upstream_path(parts.path.rstrip("/"), request.rel_url.raw_path)
+    path = h.upstream_path(runtime.upstream_prefix, request.rel_url.raw_path)
     if path is None:
         return None
     query = request.rel_url.raw_query_string
-    return URL(f"{parts.scheme}://{parts.netloc}{path}" + (f"?{query}" if query else ""), encoded=True)
-
-
-_split = functools.lru_cache(maxsize=64)(urlsplit)
+    return URL(f"{runtime.upstream_origin}{path}" + (f"?{query}" if query else ""), encoded=True)
 
 
 @functools.lru_cache(maxsize=64)

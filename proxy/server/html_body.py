@@ -203,10 +203,8 @@ async def rewrite_body(
             if replays.volatile(key):
                 replay_result = "volatile"
                 return fresh()     # this page changes on every request: not worth recording
-            replays.misses += 1
             replay_result = "recorded"
             return recording()
-        replays.hits += 1
         replay_result = "replayed"
         return ReplayingRewriter(record, lambda: recording(record.diverged + 1), nonce=snippet_nonce,
                                  entries=report.entries)

@@ -128,25 +128,21 @@ class Metrics:
         r.register(_TokenFailures())
         r.register(_WorkerRestarts())
         r.register(_DroppedLogRecords())
-        self._request_children: dict[tuple[str, str, int], Any] = {}
-        self._latency_children: dict[str, Any] = {}
-        self._element_children: dict[tuple[str, str, str], Any] = {}   # bounded: labels are vetted below
-        self._rewritten_children: dict[str, Any] = {}
-        self._replay_children: dict[tuple[str, str], Any] = {}
+        # labels() validates and hashes on every call; the hot path reuses the children.
+        # Bounded: every label value on these paths is a site id or comes from a fixed set.
+        self._children: dict[tuple[Any, tuple[str, ...]], Any] = {}
 
-    # labels() validates and hashes on every call; the hot path reuses the children.
-    def count_request(self, site: str, kind: str, status: int) -> None:
-        key = (site, kind, status // 100)
-        child = self._request_children.get(key)
+    def _child(self, metric: Any, *labels: str) -> Any:
+        child = self._children.get((metric, labels))
         if child is None:
-            child = self._request_children[key] = self.requests.labels(site, kind, f"{status // 100}xx")
-        child.inc()
+            child = self._children[(metric, labels)] = metric.labels(*labels)
+        return child
+
+    def count_request(self, site: str, kind: str, status: int) -> None:
+        self._child(self.requests, site, kind, f"{status // 100}xx").inc()
 
     def observe_latency(self, site: str, seconds: float) -> None:
-        child = self._latency_children.get(site)
-        if child is None:
-            child = self._latency_children[site] = self.upstream_latency.labels(site)
-        child.observe(seconds)
+        self._child(self.upstream_latency, site).observe(seconds)
 
     def connection_event(self, kind: str, reason: str) -> None:
         if kind == "refused":
@@ -172,23 +168,13 @@ class Metrics:
                 category = "other"
             if action not in _ACTIONS:
                 action = "other"
-            key = (vendor, category, action)
-            child = self._element_children.get(key)
-            if child is None:
-                child = self._element_children[key] = self.elements.labels(vendor, category, action)
-            child.inc()
+            self._child(self.elements, vendor, category, action).inc()
 
     def count_replay(self, site: str, result: str) -> None:
-        child = self._replay_children.get((site, result))
-        if child is None:
-            child = self._replay_children[(site, result)] = self.replays.labels(site, result)
-        child.inc()
+        self._child(self.replays, site, result).inc()
 
     def count_rewritten(self, site: str, size: int) -> None:
-        child = self._rewritten_children.get(site)
-        if child is None:
-            child = self._rewritten_children[site] = self.rewritten_bytes.labels(site)
-        child.inc(size)
+        self._child(self.rewritten_bytes, site).inc(size)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

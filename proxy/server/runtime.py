@@ -45,6 +45,7 @@ class SiteRuntime:
     keyring: KeyRing
     upstream: str            # origin plus optional path prefix, no trailing slash
     upstream_origin: str     # scheme://host[:port], what Location headers are compared with
+    upstream_prefix: str     # the upstream's path prefix ("" or "/app"), no trailing slash
     upstream_host: str       # host only, what Set-Cookie Domain is compared with
     preserve_host: bool
     consent_path: str
@@ -76,6 +77,7 @@ def build_runtime(config: Config, site: SitePolicy, *, catalogue: Catalogue | No
         keyring=keyring if keyring is not None else make_keyring(config),
         upstream=upstream,
         upstream_origin=f"{parts.scheme}://{parts.netloc}",
+        upstream_prefix=parts.path,
         upstream_host=parts.hostname,
         preserve_host=site.preserve_host,
         consent_path=consent_path,
