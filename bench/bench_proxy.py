@@ -8,7 +8,8 @@ One nginx serves the files (a 60 KB HTML page full of trackers, a 60 KB binary, 
 200 MB HTML page) and, with the load generators, is pinned to the last CPU; every proxy
 under test is pinned to CPU 0. Rows: direct to the upstream, nginx ``proxy_pass``, a bare
 streaming aiohttp passthrough (``bench/passthrough_proxy.py``), Consentry on the binary,
-Consentry rewriting the page (no cookie, and a full-consent cookie), mitmproxy reverse
+Consentry rewriting the page (no cookie; a full-consent cookie; a full-consent cookie of
+another of 365 visitors on every request, from a wrk script, without latencies), mitmproxy reverse
 mode with a regex rewrite (``bench/mitm_reference_addon.py``), and Consentry with one and
 two workers pinned to both CPUs (the load generator shares them: indicative only on a
 2-core machine). Requests/s come from ``wrk``, p50/p99 latency from ``hey`` (wrk's
@@ -130,6 +131,7 @@ class Row:
     cpu_us: float = 0.0                     # proxy CPU time per request (user + system)
     pids: tuple[int, ...] = ()              # the processes whose CPU the row is charged
     check: str = "same"                     # what its output must be (see Bench.check)
+    wrk_script: str | None = None           # a wrk Lua script (varies the request); hey then skips the row
 
 
 class Bench:
@@ -245,7 +247,7 @@ upstream = "http://127.0.0.1:{self.upstream_port}"
         self.consentry_config = conf
         return process
 
-    def full_consent_cookie(self) -> str:
+    def full_consent_cookie(self, decided_ago: float = 0.0) -> str:
         sys.path.insert(0, str(ROOT))
         from proxy.consent import KeyRing, issue_token
         from proxy.policy import load_config
@@ -253,8 +255,21 @@ upstream = "http://127.0.0.1:{self.upstream_port}"
         config = load_config(self.consentry_config)
         site = config.sites["default"]
         token, _ = issue_token(KeyRing.single_hs256(SECRET, kid="bench"), site=site,
-                               categories=["preferences", "analytics", "marketing"])
+                               categories=["preferences", "analytics", "marketing"], now=time.time() - decided_ago)
         return f"{site.cookie_name}={token}"
+
+    def many_visitors_script(self, visitors: int) -> str:
+        """A wrk script sending each request as the next of ``visitors`` visitors who all
+        granted everything, each an hour before the last (so each cookie and consent expiry differs)."""
+        cookies = [self.full_consent_cookie(decided_ago=3600 * hour) for hour in range(visitors)]
+        script = self.tmp / "visitors.lua"
+        script.write_text("local cookies = {" + ",".join(f'"{cookie}"' for cookie in cookies) + "}\n"
+                          "local i = 0\n"
+                          "request = function()\n"
+                          "  i = i % #cookies + 1\n"
+                          '  return wrk.format(nil, nil, {["Cookie"] = cookies[i]})\n'
+                          "end\n")
+        return str(script)
 
     # -- the load ----------------------------------------------------------------------
 
@@ -334,6 +349,8 @@ upstream = "http://127.0.0.1:{self.upstream_port}"
         argv = ["taskset", "-c", self.load_cpu, "wrk", "-t1", f"-c{self.args.connections}", f"-d{self.args.seconds}s", "--timeout", "30s"]
         for header in row.headers:
             argv += ["-H", header]
+        if row.wrk_script:
+            argv += ["-s", row.wrk_script]
         before = self.cpu_seconds(row.pids) if row.pids else 0.0
         out = subprocess.run([*argv, row.url], capture_output=True, text=True, timeout=self.args.seconds + 60).stdout
         used = self.cpu_seconds(row.pids) - before if row.pids else 0.0
@@ -345,6 +362,8 @@ upstream = "http://127.0.0.1:{self.upstream_port}"
         row.errors = errors.group(1) if errors else ""
 
     def hey(self, row: Row) -> None:
+        if row.wrk_script:
+            return   # hey cannot vary the request: no latencies for this row
         argv = ["taskset", "-c", self.load_cpu, "hey", "-z", f"{self.args.seconds}s", "-c", str(self.args.connections)]
         for header in row.headers:
             argv += ["-H", header]
@@ -478,6 +497,10 @@ upstream = "http://127.0.0.1:{self.upstream_port}"
                 pids=ours, check="deferred"),
             Row("consentry, 60 KB html, full consent", f"http://127.0.0.1:{consentry_port}/page.html",
                 (f"Cookie: {cookie}",), pids=ours, check="kept"),
+            # Every request another visitor (their own cookie and consent expiry), all with
+            # the same choices: the rewrite of the page is shared by all of them.
+            Row("consentry, 60 KB html, full consent, 365 visitors", f"http://127.0.0.1:{consentry_port}/page.html",
+                (f"Cookie: {cookie}",), pids=ours, check="kept", wrk_script=self.many_visitors_script(365)),
             # fetch()ed HTML gets no snippet: under full consent it streams ahead unscanned
             # (no author mark in this page), so the answer is the upstream's bytes.
             Row("consentry, 60 KB html fragment, full consent", f"http://127.0.0.1:{consentry_port}/page.html",
@@ -536,6 +559,8 @@ upstream = "http://127.0.0.1:{self.upstream_port}"
         print(f"consentry full consent / bare passthrough:  {both(full, bare_html)}  (target >= 0.9)")
         fragment = by_name["consentry, 60 KB html fragment, full consent"]
         print(f"  the same, a fetch()ed fragment:           {both(fragment, bare_html)}")
+        visitors = by_name["consentry, 60 KB html, full consent, 365 visitors"]
+        print(f"  the same, another visitor every request:  {both(visitors, bare_html)}")
         if mitm and mitm.rps:
             print(f"consentry rewriting / mitmproxy:            {both(rewrite, mitm)}  (target >= 3)")
             print(f"  the same, a page that changes every time: {both(changing, mitm)}")

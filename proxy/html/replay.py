@@ -14,16 +14,20 @@ replay emits the recorded output up to the last point the recording had emitted 
 much input, never further. At a difference, everything received so far is fed to a fresh
 rewriter, and the part of its output already sent is dropped.
 
-The CSP nonce is the one per-response value inside the output: the record keeps the
-nonce it was made with, and a replay writes its own nonce over every occurrence (both
-are ``secrets.token_urlsafe(16)``: 22 characters, so every offset holds). A record is
-kept only when its input does not contain its nonce (all occurrences are then ours).
+Two values inside the output differ between responses of one context: the CSP nonce
+and the visitor's consent expiry in the snippet's state (``stamps``). The record keeps
+the values it was made with, and a replay writes the response's own values over every
+occurrence (a nonce is ``secrets.token_urlsafe(16)``, 22 characters, and an expiry an ISO
+date of fixed length; the caller keys records by those lengths, so every offset holds).
+A record is kept only when its input contains none of its stamps (all occurrences are
+then ours). So every visitor with the same choices shares one record per page.
 
 Standard library only; the cache (``ReplayCache``) is bounded in bytes.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from bisect import bisect_right
 from collections import OrderedDict
@@ -58,17 +62,34 @@ class RewriteRecord:
     reopener: bytes | None  # body_reopener() after close, when the caller asked for it
     asked_reopener: bool
     entries: tuple[Any, ...]  # what the rewrite reported (Report.entries)
-    nonce: bytes | None
+    stamps: tuple[bytes, ...]  # the per-response values it was made with (nonce, expiry)
     diverged: int = 0       # how many records of this key before it the page differed from
-    around_nonce: list[bytes] = field(default_factory=list)   # output.split(nonce), made once
+    # The output cut at every stamp: the pieces between them, and which stamp each cut was.
+    between_stamps: list[bytes] = field(default_factory=list)
+    stamp_order: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        if self.nonce is not None and not self.around_nonce:
-            self.around_nonce = self.output.split(self.nonce)
+        if self.stamps and not self.between_stamps:
+            pattern = re.compile(b"|".join(re.escape(stamp) for stamp in self.stamps))
+            self.between_stamps = pattern.split(self.output)
+            self.stamp_order = [self.stamps.index(found) for found in pattern.findall(self.output)]
+
+    def output_with(self, stamps: tuple[bytes, ...]) -> bytes:
+        """The recorded output with ``stamps`` (this response's values, in the record's
+        order and of the same lengths) written over the recorded ones."""
+        if not self.stamps:
+            return self.output
+        assert [len(stamp) for stamp in stamps] == [len(stamp) for stamp in self.stamps], \
+            "a replay needs stamps like the record's"
+        pieces = [self.between_stamps[0]]
+        for which, after in zip(self.stamp_order, self.between_stamps[1:], strict=True):
+            pieces.append(stamps[which])
+            pieces.append(after)
+        return b"".join(pieces)
 
     @property
     def size(self) -> int:
-        return len(self.input) + len(self.output) * (2 if self.nonce else 1) + 16 * len(self.fed) + 512
+        return len(self.input) + len(self.output) * (2 if self.stamps else 1) + 16 * len(self.fed) + 512
 
 
 @dataclass(slots=True)
@@ -151,10 +172,10 @@ class RecordingRewriter:
     caller that will ask for it; otherwise it is never computed here.
     """
 
-    def __init__(self, rewriter: StreamingRewriter, *, nonce: str | None, limit: int, entries: list[Any],
+    def __init__(self, rewriter: StreamingRewriter, *, stamps: tuple[bytes, ...], limit: int, entries: list[Any],
                  on_complete: Callable[[RewriteRecord], None], ask_reopener: bool, diverged: int = 0) -> None:
         self._rewriter = rewriter
-        self._nonce = nonce.encode("ascii") if nonce else None
+        self._stamps = stamps
         self._limit = limit
         self._entries = entries            # the report's list: what it gains is this rewrite's
         self._first_entry = len(entries)
@@ -197,12 +218,12 @@ class RecordingRewriter:
         self._output.append(out)
         data = b"".join(self._input)
         self._input = None
-        if self._nonce is not None and self._nonce in data:
-            return out   # the page itself holds the nonce: its occurrences are not all ours
+        if any(stamp in data for stamp in self._stamps):
+            return out   # the page itself holds a stamp: its occurrences are not all ours
         record = RewriteRecord(
             input=data, output=b"".join(self._output), fed=self._fed, emitted=self._emitted,
             encoding=self._rewriter.encoding, reopener=reopener, asked_reopener=self._ask_reopener,
-            entries=tuple(self._entries[self._first_entry:]), nonce=self._nonce, diverged=self._diverged,
+            entries=tuple(self._entries[self._first_entry:]), stamps=self._stamps, diverged=self._diverged,
         )
         self._output = []
         self._on_complete(record)
@@ -220,16 +241,12 @@ class ReplayingRewriter:
     ``diverged`` is set when the input differed (the caller then records the new version).
     """
 
-    def __init__(self, record: RewriteRecord, fresh: Callable[[], StreamingRewriter], *, nonce: str | None,
+    def __init__(self, record: RewriteRecord, fresh: Callable[[], StreamingRewriter], *, stamps: tuple[bytes, ...],
                  entries: list[Any]) -> None:
         self._record = record
         self._fresh_factory = fresh
         self._entries = entries
-        output = record.output
-        if record.nonce is not None:
-            assert nonce is not None and len(nonce) == len(record.nonce), "a replay needs a nonce like the record's"
-            output = nonce.encode("ascii").join(record.around_nonce)
-        self._output = output
+        self._output = record.output_with(stamps)
         self._read = 0       # input bytes matched so far
         self._sent = 0       # output bytes sent
         self._fresh: StreamingRewriter | None = None

@@ -152,6 +152,8 @@ async def rewrite_body(
         # which precedes <head>, so the snippet for <head> can be made in time.
         nonlocal lang, variant, replay_result
         inject = None
+        template = None
+        stamps: tuple[tuple[bytes, bytes], ...] = ()
         if page_load:
             lang = ui.pick_language(
                 runtime.site, accept_language=request.headers.get("Accept-Language"),
@@ -162,10 +164,14 @@ async def rewrite_body(
             shows_banner = not state.decided and runtime.banner_enabled
             if shows_banner:
                 variant = draw_variant(runtime.site)
-            inject = ui.cached_head_snippet(runtime.site, state, lang=lang, nonce=snippet_nonce, variant=variant,
-                                            page_host=view.host)
+            template = ui.head_snippet_template(runtime.site, state, lang=lang, nonce=snippet_nonce is not None,
+                                                variant=variant, page_host=view.host)
+            stamps = ui.snippet_stamps(state, snippet_nonce)
+            inject = ui.fill_snippet(template, stamps)
             if shows_banner:
                 services.impressions.count(runtime.site_id, variant.id if variant is not None else None)
+        elif snippet_nonce is not None:
+            stamps = ui.snippet_stamps(state, snippet_nonce)[:1]   # the nonce on kept scripts
         base_url = public_url(request, view.proto, view.host)
         stream_ahead = not (page_load and runtime.banner_enabled)
 
@@ -187,14 +193,15 @@ async def rewrite_body(
         if replays.max_bytes <= 0 or upstream_policies:
             # (The site's own CSP nonce changes with every response: no record would match.)
             return fresh()
-        # Everything the output depends on besides the input bytes (proxy.html.replay);
-        # the nonce is the response's own and is written over the recorded one.
-        shape = inject.replace(snippet_nonce.encode(), b"\0") if inject and snippet_nonce else inject
+        # Everything the output depends on besides the input bytes (proxy.html.replay): the
+        # snippet's template stands for the snippet, whose stamps (nonce, the visitor's
+        # consent expiry) are this response's own and are written over the recorded ones.
+        values = tuple(value for _, value in stamps)
         key = (runtime.site_id, runtime.engine.decision_context(state), base_url, charset, document, page_load, stream_ahead,
-               snippet_nonce is None, nonce_for_page is None, shape)
+               snippet_nonce is None, nonce_for_page is None, template, tuple(len(value) for value in values))
 
         def recording(diverged: int = 0) -> StreamingRewriter:
-            return RecordingRewriter(fresh(), nonce=snippet_nonce, limit=replays.record_limit, entries=report.entries,
+            return RecordingRewriter(fresh(), stamps=values, limit=replays.record_limit, entries=report.entries,
                                      on_complete=lambda record: replays.store(key, record), ask_reopener=page_load,
                                      diverged=diverged)
 
@@ -206,7 +213,7 @@ async def rewrite_body(
             replay_result = "recorded"
             return recording()
         replay_result = "replayed"
-        return ReplayingRewriter(record, lambda: recording(record.diverged + 1), nonce=snippet_nonce,
+        return ReplayingRewriter(record, lambda: recording(record.diverged + 1), stamps=values,
                                  entries=report.entries)
 
     send = BoundedSender(request, response, runtime.limits.send_timeout)

@@ -158,6 +158,7 @@ class Metrics:
         request (every label value is a series kept forever): anything outside the
         site's categories or the known vendors is counted as "other".
         """
+        counted: dict[tuple[str, str, str], int] = {}
         for entry in entries:
             vendor = entry.vendor or "unknown"
             category = entry.category or "none"
@@ -168,7 +169,10 @@ class Metrics:
                 category = "other"
             if action not in _ACTIONS:
                 action = "other"
-            self._child(self.elements, vendor, category, action).inc()
+            labels = (vendor, category, action)
+            counted[labels] = counted.get(labels, 0) + 1
+        for labels, count in counted.items():   # one locked increment per series, not per element
+            self._child(self.elements, *labels).inc(count)
 
     def count_replay(self, site: str, result: str) -> None:
         self._child(self.replays, site, result).inc()

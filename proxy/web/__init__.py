@@ -15,10 +15,13 @@ from proxy.web.preferences import render_preferences_page
 from proxy.web.snippet import (
     body_snippet,
     cached_head_snippet,
+    fill_snippet,
     google_consent,
     head_snippet,
+    head_snippet_template,
     json_for_script,
     safe_return_to,
+    snippet_stamps,
 )
 from proxy.web.texts import LANGUAGES, pick_language, sniff_html_lang, texts_for
 
@@ -29,12 +32,15 @@ __all__ = [
     "banner_model",
     "body_snippet",
     "cached_head_snippet",
+    "fill_snippet",
     "google_consent",
     "head_snippet",
+    "head_snippet_template",
     "json_for_script",
     "pick_language",
     "render_preferences_page",
     "safe_return_to",
     "sniff_html_lang",
+    "snippet_stamps",
     "texts_for",
 ]

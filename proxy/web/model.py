@@ -61,10 +61,12 @@ def vendor_entry(site: SitePolicy | None, vendor: Vendor) -> dict[str, Any]:
     }
 
 
-def _expires(state: ConsentState | None) -> str | None:
-    if state is None or state.expires_at is None:
+def expires_text(expires_at: float | None) -> str | None:
+    """A consent's expiry as the banner shows it: an ISO 8601 date in UTC, to the second
+    (so always 25 characters: the snippet's template relies on a fixed length)."""
+    if expires_at is None:
         return None
-    return _dt.datetime.fromtimestamp(state.expires_at, _dt.UTC).isoformat()
+    return _dt.datetime.fromtimestamp(int(expires_at), _dt.UTC).isoformat()
 
 
 def _variant_texts(site: SitePolicy, lang: str, variant: BannerVariant | None) -> dict[str, str]:
@@ -133,7 +135,7 @@ def banner_model(
         "variant": variant_id(variant),
         "layout": variant.layout if variant is not None else None,
         "first_layer": first_layer(variant),
-        "expires": _expires(state),
+        "expires": expires_text(state.expires_at if state is not None else None),
     }
 
 

@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from proxy.csp import guard_tag
 from proxy.defaults import GPC_REFUSED_CATEGORY
-from proxy.web.model import banner_model, gpc_blocks_marketing, granted_categories, visitor_model
+from proxy.web.model import banner_model, expires_text, gpc_blocks_marketing, granted_categories, visitor_model
 
 if TYPE_CHECKING:  # types only: the packages stay independent at run time
     from proxy.catalogue import Vendor
@@ -128,45 +128,81 @@ def head_snippet(
 
 
 # Rendering the snippet costs milliseconds (the guard's vendor table), yet it depends only
-# on the site, the consent state and the language; the nonce, which changes per
-# response, is substituted into a cached rendering made with a placeholder.
+# on the site, the visitor's choices and the language. Two values in it differ from
+# response to response or from visitor to visitor: the CSP nonce and the consent's expiry
+# date. The cached rendering (the template) holds a placeholder for each, and every
+# response writes its own values in (``snippet_stamps``), so all visitors with the same
+# choices share one rendering, and one replayed rewrite per page (proxy.html.replay).
 _NONCE_PLACEHOLDER = "CONSENTRYNONCEPLACEHOLDER0000000"
+# An expiry the template is rendered with; its date text is the placeholder (a visitor
+# whose consent truly ends then gets the same text back).
+_EXPIRES_PLACEHOLDER_AT = 253402300799.0
+_EXPIRES_PLACEHOLDER = (expires_text(_EXPIRES_PLACEHOLDER_AT) or "").encode("ascii")
 # Values keep the site object itself: after a reload a new site may reuse an old id().
 _SNIPPETS: OrderedDict[tuple[object, ...], tuple[object, bytes]] = OrderedDict()
 _SNIPPET_CACHE_SIZE = 1024
 
 
 def _state_key(state: ConsentState) -> tuple[object, ...]:
+    # What the snippet shows of the state; the expiry's date is a stamp, not part of it.
     return (
-        state.categories, tuple(sorted(state.vendors.items())), state.consent_id, state.expires_at,
+        state.categories, tuple(sorted(state.vendors.items())), state.expires_at is None,
         state.policy_version, state.source, state.gpc, state.decided,
     )
+
+
+def head_snippet_template(
+    site: SitePolicy, state: ConsentState, *, lang: str, nonce: bool, variant: BannerVariant | None = None,
+    page_host: str | None = None,
+) -> bytes:
+    """`head_snippet` with placeholders for the nonce (when ``nonce``) and the expiry,
+    rendered once per site, visitor choices, language, banner variant (``variant``: the
+    one drawn for this page view, or None) and first-party scope of ``page_host`` (its
+    registrable domain). ``fill_snippet`` with ``snippet_stamps`` makes the response's."""
+    from dataclasses import replace
+
+    from proxy.catalogue.urls import first_party_scope
+
+    scope = first_party_scope(page_host) if page_host else None
+    key = (id(site), _state_key(state), lang, nonce, variant.id if variant is not None else None, scope)
+    entry = _SNIPPETS.get(key)
+    if entry is not None and entry[0] is site:
+        _SNIPPETS.move_to_end(key)
+        return entry[1]
+    shown = state if state.expires_at is None else replace(state, expires_at=_EXPIRES_PLACEHOLDER_AT, consent_id=None)
+    template = head_snippet(site, shown, lang=lang, nonce=_NONCE_PLACEHOLDER if nonce else None, variant=variant,
+                            page_host=page_host)
+    _SNIPPETS[key] = (site, template)
+    if len(_SNIPPETS) > _SNIPPET_CACHE_SIZE:
+        _SNIPPETS.popitem(last=False)
+    return template
+
+
+def snippet_stamps(state: ConsentState, nonce: str | None) -> tuple[tuple[bytes, bytes], ...]:
+    """(placeholder, this response's value) for each per-response value of the template:
+    the nonce (when given) and the visitor's consent expiry (when the state has one)."""
+    stamps = []
+    if nonce is not None:
+        stamps.append((_NONCE_PLACEHOLDER.encode("ascii"), nonce.encode("ascii")))
+    if state.expires_at is not None:
+        stamps.append((_EXPIRES_PLACEHOLDER, (expires_text(state.expires_at) or "").encode("ascii")))
+    return tuple(stamps)
+
+
+def fill_snippet(template: bytes, stamps: tuple[tuple[bytes, bytes], ...]) -> bytes:
+    for placeholder, value in stamps:
+        template = template.replace(placeholder, value)
+    return template
 
 
 def cached_head_snippet(
     site: SitePolicy, state: ConsentState, *, lang: str, nonce: str | None, variant: BannerVariant | None = None,
     page_host: str | None = None,
 ) -> bytes:
-    """`head_snippet` for one response, rendered once per site, consent state, language,
-    banner variant (``variant``: the one drawn for this page view, or None) and first-party
-    scope of ``page_host`` (its registrable domain)."""
-    from proxy.catalogue.urls import first_party_scope
-
-    scope = first_party_scope(page_host) if page_host else None
-    key = (id(site), _state_key(state), lang, nonce is not None, variant.id if variant is not None else None, scope)
-    entry = _SNIPPETS.get(key)
-    if entry is not None and entry[0] is site:
-        cached = entry[1]
-        _SNIPPETS.move_to_end(key)
-    else:
-        cached = head_snippet(site, state, lang=lang, nonce=_NONCE_PLACEHOLDER if nonce is not None else None,
-                              variant=variant, page_host=page_host)
-        _SNIPPETS[key] = (site, cached)
-        if len(_SNIPPETS) > _SNIPPET_CACHE_SIZE:
-            _SNIPPETS.popitem(last=False)
-    if nonce is None:
-        return cached
-    return cached.replace(_NONCE_PLACEHOLDER.encode("ascii"), nonce.encode("ascii"))
+    """`head_snippet` for one response, from the shared template (`head_snippet_template`)."""
+    template = head_snippet_template(site, state, lang=lang, nonce=nonce is not None, variant=variant,
+                                     page_host=page_host)
+    return fill_snippet(template, snippet_stamps(state, nonce))
 
 
 def safe_return_to(value: str | None) -> str:

@@ -32,7 +32,17 @@ PAGES = ROOT.parent / "shared" / "realworld" / "pages"
 NONE = ConsentState()
 ALL = ConsentState(categories=frozenset({"necessary", "preferences", "analytics", "marketing"}), decided=True)
 URL = "https://shop.example/products/a?x=1"
-INJECT = b'<script nonce="NONCE">window.__consentry_guard={}</script>'
+INJECT = b'<script nonce="NONCE">window.__consentry_guard={"expires":"EXPIRES"}</script>'
+
+
+def _expiry(rng: random.Random | None = None) -> str:
+    """A visitor's consent expiry as the snippet carries it (proxy.web.model.expires_text)."""
+    from proxy.web.model import expires_text
+    return expires_text((rng or random).randrange(1_800_000_000, 1_900_000_000)) or ""
+
+
+def _stamps(nonce: str | None, expires: str | None) -> tuple[bytes, ...]:
+    return tuple(value.encode() for value in (nonce, expires) if value is not None)
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +59,11 @@ def pages() -> list[Path]:
     return found
 
 
-def _factory(engine: Engine, state: ConsentState, nonce: str | None, report: Report) -> Callable[[], StreamingRewriter]:
+def _factory(engine: Engine, state: ConsentState, nonce: str | None, report: Report,
+             expires: str | None = None) -> Callable[[], StreamingRewriter]:
     def fresh() -> StreamingRewriter:
         inject = INJECT.replace(b"NONCE", nonce.encode()) if nonce else INJECT
+        inject = inject.replace(b"EXPIRES", expires.encode()) if expires else inject
         return engine.rewriter(state, base_url=URL, report=report, nonce=nonce, inject=inject, fast_full_consent=True)
     return fresh
 
@@ -69,18 +81,19 @@ def _run(rewriter: StreamingRewriter, pieces: list[bytes]) -> bytes:
     return b"".join(rewriter.feed(p) for p in pieces) + rewriter.close()
 
 
-def _fresh_rewrite(engine: Engine, state: ConsentState, page: bytes, nonce: str | None) -> tuple[bytes, Report, bytes | None]:
+def _fresh_rewrite(engine: Engine, state: ConsentState, page: bytes, nonce: str | None,
+                   expires: str | None = None) -> tuple[bytes, Report, bytes | None]:
     report = Report()
-    rewriter = _factory(engine, state, nonce, report)()
+    rewriter = _factory(engine, state, nonce, report, expires)()
     out = rewriter.feed(page) + rewriter.close()
     return out, report, rewriter.body_reopener()
 
 
 def _record(engine: Engine, state: ConsentState, page: bytes, nonce: str | None, rng: random.Random,
-            limit: int = 1 << 30) -> tuple[RewriteRecord | None, bytes]:
+            limit: int = 1 << 30, expires: str | None = None) -> tuple[RewriteRecord | None, bytes]:
     kept: list[RewriteRecord] = []
     report = Report()
-    recording = RecordingRewriter(_factory(engine, state, nonce, report)(), nonce=nonce, limit=limit,
+    recording = RecordingRewriter(_factory(engine, state, nonce, report, expires)(), stamps=_stamps(nonce, expires), limit=limit,
                                   entries=report.entries, on_complete=kept.append, ask_reopener=True)
     out = _run(recording, _pieces(page, rng))
     return (kept[0] if kept else None), out
@@ -110,15 +123,21 @@ def test_a_replay_gives_exactly_what_a_fresh_rewrite_gives(engine: Engine, state
     sources = _sources()
     assert len(sources) > 30
     for name, page in sources:
+        # Without consent: a nonce per response; with it: the visitor's expiry (another
+        # visitor's each time), as the server's snippet stamps are.
         record_nonce = secrets.token_urlsafe(16) if state is NONE else None
-        record, recorded_out = _record(engine, state, page, record_nonce, rng)
+        record_expires = _expiry(rng) if state is ALL else None
+        record, recorded_out = _record(engine, state, page, record_nonce, rng, expires=record_expires)
         assert record is not None, name
-        assert recorded_out == _fresh_rewrite(engine, state, page, record_nonce)[0], f"{name}: recording changed the output"
+        assert recorded_out == _fresh_rewrite(engine, state, page, record_nonce, record_expires)[0], \
+            f"{name}: recording changed the output"
         for variant in _variants(page, rng):
             nonce = secrets.token_urlsafe(16) if state is NONE else None
-            expected, expected_report, expected_reopener = _fresh_rewrite(engine, state, variant, nonce)
+            expires = _expiry(rng) if state is ALL else None
+            expected, expected_report, expected_reopener = _fresh_rewrite(engine, state, variant, nonce, expires)
             report = Report()
-            replay = ReplayingRewriter(record, _factory(engine, state, nonce, report), nonce=nonce, entries=report.entries)
+            replay = ReplayingRewriter(record, _factory(engine, state, nonce, report, expires), stamps=_stamps(nonce, expires),
+                                       entries=report.entries)
             got = _run(replay, _pieces(variant, rng))
             assert got == expected, f"{name}: replay of a {len(variant)}-byte variant differs"
             assert replay.diverged is (variant != page), name
@@ -127,23 +146,32 @@ def test_a_replay_gives_exactly_what_a_fresh_rewrite_gives(engine: Engine, state
             assert [e.url for e in report.entries] == [e.url for e in expected_report.entries], name
 
 
-def test_a_replay_writes_its_own_nonce_everywhere_the_record_had_one(engine: Engine) -> None:
+def test_a_replay_writes_its_own_stamps_everywhere_the_record_had_them(engine: Engine) -> None:
     page = b'<!doctype html><html><head><script src="/app.js"></script></head><body><script>go()</script></body></html>'
     rng = random.Random(1)
     first, second = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
-    record, out = _record(engine, NONE, page, first, rng)
+    first_expires, second_expires = "2027-01-02T03:04:05+00:00", "2027-11-12T13:14:15+00:00"
+    record, out = _record(engine, NONE, page, first, rng, expires=first_expires)
     assert record is not None and out.count(first.encode()) == 3      # the snippet and both kept scripts
+    assert out.count(first_expires.encode()) == 1
     report = Report()
-    replay = ReplayingRewriter(record, _factory(engine, NONE, second, report), nonce=second, entries=report.entries)
+    replay = ReplayingRewriter(record, _factory(engine, NONE, second, report, second_expires),
+                               stamps=_stamps(second, second_expires), entries=report.entries)
     got = _run(replay, [page])
     assert first.encode() not in got and got.count(second.encode()) == 3
-    assert got == _fresh_rewrite(engine, NONE, page, second)[0]
+    assert first_expires.encode() not in got and got.count(second_expires.encode()) == 1
+    assert got == _fresh_rewrite(engine, NONE, page, second, second_expires)[0]
 
 
-def test_a_page_holding_its_own_nonce_is_not_recorded(engine: Engine) -> None:
+def test_a_page_holding_one_of_its_stamps_is_not_recorded(engine: Engine) -> None:
     nonce = secrets.token_urlsafe(16)
     record, _ = _record(engine, NONE, f"<p>{nonce}</p>".encode(), nonce, random.Random(2))
     assert record is None
+    expires = "2027-01-02T03:04:05+00:00"
+    record, _ = _record(engine, ALL, f"<p>until {expires}</p>".encode(), None, random.Random(2), expires=expires)
+    assert record is None
+    record, _ = _record(engine, ALL, b"<p>until 2027</p>", None, random.Random(2), expires=expires)
+    assert record is not None
 
 
 def test_recording_stops_past_its_limit_and_keeps_nothing(engine: Engine) -> None:
@@ -154,7 +182,7 @@ def test_recording_stops_past_its_limit_and_keeps_nothing(engine: Engine) -> Non
 
 def _record_of(size: int, diverged: int = 0) -> RewriteRecord:
     return RewriteRecord(input=b"i" * size, output=b"o" * size, fed=[size], emitted=[size], encoding="utf-8",
-                         reopener=None, asked_reopener=False, entries=(), nonce=None, diverged=diverged)
+                         reopener=None, asked_reopener=False, entries=(), stamps=(), diverged=diverged)
 
 
 def test_the_cache_stays_within_its_bytes_and_forgets_the_least_recently_used() -> None:

@@ -112,3 +112,29 @@ async def test_a_replayed_page_for_a_visitor_without_consent_keeps_its_trackers_
         assert b'data-consent-src="https://www.facebook.com/tr?id=77' in body
         assert b'src="https://www.facebook.com/tr?id=77' not in body.replace(b"data-consent-src", b"")
     assert replays(proxy).hits == 2
+
+
+async def test_visitors_with_the_same_choices_share_one_record(start_upstream, start_proxy, client):
+    """Each decided visitor's snippet carries their own consent expiry: it is a stamp, so the
+    second and third visitor get the first one's rewrite replayed, with their own date."""
+    import time
+
+    from proxy.consent import KeyRing, issue_token
+    from proxy.web.model import expires_text
+
+    upstream = await start_upstream(switchable_app({"now": PAGE}))
+    cached = await start_proxy(upstream)
+    plain = await start_proxy(upstream, proxy_changes={"limits": cached.config.proxy.limits.model_copy(
+        update={"replay_cache_size": 0})})
+    site = cached.config.sites["default"]
+    ring = KeyRing.from_specs(cached.config.consent.keys)
+    for categories in (["preferences", "analytics", "marketing"], ["analytics"]):
+        before = replays(cached).hits
+        for visitor in range(3):
+            token, claims = issue_token(ring, site=site, categories=categories, now=time.time() - 86_400 * visitor)
+            cookie = f"{site.cookie_name}={token}"
+            expected, _ = await fetch(client, plain.url + "/shop/b", cookie)
+            got, _ = await fetch(client, cached.url + "/shop/b", cookie)
+            assert got == expected, (categories, visitor)
+            assert got.count(expires_text(claims["exp"]).encode()) == 1, "the visitor's own expiry is in the page"
+        assert replays(cached).hits - before == 2, categories   # visitors two and three
