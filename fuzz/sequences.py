@@ -31,7 +31,7 @@ PREFIXES = (
     b"<noscript><svg>", b"<noscript><math><mi>", b"<select><math>", b"<noscript><select><svg>",
     b"<svg><foreignObject>", b"<math><annotation-xml encoding=text/html>", b"<noscript>", b"<select>",
     b"<template>", b"<svg>", b"<math>", b"<table>", b"<svg><title>", b"<math><mtext>", b"<noscript><select>",
-    b"<template><svg>",
+    b"<template><svg>", b"<math><mi><mglyph>", b"<math><mo>",
 )
 TAGS = (
     b"<title>", b"<e>", b"<![CDATA[>", b"<![CDATA[", b"]]>", b"<plaintext>", b"<style>", b"<script>",
@@ -47,7 +47,10 @@ TAGS = (
     b"</body>", b"</html>", b"</math>", b"</foreignObject>", b"</desc>", b"</mi>", b"</annotation-xml>",
     b"<svg/>", b"<math/>", b"<title/>", b"<style/>", b"<script/>", b"<textarea/>", b"<listing>", b"<pre>",
     b"<form>", b"</form>", b"<button>", b"<div>", b"<span>", b"<font face=x>", b"<image src=x>", b"<li>",
-    b"</li>", b"<dd>",
+    b"</li>", b"<dd>", b"<mglyph>", b"<malignmark>", b"</mglyph>", b"<mo>", b"<mn>", b"<ms>", b"<h1>",
+    b"<foreignobject>", b"<SVG>", b"<ANNOTATION-XML ENCODING=TEXT/HTML>",
+    b"<annotation-xml encoding='application/xhtml+xml'>", b"<input type=hidden>", b"<font size=1>",
+    b'<annotation-xml encoding=" text/html">',
 )
 TRACKERS = (
     b'<img src="//tracker.test/p.gif">',

@@ -25,6 +25,8 @@ TEXT_MODE_ELEMENTS = RAWTEXT_ELEMENTS | {"script"}
 # Start tags that end foreign content (tree construction, "in foreign content").
 SVG_INTEGRATION = frozenset({"foreignobject", "desc", "title"})
 MATHML_TEXT_INTEGRATION = frozenset({"mi", "mo", "mn", "ms", "mtext"})
+# Start tags that stay MathML at a MathML text integration point (the rest are HTML there).
+MATHML_TEXT_FOREIGN = frozenset({"mglyph", "malignmark"})
 HEAD_CONTENT = frozenset({"html", "meta", "title", "link", "base", "style", "script", "noscript",
                           "template", "basefont", "bgsound"})
 # Elements a STRIP removes entirely; for the rest it removes only the fetching attributes

@@ -105,7 +105,7 @@ from proxy.html.fetch import (AUTHOR_MARKS, BREAKOUT, FOREIGN_END_INTERESTING, H
                               depends_on_document_path, inspect_tag)
 from proxy.html.overlong import ENOUGH_OF_A_URL, classifiable
 from proxy.html.rules import (AFTER_NAME, BOGUS, CDATA, COMMENT, DATA, HEAD_CONTENT, LONG_TAG, LONG_TAG_GENERIC,
-                              LONG_TAG_MOVED, MATHML_TEXT_INTEGRATION, NAME_HEAD, PLAINTEXT, RAW, RAWTEXT_ELEMENTS, S_DATA,
+                              LONG_TAG_MOVED, MATHML_TEXT_FOREIGN, MATHML_TEXT_INTEGRATION, NAME_HEAD, PLAINTEXT, RAW, RAWTEXT_ELEMENTS, S_DATA,
                               SEPARATORS, SVG_INTEGRATION, SVG_WHOLE, TEXT_MODE_ELEMENTS, UNQUOTED_END, VOID,
                               WHOLE_ELEMENT, defuse_noscript)
 from proxy.html.charrefs import decode_attribute, decode_text
@@ -183,6 +183,9 @@ _MARKUP_IN_FOREIGN_TEXT = re.compile(rb"<!\[CDATA\[(.*?)(?:\]\]>|$)|<!--.*?-->|<
 
 
 
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
 def _root_of(stack: list[tuple[str, bool]]) -> str:
     """The innermost foreign root (``svg``/``math``) of a foreign stack, or ``""``."""
     for name, _ in reversed(stack):
@@ -218,9 +221,12 @@ def _foreign_entry(name: str, decoded: dict[str, str], root: str, parent: str = 
     if (name in MATHML_TEXT_INTEGRATION and root == "math") or (name in SVG_INTEGRATION and root == "svg"):
         return (name, True)
     if name == "annotation-xml" and root == "math":
-        # An HTML integration point with an HTML encoding; tracked either way, since an
-        # <svg> in it starts a new SVG root.
-        return (name, decoded.get("encoding", "").strip().lower() in ("text/html", "application/xhtml+xml"))
+        # An HTML integration point with an HTML encoding, compared as the standard and
+        # browsers do: ASCII case-insensitively, nothing stripped (" text/html" is MathML
+        # content, where <style> holds markup); tracked either way, since an <svg> in it
+        # starts a new SVG root.
+        encoding = decoded.get("encoding", "").translate(_ASCII_LOWER)
+        return (name, encoding in ("text/html", "application/xhtml+xml"))
     if name in FOREIGN_END_INTERESTING and name not in VOID:
         return (name, False)
     return None
@@ -1100,13 +1106,28 @@ class Scanner:
         (an <mi> is an integration point a later </br> stops at; a <title> holds what its
         raw-text body is in this reading). A self-closing foreign element holds nothing."""
         doubt = self._doubt_foreign
-        if self._foreign_doubt and doubt and not doubt[-1][1] and not self_closing:
+        if not self._foreign_doubt or not doubt or self_closing:
+            return
+        if not doubt[-1][1]:
             entry = _foreign_entry(name, decoded, _root_of(doubt), doubt[-1][0])
             if entry is not None:
                 doubt.append(entry)
+        elif name in MATHML_TEXT_FOREIGN and doubt[-1][0] in MATHML_TEXT_INTEGRATION:
+            doubt.append((name, False))   # MathML there too (see _open_contexts)
 
     def _open_contexts(self, name: str, foreign: bool, self_closing: bool, decoded: dict[str, str]) -> None:
-        self._open_in_other_reading(name, decoded, self_closing)
+        if (name in MATHML_TEXT_FOREIGN and not self_closing and self._foreign and self._foreign[-1][1]
+                and self._foreign[-1][0] in MATHML_TEXT_INTEGRATION):
+            # At a MathML text integration point <mglyph> and <malignmark> stay MathML (the
+            # markup after them is foreign content), unless an HTML element is open inside
+            # the point, which is not tracked: read on both ways, the other reading inside
+            # the MathML element (unless it is already elsewhere in foreign content).
+            doubt = self._doubt_foreign
+            if not self._foreign_doubt or not doubt or doubt[-1][1]:
+                self._foreign_doubt = True
+                self._doubt_foreign = [*self._foreign, (name, False)]
+        else:
+            self._open_in_other_reading(name, decoded, self_closing)
         if foreign:
             if not self_closing:
                 entry = _foreign_entry(name, decoded, self._foreign_root(), self._foreign[-1][0] if self._foreign else "")

@@ -18,7 +18,14 @@ html5lib before its fix; the kinds of second reading:
 * a scripting browser's ``<noscript>``, raw text up to the first ``</noscript``, also
   inside a CDATA section and when the end tag closes an SVG element named noscript;
 * names that mean something in one namespace only: ``<mi>``, ``<annotation-xml>`` are
-  integration points in MathML only, ``<math>`` in SVG is an SVG element.
+  integration points in MathML only, ``<math>`` in SVG is an SVG element;
+* ``<mglyph>`` and ``<malignmark>`` at a MathML text integration point (``<mi>``, ``<mo>``,
+  ``<mn>``, ``<ms>``, ``<mtext>``): MathML elements, so foreign content follows, unless an
+  HTML element is open inside the point (not tracked). Found by the search with a wider
+  vocabulary (the fifth run);
+* ``<annotation-xml encoding>`` compared as browsers do (ASCII case-insensitively, nothing
+  stripped): ``" text/html"`` makes no integration point, so a ``<style>`` in it is MathML
+  and holds markup.
 """
 
 from __future__ import annotations
@@ -43,6 +50,10 @@ FORMS = [
     b'<noscript><svg><noscript><title></noscript><![CDATA[><br><iframe src="https://tracker.test/13"></iframe>',
     b'<select><math><script><!--<p><textarea/></script><script src="https://tracker.test/14.js"></script>',
     b'<math></noscript><mi></br><foreignObject></mi><style/><img src="https://tracker.test/15.gif">',
+    b'<math><mi><mglyph><textarea/><h1><img src="https://tracker.test/16.gif">',
+    b'<math><mtext><malignmark><style/><p><script src="https://tracker.test/17.js"></script>',
+    b'<math><mo><mglyph><plaintext/><img src="https://tracker.test/18.gif">',
+    b'<math><annotation-xml encoding=" text/html"><style><img src="https://tracker.test/19.gif">',
 ]
 
 
