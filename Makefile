@@ -7,6 +7,7 @@ demo:                     ## the demo legacy site with Consentry in front of it
 
 test:                     ## the whole test suite
 	@scripts/venv.sh .venv-test test,mitmproxy
+	@scripts/parse5.sh
 	.venv-test/bin/python -m pytest
 
 lint:                     ## ruff + mypy, exactly as .ci/run runs them (config: pyproject.toml)

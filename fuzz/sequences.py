@@ -14,6 +14,8 @@ fixes (docs/security.md, fourth run). Run::
     python -m fuzz.sequences --seconds 600 --tokens 6 --seed 1
 
 It prints each failing page (at most one per prefix and tag sequence) and exits 1 if any.
+With ``--parse5`` a second judge, parse5 (the current standard's tree builder), looks at
+every page too (``fuzz/second_judge.py``).
 """
 
 from __future__ import annotations
@@ -61,12 +63,19 @@ TRACKERS = (
 )
 
 
+def refused(page: bytes) -> bytes:
+    """The rewrite of ``page`` with its trackers refused."""
+    from fuzz.targets import _decide_factory, _rewrite
+
+    return _rewrite(page, _decide_factory())
+
+
 def problem(page: bytes) -> str | None:
     """What is wrong with the rewrite of ``page`` (trackers refused), or None."""
-    from fuzz.targets import _decide_factory, _html5lib_check, _is_tracker, _rewrite
+    from fuzz.targets import _html5lib_check, _is_tracker, _rewrite
 
     try:
-        out = _rewrite(page, _decide_factory())
+        out = refused(page)
         _html5lib_check(out)
         live: list[str] = []
 
@@ -108,20 +117,47 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--tokens", type=int, default=5, help="at most this many tags between prefix and tracker")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--parse5", action="store_true", help="also judge with parse5 (fuzz/second_judge.py)")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     deadline = time.monotonic() + args.seconds
     found: dict[tuple[bytes, bytes], str] = {}
     checked = 0
+    judge = None
+    if args.parse5:
+        from fuzz.second_judge import Parse5Judge
+
+        judge = Parse5Judge()
+    waiting: list[tuple[tuple[bytes, bytes], bytes]] = []   # pages for parse5, asked in batches
+
+    def report(key: tuple[bytes, bytes], page: bytes, wrong: str) -> None:
+        if key not in found:
+            found[key] = wrong
+            sys.stdout.write(f"{page!r}: {wrong}\n")
+            sys.stdout.flush()
+
+    def ask_parse5() -> None:
+        assert judge is not None
+        for (key, page), live in zip(waiting, judge.live(refused(page) for _, page in waiting), strict=True):
+            if live:
+                report(key, page, f"parse5 sees a live {live[0]}")
+        waiting.clear()
+
     for key, page in random_pages(rng, args.tokens):
         if time.monotonic() > deadline:
             break
         checked += 1
         wrong = problem(page)
-        if wrong and key not in found:
-            found[key] = wrong
-            sys.stdout.write(f"{page!r}: {wrong}\n")
-            sys.stdout.flush()
+        if wrong:
+            report(key, page, wrong)
+        elif judge is not None:
+            waiting.append((key, page))
+            if len(waiting) == 64:
+                ask_parse5()
+    if judge is not None:
+        if waiting:
+            ask_parse5()
+        judge.close()
     sys.stderr.write(f"checked {checked} pages, {len(found)} failing\n")
     return 1 if found else 0
 

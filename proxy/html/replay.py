@@ -69,6 +69,7 @@ class RewriteRecord:
     stamp_order: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        assert all(self.stamps), "an empty stamp would match everywhere"
         if self.stamps and not self.between_stamps:
             pattern = re.compile(b"|".join(re.escape(stamp) for stamp in self.stamps))
             self.between_stamps = pattern.split(self.output)

@@ -1013,9 +1013,18 @@ class Scanner:
     def _foreign_context(self, name: str, decoded: dict[str, str]) -> tuple[bool, list[tuple[str, bool]] | None]:
         """(in foreign content for this tag?, the foreign stack before a breakout or None)."""
         foreign = bool(self._foreign) and not self._foreign[-1][1]  # _in_foreign(), inlined: a hot path
-        if self._foreign_doubt and name in BREAKOUT:
-            self._foreign_doubt = False  # both readings are in HTML content after this
-        if foreign and (name in BREAKOUT or (name == "font" and ("color" in decoded or "face" in decoded or "size" in decoded))):
+        breakout = name in BREAKOUT or (name == "font" and ("color" in decoded or "face" in decoded or "size" in decoded))
+        if self._foreign_doubt and breakout:
+            # The other reading leaves foreign content too, as far as its innermost
+            # integration point: still inside one (an <mo> that a <body> there does not
+            # leave), it is still in the SVG/MathML tree, where an <mglyph> or an end tag
+            # may take it back into foreign content. Without one, both readings are in HTML.
+            doubt = self._doubt_foreign
+            while doubt and not doubt[-1][1]:
+                doubt.pop()
+            if not _root_of(doubt):
+                self._foreign_doubt = False
+        if foreign and breakout:
             before_breakout = list(self._foreign)
             self._leave_foreign()
             return self._in_foreign(), before_breakout
@@ -1129,6 +1138,15 @@ class Scanner:
         else:
             self._open_in_other_reading(name, decoded, self_closing)
         if foreign:
+            if self._select and name == "textarea" and self._mode == DATA and not self._paranoid and not self._raw_suppress:
+                # Older parsers (and the standard before customizable selects) never entered
+                # the SVG/MathML in a <select>: to them a <textarea>, even self-closing,
+                # closes the select and its body is RCDATA up to </textarea>, where the
+                # foreign reading may be inside a script or a comment. Read the body both
+                # ways (as for a raw-text element in a select), the markup reading from here.
+                self._enter_raw(name, self._pos, pending=None)
+                self._raw_foreign = list(self._foreign)
+                return
             if not self_closing:
                 entry = _foreign_entry(name, decoded, self._foreign_root(), self._foreign[-1][0] if self._foreign else "")
                 if entry is not None:

@@ -196,7 +196,7 @@ async def rewrite_body(
         # Everything the output depends on besides the input bytes (proxy.html.replay): the
         # snippet's template stands for the snippet, whose stamps (nonce, the visitor's
         # consent expiry) are this response's own and are written over the recorded ones.
-        values = tuple(value for _, value in stamps)
+        values = tuple(value for _, value in stamps if value)
         key = (runtime.site_id, runtime.engine.decision_context(state), base_url, charset, document, page_load, stream_ahead,
                snippet_nonce is None, nonce_for_page is None, template, tuple(len(value) for value in values))
 

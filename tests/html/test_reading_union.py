@@ -25,7 +25,14 @@ html5lib before its fix; the kinds of second reading:
   vocabulary (the fifth run);
 * ``<annotation-xml encoding>`` compared as browsers do (ASCII case-insensitively, nothing
   stripped): ``" text/html"`` makes no integration point, so a ``<style>`` in it is MathML
-  and holds markup.
+  and holds markup;
+* a breakout tag in doubt takes the other reading out of foreign content only as far as its
+  innermost integration point (``<mo><body>`` stays in the ``<mo>``, where an ``<mglyph>``
+  goes back into MathML). Found by a second judge, parse5 (spec-current), in the fifth run;
+* a ``<textarea>`` (even self-closing) in SVG/MathML inside a ``<select>``: older parsers
+  never entered the SVG, so to them it closes the select and holds RCDATA up to
+  ``</textarea>``, where the foreign reading may be inside a script. Its body is read both
+  ways (parse5, fifth run).
 """
 
 from __future__ import annotations
@@ -54,6 +61,8 @@ FORMS = [
     b'<math><mtext><malignmark><style/><p><script src="https://tracker.test/17.js"></script>',
     b'<math><mo><mglyph><plaintext/><img src="https://tracker.test/18.gif">',
     b'<math><annotation-xml encoding=" text/html"><style><img src="https://tracker.test/19.gif">',
+    b'<math></noscript><mo><body><mglyph></style><textarea\n><img src="https://tracker.test/20.gif">',
+    b'<select><svg><textarea/><p><script><!--</textarea><img src="https://tracker.test/21.gif">',
 ]
 
 
