@@ -12,7 +12,8 @@ code. Invariants:
   rewrite shares a KeepMemo with earlier inputs, as the server does between pages, and
   its output is still the whole one's; after a rewrite no tracker URL is live — a second pass sees no
   element that can fetch a tracker (and, every 64th input, html5lib agrees, with one
-  tokenizer bug of html5lib 1.1 corrected as the standard and Chromium read it).
+  tokenizer bug of html5lib 1.1 corrected as the standard and Chromium read it, and so
+  does parse5 where Node.js and parse5 are installed: fuzz/second_judge.py).
 * ``url``: WHATWG resolution never raises, is idempotent on its own output, and an
   absolute http(s) result parses again with the same host.
 * ``css``: ``css_urls`` never raises and finds a URL planted in a plain ``url()``.
@@ -141,6 +142,28 @@ def html(data: bytes) -> None:
     _html_count += 1
     if _html_count % 64 == 0:
         _html5lib_check(whole)
+        _parse5_check(whole)
+
+
+_parse5_judge: object = None   # a fuzz.second_judge.Parse5Judge once started, False without Node.js/parse5
+
+
+def _parse5_check(out: bytes) -> None:
+    """The second judge (fuzz/second_judge.py), where Node.js and parse5 are installed."""
+    global _parse5_judge
+    if _parse5_judge is None:
+        from fuzz.second_judge import Parse5Judge, unavailable
+
+        _parse5_judge = Parse5Judge() if unavailable() is None else False
+        if _parse5_judge:
+            import atexit
+
+            atexit.register(_parse5_judge.close)
+    if _parse5_judge is False:
+        return
+    live = _parse5_judge.live([out])[0]   # type: ignore[attr-defined]
+    if live:
+        raise AssertionError(f"parse5 sees a live {live[0]}")
 
 
 # What each element fetches in a browser's tree (html5lib's tag names: HTML elements plain,

@@ -98,3 +98,12 @@ def test_the_judge_reads_bytes_as_browsers_decode_them() -> None:
     assert browser_text(b'<meta charset="utf-8"><p>\xc3\xa9') == '<meta charset="utf-8"><p>\u00e9'
     assert browser_text(b"<p>\xe9") == "<p>\u00e9"                             # windows-1252 by default
     assert browser_text(b'<meta charset="utf-16"><p>\xc3\xa9').endswith("\u00e9")   # a meta cannot ask for UTF-16
+
+
+def test_the_html_target_asks_parse5_too(judge: Any) -> None:
+    # Every 64th input of the html fuzz target is judged by html5lib and by parse5.
+    from fuzz import targets
+
+    with pytest.raises(AssertionError, match="parse5 sees a live"):
+        targets._parse5_check(b'<math><mi><mglyph><textarea/><h1><img src="//tracker.test/p.gif">')
+    targets._parse5_check(b'<img data-consent-src="//tracker.test/p.gif">')
