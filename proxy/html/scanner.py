@@ -26,9 +26,15 @@ Readings it chooses where a browser could go either way (STYLE.md habit 4):
   raw text for the tokenizer state and also rewritten as markup (with the select still
   open); ``<plaintext>`` does not switch to PLAINTEXT, and a ``<![CDATA[`` in SVG/MathML
   there is also read as the bogus comment older parsers see.
-* ``<![CDATA[`` at an integration point, or in doubt about foreign content (below), is a
-  CDATA section in one reading and a bogus comment in the other: the section is read as
-  CDATA and its text after the first ``>`` also rewritten as markup.
+* ``<![CDATA[`` in foreign content is a CDATA section in one reading and a bogus comment
+  in another: at an integration point, in doubt about foreign content (below), and after
+  any end tag the scanner could not match (it tracks only some foreign elements, and an
+  end tag of any name may close an HTML ancestor: ``<mglyph><math></mglyph>``). So every
+  section is read as CDATA and its text after the first ``>`` also rewritten as markup.
+* ``<mglyph>``/``<malignmark>`` at a MathML text integration point are MathML unless an HTML
+  element is open inside the point (not tracked): the doubt below, the other reading
+  inside them. Inside ``<select>``, a raw-text element in SVG/MathML (older parsers: an
+  HTML one once an ``<input>`` or ``<textarea>`` closed the select) is read both ways.
 * Inside SVG/MathML, HTML fetch rules apply too (an ``<iframe src>`` there fetches
   nothing, but neutralising it costs nothing). An end tag that matches no open foreign
   element but names an HTML element leaves foreign content (it closes an ancestor), but
@@ -687,8 +693,12 @@ class Scanner:
                                           (bool(self._foreign) and b"<![CDATA[".startswith(head))):
             return False
         at_integration_point = bool(self._foreign) and self._foreign[-1][1]
-        if head == b"<![CDATA[" and (self._two_readings() or at_integration_point):
-            # Two readings. Inside <select>, older parsers (and the standard before
+        if head == b"<![CDATA[" and (self._two_readings() or at_integration_point or self._in_foreign()):
+            # Two readings. In foreign content an end tag this scanner cannot match (it
+            # tracks only some foreign elements) may have closed an HTML ancestor of any
+            # name (<mglyph><math></mglyph> leaves the MathML: any unknown tag opens an
+            # HTML element), so a browser may be in HTML, where this is a bogus comment
+            # ending at the first ">". Inside <select>, older parsers (and the standard before
             # customizable selects) never entered the SVG/MathML: to them this is a bogus
             # comment ending at the first ">", and what follows is markup. At an
             # integration point it is a CDATA section if the SVG/MathML element itself is
@@ -705,8 +715,9 @@ class Scanner:
                     token = self._defuse(token)   # a scripting browser reads the noscript as raw text
                 gt = token.find(b">", 9)
                 if gt >= 0:
-                    foreign = [] if self._select and not at_integration_point else list(self._foreign)
-                    token = token[:gt + 1] + self._read_as_markup(token[gt + 1:], foreign)
+                    plain = not (self._two_readings() or at_integration_point)   # the reading that left
+                    foreign = [] if plain or (self._select and not at_integration_point) else list(self._foreign)
+                    token = token[:gt + 1] + self._read_as_markup(token[gt + 1:], foreign, paranoid=plain)
                 if token != buf[position:close] and not self._suppressing:
                     self._replace(position, close, token)
                     return True
@@ -851,8 +862,10 @@ class Scanner:
                 and any(entry[0] == "noscript" for entry in self._foreign)):
             # This closes an SVG/MathML element named noscript in the markup reading, but a
             # scripting browser reads the HTML <noscript> around it as raw text, which this
-            # end tag would end: text for both readings.
-            self._replace(start, end, b"<\\/" + self._buf[start + 2:end])
+            # end tag would end: text for both readings. As text, what the tag held (its
+            # attribute junk: "</noscript/<img src=...>" is one end tag) must not become
+            # markup: every "<" in it is written as a character reference.
+            self._replace(start, end, b"<\\/" + self._buf[start + 2:end].replace(b"<", b"&lt;"))
             return True
         self._close_contexts(name)
         if self._noscript and not self._suppressing and P.NOSCRIPT_END.search(self._buf, start + 1, end):
@@ -1138,12 +1151,15 @@ class Scanner:
         else:
             self._open_in_other_reading(name, decoded, self_closing)
         if foreign:
-            if self._select and name == "textarea" and self._mode == DATA and not self._paranoid and not self._raw_suppress:
+            if (self._select and (name in RAWTEXT_ELEMENTS or name == "noscript") and self._mode == DATA
+                    and not self._paranoid and not self._raw_suppress):
                 # Older parsers (and the standard before customizable selects) never entered
                 # the SVG/MathML in a <select>: to them a <textarea>, even self-closing,
-                # closes the select and its body is RCDATA up to </textarea>, where the
-                # foreign reading may be inside a script or a comment. Read the body both
-                # ways (as for a raw-text element in a select), the markup reading from here.
+                # closes the select and its body is RCDATA up to </textarea>, and once an
+                # <input> or a <textarea> closed it, a <style>, <noscript>... is raw text
+                # up to its end tag, where the foreign reading may be inside a script or a
+                # comment. Read the body both ways (as for a raw-text element in a select),
+                # the markup reading from here.
                 self._enter_raw(name, self._pos, pending=None)
                 self._raw_foreign = list(self._foreign)
                 return
@@ -1290,7 +1306,7 @@ class Scanner:
         # markup (an SVG <script>/<style> holds elements), so it starts inside that root.
         return self._read_as_markup(body, list(self._raw_foreign))
 
-    def _read_as_markup(self, data: bytes, foreign: list[tuple[str, bool]]) -> bytes:
+    def _read_as_markup(self, data: bytes, foreign: list[tuple[str, bool]], *, paranoid: bool = False) -> bytes:
         """``data`` rewritten by a scanner reading it as markup from ``foreign``, for a
         reading other than this scanner's. It keeps the select (older parsers ignore the
         tags of a select's body) and, where this scanner follows two readings, its doubt:
@@ -1301,7 +1317,7 @@ class Scanner:
         inner._base_seen = True
         inner._foreign = foreign
         inner._select = self._select
-        inner._paranoid = self._paranoid or self._two_readings()
+        inner._paranoid = paranoid or self._paranoid or self._two_readings()
         if self._two_readings():
             inner._foreign_doubt = True
             inner._doubt_foreign = list(self._doubt_foreign if self._foreign_doubt else self._foreign)

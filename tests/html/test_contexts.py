@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html5lib
 
-from html_helpers import Recorder, run_split
+from html_helpers import Recorder, keep_all, run_split
 from proxy.html import Action
 
 PIXEL = b'<img src="https://tracker.test/p.gif">'
@@ -115,11 +115,15 @@ def test_foreign_object_is_an_html_integration_point() -> None:
     assert out.index(b"data-consent-src") > out.index(b"</foreignObject>")
 
 
-def test_cdata_in_svg_hides_markup_until_its_end() -> None:
+def test_cdata_in_svg_is_read_as_cdata_and_as_the_bogus_comment_html_makes_of_it() -> None:
+    # As CDATA (in SVG) the first pixel is text; a browser may have left the SVG at an end
+    # tag the scanner cannot match (an HTML ancestor of any name), and there the section is
+    # a bogus comment ending at the first ">", after which the pixel is markup: deferred too.
     document = b"<svg><![CDATA[ > " + PIXEL + b" ]]>" + PIXEL + b"</svg>"
     out = run_split(document, Recorder)
-    assert out.count(b"data-consent-src") == 1
-    assert out.index(b"data-consent-src") > out.index(b"]]>")
+    assert out.count(b"data-consent-src") == 2
+    assert out.startswith(b"<svg><![CDATA[ > ") and b" ]]>" in out
+    assert run_split(document, lambda: keep_all) == document   # nothing refused: byte for byte
 
 
 def test_breakout_tag_leaves_foreign_content() -> None:
