@@ -48,9 +48,9 @@ def browser_text(page: bytes) -> str:
     if label.lower().startswith("utf-16"):
         label = "utf-8"        # a <meta> cannot make a page UTF-16 (the standard: UTF-8)
     try:
-        return page.decode("cp1252" if label == "windows-1252" else label, errors="replace")
+        return page.decode(label, errors="replace")
     except LookupError:
-        return page.decode("cp1252", errors="replace")
+        return page.decode("windows-1252", errors="replace")
 
 
 class Parse5Judge:

@@ -28,11 +28,17 @@ code. Invariants:
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from fuzz.second_judge import Parse5Judge
 
 TRACKER = "tracker.test"
 _PLANTS = (
@@ -145,23 +151,24 @@ def html(data: bytes) -> None:
         _parse5_check(whole)
 
 
-_parse5_judge: object = None   # a fuzz.second_judge.Parse5Judge once started, False without Node.js/parse5
+@functools.cache
+def _parse5_judge() -> Parse5Judge | None:
+    """The second judge (fuzz/second_judge.py), started once; None without Node.js/parse5."""
+    from fuzz.second_judge import Parse5Judge, unavailable
+
+    if unavailable() is not None:
+        return None
+    judge = Parse5Judge()
+    atexit.register(judge.close)
+    return judge
 
 
 def _parse5_check(out: bytes) -> None:
-    """The second judge (fuzz/second_judge.py), where Node.js and parse5 are installed."""
-    global _parse5_judge
-    if _parse5_judge is None:
-        from fuzz.second_judge import Parse5Judge, unavailable
-
-        _parse5_judge = Parse5Judge() if unavailable() is None else False
-        if _parse5_judge:
-            import atexit
-
-            atexit.register(_parse5_judge.close)
-    if _parse5_judge is False:
+    """parse5 sees no tracker live in ``out``, where Node.js and parse5 are installed."""
+    judge = _parse5_judge()
+    if judge is None:
         return
-    live = _parse5_judge.live([out])[0]   # type: ignore[attr-defined]
+    live = judge.live([out])[0]
     if live:
         raise AssertionError(f"parse5 sees a live {live[0]}")
 

@@ -693,7 +693,7 @@ class Scanner:
                                           (bool(self._foreign) and b"<![CDATA[".startswith(head))):
             return False
         at_integration_point = bool(self._foreign) and self._foreign[-1][1]
-        if head == b"<![CDATA[" and (self._two_readings() or at_integration_point or self._in_foreign()):
+        if head == b"<![CDATA[" and (self._foreign or self._two_readings()):
             # Two readings. In foreign content an end tag this scanner cannot match (it
             # tracks only some foreign elements) may have closed an HTML ancestor of any
             # name (<mglyph><math></mglyph> leaves the MathML: any unknown tag opens an
@@ -1026,6 +1026,8 @@ class Scanner:
     def _foreign_context(self, name: str, decoded: dict[str, str]) -> tuple[bool, list[tuple[str, bool]] | None]:
         """(in foreign content for this tag?, the foreign stack before a breakout or None)."""
         foreign = bool(self._foreign) and not self._foreign[-1][1]  # _in_foreign(), inlined: a hot path
+        if not (foreign or self._foreign_doubt):
+            return False, None
         breakout = name in BREAKOUT or (name == "font" and ("color" in decoded or "face" in decoded or "size" in decoded))
         if self._foreign_doubt and breakout:
             # The other reading leaves foreign content too, as far as its innermost

@@ -63,7 +63,8 @@ def vendor_entry(site: SitePolicy | None, vendor: Vendor) -> dict[str, Any]:
 
 def expires_text(expires_at: float | None) -> str | None:
     """A consent's expiry as the banner shows it: an ISO 8601 date in UTC, to the second
-    (so always 25 characters: the snippet's template relies on a fixed length)."""
+    (so 25 characters for every year from 1000 to 9999; replay records are keyed by the
+    length, proxy.server.html_body)."""
     if expires_at is None:
         return None
     return _dt.datetime.fromtimestamp(int(expires_at), _dt.UTC).isoformat()
